@@ -1,0 +1,56 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "NightShift",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "nightshift", targets: ["nightshift"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+    ],
+    targets: [
+        // C libraries: module maps only. Only the wrapper modules below import them.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CGPGME", pkgConfig: "gpgme", providers: [.apt(["libgpgme-dev"])]),
+
+        // Wrappers: the only code that touches C pointers.
+        .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
+        .target(name: "Packaging", dependencies: ["CArchive", "CGPGME"]),
+
+        // Pure domain: no I/O.
+        .target(name: "NightShiftCore"),
+        .target(name: "NightShiftConfig", dependencies: [
+            "NightShiftCore", .product(name: "Yams", package: "Yams"),
+        ]),
+        .target(name: "NightShiftMail", dependencies: [
+            .product(name: "Mustache", package: "swift-mustache"),
+        ]),
+        .target(name: "NightShiftEngine", dependencies: [
+            "NightShiftCore", "NightShiftConfig", "PostgresClient", "Packaging", "NightShiftMail",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "nightshift", dependencies: [
+            "NightShiftEngine", "NightShiftConfig", "NightShiftCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Helpers shared by the test targets: processes, temporary directories, keyrings, databases.
+        .target(name: "TestSupport", dependencies: ["PostgresClient"], path: "Tests/TestSupport"),
+        .testTarget(name: "NightShiftCoreTests", dependencies: ["NightShiftCore"]),
+        .testTarget(name: "NightShiftConfigTests", dependencies: ["NightShiftConfig", "NightShiftCore", "TestSupport"]),
+        .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
+        .testTarget(name: "PackagingTests", dependencies: ["Packaging", "TestSupport"]),
+        .testTarget(name: "NightShiftMailTests", dependencies: ["NightShiftMail", "TestSupport"]),
+        .testTarget(name: "NightShiftEngineTests", dependencies: [
+            "NightShiftEngine", "NightShiftConfig", "NightShiftCore", "PostgresClient", "TestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+    ]
+)

@@ -1,0 +1,185 @@
+import Foundation
+import CLibPQ
+
+/// One libpq connection. The only owner of its `PGconn`.
+///
+/// libpq calls block: use a connection from one thread at a time, on a thread you own (the runner's
+/// batch thread, the CLI's main thread), never from Swift's cooperative pool.
+public final class PostgresConnection: @unchecked Sendable {
+    private var conn: OpaquePointer?
+    public let target: String
+
+    /// Connects with a libpq conninfo string or URI. An empty string means "the standard PG* variables".
+    public init(conninfo: String) throws {
+        target = PostgresConnection.redacted(conninfo)
+        guard let conn = PQconnectdb(conninfo) else {
+            throw PostgresError(operation: .connect, sqlState: nil, message: "libpq could not allocate a connection", context: target)
+        }
+        if PQstatus(conn) != CONNECTION_OK {
+            let message = String(cString: PQerrorMessage(conn))
+            PQfinish(conn)
+            throw PostgresError(operation: .connect, sqlState: "08001", message: message,
+                                hint: "check DATABASE_URL / PGHOST, PGPORT, PGUSER, PGDATABASE and that the server is running (scripts/pg start)",
+                                context: target)
+        }
+        self.conn = conn
+        PQsetNoticeProcessor(conn, { _, _ in }, nil) // notices are not errors; keep stderr clean
+    }
+
+    deinit { close() }
+
+    /// Closes the connection; safe to call more than once.
+    public func close() {
+        if let conn { PQfinish(conn) }
+        conn = nil
+    }
+
+    public var isOpen: Bool { conn.map { PQstatus($0) == CONNECTION_OK } ?? false }
+
+    /// The backend process id (useful for tests that kill a session).
+    public var backendPID: Int32 { conn.map { PQbackendPID($0) } ?? 0 }
+
+    private func live(_ operation: PostgresError.Operation, _ sql: String) throws -> OpaquePointer {
+        guard let conn else {
+            throw PostgresError(operation: operation, sqlState: "08003", message: "connection is closed", context: sql)
+        }
+        return conn
+    }
+
+    /// Runs one statement with bound text parameters (`$1`, `$2`, …). Parameters are never spliced into SQL.
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [String?] = []) throws -> QueryResult {
+        let conn = try live(.execute, sql)
+        let result: OpaquePointer? = withCStrings(parameters) { values in
+            PQexecParams(conn, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+        }
+        return try check(result, sql: sql, operation: .execute)
+    }
+
+    /// Runs a script of one or more statements without parameters (simple query protocol).
+    /// Returns the result of the last statement. Values reach scripts through `setParameters`.
+    @discardableResult
+    public func executeScript(_ sql: String) throws -> QueryResult {
+        let conn = try live(.execute, sql)
+        guard PQsendQuery(conn, sql) == 1 else {
+            throw connectionError(conn, operation: .execute, sql: sql)
+        }
+        var last: QueryResult?
+        var failure: PostgresError?
+        while let next = PQgetResult(conn) {
+            do {
+                last = try check(next, sql: sql, operation: .execute)
+            } catch let error as PostgresError {
+                if failure == nil { failure = error }
+            }
+        }
+        if let failure { throw failure }
+        guard let last else {
+            throw PostgresError(operation: .execute, sqlState: nil, message: "the script returned no result", context: sql)
+        }
+        return last
+    }
+
+    /// Sets `nightshift.<name>` run-time parameters for the current transaction with bound values,
+    /// so scripts and COPY queries read them with `current_setting(...)` instead of having values
+    /// spliced into their text.
+    public func setParameters(_ values: [(String, String)]) throws {
+        for (name, value) in values {
+            try execute("SELECT set_config($1, $2, true)", ["nightshift.\(name)", value])
+        }
+    }
+
+    /// Runs `body` inside BEGIN/COMMIT; rolls back when it throws and rethrows the original error.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN")
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            if isOpen { _ = try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// Streams `COPY (...) TO STDOUT`: calls `row` once per row with a buffer valid only during
+    /// the call. Memory stays flat whatever the size of the result. Returns the number of rows.
+    @discardableResult
+    public func copyOut(_ sql: String, row: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+        let stream = try CopyOutStream(connection: self, sql: sql)
+        var rows = 0
+        while let buffer = try stream.next() {
+            try row(buffer)
+            rows += 1
+        }
+        return rows
+    }
+
+    /// Starts a `COPY ... TO STDOUT` and returns a pull-based stream of its rows.
+    public func copyOutStream(_ sql: String) throws -> CopyOutStream {
+        try CopyOutStream(connection: self, sql: sql)
+    }
+
+    // MARK: internals shared with CopyOutStream
+
+    func rawHandle(_ operation: PostgresError.Operation, _ sql: String) throws -> OpaquePointer {
+        try live(operation, sql)
+    }
+
+    func check(_ result: OpaquePointer?, sql: String, operation: PostgresError.Operation) throws -> QueryResult {
+        guard let result else {
+            throw connectionError(try live(operation, sql), operation: operation, sql: sql)
+        }
+        let status = PQresultStatus(result)
+        switch status {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY, PGRES_COPY_OUT, PGRES_COPY_IN, PGRES_SINGLE_TUPLE:
+            return QueryResult(handle: result)
+        default:
+            let error = PostgresConnection.error(from: result, operation: operation, sql: sql)
+            PQclear(result)
+            throw error
+        }
+    }
+
+    func connectionError(_ conn: OpaquePointer, operation: PostgresError.Operation, sql: String) -> PostgresError {
+        let message = String(cString: PQerrorMessage(conn))
+        let state = PQstatus(conn) == CONNECTION_OK ? nil : "08006"
+        return PostgresError(operation: operation, sqlState: state, message: message, context: sql)
+    }
+
+    static func error(from result: OpaquePointer, operation: PostgresError.Operation, sql: String) -> PostgresError {
+        func field(_ code: Int32) -> String? {
+            guard let raw = PQresultErrorField(result, code) else { return nil }
+            return String(cString: raw)
+        }
+        let primary = field(Int32(UInt8(ascii: "M"))) ?? String(cString: PQresultErrorMessage(result))
+        return PostgresError(operation: operation,
+                             sqlState: field(Int32(UInt8(ascii: "C"))),
+                             message: primary,
+                             detail: field(Int32(UInt8(ascii: "D"))),
+                             hint: field(Int32(UInt8(ascii: "H"))),
+                             context: sql)
+    }
+
+    /// Hides passwords in conninfo strings and URIs so they never reach logs or errors.
+    static func redacted(_ conninfo: String) -> String {
+        if conninfo.isEmpty { return "(PG* environment)" }
+        var text = conninfo
+        if let scheme = text.range(of: "://"), let at = text.range(of: "@", range: scheme.upperBound..<text.endIndex),
+           let colon = text.range(of: ":", range: scheme.upperBound..<at.lowerBound) {
+            text.replaceSubrange(colon.upperBound..<at.lowerBound, with: "***")
+        }
+        if let pw = text.range(of: "password=") {
+            let end = text[pw.upperBound...].firstIndex(of: " ") ?? text.endIndex
+            text.replaceSubrange(pw.upperBound..<end, with: "***")
+        }
+        return text
+    }
+}
+
+/// Calls `body` with a C array of C strings (NULL for nil) that lives for the duration of the call.
+func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    var owned: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0) } }
+    defer { owned.forEach { free($0) } ; owned.removeAll() }
+    return body(owned.map { UnsafePointer($0) })
+}

@@ -1,0 +1,62 @@
+import Foundation
+/// Every failure that comes out of libpq, with the native code and the context it happened in.
+///
+/// `sqlState` is PostgreSQL's five-character SQLSTATE when the server sent one (for example
+/// `42703` undefined column, `08006` connection failure). `context` is the SQL text or the
+/// connection target (never a password).
+public struct PostgresError: Error, CustomStringConvertible, Sendable {
+    public enum Operation: String, Sendable {
+        case connect, execute, copyOut, copyIn, transaction
+    }
+
+    public let operation: Operation
+    public let sqlState: String?
+    public let message: String
+    public let detail: String?
+    public let hint: String?
+    public let context: String
+
+    public init(operation: Operation, sqlState: String?, message: String,
+                detail: String? = nil, hint: String? = nil, context: String) {
+        self.operation = operation
+        self.sqlState = sqlState
+        self.message = message.trimmingTrailingNewlines()
+        self.detail = detail
+        self.hint = hint
+        self.context = context
+    }
+
+    /// Connection problems, resource exhaustion, serialization failures and deadlocks are worth a
+    /// retry; everything else (syntax, constraint, undefined object, bad data) is not.
+    public var isTransient: Bool {
+        guard let state = sqlState else { return operation == .connect }
+        let cls = String(state.prefix(2))
+        if ["08", "53", "57"].contains(cls) { return state != "57014" } // 57014 = query canceled
+        return state == "40001" || state == "40P01" || state == "55P03"
+    }
+
+    /// The bad data class (22xxx) and integrity violations (23xxx) point at records, not at the system.
+    public var isDataError: Bool {
+        guard let state = sqlState else { return false }
+        return state.hasPrefix("22") || state.hasPrefix("23")
+    }
+
+    public var description: String {
+        var text = "PostgreSQL \(operation.rawValue) failed"
+        if let sqlState { text += " [SQLSTATE \(sqlState)]" }
+        text += ": \(message)"
+        if let detail { text += " (detail: \(detail))" }
+        if let hint { text += " (hint: \(hint))" }
+        let shown = context.count > 300 ? String(context.prefix(300)) + "…" : context
+        text += " — while running: \(shown.replacingOccurrences(of: "\n", with: " "))"
+        return text
+    }
+}
+
+extension String {
+    func trimmingTrailingNewlines() -> String {
+        var s = self
+        while s.last == "\n" || s.last == " " { s.removeLast() }
+        return s
+    }
+}
