@@ -1,0 +1,104 @@
+import Foundation
+import NightShiftCore
+
+/// Reads and validates one `jobs/<name>.yaml` into a `JobDefinition`.
+enum JobFile {
+    static var namePattern: Regex<Substring> { /^[a-z][a-z0-9_]{0,47}$/ }
+
+    static func read(path: String, displayPath: String, settings: RunnerSettings, diagnostics: Diagnostics) -> JobDefinition? {
+        let file = displayPath
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            diagnostics.add(ConfigError(file: file, line: nil, key: "", problem: "cannot read the file", fix: "check its permissions"))
+            return nil
+        }
+        let before = diagnostics.errors.count
+        guard let node = parseYAML(text, file: file, diagnostics: diagnostics),
+              let top = MappingReader(node, file: file, prefix: "", diagnostics: diagnostics) else { return nil }
+
+        let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        let name = top.string("name", example: stem)
+        if let name {
+            if (try? namePattern.wholeMatch(in: name)) == nil {
+                top.error("name", line: nil, "`\(name)` is not a valid job name",
+                          fix: "use lower-case letters, digits and underscores, starting with a letter (at most 48)")
+            } else if name != stem {
+                top.error("name", line: nil, "the job is named `\(name)` but its file is \(stem).yaml",
+                          fix: "rename the file to \(name).yaml or set `name: \(stem)`")
+            }
+        }
+        let description = top.string("description", required: false, example: "What the job produces") ?? ""
+        let kind = top.scalar("kind", required: true, expected: "one of \(JobKind.allCases.map(\.rawValue).joined(separator: ", "))",
+                              example: "aggregation") { JobKind(rawValue: $0) }
+        let batch = top.scalar("batch", required: true, expected: "one of \(BatchKind.allCases.map(\.rawValue).joined(separator: ", "))",
+                               example: "daily") { BatchKind(rawValue: $0) }
+        let priority = top.scalar("priority", required: true, expected: "P1, P2, P3 or P4", example: "P3") { Priority(text: $0) }
+        let depends = top.stringList("depends_on", example: "[daily_sales_summary]") ?? []
+        let estimate = top.int("estimate_minutes", range: 0...24 * 60, example: "5") ?? 5
+        let retries = top.int("retries", range: 0...10, example: "3") ?? settings.retries
+
+        var action: JobAction?
+        let sections: [JobKind: String] = [.aggregation: "aggregation", .calculation: "calculation", .export: "export"]
+        for (sectionKind, section) in sections where sectionKind != kind && top.has(section) {
+            top.error(section, line: nil, "a `\(section):` section does not belong to a job of kind \(kind?.rawValue ?? "?")",
+                      fix: "remove the section or set `kind: \(section)`")
+        }
+        func sqlFile(_ reader: MappingReader, _ key: String, example: String) -> String? {
+            guard let relative = reader.string(key, example: example) else { return nil }
+            let full = "\(settings.sqlDirectory)/\(relative)"
+            if !FileManager.default.fileExists(atPath: full) {
+                reader.error(key, line: nil, "SQL file \(relative) does not exist under \(settings.sqlDirectory)",
+                             fix: "create sql/\(relative) or correct the path (relative to sql/)")
+                return nil
+            }
+            return relative
+        }
+        switch kind {
+        case .aggregation:
+            if let section = top.mapping("aggregation", required: true, example: "`sql: jobs/NAME.sql`") {
+                if let sql = sqlFile(section, "sql", example: "jobs/\(stem).sql") { action = .aggregation(sql: sql) }
+                section.finish()
+            }
+        case .calculation:
+            if let section = top.mapping("calculation", required: true, example: "`stage: jobs/NAME/stage.sql`") {
+                let staging = sqlFile(section, "staging", example: "jobs/\(stem)/staging.sql")
+                let stage = sqlFile(section, "stage", example: "jobs/\(stem)/stage.sql")
+                let apply = sqlFile(section, "apply", example: "jobs/\(stem)/apply.sql")
+                let key = section.scalar("key", required: true, expected: "a column name", example: "delivery_id") {
+                    (try? /^[a-z_][a-z0-9_]*$/.wholeMatch(in: $0)) != nil ? $0 : nil
+                }
+                let chunk = section.int("chunk_size", range: 1...100_000, example: "1000") ?? 1000
+                if let staging, let stage, let apply, let key {
+                    action = .calculation(CalculationSpec(stagingSQL: staging, stageSQL: stage, applySQL: apply,
+                                                          keyColumn: key, chunkSize: chunk))
+                }
+                section.finish()
+            }
+        case .export:
+            if let section = top.mapping("export", required: true, example: "`query: jobs/NAME.sql`") {
+                let query = sqlFile(section, "query", example: "jobs/\(stem).sql")
+                let fileName = section.scalar("file", required: true, expected: "a file name without directories",
+                                              example: "deliveries-{date}") {
+                    (try? /^[A-Za-z0-9_{}.-]+$/.wholeMatch(in: $0)) != nil ? $0 : nil
+                }
+                let rows = section.int("rows_per_file", range: 1...10_000_000, example: "50000") ?? 50_000
+                let recipient = section.string("recipient", required: false, example: settings.recipient) ?? settings.recipient
+                if let query, let fileName {
+                    action = .export(ExportSpec(querySQL: query, fileName: fileName, rowsPerFile: rows, recipient: recipient))
+                }
+                section.finish()
+            }
+        case .report, .archive:
+            if let kind {
+                top.error("kind", line: nil, "jobs of kind \(kind.rawValue) cannot run yet in this version",
+                          fix: "use aggregation, calculation or export")
+            }
+        case nil:
+            break
+        }
+        top.finish()
+
+        guard diagnostics.errors.count == before, let name, let kind, let batch, let priority, let action else { return nil }
+        return JobDefinition(name: name, description: description, kind: kind, batch: batch, priority: priority,
+                             dependsOn: depends, estimateSeconds: estimate * 60, retries: retries, action: action)
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+
+/// `etc/nightshift.yaml`, validated. Paths are absolute.
+public struct RunnerSettings: Sendable {
+    public let root: String
+    public let timeZone: TimeZone
+    /// libpq URI or conninfo; empty means DATABASE_URL, else the PG* variables.
+    public let databaseURL: String
+    public let jobsDirectory: String
+    public let sqlDirectory: String
+    public let templatesDirectory: String
+    public let exportsDirectory: String
+    public let outboxDirectory: String
+    public let keyring: String
+    public let recipient: String
+    public let compressionLevel: Int
+    public let mailFrom: String
+    public let mailTo: [String]
+    public let retries: Int
+    public let retryDelaySeconds: Int
+
+    /// The connection string to use: the configured URL, else DATABASE_URL, else "" (PG* variables).
+    public func connectionString(environment: [String: String]) -> String {
+        if !databaseURL.isEmpty { return databaseURL }
+        return environment["DATABASE_URL"] ?? ""
+    }
+
+    static func read(root: String, diagnostics: Diagnostics) -> RunnerSettings? {
+        let file = "etc/nightshift.yaml"
+        let path = "\(root)/\(file)"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            diagnostics.add(ConfigError(file: file, line: nil, key: "", problem: "cannot read \(path)",
+                                        fix: "run nightshift from the directory holding etc/ or pass --root DIR"))
+            return nil
+        }
+        let before = diagnostics.errors.count
+        guard let node = parseYAML(text, file: file, diagnostics: diagnostics),
+              let top = MappingReader(node, file: file, prefix: "", diagnostics: diagnostics) else { return nil }
+
+        let zoneName = top.string("timezone", required: false, example: "Asia/Taipei") ?? "Asia/Taipei"
+        let zone = TimeZone(identifier: zoneName)
+        if zone == nil {
+            top.error("timezone", line: nil, "`\(zoneName)` is not an IANA time zone", fix: "use a name like Asia/Taipei")
+        }
+        let database = top.mapping("database", required: false, example: "`url: \"\"`")
+        let url = database?.string("url", required: false, example: "postgresql://user@host:5432/db") ?? ""
+        database?.finish()
+
+        let paths = top.mapping("paths", required: false, example: "`jobs: jobs`")
+        func dir(_ key: String, _ fallback: String) -> String {
+            let value = paths?.string(key, required: false, example: fallback) ?? fallback
+            return value.hasPrefix("/") ? value : "\(root)/\(value)"
+        }
+        let jobs = dir("jobs", "jobs"), sql = dir("sql", "sql"), templates = dir("templates", "templates")
+        let exports = dir("exports", "var/exports"), outbox = dir("outbox", "var/outbox")
+        paths?.finish()
+
+        let export = top.mapping("export", required: true, example: "`recipient: exports@example.com`")
+        let keyringValue = export?.string("keyring", required: true, example: "var/gnupg") ?? ""
+        let recipient = export?.string("recipient", required: true, example: "exports@luckygas.example") ?? ""
+        let level = export?.int("compression_level", range: 0...9, example: "6") ?? 6
+        export?.finish()
+
+        let mail = top.mapping("mail", required: true, example: "`from: NightShift <nightshift@example.com>`")
+        let from = mail?.string("from", required: true, example: "NightShift <nightshift@luckygas.example>") ?? ""
+        let to = mail?.stringList("to", required: true, example: "[ops@luckygas.example]") ?? []
+        if let mail, to.isEmpty, mail.has("to") {
+            mail.error("to", line: nil, "the summary needs at least one recipient", fix: "list at least one address under `to:`")
+        }
+        mail?.finish()
+
+        let limits = top.mapping("limits", required: false, example: "`retries: 3`")
+        let retries = limits?.int("retries", range: 0...10, example: "3") ?? 3
+        let delay = limits?.int("retry_delay_seconds", range: 0...3600, example: "5") ?? 5
+        limits?.finish()
+        top.finish()
+
+        guard diagnostics.errors.count == before, let zone else { return nil }
+        return RunnerSettings(root: root, timeZone: zone, databaseURL: url, jobsDirectory: jobs, sqlDirectory: sql,
+                              templatesDirectory: templates, exportsDirectory: exports, outboxDirectory: outbox,
+                              keyring: keyringValue.hasPrefix("/") ? keyringValue : "\(root)/\(keyringValue)",
+                              recipient: recipient, compressionLevel: level, mailFrom: from, mailTo: to,
+                              retries: retries, retryDelaySeconds: delay)
+    }
+}

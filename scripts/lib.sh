@@ -1,0 +1,31 @@
+# Shared helpers for scripts/*. Source it; do not run it.
+set -euo pipefail
+
+NIGHTSHIFT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# ensure_packages PKG...: installs the Debian packages that are missing (and only those).
+ensure_packages() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "==> installing Debian packages: ${missing[*]}"
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+# The packages NightShift needs to build and run, and the real tools its tests use.
+BUILD_PACKAGES=(libpq-dev libarchive-dev libgpgme-dev pkg-config)
+RUN_PACKAGES=(postgresql gnupg)
+TEST_PACKAGES=(unzip libarchive-tools python3)
+
+ensure_swift() {
+    if ! command -v swift >/dev/null 2>&1; then
+        [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
+    fi
+    command -v swift >/dev/null 2>&1 || { echo "error: swift is not installed (expected on PATH or in /opt/swift)" >&2; exit 1; }
+}
