@@ -1,0 +1,83 @@
+import NightShiftCore
+import PostgresClient
+
+/// Processes the business date's records in key order, `chunk_size` at a time. Each chunk is one
+/// transaction: stage the chunk into the job's BATCH_TEMP_* table, apply it, and upsert the
+/// checkpoint (last key, rows done) — so a crash or failure loses at most the chunk in flight and
+/// the next run resumes after the last committed key.
+///
+/// The staging table is a temporary table named `batch_temp_<job>`: it is dropped when the job
+/// ends, however it ends (explicitly on success or failure; by PostgreSQL with the session if the
+/// runner dies).
+struct CalculationExecutor: JobExecutor {
+    let spec: CalculationSpec
+
+    static func stagingTable(for job: String) -> String { "batch_temp_\(job)" }
+
+    func execute(_ context: JobContext) throws -> JobOutcome {
+        let db = context.db
+        let job = context.job.name
+        let staging = CalculationExecutor.stagingTable(for: job) // job names are validated identifiers
+        func load(_ file: String) throws -> String {
+            try context.configuration.sql(file).replacingOccurrences(of: "{{staging}}", with: staging)
+        }
+        let createSQL = try load(spec.stagingSQL)
+        let stageSQL = try load(spec.stageSQL)
+        let applySQL = try load(spec.applySQL)
+        let summarySQL = "SELECT count(*) AS n, max(\(spec.keyColumn)) AS last_key FROM \(staging)"
+
+        // Where to start: after the last committed key of an unfinished earlier run of this date.
+        let existing = try db.execute("""
+            SELECT last_key, rows_done, chunks_done, completed FROM nightshift.checkpoints
+            WHERE job = $1 AND business_date = $2
+            """, [job, context.businessDate.description])
+        var lastKey = 0, rowsDone = 0, chunksDone = 0
+        var note: String?
+        if existing.rowCount == 1, existing.bool(0, "completed") == false {
+            lastKey = existing.int(0, "last_key")!
+            rowsDone = existing.int(0, "rows_done")!
+            chunksDone = existing.int(0, "chunks_done")!
+            note = "resumed after key \(lastKey) (\(rowsDone) rows already done)"
+            context.logger.info("resuming from checkpoint", metadata: ["job": "\(job)", "after_key": "\(lastKey)"])
+        }
+        try db.execute("""
+            INSERT INTO nightshift.checkpoints (job, business_date, job_run_id, last_key, rows_done, chunks_done, completed)
+            VALUES ($1, $2, $3, $4, $5, $6, false)
+            ON CONFLICT (job, business_date) DO UPDATE
+            SET job_run_id = $3, last_key = $4, rows_done = $5, chunks_done = $6, completed = false, updated_at = clock_timestamp()
+            """, [job, context.businessDate.description, String(context.jobRunID), String(lastKey), String(rowsDone), String(chunksDone)])
+
+        try db.execute("DROP TABLE IF EXISTS pg_temp.\(staging)")
+        try db.executeScript(createSQL)
+        defer { if db.isOpen { _ = try? db.execute("DROP TABLE IF EXISTS pg_temp.\(staging)") } }
+
+        let startRows = rowsDone
+        while true {
+            let chunkRows: Int = try db.transaction {
+                try db.setParameters(context.parameters + [("after_key", String(lastKey)), ("chunk_size", String(spec.chunkSize))])
+                try db.executeScript(stageSQL)
+                let staged = try db.execute(summarySQL)
+                let count = staged.int(0, "n") ?? 0
+                guard count > 0 else { return 0 }
+                guard let newKey = staged.int(0, "last_key"), newKey > lastKey else {
+                    throw JobFailure(failureClass: .permanent, sqlState: nil,
+                                     message: "the stage SQL returned keys that do not move past \(lastKey); it must select \(spec.keyColumn) > nightshift.after_key() ORDER BY \(spec.keyColumn)")
+                }
+                try db.executeScript(applySQL)
+                try db.execute("""
+                    UPDATE nightshift.checkpoints SET last_key = $3, rows_done = rows_done + $4, chunks_done = chunks_done + 1,
+                        job_run_id = $5, updated_at = clock_timestamp()
+                    WHERE job = $1 AND business_date = $2
+                    """, [job, context.businessDate.description, String(newKey), String(count), String(context.jobRunID)])
+                lastKey = newKey
+                return count
+            }
+            if chunkRows == 0 { break }
+            rowsDone += chunkRows
+            chunksDone += 1
+        }
+        try db.execute("UPDATE nightshift.checkpoints SET completed = true, updated_at = clock_timestamp() WHERE job = $1 AND business_date = $2",
+                       [job, context.businessDate.description])
+        return JobOutcome(rows: rowsDone - startRows, note: note)
+    }
+}

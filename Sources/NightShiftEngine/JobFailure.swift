@@ -1,0 +1,43 @@
+import Foundation
+import NightShiftConfig
+import NightShiftCore
+import Packaging
+import PostgresClient
+
+/// A job attempt's failure as the runner records and reports it: the class that drives the retry
+/// decision, the native code (SQLSTATE for PostgreSQL) and a message that says what happened.
+public struct JobFailure: Error, Sendable, CustomStringConvertible {
+    public let failureClass: FailureClass
+    public let sqlState: String?
+    public let message: String
+
+    public init(failureClass: FailureClass, sqlState: String?, message: String) {
+        self.failureClass = failureClass
+        self.sqlState = sqlState
+        self.message = message
+    }
+
+    public var description: String {
+        (sqlState.map { "[SQLSTATE \($0)] " } ?? "") + message + " (\(failureClass.rawValue))"
+    }
+
+    /// Classifies anything a job can throw.
+    public static func classify(_ error: Error) -> JobFailure {
+        switch error {
+        case let failure as JobFailure:
+            return failure
+        case let pg as PostgresError:
+            return JobFailure(failureClass: pg.isTransient ? .transient : .permanent, sqlState: pg.sqlState, message: pg.description)
+        case let file as OutputFileError:
+            let transient = [ENOSPC, EIO, EAGAIN, EINTR, EDQUOT].contains(file.errno)
+            return JobFailure(failureClass: transient ? .transient : .permanent, sqlState: nil, message: file.description)
+        case let archive as ArchiveError:
+            let transient = [ENOSPC, EIO, EAGAIN].contains(archive.code)
+            return JobFailure(failureClass: transient ? .transient : .permanent, sqlState: nil, message: archive.description)
+        case let pgp as OpenPGPError:
+            return JobFailure(failureClass: .permanent, sqlState: nil, message: pgp.description)
+        default:
+            return JobFailure(failureClass: .permanent, sqlState: nil, message: "\(error)")
+        }
+    }
+}

@@ -1,0 +1,17 @@
+/// A file a job or batch produced, as recorded in `nightshift.outputs`.
+public struct JobOutput: Sendable, Equatable {
+    public enum Kind: String, Sendable { case export, manifest, summaryMail = "summary_mail" }
+    public let kind: Kind
+    public let path: String
+    public let sha256: String
+    public let bytes: Int
+    public let rows: Int?
+}
+
+/// What a successful attempt reports.
+public struct JobOutcome: Sendable {
+    public var rows: Int
+    public var outputs: [JobOutput] = []
+    /// A remark for the summary, e.g. "resumed after key 1234".
+    public var note: String?
+}

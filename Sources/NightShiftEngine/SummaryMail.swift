@@ -1,0 +1,85 @@
+import Foundation
+import NightShiftConfig
+import NightShiftCore
+import NightShiftMail
+import Packaging
+
+/// Renders the batch summary from `templates/summary.*.mustache` and stores it as an `.eml` in
+/// the outbox, for the managers' morning read.
+struct SummaryMail {
+    let configuration: Configuration
+
+    func write(_ report: BatchRunner.Report) throws -> JobOutput {
+        let settings = configuration.settings
+        let templates = try MailTemplates(directory: settings.templatesDirectory, name: "summary")
+        let rendered = templates.render(context(report))
+        let message = MailMessage(from: settings.mailFrom, to: settings.mailTo, subject: rendered.subject,
+                                  date: report.finishedAt, text: rendered.text, html: rendered.html)
+        let name = "\(report.batch.rawValue)-\(report.businessDate)-run\(report.batchRunID)"
+        let stored = try Outbox(directory: settings.outboxDirectory).store(message, name: name)
+        var hasher = SHA256()
+        stored.data.withUnsafeBytes { hasher.update($0) }
+        return JobOutput(kind: .summaryMail, path: stored.path, sha256: hasher.finalize(), bytes: stored.data.count, rows: nil)
+    }
+
+    func context(_ report: BatchRunner.Report) -> [String: Any] {
+        let zone = configuration.settings.timeZone
+        let failed = report.jobs.filter { $0.state == .failed }.count
+        let skipped = report.jobs.filter { $0.state == .skipped }.count
+        return [
+            "batch": report.batch.rawValue,
+            "business_date": report.businessDate.description,
+            "ok": report.state == .succeeded,
+            "scheduled_for": localTime(report.scheduledFor, zone),
+            "started_at": localTime(report.startedAt, zone),
+            "finished_at": localTime(report.finishedAt, zone),
+            "duration": formatDuration(report.finishedAt.timeIntervalSince(report.startedAt)),
+            "batch_run_id": report.batchRunID,
+            "total": report.jobs.count,
+            "succeeded": report.jobs.count - failed - skipped,
+            "failed": failed,
+            "skipped": skipped,
+            "jobs": report.jobs.map { job -> [String: Any] in
+                var entry: [String: Any] = [
+                    "name": job.job.name,
+                    "kind": job.job.kind.rawValue,
+                    "priority": job.job.priority.description,
+                    "state_label": job.state.rawValue.uppercased(),
+                    "color": job.state == .succeeded ? "#1a7f37" : job.state == .failed ? "#b42318" : "#b54708",
+                    "rows": formatCount(job.rows),
+                    "duration": formatDuration(job.seconds),
+                    "attempts": job.attempts,
+                    "outputs": job.outputs.map { ["path": $0.path, "bytes": formatCount($0.bytes), "sha256": $0.sha256] },
+                ]
+                if let failure = job.failure { entry["error"] = failure.description }
+                if let reason = job.skipReason { entry["skip_reason"] = reason }
+                if let note = job.note { entry["note"] = note }
+                return entry
+            },
+        ]
+    }
+}
+
+func localTime(_ date: Date, _ zone: TimeZone) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.timeZone = zone
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.string(from: date)
+}
+
+func formatDuration(_ seconds: Double) -> String {
+    if seconds < 60 { return String(format: "%.2f s", seconds) }
+    let whole = Int(seconds.rounded())
+    if whole < 3600 { return String(format: "%d min %02d s", whole / 60, whole % 60) }
+    return String(format: "%d h %02d min", whole / 3600, (whole % 3600) / 60)
+}
+
+func formatCount(_ n: Int) -> String {
+    let digits = String(n)
+    var out = ""
+    for (i, c) in digits.reversed().enumerated() {
+        if i > 0 && i % 3 == 0 { out.append(",") }
+        out.append(c)
+    }
+    return String(out.reversed())
+}

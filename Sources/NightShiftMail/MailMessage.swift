@@ -1,0 +1,103 @@
+import Foundation
+
+/// An RFC 5322 message with a multipart/alternative body (plain text + HTML), UTF-8 throughout.
+public struct MailMessage: Sendable {
+    public var from: String
+    public var to: [String]
+    public var subject: String
+    public var date: Date
+    public var messageID: String
+    public var text: String
+    public var html: String
+
+    public init(from: String, to: [String], subject: String, date: Date, messageID: String? = nil, text: String, html: String) {
+        self.from = from
+        self.to = to
+        self.subject = subject
+        self.date = date
+        let domain = MailMessage.address(in: from).split(separator: "@").last.map(String.init) ?? "nightshift.local"
+        self.messageID = messageID ?? "<\(UUID().uuidString.lowercased())@\(domain)>"
+        self.text = text
+        self.html = html
+    }
+
+    /// The message as sent on the wire: CRLF line endings, 7-bit headers, base64 bodies.
+    public func rendered(boundary: String = "nightshift-" + UUID().uuidString.lowercased()) -> String {
+        var lines: [String] = [
+            "From: \(MailMessage.encodeMailbox(from))",
+            "To: \(to.map(MailMessage.encodeMailbox).joined(separator: ",\r\n "))",
+            "Subject: \(MailMessage.encodeHeaderText(subject))",
+            "Date: \(MailMessage.rfc5322Date(date))",
+            "Message-ID: \(messageID)",
+            "MIME-Version: 1.0",
+            "Content-Type: multipart/alternative; boundary=\"\(boundary)\"",
+            "",
+            "This is a multi-part message in MIME format.",
+        ]
+        for (type, body) in [("text/plain", text), ("text/html", html)] {
+            lines += ["--\(boundary)",
+                      "Content-Type: \(type); charset=UTF-8",
+                      "Content-Transfer-Encoding: base64",
+                      ""]
+            lines += MailMessage.base64Lines(Data(body.utf8))
+        }
+        lines.append("--\(boundary)--")
+        return lines.joined(separator: "\r\n") + "\r\n"
+    }
+
+    static func base64Lines(_ data: Data) -> [String] {
+        let encoded = data.base64EncodedString()
+        var lines: [String] = []
+        var index = encoded.startIndex
+        while index < encoded.endIndex {
+            let end = encoded.index(index, offsetBy: 76, limitedBy: encoded.endIndex) ?? encoded.endIndex
+            lines.append(String(encoded[index..<end]))
+            index = end
+        }
+        return lines
+    }
+
+    /// `Name <addr>` with a non-ASCII name becomes `=?UTF-8?B?...?= <addr>`.
+    static func encodeMailbox(_ mailbox: String) -> String {
+        guard let open = mailbox.lastIndex(of: "<") else { return mailbox }
+        let name = mailbox[..<open].trimmingCharacters(in: .whitespaces)
+        let address = mailbox[open...]
+        if name.isEmpty { return String(address) }
+        if name.allSatisfy({ $0.isASCII }) {
+            let quoted = name.contains(where: { "()<>@,;:\\\".[]".contains($0) }) ? "\"\(name.replacingOccurrences(of: "\"", with: "\\\""))\"" : name
+            return "\(quoted) \(address)"
+        }
+        return "\(encodeHeaderText(name)) \(address)"
+    }
+
+    static func address(in mailbox: String) -> String {
+        guard let open = mailbox.lastIndex(of: "<"), let close = mailbox.lastIndex(of: ">"), open < close else { return mailbox }
+        return String(mailbox[mailbox.index(after: open)..<close])
+    }
+
+    /// RFC 2047 encoded-words (base64) for non-ASCII text, each word at most 75 characters and
+    /// never splitting a character; ASCII text is left as it is.
+    static func encodeHeaderText(_ text: String) -> String {
+        if text.allSatisfy({ $0.isASCII && $0 != "\r" && $0 != "\n" }) { return text }
+        var words: [String] = []
+        var chunk = Data()
+        for character in text {
+            let bytes = Data(String(character).utf8)
+            if chunk.count + bytes.count > 45 { // 45 bytes → 60 base64 characters + 12 for =?UTF-8?B??=
+                words.append("=?UTF-8?B?\(chunk.base64EncodedString())?=")
+                chunk = Data()
+            }
+            chunk.append(bytes)
+        }
+        if !chunk.isEmpty { words.append("=?UTF-8?B?\(chunk.base64EncodedString())?=") }
+        return words.joined(separator: "\r\n ")
+    }
+
+    static func rfc5322Date(_ date: Date, zone: TimeZone = TimeZone(identifier: "Asia/Taipei")!) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = zone
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        return formatter.string(from: date)
+    }
+}

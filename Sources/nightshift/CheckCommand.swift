@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import NightShiftConfig
+import NightShiftCore
+import NightShiftMail
+import Packaging
+
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Validate etc/nightshift.yaml, every job file, the dependency graph, the templates and the export key.",
+        discussion: "Prints every problem with its file, line and key and how to fix it. Exits 1 when there is any."
+    )
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        let root = options.absoluteRoot
+        let (configuration, errors) = Configuration.check(root: root)
+        var problems = errors.map(\.description)
+        if let configuration {
+            let settings = configuration.settings
+            do { _ = try MailTemplates(directory: settings.templatesDirectory, name: "summary") } catch { problems.append("\(error)") }
+            let recipients = Set(configuration.jobs.compactMap { job -> String? in
+                if case let .export(spec) = job.action { return spec.recipient }
+                return nil
+            })
+            for recipient in recipients.sorted() {
+                do {
+                    _ = try OpenPGPContext(homedir: settings.keyring).encryptionKey(for: recipient)
+                } catch {
+                    problems.append("etc/nightshift.yaml: export.recipient: \(error)")
+                }
+            }
+        }
+        if problems.isEmpty, let configuration {
+            let byBatch = Dictionary(grouping: configuration.jobs, by: \.batch)
+            print("configuration OK: \(configuration.jobs.count) job\(configuration.jobs.count == 1 ? "" : "s") in \(root)")
+            for batch in BatchKind.allCases {
+                guard let jobs = byBatch[batch] else { continue }
+                let order = try DependencyGraph(jobs).order().map(\.name)
+                print("  \(batch.rawValue): \(order.joined(separator: " → "))")
+            }
+            return
+        }
+        for problem in problems { print("error: \(problem)") }
+        print("\(problems.count) problem\(problems.count == 1 ? "" : "s") found")
+        throw ExitCode(1)
+    }
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+@main
+struct NightShift: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nightshift",
+        abstract: "The night-window batch runner of the Lucky Gas ERP.",
+        discussion: """
+            Configuration lives in etc/nightshift.yaml and jobs/*.yaml under --root (default: the
+            current directory, or $NIGHTSHIFT_ROOT). The database is --database-url, else
+            database.url in etc/nightshift.yaml, else $DATABASE_URL, else the standard PG* variables.
+            """,
+        subcommands: [CheckCommand.self, MigrateCommand.self, SeedCommand.self, RunCommand.self]
+    )
+}
+
+/// Options every subcommand shares.
+struct GlobalOptions: ParsableArguments {
+    @Option(help: "The directory holding etc/, jobs/, sql/ and templates/.")
+    var root: String = ProcessInfo.processInfo.environment["NIGHTSHIFT_ROOT"] ?? FileManager.default.currentDirectoryPath
+
+    @Option(help: "A libpq connection URI or conninfo string (overrides the configuration and $DATABASE_URL).")
+    var databaseURL: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    var absoluteRoot: String {
+        let url = URL(fileURLWithPath: root, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+        return url.standardizedFileURL.path
+    }
+
+    /// The logger for this process: created here, once, and handed to the engine.
+    func makeLogger() -> Logger {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .trace
+            return handler
+        }
+        var logger = Logger(label: "nightshift")
+        logger.logLevel = logLevel
+        return logger
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// Prints to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
