@@ -21,8 +21,10 @@ public struct Configuration: Sendable {
             diagnostics.add(ConfigError(file: settings.jobsDirectory, line: nil, key: "", problem: "no job files (*.yaml) found",
                                         fix: "add at least one job file or correct paths.jobs in etc/nightshift.yaml"))
         }
+        var unreadable: Set<String> = []
         for name in names {
             let display = "jobs/\(name)"
+            let stem = (name as NSString).deletingPathExtension
             if let job = JobFile.read(path: "\(settings.jobsDirectory)/\(name)", displayPath: display,
                                       settings: settings, diagnostics: diagnostics) {
                 if let other = files[job.name] {
@@ -32,11 +34,15 @@ public struct Configuration: Sendable {
                 }
                 files[job.name] = display
                 jobs.append(job)
+            } else {
+                unreadable.insert(stem)
             }
         }
         for problem in DependencyGraph.problems(in: jobs) {
             let file: String
             switch problem {
+            case let .unknownDependency(_, missing) where unreadable.contains(missing):
+                continue // its own file's errors are already reported
             case let .unknownDependency(job, _): file = files[job] ?? "jobs/"
             case let .cycle(path): file = path.first.flatMap { files[$0] } ?? "jobs/"
             }

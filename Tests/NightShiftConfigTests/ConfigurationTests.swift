@@ -1,0 +1,130 @@
+import NightShiftConfig
+import NightShiftCore
+import TestSupport
+import XCTest
+
+final class ConfigurationTests: XCTestCase {
+    var project: ProjectCopy!
+
+    override func setUpWithError() throws { project = try ProjectCopy() }
+    override func tearDown() { project?.cleanup() }
+
+    func errors() -> [String] { Configuration.check(root: project.root).errors.map(\.description) }
+
+    func testTheShippedConfigurationIsValid() throws {
+        let configuration = try Configuration.load(root: project.root)
+        XCTAssertEqual(configuration.jobs.map(\.name), ["daily_delivery_export", "daily_sales_summary", "delivery_charges"])
+        XCTAssertEqual(configuration.settings.timeZone.identifier, "Asia/Taipei")
+        let export = configuration.jobs[0]
+        XCTAssertEqual(export.priority, .p3)
+        XCTAssertEqual(export.dependsOn, ["daily_sales_summary", "delivery_charges"])
+        guard case let .export(spec) = export.action else { return XCTFail() }
+        XCTAssertEqual(spec.rowsPerFile, 50_000)
+        XCTAssertEqual(spec.recipient, "exports@luckygas.example")
+    }
+
+    func testUnknownKeyNamesFileLineAndSuggestsTheKnownKey() throws {
+        var text = try project.read("jobs/daily_sales_summary.yaml")
+        text = text.replacingOccurrences(of: "priority: P2", with: "priorty: P2")
+        try project.write("jobs/daily_sales_summary.yaml", text)
+        let found = errors()
+        XCTAssertTrue(found.contains("jobs/daily_sales_summary.yaml:6: priorty: unknown key. Fix: did you mean `priority`? remove it or use one of: aggregation, batch, calculation, depends_on, description, estimate_minutes, export, kind, name, priority, retries"), "\(found)")
+        XCTAssertTrue(found.contains { $0.hasPrefix("jobs/daily_sales_summary.yaml:2: priority: missing required key. Fix: add `priority: P3`") }, "\(found)")
+    }
+
+    func testBadValuesSayWhatIsAllowed() throws {
+        try project.write("jobs/daily_sales_summary.yaml", """
+            name: daily_sales_summary
+            kind: aggregation
+            batch: nightly
+            priority: P7
+            estimate_minutes: -3
+            aggregation:
+              sql: jobs/daily_sales_summary.sql
+            """)
+        let found = errors()
+        XCTAssertTrue(found.contains("jobs/daily_sales_summary.yaml:3: batch: `nightly` is not one of daily, weekly, monthly, yearend. Fix: write `batch: daily`"), "\(found)")
+        XCTAssertTrue(found.contains("jobs/daily_sales_summary.yaml:4: priority: `P7` is not P1, P2, P3 or P4. Fix: write `priority: P3`"), "\(found)")
+        XCTAssertTrue(found.contains { $0.hasPrefix("jobs/daily_sales_summary.yaml:5: estimate_minutes: `-3` is not a whole number from 0 to 1440") }, "\(found)")
+    }
+
+    func testMissingSQLFileAndMisplacedSection() throws {
+        try project.write("jobs/delivery_charges.yaml", """
+            name: delivery_charges
+            kind: calculation
+            batch: daily
+            priority: P3
+            export:
+              query: x.sql
+            calculation:
+              staging: jobs/delivery_charges/staging.sql
+              stage: jobs/delivery_charges/nope.sql
+              apply: jobs/delivery_charges/apply.sql
+              key: delivery_id
+              chunk_size: 0
+            """)
+        let found = errors()
+        XCTAssertTrue(found.contains { $0.contains("calculation.stage: SQL file jobs/delivery_charges/nope.sql does not exist") }, "\(found)")
+        XCTAssertTrue(found.contains { $0.contains("export: a `export:` section does not belong to a job of kind calculation") }, "\(found)")
+        XCTAssertTrue(found.contains { $0.contains("calculation.chunk_size: `0` is not a whole number from 1 to 100000") }, "\(found)")
+    }
+
+    func testCycleNamesEveryJobOnIt() throws {
+        var text = try project.read("jobs/daily_sales_summary.yaml")
+        text += "depends_on: [daily_delivery_export]\n"
+        try project.write("jobs/daily_sales_summary.yaml", text)
+        let found = errors()
+        XCTAssertEqual(found.count, 1, "\(found)")
+        XCTAssertTrue(found[0].contains("dependency cycle: daily_sales_summary → daily_delivery_export → daily_sales_summary"), found[0])
+    }
+
+    func testUnknownDependencyAndFileNameMismatch() throws {
+        try project.write("jobs/extra.yaml", """
+            name: not_extra
+            kind: aggregation
+            batch: daily
+            priority: P4
+            depends_on: [daily_sales_sumary]
+            aggregation:
+              sql: jobs/daily_sales_summary.sql
+            """)
+        let found = errors()
+        XCTAssertTrue(found.contains { $0.contains("jobs/extra.yaml:1: name: the job is named `not_extra` but its file is extra.yaml") }, "\(found)")
+        try project.write("jobs/extra.yaml", """
+            name: extra
+            kind: aggregation
+            batch: daily
+            priority: P4
+            depends_on: [daily_sales_sumary]
+            aggregation:
+              sql: jobs/daily_sales_summary.sql
+            """)
+        XCTAssertEqual(errors(), ["jobs/extra.yaml: depends_on: job extra depends on daily_sales_sumary, which is not a configured job. Fix: fix the name in depends_on or add jobs/daily_sales_sumary.yaml"])
+    }
+
+    func testYAMLSyntaxErrorHasALine() throws {
+        try project.write("jobs/daily_sales_summary.yaml", "name: daily_sales_summary\nkind: [aggregation\nbatch: daily\n")
+        let found = errors()
+        XCTAssertEqual(found.count, 1)
+        XCTAssertTrue(found[0].hasPrefix("jobs/daily_sales_summary.yaml:"), found[0])
+        XCTAssertTrue(found[0].contains("not valid YAML"), found[0])
+    }
+
+    func testRunnerSettingsErrors() throws {
+        try project.write("etc/nightshift.yaml", """
+            timezone: Asia/Taipie
+            export:
+              keyring: var/gnupg
+            mail:
+              from: x <x@y>
+              to: []
+            limits:
+              retries: 99
+            """)
+        let found = errors()
+        XCTAssertTrue(found.contains { $0.hasPrefix("etc/nightshift.yaml:1: timezone: `Asia/Taipie` is not an IANA time zone") }, "\(found)")
+        XCTAssertTrue(found.contains { $0.contains("export.recipient: missing required key") }, "\(found)")
+        XCTAssertTrue(found.contains { $0.contains("mail.to: the summary needs at least one recipient") }, "\(found)")
+        XCTAssertTrue(found.contains { $0.contains("limits.retries: `99` is not a whole number from 0 to 10") }, "\(found)")
+    }
+}

@@ -1,0 +1,32 @@
+import NightShiftCore
+import XCTest
+
+final class JobStateTests: XCTestCase {
+    func testOnlyDocumentedTransitionsAreLegal() {
+        let legal: Set<String> = ["pending→running", "pending→skipped", "running→succeeded", "running→failed",
+                                  "running→retrying", "retrying→running", "retrying→failed"]
+        for from in JobState.allCases {
+            for to in JobState.allCases {
+                XCTAssertEqual(from.canMove(to: to), legal.contains("\(from.rawValue)→\(to.rawValue)"), "\(from) → \(to)")
+            }
+        }
+        XCTAssertEqual(JobState.allCases.filter(\.isFinal), [.succeeded, .failed, .skipped])
+    }
+
+    func testRetryDecisionRetriesOnlyTransientFailuresWithBackoff() {
+        XCTAssertEqual(RetryDecision.after(.transient, attempt: 1, retries: 3, baseDelay: 5), .retry(afterSeconds: 5))
+        XCTAssertEqual(RetryDecision.after(.transient, attempt: 2, retries: 3, baseDelay: 5), .retry(afterSeconds: 10))
+        XCTAssertEqual(RetryDecision.after(.transient, attempt: 3, retries: 3, baseDelay: 5), .retry(afterSeconds: 20))
+        guard case .giveUp = RetryDecision.after(.transient, attempt: 4, retries: 3) else { return XCTFail() }
+        guard case .giveUp = RetryDecision.after(.permanent, attempt: 1, retries: 3) else { return XCTFail() }
+        XCTAssertEqual(RetryDecision.after(.transient, attempt: 9, retries: 10, baseDelay: 5), .retry(afterSeconds: 300))
+    }
+
+    func testPriorityParsing() {
+        XCTAssertEqual(Priority(text: "P1"), .p1)
+        XCTAssertEqual(Priority(text: "high"), .p2)
+        XCTAssertEqual(Priority(text: "4"), .p4)
+        XCTAssertNil(Priority(text: "P5"))
+        XCTAssertLessThan(Priority.p1, Priority.p4)
+    }
+}

@@ -1,0 +1,127 @@
+import PostgresClient
+import TestSupport
+import XCTest
+
+final class PostgresConnectionTests: XCTestCase {
+    var database: TestDatabase!
+    var db: PostgresConnection!
+
+    override func setUpWithError() throws {
+        database = try TestDatabase()
+        db = try database.connect()
+    }
+
+    override func tearDown() {
+        db?.close()
+        database?.drop()
+    }
+
+    func testBoundParametersAreNeverSplicedIntoSQL() throws {
+        try db.execute("CREATE TABLE t (id int, name text)")
+        let hostile = "x'); DROP TABLE t; --"
+        try db.execute("INSERT INTO t VALUES ($1, $2)", ["1", hostile])
+        try db.execute("INSERT INTO t VALUES ($1, $2)", ["2", nil])
+        let result = try db.execute("SELECT id, name FROM t ORDER BY id")
+        XCTAssertEqual(result.rowCount, 2)
+        XCTAssertEqual(result.string(0, "name"), hostile)
+        XCTAssertNil(result.string(1, "name"))
+        XCTAssertEqual(result.int(1, "id"), 2)
+    }
+
+    func testErrorsCarrySQLStateMessageAndTheSQL() throws {
+        XCTAssertThrowsError(try db.execute("SELECT no_such_column FROM pg_class")) { error in
+            let pg = error as! PostgresError
+            XCTAssertEqual(pg.sqlState, "42703")
+            XCTAssertTrue(pg.message.contains("no_such_column"), pg.message)
+            XCTAssertEqual(pg.context, "SELECT no_such_column FROM pg_class")
+            XCTAssertFalse(pg.isTransient)
+            XCTAssertTrue(pg.description.contains("SQLSTATE 42703"))
+        }
+        // The connection is still usable afterwards.
+        XCTAssertEqual(try db.execute("SELECT 1 AS one").int(0, "one"), 1)
+    }
+
+    func testSerializationFailureIsTransientAndBadDataIsADataError() throws {
+        XCTAssertThrowsError(try db.executeScript("DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$")) { error in
+            XCTAssertTrue((error as! PostgresError).isTransient)
+        }
+        XCTAssertThrowsError(try db.execute("SELECT 1/0")) { error in
+            let pg = error as! PostgresError
+            XCTAssertEqual(pg.sqlState, "22012")
+            XCTAssertTrue(pg.isDataError)
+            XCTAssertFalse(pg.isTransient)
+        }
+    }
+
+    func testScriptRunsEveryStatementAndReportsTheFirstFailure() throws {
+        let last = try db.executeScript("CREATE TABLE s (n int); INSERT INTO s SELECT generate_series(1, 5); UPDATE s SET n = n + 1 WHERE n > 2")
+        XCTAssertEqual(last.affectedRows, 3)
+        XCTAssertThrowsError(try db.executeScript("INSERT INTO s VALUES (100); SELECT missing FROM s; INSERT INTO s VALUES (200)")) { error in
+            XCTAssertEqual((error as! PostgresError).sqlState, "42703")
+        }
+        // A failing simple-query script is one implicit transaction: nothing of it stays.
+        XCTAssertEqual(try db.execute("SELECT count(*) AS n FROM s").int(0, "n"), 5)
+    }
+
+    func testTransactionRollsBackWhenTheBodyThrows() throws {
+        try db.execute("CREATE TABLE r (n int)")
+        struct Boom: Error {}
+        XCTAssertThrowsError(try db.transaction {
+            try db.execute("INSERT INTO r VALUES (1)")
+            throw Boom()
+        })
+        XCTAssertEqual(try db.execute("SELECT count(*) AS n FROM r").int(0, "n"), 0)
+        try db.transaction { try db.execute("INSERT INTO r VALUES (2)") }
+        XCTAssertEqual(try db.execute("SELECT count(*) AS n FROM r").int(0, "n"), 1)
+    }
+
+    func testParametersReachScriptsThroughSetConfig() throws {
+        let value = try db.transaction { () -> String? in
+            try db.setParameters([("business_date", "2026-11-22")])
+            return try db.executeScript("SELECT current_setting('nightshift.business_date') AS d").string(0, "d")
+        }
+        XCTAssertEqual(value, "2026-11-22")
+    }
+
+    func testCopyOutStreamsEveryRowAndReportsFailures() throws {
+        var rows = 0
+        var bytes = 0
+        let count = try db.copyOut("COPY (SELECT n, 'row ' || n FROM generate_series(1, 100000) n) TO STDOUT WITH (FORMAT csv)") { row in
+            rows += 1
+            bytes += row.count
+            XCTAssertEqual(row.last, UInt8(ascii: "\n"))
+        }
+        XCTAssertEqual(count, 100_000)
+        XCTAssertEqual(rows, 100_000)
+        XCTAssertGreaterThan(bytes, 1_000_000)
+        XCTAssertThrowsError(try db.copyOut("COPY (SELECT 1/(n - 500) FROM generate_series(1, 1000) n) TO STDOUT") { _ in }) { error in
+            XCTAssertEqual((error as! PostgresError).sqlState, "22012")
+        }
+        // An abandoned stream leaves the connection usable.
+        let stream = try db.copyOutStream("COPY (SELECT generate_series(1, 100000)) TO STDOUT")
+        _ = try stream.next()
+        stream.close()
+        stream.close()
+        XCTAssertEqual(try db.execute("SELECT 2 AS two").int(0, "two"), 2)
+    }
+
+    func testConnectFailureSaysWhatToCheckAndHidesThePassword() {
+        XCTAssertThrowsError(try PostgresConnection(conninfo: "postgresql://someone:secret@127.0.0.1:1/nothing?connect_timeout=2")) { error in
+            let pg = error as! PostgresError
+            XCTAssertEqual(pg.operation, .connect)
+            XCTAssertEqual(pg.sqlState, "08001")
+            XCTAssertTrue(pg.isTransient)
+            XCTAssertFalse(pg.description.contains("secret"), pg.description)
+            XCTAssertTrue(pg.hint?.contains("DATABASE_URL") ?? false)
+        }
+    }
+
+    func testCloseIsIdempotentAndLaterUseIsAnError() throws {
+        db.close()
+        db.close()
+        XCTAssertFalse(db.isOpen)
+        XCTAssertThrowsError(try db.execute("SELECT 1")) { error in
+            XCTAssertEqual((error as! PostgresError).sqlState, "08003")
+        }
+    }
+}
