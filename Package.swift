@@ -52,5 +52,7 @@ let package = Package(
             "NightShiftEngine", "NightShiftConfig", "NightShiftCore", "PostgresClient", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Runs the built `nightshift` binary as an operator would.
+        .testTarget(name: "nightshiftTests", dependencies: ["TestSupport", "nightshift"]),
     ]
 )

@@ -30,7 +30,7 @@ public struct MailMessage: Sendable {
             "Date: \(MailMessage.rfc5322Date(date))",
             "Message-ID: \(messageID)",
             "MIME-Version: 1.0",
-            "Content-Type: multipart/alternative; boundary=\"\(boundary)\"",
+            "Content-Type: multipart/alternative;\r\n boundary=\"\(boundary)\"",
             "",
             "This is a multi-part message in MIME format.",
         ]
@@ -83,7 +83,9 @@ public struct MailMessage: Sendable {
         var chunk = Data()
         for character in text {
             let bytes = Data(String(character).utf8)
-            if chunk.count + bytes.count > 45 { // 45 bytes → 60 base64 characters + 12 for =?UTF-8?B??=
+            // 39 bytes → 52 base64 characters + 12 for =?UTF-8?B??= = 64, so even the first word
+            // after "Subject: " stays within the 78-character line limit of RFC 5322.
+            if chunk.count + bytes.count > 39 {
                 words.append("=?UTF-8?B?\(chunk.base64EncodedString())?=")
                 chunk = Data()
             }

@@ -1,0 +1,83 @@
+import Foundation
+import NightShiftCore
+import NightShiftEngine
+import PostgresClient
+import TestSupport
+import XCTest
+
+final class MigratorTests: XCTestCase {
+    var database: TestDatabase!
+    var db: PostgresConnection!
+    var dir: TemporaryDirectory!
+
+    override func setUpWithError() throws {
+        database = try TestDatabase()
+        db = try database.connect()
+        dir = try TemporaryDirectory()
+    }
+
+    override func tearDown() {
+        db?.close()
+        database?.drop()
+        dir?.remove()
+    }
+
+    func testRunnerMigrationsApplyOnceAndAgainIsANoOp() throws {
+        let migrator = Migrator(set: "runner", directory: "\(repositoryRoot())/sql/runner")
+        XCTAssertEqual(try migrator.apply(on: db).map(\.version), [1])
+        XCTAssertEqual(try migrator.apply(on: db), [])
+        XCTAssertEqual(try db.execute("SELECT count(*) AS n FROM nightshift.schema_migrations").int(0, "n"), 1)
+        XCTAssertEqual(try db.execute("SELECT count(*) AS n FROM nightshift.batch_runs").int(0, "n"), 0)
+    }
+
+    func testAFailingMigrationLeavesTheDatabaseAsItWas() throws {
+        try "CREATE TABLE good (n int);".write(toFile: dir.file("0001_good.sql"), atomically: true, encoding: .utf8)
+        try "CREATE TABLE half (n int);\nINSERT INTO half VALUES (1);\nALTER TABLE nowhere ADD COLUMN x int;"
+            .write(toFile: dir.file("0002_broken.sql"), atomically: true, encoding: .utf8)
+        let migrator = Migrator(set: "t", directory: dir.path)
+        XCTAssertThrowsError(try migrator.apply(on: db)) { error in
+            XCTAssertEqual((error as? PostgresError)?.sqlState, "42P01")
+        }
+        XCTAssertEqual(try db.execute("SELECT count(*) AS n FROM pg_tables WHERE tablename = 'half'").int(0, "n"), 0)
+        XCTAssertEqual(try db.execute("SELECT count(*) AS n FROM pg_tables WHERE tablename = 'good'").int(0, "n"), 1)
+        XCTAssertEqual(try db.execute("SELECT string_agg(version::text, ',') AS v FROM nightshift.schema_migrations WHERE set_name = 't'").string(0, "v"), "1")
+
+        // Fixed, it applies; a migration edited after it was applied is refused.
+        try "CREATE TABLE half (n int);".write(toFile: dir.file("0002_broken.sql"), atomically: true, encoding: .utf8)
+        XCTAssertEqual(try migrator.apply(on: db).map(\.version), [2])
+        try "CREATE TABLE good (n bigint);".write(toFile: dir.file("0001_good.sql"), atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try migrator.apply(on: db)) { error in
+            XCTAssertTrue("\(error)".contains("0001_good.sql: was changed after it was applied"), "\(error)")
+        }
+    }
+
+    func testBadMigrationFileNameIsRefused() throws {
+        try "SELECT 1;".write(toFile: dir.file("12_oops.sql"), atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try Migrator(set: "t", directory: dir.path).migrations()) { error in
+            XCTAssertTrue("\(error)".contains("12_oops.sql: not a migration file name"), "\(error)")
+        }
+    }
+
+    func testSeedIsDeterministic() throws {
+        let seeder = Seeder(sqlDirectory: "\(repositoryRoot())/sql")
+        let until = LocalDate(iso: "2026-11-22")!
+        let fingerprint = """
+            SELECT md5(string_agg(d::text, '|' ORDER BY id)) || md5((SELECT string_agg(c::text, '|' ORDER BY id) FROM erp.customers c))
+                || md5((SELECT string_agg(m::text, '|' ORDER BY id) FROM erp.cylinder_movements m)) AS f
+            FROM erp.deliveries d
+            """
+        let first = try seeder.seed(on: db, customers: 800, days: 5, seed: 11, until: until)
+        let a = try db.execute(fingerprint).string(0, "f")
+        XCTAssertGreaterThan(first.deliveries, 900)
+        XCTAssertEqual(first.orders, first.deliveries)
+        XCTAssertEqual(first.cylinderMovements, 2 * first.invoices)
+        let again = try seeder.seed(on: db, customers: 800, days: 5, seed: 11, until: until)
+        XCTAssertEqual(again.deliveries, first.deliveries)
+        XCTAssertEqual(try db.execute(fingerprint).string(0, "f"), a)
+        _ = try seeder.seed(on: db, customers: 800, days: 5, seed: 12, until: until)
+        XCTAssertNotEqual(try db.execute(fingerprint).string(0, "f"), a)
+        // Foreign keys and indexes are all back after the bulk load.
+        XCTAssertEqual(try db.execute("SELECT count(*) AS n FROM pg_constraint WHERE contype = 'f' AND connamespace = 'erp'::regnamespace").int(0, "n"), 18)
+        XCTAssertEqual(try db.execute("SELECT count(*) AS n FROM pg_indexes WHERE schemaname = 'erp' AND indexname LIKE '%_by_%'").int(0, "n"), 3)
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import Logging
+import NightShiftConfig
+import NightShiftCore
+import NightShiftEngine
+import PostgresClient
+import TestSupport
+import XCTest
+
+/// A complete night: a fresh database with the runner schema and seeded ERP data, a throwaway
+/// OpenPGP keyring holding the export recipient, and a copy of the project's configuration.
+final class NightFixture {
+    let database: TestDatabase
+    let keyring: ThrowawayKeyring
+    let project: ProjectCopy
+    let db: PostgresConnection
+    static let twoAM = ISO8601DateFormatter().date(from: "2026-11-23T02:00:00+08:00")!
+
+    init(customers: Int = 4000, days: Int = 3) throws {
+        database = try TestDatabase()
+        keyring = try ThrowawayKeyring()
+        project = try ProjectCopy()
+        try project.configure(keyring: keyring.home, recipient: keyring.email)
+        db = try database.connect()
+        try Migrator(set: "runner", directory: "\(project.root)/sql/runner").apply(on: db)
+        _ = try Seeder(sqlDirectory: "\(project.root)/sql").seed(on: db, customers: customers, days: days, seed: 7,
+                                                                  until: LocalDate(iso: "2026-11-22")!)
+    }
+
+    func configuration() throws -> Configuration { try Configuration.load(root: project.root) }
+
+    func run(at instant: Date = NightFixture.twoAM) throws -> BatchRunner.Report {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let url = database.url
+        let runner = BatchRunner(configuration: try configuration(), connect: { try PostgresConnection(conninfo: url) },
+                                 logger: logger, sleep: { _ in })
+        return try runner.run(batch: .daily, at: instant, trigger: "test")
+    }
+
+    func scalar(_ sql: String, _ parameters: [String?] = []) throws -> String? {
+        try db.execute(sql, parameters).string(0, 0)
+    }
+
+    func count(_ sql: String, _ parameters: [String?] = []) throws -> Int {
+        Int(try scalar(sql, parameters) ?? "") ?? -1
+    }
+
+    func tearDown() {
+        db.close()
+        database.drop()
+        keyring.remove()
+        project.cleanup()
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The `nightshift` binary next to the test bundle.
+func nightshiftBinary() throws -> String {
+    let candidates = [
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("nightshift").path,
+        Bundle(for: CommandLineTests.self).bundleURL.deletingLastPathComponent().appendingPathComponent("nightshift").path,
+    ]
+    guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        throw TestSetupError("nightshift binary not found in \(candidates); run swift build first")
+    }
+    return found
+}
+
+final class CommandLineTests: XCTestCase {
+    var project: ProjectCopy!
+
+    override func setUpWithError() throws { project = try ProjectCopy() }
+    override func tearDown() { project?.cleanup() }
+
+    func nightshift(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
+        try runProcess([try nightshiftBinary()] + arguments + ["--root", project.root], environment: environment)
+    }
+
+    func testCheckReportsABrokenJobFileAndExitsNonZero() throws {
+        try project.write("jobs/delivery_charges.yaml", """
+            name: delivery_charges
+            kind: calculation
+            batch: daily
+            priority: urgent
+            calculation:
+              staging: jobs/delivery_charges/staging.sql
+              stage: jobs/delivery_charges/stage.sql
+              apply: jobs/delivery_charges/apply.sql
+              key: delivery_id
+              chunk_sise: 1000
+            """)
+        let keyring = try ThrowawayKeyring(email: "exports@luckygas.example")
+        defer { keyring.remove() }
+        try project.configure(keyring: keyring.home, recipient: keyring.email)
+        let output = try nightshift(["check"])
+        XCTAssertEqual(output.status, 1)
+        XCTAssertTrue(output.stdout.contains("error: jobs/delivery_charges.yaml:4: priority: `urgent` is not P1, P2, P3 or P4. Fix: write `priority: P3`"), output.stdout)
+        XCTAssertTrue(output.stdout.contains("error: jobs/delivery_charges.yaml:10: calculation.chunk_sise: unknown key. Fix: did you mean `chunk_size`?"), output.stdout)
+        XCTAssertTrue(output.stdout.contains("2 problems found"), output.stdout)
+    }
+
+    func testCheckPassesAndShowsTheOrderWhenTheRecipientKeyExists() throws {
+        let keyring = try ThrowawayKeyring(email: "exports@luckygas.example")
+        defer { keyring.remove() }
+        try project.configure(keyring: keyring.home, recipient: keyring.email)
+        let output = try nightshift(["check"])
+        XCTAssertEqual(output.status, 0, output.stdout + output.stderr)
+        XCTAssertTrue(output.stdout.contains("daily: daily_sales_summary → delivery_charges → daily_delivery_export"), output.stdout)
+    }
+
+    func testCheckReportsAMissingRecipientKey() throws {
+        let keyring = try ThrowawayKeyring(email: "someone-else@luckygas.test")
+        defer { keyring.remove() }
+        try project.configure(keyring: keyring.home, recipient: "exports@luckygas.example")
+        let output = try nightshift(["check"])
+        XCTAssertEqual(output.status, 1)
+        XCTAssertTrue(output.stdout.contains("no public key for recipient exports@luckygas.example"), output.stdout)
+        XCTAssertTrue(output.stdout.contains("--import"), output.stdout)
+    }
+
+    func testRunRefusesInvalidConfigurationWithExitTwo() throws {
+        try project.write("etc/nightshift.yaml", "timezone: Asia/Taipei\nbogus: 1\n")
+        let output = try nightshift(["run", "--once", "--at", "2026-11-23T02:00:00+08:00"])
+        XCTAssertEqual(output.status, 2, output.stderr)
+        XCTAssertTrue(output.stderr.contains("etc/nightshift.yaml:2: bogus: unknown key"), output.stderr)
+    }
+
+    func testRunExplainsBadArguments() throws {
+        let noOnce = try nightshift(["run"])
+        XCTAssertNotEqual(noOnce.status, 0)
+        XCTAssertTrue(noOnce.stderr.contains("only --once is supported"), noOnce.stderr)
+        let badInstant = try nightshift(["run", "--once", "--at", "tomorrow"])
+        XCTAssertTrue(badInstant.stderr.contains("--at tomorrow is not an ISO 8601 instant"), badInstant.stderr)
+    }
+
+    func testRunOnceMigratesRunsAndExitsNonZeroWhenAJobFails() throws {
+        let database = try TestDatabase()
+        defer { database.drop() }
+        let keyring = try ThrowawayKeyring()
+        defer { keyring.remove() }
+        try project.configure(keyring: keyring.home, recipient: keyring.email)
+        let env = ["DATABASE_URL": database.url]
+        let seed = try nightshift(["seed", "--customers", "300", "--days", "2", "--until", "2026-11-22"], environment: env)
+        XCTAssertEqual(seed.status, 0, seed.stderr)
+        XCTAssertTrue(seed.stdout.contains("seeded 2 days up to 2026-11-22 (seed 42)"), seed.stdout)
+
+        let good = try nightshift(["run", "--once", "--at", "2026-11-23T02:00:00+08:00"], environment: env)
+        XCTAssertEqual(good.status, 0, good.stdout + good.stderr)
+        XCTAssertTrue(good.stdout.contains("daily batch for 2026-11-22 (run #1): SUCCEEDED"), good.stdout)
+        XCTAssertTrue(good.stdout.contains("summary message: \(project.root)/var/outbox/daily-2026-11-22-run1.eml"), good.stdout)
+        XCTAssertEqual(try nightshift(["migrate"], environment: env).stdout, "runner schema is up to date\n")
+
+        try project.write("sql/jobs/delivery_charges/stage.sql", "INSERT INTO {{staging}} SELECT * FROM erp.no_such_table")
+        let bad = try nightshift(["run", "--once", "--at", "2026-11-23T02:00:00+08:00"], environment: env)
+        XCTAssertEqual(bad.status, 1, bad.stdout + bad.stderr)
+        XCTAssertTrue(bad.stdout.contains("daily batch for 2026-11-22 (run #2): FAILED"), bad.stdout)
+        XCTAssertTrue(bad.stdout.contains("[SQLSTATE 42P01]"), bad.stdout)
+        XCTAssertTrue(bad.stdout.contains("skipped: dependency delivery_charges failed"), bad.stdout)
+    }
+}
