@@ -47,8 +47,8 @@ public final class BatchRunner {
         public let scheduledFor: Date
         public let state: BatchState
         public let jobs: [JobReport]
-        public let summary: JobOutput?
-        public let summaryError: String?
+        public internal(set) var summary: JobOutput?
+        public internal(set) var summaryError: String?
         public let startedAt: Date
         public let finishedAt: Date
 
@@ -97,15 +97,14 @@ public final class BatchRunner {
         var report = Report(batchRunID: batchRunID, batch: batch, businessDate: businessDate, scheduledFor: instant, state: state,
                             jobs: ordered, summary: nil, summaryError: nil, startedAt: startedAt, finishedAt: Date())
 
-        // The summary is written after the batch is closed, so it tells the final state.
+        // The summary is written after the batch is closed, so it tells the final state. A failure
+        // to write it is reported, not hidden, and does not undo the batch.
         do {
             let summary = try SummaryMail(configuration: configuration).write(report)
             try store.recordOutput(batchRunID: batchRunID, jobRunID: nil, output: summary)
-            report = Report(batchRunID: batchRunID, batch: batch, businessDate: businessDate, scheduledFor: instant, state: state,
-                            jobs: ordered, summary: summary, summaryError: nil, startedAt: startedAt, finishedAt: report.finishedAt)
+            report.summary = summary
         } catch {
-            report = Report(batchRunID: batchRunID, batch: batch, businessDate: businessDate, scheduledFor: instant, state: state,
-                            jobs: ordered, summary: nil, summaryError: "\(error)", startedAt: startedAt, finishedAt: report.finishedAt)
+            report.summaryError = "\(error)"
         }
         logger.info("batch finished", metadata: ["batch_run": "\(batchRunID)", "state": "\(state.rawValue)",
                                                  "succeeded": "\(succeeded)", "failed": "\(failed)", "skipped": "\(skipped)"])
