@@ -9,6 +9,7 @@ public struct Heap<Element> {
 
     public var isEmpty: Bool { items.isEmpty }
     public var count: Int { items.count }
+    public var peek: Element? { items.first }
 
     public mutating func push(_ item: Element) {
         items.append(item)

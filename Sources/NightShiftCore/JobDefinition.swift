@@ -10,10 +10,12 @@ public struct JobDefinition: Sendable, Equatable {
     public let estimateSeconds: Int
     /// How many times a transient failure is retried (DESIGN: 3).
     public let retries: Int
+    /// Exclusive resources (e.g. a table): jobs sharing a lock never run at the same time.
+    public let locks: [String]
     public let action: JobAction
 
     public init(name: String, description: String, kind: JobKind, batch: BatchKind, priority: Priority,
-                dependsOn: [String], estimateSeconds: Int, retries: Int, action: JobAction) {
+                dependsOn: [String], estimateSeconds: Int, retries: Int, locks: [String] = [], action: JobAction) {
         self.name = name
         self.description = description
         self.kind = kind
@@ -22,6 +24,7 @@ public struct JobDefinition: Sendable, Equatable {
         self.dependsOn = dependsOn
         self.estimateSeconds = estimateSeconds
         self.retries = retries
+        self.locks = locks
         self.action = action
     }
 }

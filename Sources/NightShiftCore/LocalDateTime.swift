@@ -1,0 +1,63 @@
+import Foundation
+
+/// A wall-clock date and minute in some zone, without the zone.
+public struct LocalDateTime: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let date: LocalDate
+    /// Minutes since local midnight, 0..<1440.
+    public let minute: Int
+
+    public init(date: LocalDate, minute: Int) {
+        self.date = date
+        self.minute = minute
+    }
+
+    public init(date: LocalDate, hour: Int, minute: Int) {
+        self.init(date: date, minute: hour * 60 + minute)
+    }
+
+    /// The wall-clock reading of `instant` in `zone` (seconds dropped).
+    public init(_ instant: Date, in zone: TimeZone) {
+        let seconds = Int(instant.timeIntervalSince1970.rounded(.down)) + zone.secondsFromGMT(for: instant)
+        let days = Int((Double(seconds) / 86_400).rounded(.down))
+        date = LocalDate(dayNumber: days)
+        minute = (seconds - days * 86_400) / 60
+    }
+
+    public var hour: Int { minute / 60 }
+
+    /// Seconds since the epoch if this wall time were UTC.
+    var wallSeconds: Int { date.dayNumber * 86_400 + minute * 60 }
+
+    public var description: String { String(format: "%@ %02d:%02d", date.description, minute / 60, minute % 60) }
+
+    public static func < (a: LocalDateTime, b: LocalDateTime) -> Bool {
+        (a.date, a.minute) < (b.date, b.minute)
+    }
+}
+
+extension TimeZone {
+    /// The instant a wall-clock time happens in this zone, under NightShift's DST policy:
+    /// - a time that happens twice (fall-back overlap) resolves to its **first** occurrence;
+    /// - a time that never happens (spring-forward gap) resolves to the **first valid instant
+    ///   after it**, i.e. the moment the clocks jump (02:30 in New York on a spring-forward day →
+    ///   03:00 EDT).
+    public func instant(of local: LocalDateTime) -> Date {
+        let wall = local.wallSeconds
+        let before = secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(wall - 86_400)))
+        let after = secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(wall + 86_400)))
+        var valid: [Int] = []
+        for offset in Set([before, after]) {
+            let candidate = wall - offset
+            if secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(candidate))) == offset { valid.append(candidate) }
+        }
+        if let first = valid.min() { return Date(timeIntervalSince1970: TimeInterval(first)) }
+        // In a gap: the clocks jumped somewhere between these two readings; find the jump.
+        var low = wall - max(before, after), high = wall - min(before, after)
+        let startOffset = secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(low)))
+        while high - low > 1 {
+            let mid = (low + high) / 2
+            if secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(mid))) == startOffset { low = mid } else { high = mid }
+        }
+        return Date(timeIntervalSince1970: TimeInterval(high))
+    }
+}

@@ -1,0 +1,198 @@
+import Foundation
+
+/// How restrictive a window is. When several windows cover an instant, the most restrictive wins.
+public enum WindowRule: String, Sendable, CaseIterable, Codable, Comparable {
+    case never, avoid, restricted, open, optimal
+
+    /// never (most restrictive) … optimal (least).
+    var severity: Int { WindowRule.allCases.firstIndex(of: self)! }
+
+    public static func < (a: WindowRule, b: WindowRule) -> Bool { a.severity < b.severity }
+}
+
+/// One named window: on which days, at which times, and its rule.
+public struct ProcessingWindow: Sendable, Equatable {
+    public enum Days: Sendable, Equatable {
+        case all, workdays, weekends, holidays
+        /// 0 = Sunday … 6 = Saturday.
+        case weekdays(Set<Int>)
+    }
+
+    public let name: String
+    public let days: Days
+    /// Days of the month, as a possibly wrapping range: (25, 5) is the 25th to the 5th.
+    public let monthDays: (from: Int, to: Int)?
+    /// Minutes since midnight, start inclusive, end exclusive (end ≤ 1440).
+    public let start: Int
+    public let end: Int
+    public let rule: WindowRule
+
+    public init(name: String, days: Days, monthDays: (from: Int, to: Int)? = nil, start: Int, end: Int, rule: WindowRule) {
+        self.name = name
+        self.days = days
+        self.monthDays = monthDays
+        self.start = start
+        self.end = end
+        self.rule = rule
+    }
+
+    public static func == (a: ProcessingWindow, b: ProcessingWindow) -> Bool {
+        a.name == b.name && a.days == b.days && a.monthDays?.from == b.monthDays?.from && a.monthDays?.to == b.monthDays?.to
+            && a.start == b.start && a.end == b.end && a.rule == b.rule
+    }
+
+    func applies(to date: LocalDate, kind: HolidayCalendar.DayKind) -> Bool {
+        switch days {
+        case .all: break
+        case .workdays: guard kind.isWorkday else { return false }
+        case .weekends:
+            guard !kind.isWorkday, date.weekday == 0 || date.weekday == 6 else { return false }
+        case .holidays: guard kind.isHoliday else { return false }
+        case let .weekdays(set): guard set.contains(date.weekday) else { return false }
+        }
+        if let (from, to) = monthDays {
+            let inRange = from <= to ? (from...to).contains(date.day) : (date.day >= from || date.day <= to)
+            guard inRange else { return false }
+        }
+        return true
+    }
+
+    func covers(minute: Int) -> Bool { minute >= start && minute < end }
+
+    /// e.g. "08:00–18:00 on workdays".
+    public var summary: String {
+        func hm(_ m: Int) -> String { String(format: "%02d:%02d", m / 60, m % 60) }
+        let dayText: String
+        switch days {
+        case .all: dayText = "every day"
+        case .workdays: dayText = "workdays"
+        case .weekends: dayText = "weekends"
+        case .holidays: dayText = "holidays"
+        case let .weekdays(set): dayText = set.sorted().map { CronExpression.dayNames[$0].capitalized }.joined(separator: ", ")
+        }
+        let monthText = monthDays.map { " from the \($0.from)\(ordinal($0.from)) to the \($0.to)\(ordinal($0.to))" } ?? ""
+        return "\(hm(start))–\(hm(end)) on \(dayText)\(monthText)"
+    }
+}
+
+func ordinal(_ n: Int) -> String {
+    if (11...13).contains(n % 100) { return "th" }
+    switch n % 10 { case 1: return "st"; case 2: return "nd"; case 3: return "rd"; default: return "th" }
+}
+
+/// The answer to "may a job of this priority start now?".
+public struct WindowDecision: Sendable, Equatable {
+    public enum Verdict: Sendable, Equatable {
+        case allowed
+        case deferred(until: Date)
+        case notAllowed
+    }
+
+    public let verdict: Verdict
+    public let priority: Priority
+    /// The rule in force at the instant asked about, and the window that set it (nil: no window).
+    public let rule: WindowRule
+    public let window: ProcessingWindow?
+    /// Who lets whom start under `rule`.
+    let allowedUnderRule: Set<Priority>
+    /// For a deferral: the rule and window in force when the job may start.
+    let nextRule: WindowRule?
+    let nextWindow: ProcessingWindow?
+    let zone: TimeZone
+    let horizonDays: Int
+    let calendarWarning: String?
+
+    public static func == (a: WindowDecision, b: WindowDecision) -> Bool {
+        a.verdict == b.verdict && a.priority == b.priority && a.rule == b.rule && a.window == b.window
+    }
+
+    public var windowName: String? { window?.name }
+
+    /// The decision in words an operator understands (formatted on demand).
+    public var reason: String {
+        let describe = window.map { "\($0.name) (\($0.summary)) is \(rule.rawValue)" } ?? "no window applies (open)"
+        let note = calendarWarning.map { " [\($0)]" } ?? ""
+        let allowedText = allowedUnderRule.sorted().map(\.description).joined(separator: ", ")
+        let lets = allowedText.isEmpty ? "which lets nothing start" : "which lets only \(allowedText) start"
+        switch verdict {
+        case .allowed:
+            return "allowed: \(describe), which lets \(priority) start\(note)"
+        case let .deferred(until):
+            let formatter = ISO8601DateFormatter()
+            formatter.timeZone = zone
+            let then = nextWindow.map { "\($0.name), \(nextRule?.rawValue ?? "")" } ?? "open"
+            return "deferred until \(formatter.string(from: until)) (\(then)): \(describe), \(lets)\(note)"
+        case .notAllowed:
+            return "not allowed: \(describe), \(lets), and no window in the next \(horizonDays) days lets \(priority) start\(note)"
+        }
+    }
+}
+
+/// The configured windows, the rule → priorities table and the calendar; answers window questions.
+public struct WindowSet: Sendable {
+    public let windows: [ProcessingWindow]
+    /// Which priorities each rule lets start.
+    public let allowed: [WindowRule: Set<Priority>]
+    public let calendar: HolidayCalendar
+    public let zone: TimeZone
+    /// How far ahead to look for an allowed instant before answering "not allowed".
+    public let horizonDays: Int
+    /// Minutes of the day where some window starts or ends: the rule can only change there.
+    let boundaries: [Int]
+
+    public static let defaultAllowed: [WindowRule: Set<Priority>] = [
+        .never: [], .avoid: [.p1, .p2], .restricted: [.p1, .p2, .p3], .open: [.p1, .p2, .p3], .optimal: [.p1, .p2, .p3, .p4],
+    ]
+
+    public init(windows: [ProcessingWindow], allowed: [WindowRule: Set<Priority>] = WindowSet.defaultAllowed,
+                calendar: HolidayCalendar, zone: TimeZone, horizonDays: Int = 14) {
+        self.windows = windows
+        self.allowed = allowed
+        self.calendar = calendar
+        self.zone = zone
+        self.horizonDays = horizonDays
+        boundaries = Array(Set([0] + windows.flatMap { [$0.start, $0.end % 1440] })).sorted()
+    }
+
+    /// The rule in force at a wall-clock time, with the deciding window.
+    public func rule(at local: LocalDateTime) -> (rule: WindowRule, window: ProcessingWindow?) {
+        let kind = calendar.kind(of: local.date)
+        var best: ProcessingWindow?
+        for window in windows where window.covers(minute: local.minute) && window.applies(to: local.date, kind: kind) {
+            if best == nil || window.rule < best!.rule { best = window }
+        }
+        return (best?.rule ?? .open, best)
+    }
+
+    func permits(_ priority: Priority, _ rule: WindowRule) -> Bool { allowed[rule]?.contains(priority) ?? false }
+
+    /// May a job of `priority` start at `instant`? If not, when is the first instant it may.
+    public func decide(_ priority: Priority, at instant: Date) -> WindowDecision {
+        let local = LocalDateTime(instant, in: zone)
+        let (rule, window) = rule(at: local)
+        let allowedNow = allowed[rule] ?? []
+        let warning = calendar.coverageWarning(for: local.date)
+        func decision(_ verdict: WindowDecision.Verdict, _ nextRule: WindowRule? = nil, _ nextWindow: ProcessingWindow? = nil) -> WindowDecision {
+            WindowDecision(verdict: verdict, priority: priority, rule: rule, window: window, allowedUnderRule: allowedNow,
+                           nextRule: nextRule, nextWindow: nextWindow, zone: zone, horizonDays: horizonDays, calendarWarning: warning)
+        }
+        if allowedNow.contains(priority) { return decision(.allowed) }
+        if let (next, nextRule, nextWindow) = firstPermitted(priority, after: local) {
+            return decision(.deferred(until: next), nextRule, nextWindow)
+        }
+        return decision(.notAllowed)
+    }
+
+    /// Steps through the window boundaries of each day (the rule only changes there).
+    func firstPermitted(_ priority: Priority, after local: LocalDateTime) -> (Date, WindowRule, ProcessingWindow?)? {
+        for offset in 0...horizonDays {
+            let day = local.date.adding(days: offset)
+            for minute in boundaries where offset > 0 || minute > local.minute {
+                let candidate = LocalDateTime(date: day, minute: minute)
+                let (rule, window) = rule(at: candidate)
+                if permits(priority, rule) { return (zone.instant(of: candidate), rule, window) }
+            }
+        }
+        return nil
+    }
+}
