@@ -5,6 +5,11 @@ import NightShiftCore
 public struct Configuration: Sendable {
     public let settings: RunnerSettings
     public let jobs: [JobDefinition]
+    /// Processing windows with the calendar and time zone.
+    public let windows: WindowSet
+    public let priorityPolicy: PriorityPolicy
+    /// Things an operator should know that do not stop the runner (provisional or ending calendars).
+    public let warnings: [String]
 
     /// Loads and validates everything, collecting every problem. Returns the configuration only
     /// when there are none.
@@ -49,8 +54,19 @@ public struct Configuration: Sendable {
             diagnostics.add(ConfigError(file: file, line: nil, key: "depends_on", problem: "\(problem)".components(separatedBy: "; ").first!,
                                         fix: "\(problem)".components(separatedBy: "; ").dropFirst().joined(separator: "; ")))
         }
-        guard diagnostics.errors.isEmpty else { return (nil, diagnostics.errors) }
-        return (Configuration(settings: settings, jobs: jobs.sorted { $0.name < $1.name }), [])
+        let calendar = CalendarFile.readAll(root: root, diagnostics: diagnostics)
+        let windowsFile = WindowsFile.read(root: root, diagnostics: diagnostics)
+        guard diagnostics.errors.isEmpty, let windowsFile else { return (nil, diagnostics.errors) }
+        var warnings: [String] = []
+        for year in calendar.years.values.sorted(by: { $0.year < $1.year }) where year.provisional {
+            warnings.append("etc/calendars: the \(year.year) calendar is provisional (\(year.source)); verify it against the official calendar and set `provisional: false`")
+        }
+        if calendar.years.isEmpty {
+            warnings.append("etc/calendars: no holiday calendar is configured; every date is treated by its weekday alone")
+        }
+        let windows = WindowSet(windows: windowsFile.windows, allowed: windowsFile.allowed, calendar: calendar, zone: settings.timeZone)
+        return (Configuration(settings: settings, jobs: jobs.sorted { $0.name < $1.name }, windows: windows,
+                              priorityPolicy: windowsFile.policy, warnings: warnings), [])
     }
 
     /// Loads the configuration or throws every problem found.
@@ -61,6 +77,17 @@ public struct Configuration: Sendable {
     }
 
     public func jobs(in batch: BatchKind) -> [JobDefinition] { jobs.filter { $0.batch == batch } }
+
+    public func schedule(_ batch: BatchKind) -> BatchSchedule { settings.schedules[batch] ?? BatchSchedule.defaults(batch) }
+
+    /// Warnings for dates within `days` of `from` that no calendar covers (so the calendar never
+    /// runs out silently at year end).
+    public func calendarCoverageWarnings(from: Date, days: Int = 60) -> [String] {
+        let today = LocalDate(from, in: settings.timeZone)
+        guard let firstUncovered = (0...days).lazy.map({ today.adding(days: $0) }).first(where: { !windows.calendar.covers($0) }) else { return [] }
+        let through = windows.calendar.coveredThrough.map { "end on \($0)" } ?? "are missing"
+        return ["etc/calendars: holiday calendars \(through); \(firstUncovered) is \(firstUncovered.dayNumber - today.dayNumber) days away. Add etc/calendars/tw-\(firstUncovered.year).yaml before then"]
+    }
 
     /// Reads a SQL file named relative to `sql/`.
     public func sql(_ relative: String) throws -> String {

@@ -31,10 +31,13 @@ enum JobFile {
                               example: "aggregation") { JobKind(rawValue: $0) }
         let batch = top.scalar("batch", required: true, expected: "one of \(BatchKind.allCases.map(\.rawValue).joined(separator: ", "))",
                                example: "daily") { BatchKind(rawValue: $0) }
-        let priority = top.scalar("priority", required: true, expected: "P1, P2, P3 or P4", example: "P3") { Priority(text: $0) }
+        let declaredPriority = top.scalar("priority", required: false, expected: "P1, P2, P3 or P4", example: "P3") { Priority(text: $0) }
+        let schedule = batch.flatMap { settings.schedules[$0] }
+        let priority = declaredPriority ?? schedule?.priority
         let depends = top.stringList("depends_on", example: "[daily_sales_summary]") ?? []
         let estimate = top.int("estimate_minutes", range: 0...24 * 60, example: "5") ?? 5
-        let retries = top.int("retries", range: 0...10, example: "3") ?? settings.retries
+        let retries = top.int("retries", range: 0...10, example: "3") ?? schedule?.retries ?? settings.retries
+        let locks = top.stringList("locks", example: "[erp.delivery_charges]") ?? []
 
         var action: JobAction?
         let sections: [JobKind: String] = [.aggregation: "aggregation", .calculation: "calculation", .export: "export"]
@@ -99,6 +102,6 @@ enum JobFile {
 
         guard diagnostics.errors.count == before, let name, let kind, let batch, let priority, let action else { return nil }
         return JobDefinition(name: name, description: description, kind: kind, batch: batch, priority: priority,
-                             dependsOn: depends, estimateSeconds: estimate * 60, retries: retries, action: action)
+                             dependsOn: depends, estimateSeconds: estimate * 60, retries: retries, locks: locks, action: action)
     }
 }

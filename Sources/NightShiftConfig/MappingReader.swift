@@ -93,6 +93,42 @@ final class MappingReader {
         return MappingReader(node, file: file, prefix: path(key), diagnostics: diagnostics, line: line)
     }
 
+    /// A list of nodes (for lists of mappings).
+    func sequence(_ key: String, required: Bool, example: String) -> [Node]? {
+        guard let (node, line) = lookup(key) else {
+            if required { error(key, line: nil, "missing required key", fix: "add `\(key):` with \(example)") }
+            return nil
+        }
+        guard let sequence = node.sequence else {
+            error(key, line: line, "expected a list", fix: "write \(example) as `- ` items")
+            return nil
+        }
+        return Array(sequence)
+    }
+
+    /// A scalar or a list of scalars, converted by `parse`.
+    func scalarOrList<T>(_ key: String, example: String, _ parse: ([String]) -> T?) -> T? {
+        guard let (node, line) = lookup(key) else {
+            error(key, line: nil, "missing required key", fix: "add `\(key): \(example)`")
+            return nil
+        }
+        let values = node.scalar.map { [$0.string] } ?? node.sequence?.compactMap { $0.scalar?.string } ?? []
+        guard let value = parse(values) else {
+            error(key, line: line, "`\(values.joined(separator: ", "))` is not valid here",
+                  fix: "write `\(key): workdays` (or weekends, holidays, all, or a list like [mon, tue])")
+            return nil
+        }
+        return value
+    }
+
+    /// Every key with its scalar value and line, all marked known (for free-form maps like dates).
+    func scalarPairs() -> [(String, String, Int?)] {
+        pairs.compactMap { pair in
+            known.append(pair.key)
+            return pair.value.scalar.map { (pair.key, $0.string, pair.line) }
+        }
+    }
+
     /// Whether the key is present at all (and marks it known).
     func has(_ key: String) -> Bool { lookup(key) != nil }
 

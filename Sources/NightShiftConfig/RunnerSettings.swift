@@ -1,4 +1,5 @@
 import Foundation
+import NightShiftCore
 
 /// `etc/nightshift.yaml`, validated. Paths are absolute.
 public struct RunnerSettings: Sendable {
@@ -18,6 +19,8 @@ public struct RunnerSettings: Sendable {
     public let mailTo: [String]
     public let retries: Int
     public let retryDelaySeconds: Int
+    public let concurrentJobs: Int
+    public let schedules: [BatchKind: BatchSchedule]
 
     /// The connection string to use: the configured URL, else DATABASE_URL, else "" (PG* variables).
     public func connectionString(environment: [String: String]) -> String {
@@ -72,7 +75,9 @@ public struct RunnerSettings: Sendable {
         let limits = top.mapping("limits", required: false, example: "`retries: 3`")
         let retries = limits?.int("retries", range: 0...10, example: "3") ?? 3
         let delay = limits?.int("retry_delay_seconds", range: 0...3600, example: "5") ?? 5
+        let concurrent = limits?.int("concurrent_jobs", range: 1...50, example: "1") ?? 1
         limits?.finish()
+        let schedules = BatchesSection.read(top.mapping("batches", required: false, example: "`daily: {cron: \"0 2 * * *\"}`"))
         top.finish()
 
         guard diagnostics.errors.count == before, let zone else { return nil }
@@ -80,6 +85,6 @@ public struct RunnerSettings: Sendable {
                               templatesDirectory: templates, exportsDirectory: exports, outboxDirectory: outbox,
                               keyring: keyringValue.hasPrefix("/") ? keyringValue : "\(root)/\(keyringValue)",
                               recipient: recipient, compressionLevel: level, mailFrom: from, mailTo: to,
-                              retries: retries, retryDelaySeconds: delay)
+                              retries: retries, retryDelaySeconds: delay, concurrentJobs: concurrent, schedules: schedules)
     }
 }

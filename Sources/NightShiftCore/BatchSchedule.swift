@@ -38,3 +38,32 @@ public struct BatchSchedule: Sendable, Equatable {
                              retries: 3, holidayPolicy: .run, misfire: .runOnce, graceSeconds: 3600)
     }
 }
+
+extension BatchSchedule {
+    /// The next run after `instant`, with the holiday policy applied: skipped dates move on to the
+    /// next fire time; moved dates keep the wall-clock time. `note` says what the policy did.
+    public func nextRun(after instant: Date, calendar: HolidayCalendar, zone: TimeZone) -> (instant: Date, note: String)? {
+        var cursor = instant
+        var skippedDates: [LocalDate] = []
+        for _ in 0..<400 {
+            guard let fire = cron.next(after: cursor, in: zone) else { return nil }
+            let local = LocalDateTime(fire, in: zone)
+            let kind = calendar.kind(of: local.date)
+            guard case let .holiday(name) = kind else {
+                let note = skippedDates.isEmpty ? "" : "skipped holidays \(skippedDates.map(\.description).joined(separator: ", ")); "
+                return (fire, note + (calendar.coverageWarning(for: local.date) ?? "on schedule"))
+            }
+            switch holidayPolicy.apply(to: local.date, calendar: calendar) {
+            case nil:
+                skippedDates.append(local.date)
+                cursor = fire
+            case let moved? where moved == local.date:
+                return (fire, "\(local.date) is a holiday (\(name)); holiday policy run")
+            case let moved?:
+                let movedInstant = zone.instant(of: LocalDateTime(date: moved, minute: local.minute))
+                return (movedInstant, "\(local.date) is a holiday (\(name)); holiday policy \(holidayPolicy.rawValue) moves it to \(moved)")
+            }
+        }
+        return nil
+    }
+}

@@ -41,7 +41,7 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
         "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
     ]
     static let monthNames = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
-    static let dayNames = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
+    public static let dayNames = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
 
     public init(_ text: String) throws(ParseError) {
         let trimmed = text.trimmingCharacters(in: .whitespaces)

@@ -80,8 +80,14 @@ public struct Plan: Sendable {
     public let windowEnd: Date
     /// In execution order.
     public let entries: [PlanEntry]
+    /// When the last job finishes, best-effort (P4) jobs included.
     public let predictedFinish: Date
+    /// When the last P1–P3 job finishes: what must fit the window.
+    public let requiredFinish: Date
+    /// All P1–P3 jobs can start and finish within the window. P4 is best effort and never makes a
+    /// batch late; `lateBestEffort` names those that would finish after the window.
     public let fitsWindow: Bool
+    public let lateBestEffort: [String]
     public let warnings: [String]
 }
 
@@ -241,7 +247,11 @@ public enum Planner {
         let windowEnd = request.start.addingTimeInterval(TimeInterval(request.schedule.windowSeconds))
         let finish = finishOf.compactMap { $0 }.max() ?? request.start
         let ordered = order.map { entries[$0]! }
-        let anyBlocked = ordered.contains { if case .blocked = $0.status { true } else { false } }
+        let required = ordered.filter { $0.job.priority != .p4 }
+        let requiredFinish = required.compactMap(\.finish).max() ?? request.start
+        let anyBlocked = required.contains { if case .blocked = $0.status { true } else { false } }
+        let lateBestEffort = ordered.filter { $0.job.priority == .p4 && ($0.finish.map { $0 > windowEnd } ?? true) && $0.status != .skipped }
+            .map(\.job.name)
         for entry in ordered {
             if let late = entry.lateBy {
                 warnings.append("\(entry.job.name) (\(entry.job.priority)) starts \(late / 60) min after its start deadline")
@@ -249,6 +259,7 @@ public enum Planner {
         }
         _ = graph
         return Plan(batch: request.batch, businessDate: businessDate, start: request.start, windowEnd: windowEnd, entries: ordered,
-                    predictedFinish: finish, fitsWindow: finish <= windowEnd && !anyBlocked, warnings: warnings)
+                    predictedFinish: finish, requiredFinish: requiredFinish, fitsWindow: requiredFinish <= windowEnd && !anyBlocked,
+                    lateBestEffort: lateBestEffort, warnings: warnings)
     }
 }

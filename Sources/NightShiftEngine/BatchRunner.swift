@@ -37,7 +37,7 @@ public final class BatchRunner {
         public let failure: JobFailure?
         public let skipReason: String?
         public let outputs: [JobOutput]
-        public let note: String?
+        public internal(set) var note: String?
     }
 
     public struct Report: Sendable {
@@ -51,6 +51,7 @@ public final class BatchRunner {
         public internal(set) var summaryError: String?
         public let startedAt: Date
         public let finishedAt: Date
+        public internal(set) var warnings: [String] = []
 
         public var succeeded: Bool { state == .succeeded }
     }
@@ -60,22 +61,53 @@ public final class BatchRunner {
         let startedAt = Date()
         let settings = configuration.settings
         let businessDate = batch.businessDate(at: instant, in: settings.timeZone)
-        let graph = try DependencyGraph(configuration.jobs(in: batch))
-        let plan = graph.order()
-
         let storeConnection = try connect()
         defer { storeConnection.close() }
         let store = RunnerStore(db: storeConnection)
+
+        // Operators' overrides for this run: skips, and dependencies not to wait for.
+        let overrides = try OverrideStore(db: storeConnection).overrides(batch: batch, businessDate: businessDate)
+        var ignored: [String: Set<String>] = [:]
+        var skips: [String: (id: Int, override: ManualOverride)] = [:]
+        for entry in overrides {
+            switch entry.override.action {
+            case .skip: skips[entry.override.job] = entry
+            case let .ignoreDependency(dep): ignored[entry.override.job, default: []].insert(dep)
+            }
+        }
+        let jobs = configuration.jobs(in: batch).map { job in
+            JobDefinition(name: job.name, description: job.description, kind: job.kind, batch: job.batch, priority: job.priority,
+                          dependsOn: job.dependsOn.filter { !(ignored[job.name]?.contains($0) ?? false) },
+                          estimateSeconds: job.estimateSeconds, retries: job.retries, locks: job.locks, action: job.action)
+        }
+        let plan = try DependencyGraph(jobs).order()
+        var warnings = configuration.calendarCoverageWarnings(from: instant, days: 0)
+        for warning in warnings { logger.warning("\(warning)") }
         let batchRunID = try store.createBatchRun(batch: batch, businessDate: businessDate, scheduledFor: instant, trigger: trigger)
         logger.info("batch started", metadata: ["batch": "\(batch.rawValue)", "business_date": "\(businessDate)",
                                                 "batch_run": "\(batchRunID)", "jobs": "\(plan.count)"])
         var runIDs: [String: Int] = [:]
         for job in plan { runIDs[job.name] = try store.createJobRun(batchRunID: batchRunID, job: job) }
 
+        for entry in overrides { if let jobRunID = runIDs[entry.override.job] { try OverrideStore(db: storeConnection).markApplied(overrideID: entry.id, jobRunID: jobRunID) } }
+        for entry in overrides where runIDs[entry.override.job] == nil {
+            warnings.append("override for \(entry.override.job), which is not a \(batch.rawValue) job, was ignored (\(entry.override.summary))")
+        }
+
         var reports: [String: JobReport] = [:]
         for job in plan {
             let jobRunID = runIDs[job.name]!
-            if let blocker = job.dependsOn.sorted().first(where: { reports[$0]?.state != .succeeded }) {
+            if let skip = skips[job.name] {
+                let reason = skip.override.summary
+                try store.moveJob(batchRunID: batchRunID, jobRunID: jobRunID, from: .pending, to: .skipped, reason: reason,
+                                  update: .init(skipReason: reason))
+                logger.warning("job skipped by override", metadata: ["job": "\(job.name)", "by": "\(skip.override.requestedBy)"])
+                reports[job.name] = JobReport(job: job, jobRunID: jobRunID, state: .skipped, rows: 0, attempts: 0, seconds: 0,
+                                              failure: nil, skipReason: reason, outputs: [], note: nil)
+                continue
+            }
+            let notes = overrides.filter { $0.override.job == job.name }.map(\.override.summary)
+            if let blocker = job.dependsOn.sorted().first(where: { reports[$0]?.state != .succeeded && skips[$0] == nil }) {
                 let reason = "dependency \(blocker) \(reports[blocker]?.state.rawValue ?? "did not run")"
                 try store.moveJob(batchRunID: batchRunID, jobRunID: jobRunID, from: .pending, to: .skipped, reason: reason,
                                   update: .init(skipReason: reason))
@@ -84,19 +116,23 @@ public final class BatchRunner {
                                               failure: nil, skipReason: reason, outputs: [], note: nil)
                 continue
             }
-            reports[job.name] = try runJob(job, jobRunID: jobRunID, batchRunID: batchRunID, businessDate: businessDate, store: store)
+            var report = try runJob(job, jobRunID: jobRunID, batchRunID: batchRunID, businessDate: businessDate, store: store)
+            if !notes.isEmpty { report.note = ([report.note].compactMap { $0 } + notes).joined(separator: "; ") }
+            reports[job.name] = report
         }
 
         let ordered = plan.map { reports[$0.name]! }
         let failed = ordered.filter { $0.state == .failed }.count
         let skipped = ordered.filter { $0.state == .skipped }.count
+        let skippedByOverride = ordered.filter { $0.state == .skipped && skips[$0.job.name] != nil }.count
         let succeeded = ordered.count - failed - skipped
-        let state: BatchState = failed + skipped == 0 ? .succeeded : .failed
+        let state: BatchState = failed + skipped - skippedByOverride == 0 ? .succeeded : .failed
         try store.finishBatch(batchRunID: batchRunID, state: state, succeeded: succeeded, failed: failed, skipped: skipped,
                               total: ordered.count)
         var report = Report(batchRunID: batchRunID, batch: batch, businessDate: businessDate, scheduledFor: instant, state: state,
                             jobs: ordered, summary: nil, summaryError: nil, startedAt: startedAt, finishedAt: Date())
 
+        report.warnings = warnings
         // The summary is written after the batch is closed, so it tells the final state. A failure
         // to write it is reported, not hidden, and does not undo the batch.
         do {

@@ -35,6 +35,7 @@ struct SummaryMail {
             "finished_at": localTime(report.finishedAt, zone),
             "duration": formatDuration(report.finishedAt.timeIntervalSince(report.startedAt)),
             "batch_run_id": report.batchRunID,
+            "warnings": report.warnings,
             "total": report.jobs.count,
             "succeeded": report.jobs.count - failed - skipped,
             "failed": failed,

@@ -33,6 +33,11 @@ struct CheckCommand: ParsableCommand {
                 }
             }
         }
+        if let configuration {
+            for warning in configuration.warnings + configuration.calendarCoverageWarnings(from: Date(), days: 90) {
+                print("warning: \(warning)")
+            }
+        }
         if problems.isEmpty, let configuration {
             let byBatch = Dictionary(grouping: configuration.jobs, by: \.batch)
             print("configuration OK: \(configuration.jobs.count) job\(configuration.jobs.count == 1 ? "" : "s") in \(root)")

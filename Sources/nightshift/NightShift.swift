@@ -12,7 +12,8 @@ struct NightShift: ParsableCommand {
             current directory, or $NIGHTSHIFT_ROOT). The database is --database-url, else
             database.url in etc/nightshift.yaml, else $DATABASE_URL, else the standard PG* variables.
             """,
-        subcommands: [CheckCommand.self, MigrateCommand.self, SeedCommand.self, RunCommand.self]
+        subcommands: [CheckCommand.self, MigrateCommand.self, SeedCommand.self, RunCommand.self, PlanCommand.self,
+                      CronCommand.self, OverrideCommand.self]
     )
 }
 

@@ -19,7 +19,7 @@ DO $$ DECLARE r record; BEGIN
     FOR r IN SELECT drop_sql FROM seed_ddl ORDER BY step LOOP EXECUTE r.drop_sql; END LOOP;
 END $$;
 
-TRUNCATE erp.delivery_charges, erp.daily_sales_summary, erp.cylinder_movements, erp.invoices,
+TRUNCATE erp.customer_consumption, erp.delivery_charges, erp.daily_sales_summary, erp.cylinder_movements, erp.invoices,
          erp.payments, erp.deliveries, erp.orders, erp.customers, erp.products, erp.branches;
 
 INSERT INTO erp.branches (id, code, name, city) VALUES

@@ -1,0 +1,58 @@
+import NightShiftCore
+import PostgresClient
+
+/// Manual overrides in `nightshift.manual_overrides`.
+public struct OverrideStore {
+    let db: PostgresConnection
+
+    public init(db: PostgresConnection) { self.db = db }
+
+    @discardableResult
+    public func record(_ override: ManualOverride, batch: BatchKind, businessDate: LocalDate) throws -> Int {
+        let (action, dependency): (String, String?) = switch override.action {
+        case .skip: ("skip", nil)
+        case let .ignoreDependency(dep): ("ignore_dependency", dep)
+        }
+        return try db.execute("""
+            INSERT INTO nightshift.manual_overrides (batch, business_date, job, action, dependency, requested_by, reason)
+            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id
+            """, [batch.rawValue, businessDate.description, override.job, action, dependency, override.requestedBy, override.reason])
+            .int(0, "id")!
+    }
+
+    public func overrides(batch: BatchKind, businessDate: LocalDate) throws -> [(id: Int, override: ManualOverride)] {
+        let result = try db.execute("""
+            SELECT id, job, action, dependency, requested_by, reason FROM nightshift.manual_overrides
+            WHERE batch = $1 AND business_date = $2 ORDER BY id
+            """, [batch.rawValue, businessDate.description])
+        return (0..<result.rowCount).map { row in
+            let action: ManualOverride.Action = result.string(row, "action") == "skip" ? .skip : .ignoreDependency(result.string(row, "dependency")!)
+            return (result.int(row, "id")!, ManualOverride(job: result.string(row, "job")!, action: action,
+                                                           requestedBy: result.string(row, "requested_by")!, reason: result.string(row, "reason")!))
+        }
+    }
+
+    public func markApplied(overrideID: Int, jobRunID: Int) throws {
+        try db.execute("UPDATE nightshift.manual_overrides SET applied_to = $2 WHERE id = $1", [String(overrideID), String(jobRunID)])
+    }
+}
+
+/// Past durations of successful job runs, for planning.
+public enum RunHistory {
+    /// Mean duration in seconds of each job's last `runs` successful runs.
+    public static func durations(db: PostgresConnection, jobs: [String], runs: Int = 5) throws -> [String: (seconds: Double, runs: Int)] {
+        let result = try db.execute("""
+            SELECT job, avg(seconds) AS seconds, count(*) AS runs FROM (
+                SELECT job, extract(epoch FROM finished_at - started_at)::float8 AS seconds,
+                       row_number() OVER (PARTITION BY job ORDER BY finished_at DESC) AS n
+                FROM nightshift.job_runs
+                WHERE state = 'succeeded' AND job = ANY($1::text[]) AND started_at IS NOT NULL AND finished_at IS NOT NULL
+            ) recent WHERE n <= $2 GROUP BY job
+            """, ["{" + jobs.map { "\"\($0)\"" }.joined(separator: ",") + "}", String(runs)])
+        var history: [String: (Double, Int)] = [:]
+        for row in 0..<result.rowCount {
+            history[result.string(row, "job")!] = (result.double(row, "seconds") ?? 0, result.int(row, "runs") ?? 0)
+        }
+        return history
+    }
+}

@@ -1,0 +1,198 @@
+import ArgumentParser
+import Foundation
+import NightShiftConfig
+import NightShiftCore
+import NightShiftEngine
+import PostgresClient
+
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show the ordered plan of a batch started at --at: windows, expected start and finish, and whether it fits.",
+        discussion: """
+            Durations come from the mean of each job's last 5 successful runs in the database, else the
+            job's estimate_minutes. Overrides recorded with `nightshift override` are applied. Without a
+            reachable database the plan uses estimates and says so.
+            """
+    )
+
+    @OptionGroup var options: GlobalOptions
+    @Option(help: "The instant the batch starts (ISO 8601 with offset); default: now.") var at: String?
+    @Option(help: "Which batch: daily, weekly, monthly, yearend.") var batch: String = "daily"
+    @Flag(help: "Print JSON instead of a table.") var json = false
+
+    func validate() throws {
+        if let at, parseInstant(at) == nil { throw ValidationError("--at \(at) is not an ISO 8601 instant; write e.g. 2026-11-23T02:00:00+08:00") }
+        guard BatchKind(rawValue: batch) != nil else { throw ValidationError("--batch must be daily, weekly, monthly or yearend") }
+    }
+
+    func run() throws {
+        let configuration = try loadConfiguration(options)
+        let kind = BatchKind(rawValue: batch)!
+        let instant = at.flatMap(parseInstant) ?? Date()
+        let jobs = configuration.jobs(in: kind)
+        let businessDate = kind.businessDate(at: instant, in: configuration.settings.timeZone)
+        var notes: [String] = []
+        var history: [String: (seconds: Double, runs: Int)] = [:]
+        var overrides: [ManualOverride] = []
+        do {
+            let db = try PostgresConnection(conninfo: connectionString(options, configuration.settings))
+            defer { db.close() }
+            let migrated = try db.execute("SELECT to_regclass('nightshift.manual_overrides') IS NOT NULL AS ok").bool(0, "ok") ?? false
+            if migrated {
+                history = try RunHistory.durations(db: db, jobs: jobs.map(\.name))
+                overrides = try OverrideStore(db: db).overrides(batch: kind, businessDate: businessDate).map(\.override)
+            } else {
+                notes.append("the runner schema is not up to date (run nightshift migrate): durations are estimates and overrides are not shown")
+            }
+        } catch {
+            notes.append("database not reachable (\(error)): durations are estimates and overrides are not shown")
+        }
+        let schedule = configuration.schedule(kind)
+        let plan = try Planner.plan(PlanRequest(batch: kind, jobs: jobs, start: instant, schedule: schedule,
+                                                windows: configuration.windows, policy: configuration.priorityPolicy,
+                                                history: history, overrides: overrides, slots: configuration.settings.concurrentJobs))
+        let next = schedule.nextRun(after: instant, calendar: configuration.windows.calendar, zone: configuration.settings.timeZone)
+        let warnings = configuration.warnings + plan.warnings + notes
+        if json {
+            print(try PlanJSON.render(plan, zone: configuration.settings.timeZone, next: next, warnings: warnings))
+        } else {
+            printTable(plan, configuration: configuration, schedule: schedule, next: next, warnings: warnings)
+        }
+    }
+
+    func printTable(_ plan: Plan, configuration: Configuration, schedule: BatchSchedule, next: (instant: Date, note: String)?, warnings: [String]) {
+        let zone = configuration.settings.timeZone
+        let day = LocalDate(plan.start, in: zone)
+        let dayKind: String = switch configuration.windows.calendar.kind(of: day) {
+        case .workday: "workday"
+        case .weekend: "weekend"
+        case let .holiday(name): "holiday: \(name)"
+        case let .makeupWorkday(name): "make-up workday: \(name)"
+        case .uncovered: "not covered by any calendar"
+        }
+        let weekday = CronExpression.dayNames[day.weekday].capitalized
+        print("Plan: \(plan.batch.rawValue) batch for business date \(plan.businessDate), starting \(iso(plan.start, zone)) (\(weekday), \(dayKind))")
+        print("Window: \(schedule.windowSeconds / 3600) h, until \(iso(plan.windowEnd, zone)); \(configuration.settings.concurrentJobs) job(s) at a time")
+        if let next { print("Next scheduled \(plan.batch.rawValue) run after that instant: \(iso(next.instant, zone)) (\(next.note))") }
+        print("")
+        let width = max(3, plan.entries.map(\.job.name.count).max() ?? 3)
+        let depWidth = max(9, plan.entries.map { $0.waitsFor.joined(separator: ",").count }.max() ?? 9)
+        print(" #  " + "job".pad(width) + "  prio  " + "waits for".pad(depWidth) + "  start        finish       duration  source              window decision")
+        for (i, entry) in plan.entries.enumerated() {
+            let prio = entry.effectivePriority == entry.job.priority ? entry.job.priority.description
+                : "\(entry.job.priority)→\(entry.effectivePriority)"
+            let start = entry.start.map { short($0, zone) } ?? "-"
+            let finish = entry.finish.map { short($0, zone) } ?? "-"
+            let decision: String = switch entry.status {
+            case .scheduled: entry.decision?.reason ?? ""
+            case .skipped: entry.overrides.map(\.summary).joined(separator: "; ")
+            case let .blocked(reason): "BLOCKED: \(reason)" + (entry.decision.map { " — \($0.reason)" } ?? "")
+            }
+            let row = String(format: "%2d  ", i + 1) + entry.job.name.pad(width) + "  " + prio.pad(4) + "  "
+                + (entry.waitsFor.isEmpty ? "-" : entry.waitsFor.joined(separator: ",")).pad(depWidth) + "  "
+                + start.pad(11) + "  " + finish.pad(11) + "  " + duration(entry.seconds).pad(8) + "  "
+                + entry.source.description.pad(18) + "  " + decision
+            print(row)
+            for override in entry.overrides where entry.status != .skipped { print("      override: \(override.summary)") }
+        }
+        print("")
+        let spare = Int(plan.windowEnd.timeIntervalSince(plan.requiredFinish))
+        if plan.fitsWindow {
+            print("Predicted finish of P1–P3 jobs \(iso(plan.requiredFinish, zone)): fits the window (\(duration(spare)) to spare).")
+        } else if plan.entries.contains(where: { if case .blocked = $0.status { $0.job.priority != .p4 } else { false } }) {
+            print("Predicted finish \(iso(plan.requiredFinish, zone)) for the jobs that can start: DOES NOT FIT — some P1–P3 jobs are blocked.")
+        } else {
+            print("Predicted finish of P1–P3 jobs \(iso(plan.requiredFinish, zone)): DOES NOT FIT the window (\(duration(-spare)) over).")
+        }
+        if !plan.lateBestEffort.isEmpty {
+            print("Best effort (P4) finishing after the window: \(plan.lateBestEffort.joined(separator: ", ")); all jobs done by \(iso(plan.predictedFinish, zone)).")
+        }
+        for warning in warnings { print("warning: \(warning)") }
+    }
+}
+
+func iso(_ date: Date, _ zone: TimeZone) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.timeZone = zone
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.string(from: date)
+}
+
+func short(_ date: Date, _ zone: TimeZone) -> String {
+    let local = LocalDateTime(date, in: zone)
+    return String(format: "%02d-%02d %02d:%02d", local.date.month, local.date.day, local.minute / 60, local.minute % 60)
+}
+
+func duration(_ seconds: Int) -> String {
+    if seconds < 60 { return "\(seconds) s" }
+    if seconds < 3600 { return "\(seconds / 60) min" }
+    return String(format: "%d h %02d min", seconds / 3600, (seconds % 3600) / 60)
+}
+
+extension String {
+    func pad(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}
+
+/// The plan as JSON for machines.
+enum PlanJSON {
+    struct Document: Encodable {
+        let batch, businessDate, start, windowEnd, predictedFinish, requiredFinish: String
+        let fitsWindow: Bool
+        let lateBestEffort: [String]
+        let nextScheduledRun: String?
+        let nextScheduledRunNote: String?
+        let warnings: [String]
+        let jobs: [Job]
+    }
+    struct Job: Encodable {
+        let name, kind, priority, effectivePriority, status: String
+        let dependsOn, waitsFor, locks: [String]
+        let blockedReason: String?
+        let start, finish: String?
+        let seconds: Int
+        let durationSource: String
+        let decision: Decision?
+        let overrides: [String]
+        let lateBySeconds: Int?
+    }
+    struct Decision: Encodable {
+        let verdict: String
+        let until: String?
+        let rule: String
+        let window: String?
+        let reason: String
+    }
+
+    static func render(_ plan: Plan, zone: TimeZone, next: (instant: Date, note: String)?, warnings: [String]) throws -> String {
+        let jobs = plan.entries.map { entry -> Job in
+            let (status, blocked): (String, String?) = switch entry.status {
+            case .scheduled: ("scheduled", nil)
+            case .skipped: ("skipped", nil)
+            case let .blocked(reason): ("blocked", reason)
+            }
+            let decision = entry.decision.map { d -> Decision in
+                let (verdict, until): (String, String?) = switch d.verdict {
+                case .allowed: ("allowed", nil)
+                case let .deferred(until): ("deferred", iso(until, zone))
+                case .notAllowed: ("not_allowed", nil)
+                }
+                return Decision(verdict: verdict, until: until, rule: d.rule.rawValue, window: d.windowName, reason: d.reason)
+            }
+            return Job(name: entry.job.name, kind: entry.job.kind.rawValue, priority: entry.job.priority.description,
+                       effectivePriority: entry.effectivePriority.description, status: status, dependsOn: entry.job.dependsOn,
+                       waitsFor: entry.waitsFor, locks: entry.job.locks, blockedReason: blocked,
+                       start: entry.start.map { iso($0, zone) }, finish: entry.finish.map { iso($0, zone) }, seconds: entry.seconds,
+                       durationSource: entry.source.description, decision: decision, overrides: entry.overrides.map(\.summary),
+                       lateBySeconds: entry.lateBy)
+        }
+        let document = Document(batch: plan.batch.rawValue, businessDate: plan.businessDate.description, start: iso(plan.start, zone),
+                                windowEnd: iso(plan.windowEnd, zone), predictedFinish: iso(plan.predictedFinish, zone),
+                                requiredFinish: iso(plan.requiredFinish, zone), fitsWindow: plan.fitsWindow, lateBestEffort: plan.lateBestEffort, nextScheduledRun: next.map { iso($0.instant, zone) },
+                                nextScheduledRunNote: next?.note, warnings: warnings, jobs: jobs)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return String(decoding: try encoder.encode(document), as: UTF8.self)
+    }
+}
