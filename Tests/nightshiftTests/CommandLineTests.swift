@@ -53,7 +53,7 @@ final class CommandLineTests: XCTestCase {
         try project.configure(keyring: keyring.home, recipient: keyring.email)
         let output = try nightshift(["check"])
         XCTAssertEqual(output.status, 0, output.stdout + output.stderr)
-        XCTAssertTrue(output.stdout.contains("daily: daily_sales_summary → delivery_charges → daily_delivery_export"), output.stdout)
+        XCTAssertTrue(output.stdout.contains("daily: daily_sales_summary → delivery_charges → daily_delivery_export → customer_consumption"), output.stdout)
     }
 
     func testCheckReportsAMissingRecipientKey() throws {
