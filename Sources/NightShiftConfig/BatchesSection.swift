@@ -10,11 +10,12 @@ enum BatchesSection {
                 schedules[batch] = base
                 continue
             }
-            var cronProblem: String?
-            let cron = b.scalar("cron", required: false, expected: "a 5-field cron expression", example: "\"\(base.cron)\"") { text -> CronExpression? in
-                do { return try CronExpression(text) } catch { cronProblem = "\(error)"; return nil }
+            var cron: CronExpression?
+            if let text = b.string("cron", required: false, example: "\"\(base.cron)\"") {
+                do { cron = try CronExpression(text) } catch {
+                    b.error("cron", line: b.line(of: "cron"), "\(error)", fix: "write minute hour day-of-month month day-of-week, e.g. \"\(base.cron)\"")
+                }
             }
-            if let cronProblem { b.error("cron", line: nil, cronProblem, fix: "write minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\"") }
             let hours = b.int("window_hours", range: 1...72, example: "\(base.windowSeconds / 3600)")
             let priority = b.scalar("priority", required: false, expected: "P1, P2, P3 or P4", example: base.priority.description) { Priority(text: $0) }
             let retries = b.int("retries", range: 0...10, example: "3")

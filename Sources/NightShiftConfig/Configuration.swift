@@ -16,6 +16,9 @@ public struct Configuration: Sendable {
     public static func check(root: String) -> (configuration: Configuration?, errors: [ConfigError]) {
         let diagnostics = Diagnostics()
         guard let settings = RunnerSettings.read(root: root, diagnostics: diagnostics) else {
+            // Still check the other files, so one `check` reports everything.
+            _ = CalendarFile.readAll(root: root, diagnostics: diagnostics)
+            _ = WindowsFile.read(root: root, diagnostics: diagnostics)
             return (nil, diagnostics.errors)
         }
         var jobs: [JobDefinition] = []

@@ -129,6 +129,9 @@ final class MappingReader {
         }
     }
 
+    /// The line of a key, if present.
+    func line(of key: String) -> Int? { pairs.first { $0.key == key }?.line }
+
     /// Whether the key is present at all (and marks it known).
     func has(_ key: String) -> Bool { lookup(key) != nil }
 

@@ -1,0 +1,135 @@
+import Foundation
+import NightShiftCore
+import XCTest
+
+func planJob(_ name: String, _ priority: Priority = .p3, after deps: [String] = [], minutes: Int = 10, locks: [String] = []) -> JobDefinition {
+    JobDefinition(name: name, description: "", kind: .aggregation, batch: .daily, priority: priority, dependsOn: deps,
+                  estimateSeconds: minutes * 60, retries: 3, locks: locks, action: .aggregation(sql: "x.sql"))
+}
+
+final class PlannerTests: XCTestCase {
+    let windows = defaultWindows(calendar: testCalendar())
+    let twoAM = at("2026-11-17T02:00:00+08:00") // a Tuesday
+
+    func plan(_ jobs: [JobDefinition], start: Date? = nil, slots: Int = 1, overrides: [ManualOverride] = [],
+              history: [String: (seconds: Double, runs: Int)] = [:], windows: WindowSet? = nil) throws -> Plan {
+        try Planner.plan(PlanRequest(batch: .daily, jobs: jobs, start: start ?? twoAM, schedule: .defaults(.daily),
+                                     windows: windows ?? self.windows, history: history, overrides: overrides, slots: slots))
+    }
+
+    func testSequentialPlanInDependencyAndPriorityOrder() throws {
+        let result = try plan([planJob("export", after: ["summary", "charges"], minutes: 5), planJob("charges", minutes: 20),
+                               planJob("summary", .p2, minutes: 10), planJob("trends", .p4, minutes: 30)])
+        XCTAssertEqual(result.entries.map(\.job.name), ["summary", "charges", "export", "trends"])
+        XCTAssertEqual(result.entries.map { $0.start!.timeIntervalSince(twoAM) / 60 }, [0, 10, 30, 35])
+        XCTAssertEqual(result.predictedFinish, twoAM.addingTimeInterval(65 * 60))
+        XCTAssertTrue(result.fitsWindow)
+        XCTAssertEqual(result.businessDate.description, "2026-11-16")
+        XCTAssertEqual(result.entries[0].decision?.windowName, "weekday_night")
+    }
+
+    func testPastDurationsReplaceEstimates() throws {
+        let result = try plan([planJob("a", minutes: 10)], history: ["a": (seconds: 123.4, runs: 5)])
+        XCTAssertEqual(result.entries[0].seconds, 123)
+        XCTAssertEqual(result.entries[0].source, .history(runs: 5))
+        XCTAssertEqual(try plan([planJob("a", minutes: 10)]).entries[0].source, .estimate)
+    }
+
+    func testLowPriorityWaitsForItsWindowWhileOthersRun() throws {
+        let nine = at("2026-11-17T09:00:00+08:00")
+        let result = try plan([planJob("low", .p4, minutes: 5), planJob("high", .p2, minutes: 5)], start: nine)
+        let low = result.entries.first { $0.job.name == "low" }!
+        XCTAssertEqual(low.start, at("2026-11-18T02:00:00+08:00"))
+        XCTAssertTrue(low.decision!.reason.hasPrefix("deferred until 2026-11-18T02:00:00+08:00 (weekday_night, optimal)"))
+        XCTAssertEqual(result.entries.first { $0.job.name == "high" }!.start, nine)
+        XCTAssertTrue(result.fitsWindow, "P4 is best effort")
+        XCTAssertEqual(result.lateBestEffort, ["low"])
+    }
+
+    func testNotFittingAndStartDeadlines() throws {
+        let result = try plan([planJob("long", .p3, minutes: 200), planJob("urgent", .p2, after: ["long"], minutes: 60)])
+        XCTAssertFalse(result.fitsWindow)
+        XCTAssertEqual(result.requiredFinish, twoAM.addingTimeInterval(260 * 60))
+        XCTAssertEqual(result.entries[1].lateBy, 200 * 60 - 3600)
+        XCTAssertTrue(result.warnings.contains("urgent (P2) starts 140 min after its start deadline"), "\(result.warnings)")
+    }
+
+    func testExclusiveLocksNeverOverlap() throws {
+        let result = try plan([planJob("a", minutes: 30, locks: ["erp.deliveries"]), planJob("b", minutes: 30, locks: ["erp.deliveries"]),
+                               planJob("c", minutes: 30)], slots: 2)
+        let byName = Dictionary(uniqueKeysWithValues: result.entries.map { ($0.job.name, $0) })
+        XCTAssertEqual(byName["a"]!.start, twoAM)
+        XCTAssertEqual(byName["c"]!.start, twoAM, "no lock: runs beside a")
+        XCTAssertEqual(byName["b"]!.start, twoAM.addingTimeInterval(1800), "waits for a's lock")
+    }
+
+    func testOverridesSkipAJobOrDropADependency() throws {
+        let jobs = [planJob("summary", .p2, minutes: 10), planJob("charges", minutes: 20), planJob("export", after: ["summary", "charges"], minutes: 5)]
+        let skip = ManualOverride(job: "charges", action: .skip, requestedBy: "alice", reason: "rerun tomorrow")
+        let skipped = try plan(jobs, overrides: [skip])
+        let charges = skipped.entries.first { $0.job.name == "charges" }!
+        XCTAssertEqual(charges.status, .skipped)
+        XCTAssertEqual(charges.overrides.first?.summary, "skipped by alice: rerun tomorrow")
+        XCTAssertEqual(skipped.entries.first { $0.job.name == "export" }!.start, twoAM.addingTimeInterval(600))
+
+        // Two slots: summary and charges start together; export normally waits for charges (02:20)…
+        XCTAssertEqual(try plan(jobs, slots: 2).entries.first { $0.job.name == "export" }!.start, twoAM.addingTimeInterval(1200))
+        // …but told not to wait for charges it starts when summary is done (02:10).
+        let early = ManualOverride(job: "export", action: .ignoreDependency("charges"), requestedBy: "bob", reason: "charges are late")
+        let result = try plan(jobs, slots: 2, overrides: [early])
+        let export = result.entries.first { $0.job.name == "export" }!
+        XCTAssertEqual(export.waitsFor, ["summary"])
+        XCTAssertEqual(export.start, twoAM.addingTimeInterval(600))
+        XCTAssertEqual(export.overrides.map(\.requestedBy), ["bob"])
+    }
+
+    func testRandomDAGsRespectEdgesLocksAndSlots() throws {
+        var rng = SplitMix(seed: 99)
+        let open = WindowSet(windows: [], allowed: [.open: Set(Priority.allCases)], calendar: testCalendar(),
+                             zone: TimeZone(identifier: "Asia/Taipei")!)
+        for _ in 0..<40 {
+            let count = Int(rng.next() % 80) + 1
+            var jobs: [JobDefinition] = []
+            for i in 0..<count {
+                let deps = (0..<i).filter { _ in rng.next() % 6 == 0 }.map { "j\($0)" }
+                let locks = rng.next() % 4 == 0 ? ["lock\(rng.next() % 3)"] : []
+                jobs.append(planJob("j\(i)", Priority(rawValue: Int(rng.next() % 4) + 1)!, after: deps,
+                                    minutes: Int(rng.next() % 30) + 1, locks: locks))
+            }
+            let slots = Int(rng.next() % 3) + 1
+            let result = try plan(jobs.shuffled(), slots: slots, windows: open)
+            XCTAssertEqual(result.entries.count, count)
+            let byName = Dictionary(uniqueKeysWithValues: result.entries.map { ($0.job.name, $0) })
+            for entry in result.entries {
+                for dep in entry.job.dependsOn { XCTAssertLessThanOrEqual(byName[dep]!.finish!, entry.start!) }
+            }
+            let intervals = result.entries.map { ($0.start!, $0.finish!, $0.job.locks) }
+            for (i, a) in intervals.enumerated() {
+                let runningAtStart = intervals.filter { $0.0 <= a.0 && a.0 < $0.1 }
+                XCTAssertLessThanOrEqual(runningAtStart.count, slots)
+                for (j, b) in intervals.enumerated() where j != i && b.0 < a.1 && a.0 < b.1 {
+                    XCTAssertTrue(Set(a.2).isDisjoint(with: b.2), "lock held twice")
+                }
+            }
+        }
+    }
+
+    func testRandomCyclesAreAllFound() {
+        var rng = SplitMix(seed: 5)
+        for _ in 0..<100 {
+            let count = Int(rng.next() % 30) + 2
+            var deps: [[String]] = (0..<count).map { i in (0..<i).filter { _ in rng.next() % 4 == 0 }.map { "j\($0)" } }
+            // Close a cycle: a lower job depends on a higher one that already (transitively) needs it, or directly.
+            let low = Int(rng.next() % UInt64(count - 1)), high = low + 1 + Int(rng.next() % UInt64(count - low - 1))
+            deps[high].append("j\(low)")
+            deps[low].append("j\(high)")
+            let jobs = (0..<count).map { planJob("j\($0)", after: deps[$0]) }
+            XCTAssertThrowsError(try DependencyGraph(jobs)) { error in
+                guard case let .cycle(path) = error as! DependencyGraph.Problem else { return XCTFail("\(error)") }
+                XCTAssertEqual(path.first, path.last)
+                let byName = Dictionary(uniqueKeysWithValues: jobs.map { ($0.name, $0) })
+                for (from, to) in zip(path, path.dropFirst()) { XCTAssertTrue(byName[to]!.dependsOn.contains(from), "\(from) → \(to) is not an edge") }
+            }
+        }
+    }
+}
