@@ -41,6 +41,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // scripts/bench: planning benchmark against the obvious alternative (release build).
+        .executableTarget(name: "nightshift-bench", dependencies: ["NightShiftCore", "NightShiftConfig"]),
+
         // Helpers shared by the test targets: processes, temporary directories, keyrings, databases.
         .target(name: "TestSupport", dependencies: ["PostgresClient"], path: "Tests/TestSupport"),
         .testTarget(name: "NightShiftCoreTests", dependencies: ["NightShiftCore"]),

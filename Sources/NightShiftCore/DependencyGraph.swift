@@ -1,6 +1,17 @@
 /// Jobs and their `depends_on` edges, checked for unknown names and cycles.
+///
+/// Internally index-based: jobs are ranked by name once, edges are integer lists, and ordering is
+/// Kahn's algorithm over a heap of indices, O((V + E) log V).
 public struct DependencyGraph: Sendable {
     public let jobs: [String: JobDefinition]
+    /// Jobs sorted by name; a job's index is its name rank.
+    let definitions: [JobDefinition]
+    let index: [String: Int]
+    /// Dependency and dependent indices per job (deduplicated, ascending).
+    let dependencies: [[Int]]
+    let dependentsOf: [[Int]]
+    /// The topological order (indices), computed once.
+    let topological: [Int]
 
     public enum Problem: Error, Equatable, CustomStringConvertible, Sendable {
         case unknownDependency(job: String, missing: String)
@@ -17,102 +28,112 @@ public struct DependencyGraph: Sendable {
         }
     }
 
-    /// Builds the graph, reporting every unknown dependency and the first cycle found.
-    public init(_ definitions: [JobDefinition]) throws(DependencyGraph.Problem) {
+    /// Builds the graph, reporting the first unknown dependency (by job name) or a cycle.
+    public init(_ input: [JobDefinition]) throws(DependencyGraph.Problem) {
+        self.init(unchecked: input)
+        for job in definitions {
+            for dep in job.dependsOn where index[dep] == nil { throw .unknownDependency(job: job.name, missing: dep) }
+        }
+        if topological.count < definitions.count, let cycle = findCycle() { throw .cycle(cycle) }
+    }
+
+    private init(unchecked input: [JobDefinition]) {
+        definitions = input.sorted { $0.name < $1.name }
+        var index: [String: Int] = [:]
+        index.reserveCapacity(definitions.count)
+        for (i, job) in definitions.enumerated() { index[job.name] = i }
+        self.index = index
+        var dependencies = Array(repeating: [Int](), count: definitions.count)
+        var dependentsOf = Array(repeating: [Int](), count: definitions.count)
+        for (i, job) in definitions.enumerated() {
+            let deps = Array(Set(job.dependsOn.compactMap { index[$0] })).sorted()
+            dependencies[i] = deps
+            for d in deps { dependentsOf[d].append(i) }
+        }
+        self.dependencies = dependencies
+        self.dependentsOf = dependentsOf
+        topological = DependencyGraph.kahn(definitions: definitions, dependencies: dependencies, dependentsOf: dependentsOf)
         var jobs: [String: JobDefinition] = [:]
+        jobs.reserveCapacity(definitions.count)
         for job in definitions { jobs[job.name] = job }
         self.jobs = jobs
-        for job in definitions.sorted(by: { $0.name < $1.name }) {
-            for dep in job.dependsOn where jobs[dep] == nil {
-                throw .unknownDependency(job: job.name, missing: dep)
-            }
-        }
-        if let cycle = DependencyGraph.findCycle(jobs) { throw .cycle(cycle) }
     }
 
     /// Every problem at once (for `nightshift check`): unknown dependencies, then one cycle.
     public static func problems(in definitions: [JobDefinition]) -> [Problem] {
-        var byName: [String: JobDefinition] = [:]
-        for job in definitions { byName[job.name] = job }
+        let names = Set(definitions.map(\.name))
         var found: [Problem] = []
         for job in definitions.sorted(by: { $0.name < $1.name }) {
-            for dep in job.dependsOn where byName[dep] == nil {
+            for dep in job.dependsOn where !names.contains(dep) {
                 found.append(.unknownDependency(job: job.name, missing: dep))
             }
         }
-        if let cycle = findCycle(byName) { found.append(.cycle(cycle)) }
+        let graph = DependencyGraph(unchecked: definitions)
+        if graph.topological.count < graph.definitions.count, let cycle = graph.findCycle() { found.append(.cycle(cycle)) }
         return found
     }
 
     /// A topological order: every job after all its dependencies; among jobs that are ready at
-    /// the same time, the more urgent priority first, then the name (Kahn's algorithm with a heap).
-    public func order() -> [JobDefinition] {
-        var indegree: [String: Int] = [:]
-        var dependents: [String: [String]] = [:]
-        for job in jobs.values {
-            indegree[job.name, default: 0] += 0
-            for dep in Set(job.dependsOn) {
-                indegree[job.name, default: 0] += 1
-                dependents[dep, default: []].append(job.name)
-            }
-        }
-        var ready = Heap<JobDefinition>(by: DependencyGraph.runsBefore)
-        for (name, count) in indegree where count == 0 { ready.push(jobs[name]!) }
-        var result: [JobDefinition] = []
-        result.reserveCapacity(jobs.count)
-        while let job = ready.pop() {
-            result.append(job)
-            for next in dependents[job.name] ?? [] {
-                indegree[next]! -= 1
-                if indegree[next] == 0 { ready.push(jobs[next]!) }
+    /// the same time, the more urgent priority first, then the name.
+    public func order() -> [JobDefinition] { topological.map { definitions[$0] } }
+
+    static func kahn(definitions: [JobDefinition], dependencies: [[Int]], dependentsOf: [[Int]]) -> [Int] {
+        let priority = definitions.map(\.priority.rawValue)
+        var indegree = dependencies.map(\.count)
+        // Ties by name are ties by index, since indices are name ranks.
+        var ready = Heap<Int>(by: { priority[$0] != priority[$1] ? priority[$0] < priority[$1] : $0 < $1 })
+        for i in definitions.indices where indegree[i] == 0 { ready.push(i) }
+        var result: [Int] = []
+        result.reserveCapacity(definitions.count)
+        while let i = ready.pop() {
+            result.append(i)
+            for next in dependentsOf[i] {
+                indegree[next] -= 1
+                if indegree[next] == 0 { ready.push(next) }
             }
         }
         return result
-    }
-
-    static func runsBefore(_ a: JobDefinition, _ b: JobDefinition) -> Bool {
-        a.priority != b.priority ? a.priority < b.priority : a.name < b.name
     }
 
     /// Jobs that depend on `name`, directly or through others.
     public func dependents(of name: String) -> Set<String> {
-        var result: Set<String> = []
-        var frontier = [name]
+        guard let start = index[name] else { return [] }
+        var seen: Set<Int> = []
+        var frontier = [start]
         while let current = frontier.popLast() {
-            for job in jobs.values where job.dependsOn.contains(current) && !result.contains(job.name) {
-                result.insert(job.name)
-                frontier.append(job.name)
-            }
+            for next in dependentsOf[current] where seen.insert(next).inserted { frontier.append(next) }
         }
-        return result
+        return Set(seen.map { definitions[$0].name })
     }
 
-    /// Depth-first search with colours; returns the first cycle in name order, as a closed path.
-    static func findCycle(_ jobs: [String: JobDefinition]) -> [String]? {
-        enum Colour { case white, grey, black }
-        var colour: [String: Colour] = [:]
-        var stack: [String] = []
-        func visit(_ name: String) -> [String]? {
-            colour[name] = .grey
-            stack.append(name)
-            for dep in (jobs[name]?.dependsOn ?? []).sorted() where jobs[dep] != nil {
-                switch colour[dep, default: .white] {
-                case .grey:
-                    let start = stack.firstIndex(of: dep)!
-                    // Report in execution order: a → b means a must run before b.
-                    return Array(stack[start...].reversed()) + [stack[start...].last!]
-                case .white:
-                    if let cycle = visit(dep) { return cycle }
-                case .black:
-                    break
+    /// Iterative depth-first search in name order; the first cycle found, as a closed path in run
+    /// order (each arrow x → y means y depends on x).
+    func findCycle() -> [String]? {
+        var colour = Array(repeating: 0, count: definitions.count) // 0 white, 1 grey, 2 black
+        var stack: [(node: Int, next: Int)] = []
+        for root in definitions.indices where colour[root] == 0 {
+            stack.append((root, 0))
+            colour[root] = 1
+            while let top = stack.last {
+                let deps = dependencies[top.node]
+                if top.next < deps.count {
+                    stack[stack.count - 1].next += 1
+                    let dep = deps[top.next]
+                    if colour[dep] == 1 {
+                        let path = stack.map(\.node)
+                        let start = path.firstIndex(of: dep)!
+                        let loop = Array(path[start...].reversed()) + [path.last!]
+                        return loop.map { definitions[$0].name }
+                    }
+                    if colour[dep] == 0 {
+                        colour[dep] = 1
+                        stack.append((dep, 0))
+                    }
+                } else {
+                    colour[top.node] = 2
+                    stack.removeLast()
                 }
             }
-            stack.removeLast()
-            colour[name] = .black
-            return nil
-        }
-        for name in jobs.keys.sorted() where colour[name, default: .white] == .white {
-            if let cycle = visit(name) { return cycle }
         }
         return nil
     }

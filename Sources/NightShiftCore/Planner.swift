@@ -113,21 +113,21 @@ public enum Planner {
             case let .ignoreDependency(dep): ignored[override.job, default: []].insert(dep)
             }
         }
-        let effectiveJobs = request.jobs.map { job in
+        let adjusted = request.jobs.map { job in
             JobDefinition(name: job.name, description: job.description, kind: job.kind, batch: job.batch, priority: job.priority,
                           dependsOn: job.dependsOn.filter { !(ignored[job.name]?.contains($0) ?? false) },
                           estimateSeconds: job.estimateSeconds, retries: job.retries, locks: job.locks, action: job.action)
         }
-        let graph = try DependencyGraph(effectiveJobs)
+        let graph = try DependencyGraph(adjusted)
         let businessDate = request.batch.businessDate(at: request.start, in: zone)
         if let warning = request.windows.calendar.coverageWarning(for: LocalDate(request.start, in: zone)) { warnings.append(warning) }
 
-        // Indices for speed: the benchmark plans 10,000 jobs.
+        // Work on the graph's integer indices (jobs ranked by name): the benchmark plans 10,000 jobs.
+        let effectiveJobs = graph.definitions
         let names = effectiveJobs.map(\.name)
-        let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
-        var remaining = effectiveJobs.map { Set($0.dependsOn).count }
-        var dependents = Array(repeating: [Int](), count: names.count)
-        for (i, job) in effectiveJobs.enumerated() { for dep in Set(job.dependsOn) { dependents[index[dep]!].append(i) } }
+        let originals = names.map { byName[$0]! }
+        var remaining = graph.dependencies.map(\.count)
+        let dependents = graph.dependentsOf
         let due = names.map { request.dueTimes[$0] ?? request.start }
         let seconds: [Int] = effectiveJobs.map { job in
             if let past = request.history[job.name], past.runs > 0 { return max(1, Int(past.seconds.rounded())) }
@@ -157,8 +157,8 @@ public enum Planner {
             for d in dependents[i] {
                 remaining[d] -= 1
                 if remaining[d] == 0 {
-                    if let stuck = effectiveJobs[d].dependsOn.first(where: { blocked[index[$0]!] != nil }) {
-                        let reason = "dependency \(stuck) cannot start"
+                    if let stuck = graph.dependencies[d].first(where: { blocked[$0] != nil }) {
+                        let reason = "dependency \(names[stuck]) cannot start"
                         block(d, reason)
                     } else {
                         makeReady(d)
@@ -168,7 +168,7 @@ public enum Planner {
         }
         func block(_ i: Int, _ reason: String) {
             blocked[i] = reason
-            entries[i] = PlanEntry(job: request.jobs[i], status: .blocked(reason), effectivePriority: effectiveJobs[i].priority,
+            entries[i] = PlanEntry(job: originals[i], status: .blocked(reason), effectivePriority: effectiveJobs[i].priority,
                                    waitsFor: effectiveJobs[i].dependsOn, decision: decisions[i], start: nil, finish: nil,
                                    seconds: seconds[i], source: sourceOf(i), overrides: overridesByJob[names[i]] ?? [], lateBy: nil)
             order.append(i)
@@ -187,7 +187,7 @@ public enum Planner {
             while freeSlots > 0, let i = ready.pop()?.index {
                 let job = effectiveJobs[i]
                 if skipped.contains(job.name) {
-                    entries[i] = PlanEntry(job: request.jobs[i], status: .skipped, effectivePriority: job.priority, waitsFor: job.dependsOn,
+                    entries[i] = PlanEntry(job: originals[i], status: .skipped, effectivePriority: job.priority, waitsFor: job.dependsOn,
                                            decision: nil, start: nil, finish: nil, seconds: 0, source: sourceOf(i),
                                            overrides: overridesByJob[job.name] ?? [], lateBy: nil)
                     order.append(i)
@@ -214,7 +214,7 @@ public enum Planner {
                 }
                 let finish = clock.addingTimeInterval(TimeInterval(seconds[i]))
                 let late = request.policy.latestStart(job.priority, due: due[i]).map { Int(clock.timeIntervalSince($0)) }
-                entries[i] = PlanEntry(job: request.jobs[i], status: .scheduled, effectivePriority: priority, waitsFor: job.dependsOn,
+                entries[i] = PlanEntry(job: originals[i], status: .scheduled, effectivePriority: priority, waitsFor: job.dependsOn,
                                        decision: decision, start: clock, finish: finish, seconds: seconds[i], source: sourceOf(i),
                                        overrides: overridesByJob[job.name] ?? [], lateBy: late.flatMap { $0 > 0 ? $0 : nil })
                 order.append(i)
@@ -257,7 +257,6 @@ public enum Planner {
                 warnings.append("\(entry.job.name) (\(entry.job.priority)) starts \(late / 60) min after its start deadline")
             }
         }
-        _ = graph
         return Plan(batch: request.batch, businessDate: businessDate, start: request.start, windowEnd: windowEnd, entries: ordered,
                     predictedFinish: finish, requiredFinish: requiredFinish, fitsWindow: requiredFinish <= windowEnd && !anyBlocked,
                     lateBestEffort: lateBestEffort, warnings: warnings)
