@@ -7,11 +7,7 @@ struct NightShift: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nightshift",
         abstract: "The night-window batch runner of the Lucky Gas ERP.",
-        discussion: """
-            Configuration lives in etc/nightshift.yaml and jobs/*.yaml under --root (default: the
-            current directory, or $NIGHTSHIFT_ROOT). The database is --database-url, else
-            database.url in etc/nightshift.yaml, else $DATABASE_URL, else the standard PG* variables.
-            """,
+        discussion: "Configuration lives under --root (default: the current directory, or $NIGHTSHIFT_ROOT): etc/nightshift.yaml (database, paths, export key, mail, limits, batch schedules), etc/windows.yaml (processing windows and priority rules), etc/calendars/*.yaml (Taiwan holidays and make-up workdays) and jobs/*.yaml. The database is --database-url, else database.url in etc/nightshift.yaml, else $DATABASE_URL, else the standard PG* variables.",
         subcommands: [CheckCommand.self, MigrateCommand.self, SeedCommand.self, RunCommand.self, PlanCommand.self,
                       CronCommand.self, OverrideCommand.self]
     )
