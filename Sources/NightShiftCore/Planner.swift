@@ -200,11 +200,12 @@ public enum Planner {
                     continue
                 }
                 let priority = request.policy.effectivePriority(job.priority, due: due[i], now: clock)
-                let decision = decisions[i] ?? request.windows.decide(priority, at: clock)
+                // Aging changes a job's place in the queue, never which windows it may run in.
+                let decision = decisions[i] ?? request.windows.decide(job.priority, at: clock)
                 if decisions[i] == nil { decisions[i] = decision }
                 switch decision.verdict {
                 case .notAllowed:
-                    block(i, "no window lets \(priority) start")
+                    block(i, "no window lets \(job.priority) start")
                     continue
                 case let .deferred(until) where until > clock:
                     deferred.push((until, i))

@@ -18,7 +18,9 @@ public struct PriorityPolicy: Sendable, Equatable {
     }
 
     /// The priority a job waiting since `due` competes with at `now`: bounded promotion, so
-    /// nothing starves and nothing low ever outranks genuinely critical work.
+    /// nothing starves and nothing low ever outranks genuinely critical work. It orders the queue
+    /// only: window decisions always use the job's own priority (an aged P4 still runs only in
+    /// optimal windows).
     public func effectivePriority(_ base: Priority, due: Date, now: Date) -> Priority {
         let waited = max(0, Int(now.timeIntervalSince(due)))
         let steps = agingStepSeconds > 0 ? min(maxPromotion, waited / agingStepSeconds) : 0

@@ -133,3 +133,22 @@ final class PlannerTests: XCTestCase {
         }
     }
 }
+
+final class AgingTests: XCTestCase {
+    func testAgingReordersTheQueueButNeverOpensAWindow() throws {
+        let windows = defaultWindows(calendar: testCalendar())
+        let nine = at("2026-11-17T09:00:00+08:00")
+        // Waiting since 07:00 (2 h): the P4 job competes as P3, yet may still only start in an optimal window.
+        let result = try Planner.plan(PlanRequest(batch: .daily, jobs: [planJob("low", .p4, minutes: 5)], start: nine,
+                                                  schedule: .defaults(.daily), windows: windows,
+                                                  dueTimes: ["low": nine.addingTimeInterval(-7200)]))
+        XCTAssertEqual(result.entries[0].effectivePriority, .p3)
+        XCTAssertEqual(result.entries[0].start, at("2026-11-18T02:00:00+08:00"))
+        // Among ready jobs the aged one goes first: an old P4 before a fresh P3 at night.
+        let night = at("2026-11-17T03:00:00+08:00")
+        let queued = try Planner.plan(PlanRequest(batch: .daily, jobs: [planJob("fresh", .p3), planJob("old", .p4)], start: night,
+                                                  schedule: .defaults(.daily), windows: windows,
+                                                  dueTimes: ["old": night.addingTimeInterval(-7200)]))
+        XCTAssertEqual(queued.entries.map(\.job.name), ["old", "fresh"], "same aged priority, older first")
+    }
+}
