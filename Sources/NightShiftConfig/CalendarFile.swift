@@ -22,13 +22,8 @@ enum CalendarFile {
     }
 
     static func read(path: String, file: String, diagnostics: Diagnostics) -> HolidayCalendar.Year? {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            diagnostics.add(ConfigError(file: file, line: nil, key: "", problem: "cannot read the file", fix: "check its permissions"))
-            return nil
-        }
         let before = diagnostics.errors.count
-        guard let node = parseYAML(text, file: file, diagnostics: diagnostics),
-              let top = MappingReader(node, file: file, prefix: "", diagnostics: diagnostics) else { return nil }
+        guard let top = MappingReader.open(path: path, file: file, diagnostics: diagnostics) else { return nil }
         let year = top.int("year", required: true, range: 2000...2100, example: "2027")
         let provisional = top.scalar("provisional", required: false, expected: "true or false", example: "false") {
             ["true": true, "false": false][$0.lowercased()]

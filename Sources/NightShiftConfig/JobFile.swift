@@ -7,13 +7,8 @@ enum JobFile {
 
     static func read(path: String, displayPath: String, settings: RunnerSettings, diagnostics: Diagnostics) -> JobDefinition? {
         let file = displayPath
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            diagnostics.add(ConfigError(file: file, line: nil, key: "", problem: "cannot read the file", fix: "check its permissions"))
-            return nil
-        }
         let before = diagnostics.errors.count
-        guard let node = parseYAML(text, file: file, diagnostics: diagnostics),
-              let top = MappingReader(node, file: file, prefix: "", diagnostics: diagnostics) else { return nil }
+        guard let top = MappingReader.open(path: path, file: file, diagnostics: diagnostics) else { return nil }
 
         let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         let name = top.string("name", example: stem)

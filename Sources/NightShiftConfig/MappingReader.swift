@@ -162,6 +162,20 @@ func editDistance(_ a: String, _ b: String) -> Int {
     return previous[b.count]
 }
 
+extension MappingReader {
+    /// Reads a YAML file whose top level is a mapping. Problems (unreadable file, bad YAML, not a
+    /// mapping) are recorded and give nil. `problem`/`fix` describe an unreadable file.
+    static func open(path: String, file: String, diagnostics: Diagnostics,
+                     problem: String = "cannot read the file", fix: String = "check its permissions") -> MappingReader? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            diagnostics.add(ConfigError(file: file, line: nil, key: "", problem: problem, fix: fix))
+            return nil
+        }
+        guard let node = parseYAML(text, file: file, diagnostics: diagnostics) else { return nil }
+        return MappingReader(node, file: file, prefix: "", diagnostics: diagnostics)
+    }
+}
+
 /// Parses a whole file into its root node, reporting YAML syntax errors with their line.
 func parseYAML(_ text: String, file: String, diagnostics: Diagnostics) -> Node? {
     do {

@@ -31,14 +31,9 @@ public struct RunnerSettings: Sendable {
     static func read(root: String, diagnostics: Diagnostics) -> RunnerSettings? {
         let file = "etc/nightshift.yaml"
         let path = "\(root)/\(file)"
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            diagnostics.add(ConfigError(file: file, line: nil, key: "", problem: "cannot read \(path)",
-                                        fix: "run nightshift from the directory holding etc/ or pass --root DIR"))
-            return nil
-        }
         let before = diagnostics.errors.count
-        guard let node = parseYAML(text, file: file, diagnostics: diagnostics),
-              let top = MappingReader(node, file: file, prefix: "", diagnostics: diagnostics) else { return nil }
+        guard let top = MappingReader.open(path: path, file: file, diagnostics: diagnostics, problem: "cannot read \(path)",
+                                           fix: "run nightshift from the directory holding etc/ or pass --root DIR") else { return nil }
 
         let zoneName = top.string("timezone", required: false, example: "Asia/Taipei") ?? "Asia/Taipei"
         let zone = TimeZone(identifier: zoneName)

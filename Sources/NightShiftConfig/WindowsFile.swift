@@ -7,14 +7,9 @@ enum WindowsFile {
 
     static func read(root: String, diagnostics: Diagnostics) -> (windows: [ProcessingWindow], allowed: [WindowRule: Set<Priority>], policy: PriorityPolicy)? {
         let file = "etc/windows.yaml"
-        guard let text = try? String(contentsOfFile: "\(root)/\(file)", encoding: .utf8) else {
-            diagnostics.add(ConfigError(file: file, line: nil, key: "", problem: "cannot read the file",
-                                        fix: "restore etc/windows.yaml (processing windows are required)"))
-            return nil
-        }
         let before = diagnostics.errors.count
-        guard let node = parseYAML(text, file: file, diagnostics: diagnostics),
-              let top = MappingReader(node, file: file, prefix: "", diagnostics: diagnostics) else { return nil }
+        guard let top = MappingReader.open(path: "\(root)/\(file)", file: file, diagnostics: diagnostics,
+                                           fix: "restore etc/windows.yaml (processing windows are required)") else { return nil }
         var windows: [ProcessingWindow] = []
         if let list = top.sequence("windows", required: true, example: "a list of windows") {
             var names: Set<String> = []

@@ -2,18 +2,6 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// The `nightshift` binary next to the test bundle.
-func nightshiftBinary() throws -> String {
-    let candidates = [
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("nightshift").path,
-        Bundle(for: CommandLineTests.self).bundleURL.deletingLastPathComponent().appendingPathComponent("nightshift").path,
-    ]
-    guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-        throw TestSetupError("nightshift binary not found in \(candidates); run swift build first")
-    }
-    return found
-}
-
 final class CommandLineTests: XCTestCase {
     var project: ProjectCopy!
 
@@ -21,7 +9,7 @@ final class CommandLineTests: XCTestCase {
     override func tearDown() { project?.cleanup() }
 
     func nightshift(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
-        try runProcess([try nightshiftBinary()] + arguments + ["--root", project.root], environment: environment)
+        try nightshiftTests.nightshift(arguments, in: project, environment: environment)
     }
 
     func testCheckReportsABrokenJobFileAndExitsNonZero() throws {

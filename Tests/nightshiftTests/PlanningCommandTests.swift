@@ -9,7 +9,7 @@ final class PlanningCommandTests: XCTestCase {
     override func tearDown() { project?.cleanup() }
 
     func nightshift(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
-        try runProcess([try nightshiftBinary()] + arguments + ["--root", project.root], environment: environment)
+        try nightshiftTests.nightshift(arguments, in: project, environment: environment)
     }
 
     func testCronPrintsFireInstantsAcrossADSTGap() throws {
