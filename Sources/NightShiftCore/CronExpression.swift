@@ -129,12 +129,17 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
 
     /// The first fire instant strictly after `instant`, or nil if none within 28 years.
     public func next(after instant: Date, in zone: TimeZone) -> Date? {
-        let start = LocalDateTime(instant, in: zone).date.adding(days: -1)
+        let local = LocalDateTime(instant, in: zone)
+        // A wall time more than any DST shift (3 h, with margin) before `instant`'s own wall time
+        // cannot resolve to a later instant: skip those without asking the time zone.
+        let earliestWall = local.wallSeconds - 3 * 3600
+        let start = local.date.adding(days: -1)
         for offset in 0..<(366 * 28) {
             let day = start.adding(days: offset)
             guard matches(day) else { continue }
-            for hour in hours {
-                for minute in minutes {
+            let dayWall = day.dayNumber * 86_400
+            for hour in hours where dayWall + hour * 3600 + 3599 >= earliestWall {
+                for minute in minutes where dayWall + hour * 3600 + minute * 60 >= earliestWall {
                     let fire = zone.instant(of: LocalDateTime(date: day, hour: hour, minute: minute))
                     if fire > instant { return fire }
                 }

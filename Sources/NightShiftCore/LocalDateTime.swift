@@ -61,3 +61,13 @@ extension TimeZone {
         return Date(timeIntervalSince1970: TimeInterval(high))
     }
 }
+
+extension Date {
+    /// ISO 8601 in `zone` with its offset, e.g. `2026-11-23T02:00:00+08:00` (`Z` for UTC).
+    public func iso8601(in zone: TimeZone) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = zone
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: self)
+    }
+}

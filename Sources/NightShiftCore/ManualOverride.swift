@@ -28,3 +28,43 @@ public struct ManualOverride: Sendable, Equatable {
         }
     }
 }
+
+/// Overrides folded onto a batch's jobs: what the runner and the planner both act on.
+public struct AppliedOverrides: Sendable {
+    /// The jobs with ignored dependencies removed from `dependsOn`.
+    public let jobs: [JobDefinition]
+    /// Jobs not to run (their dependents treat them as done).
+    public let skipped: Set<String>
+    /// The overrides that concern each job.
+    public let byJob: [String: [ManualOverride]]
+    /// Overrides naming a job that is not among `jobs`.
+    public let unknown: [ManualOverride]
+
+    public init(jobs: [JobDefinition], overrides: [ManualOverride]) {
+        let names = Set(jobs.map(\.name))
+        var skipped: Set<String> = []
+        var ignored: [String: Set<String>] = [:]
+        var byJob: [String: [ManualOverride]] = [:]
+        var unknown: [ManualOverride] = []
+        for override in overrides {
+            guard names.contains(override.job) else {
+                unknown.append(override)
+                continue
+            }
+            byJob[override.job, default: []].append(override)
+            switch override.action {
+            case .skip: skipped.insert(override.job)
+            case let .ignoreDependency(dep): ignored[override.job, default: []].insert(dep)
+            }
+        }
+        self.jobs = jobs.map { job in
+            guard let drop = ignored[job.name] else { return job }
+            return JobDefinition(name: job.name, description: job.description, kind: job.kind, batch: job.batch, priority: job.priority,
+                                 dependsOn: job.dependsOn.filter { !drop.contains($0) }, estimateSeconds: job.estimateSeconds,
+                                 retries: job.retries, locks: job.locks, action: job.action)
+        }
+        self.skipped = skipped
+        self.byJob = byJob
+        self.unknown = unknown
+    }
+}

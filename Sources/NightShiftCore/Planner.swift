@@ -98,27 +98,10 @@ public enum Planner {
     public static func plan(_ request: PlanRequest) throws(DependencyGraph.Problem) -> Plan {
         let zone = request.windows.zone
         let byName = Dictionary(uniqueKeysWithValues: request.jobs.map { ($0.name, $0) })
-        var skipped: Set<String> = []
-        var ignored: [String: Set<String>] = [:]
-        var overridesByJob: [String: [ManualOverride]] = [:]
-        var warnings: [String] = []
-        for override in request.overrides {
-            guard byName[override.job] != nil else {
-                warnings.append("override for unknown job \(override.job) ignored (\(override.summary))")
-                continue
-            }
-            overridesByJob[override.job, default: []].append(override)
-            switch override.action {
-            case .skip: skipped.insert(override.job)
-            case let .ignoreDependency(dep): ignored[override.job, default: []].insert(dep)
-            }
-        }
-        let adjusted = request.jobs.map { job in
-            JobDefinition(name: job.name, description: job.description, kind: job.kind, batch: job.batch, priority: job.priority,
-                          dependsOn: job.dependsOn.filter { !(ignored[job.name]?.contains($0) ?? false) },
-                          estimateSeconds: job.estimateSeconds, retries: job.retries, locks: job.locks, action: job.action)
-        }
-        let graph = try DependencyGraph(adjusted)
+        let applied = AppliedOverrides(jobs: request.jobs, overrides: request.overrides)
+        let skipped = applied.skipped, overridesByJob = applied.byJob
+        var warnings = applied.unknown.map { "override for unknown job \($0.job) ignored (\($0.summary))" }
+        let graph = try DependencyGraph(applied.jobs)
         let businessDate = request.batch.businessDate(at: request.start, in: zone)
         if let warning = request.windows.calendar.coverageWarning(for: LocalDate(request.start, in: zone)) { warnings.append(warning) }
 
@@ -183,7 +166,6 @@ public enum Planner {
         var freeSlots = request.slots
         while true {
             // Start whatever can start now.
-            var postponed: [Int] = []
             while freeSlots > 0, let i = ready.pop()?.index {
                 let job = effectiveJobs[i]
                 if skipped.contains(job.name) {
@@ -196,7 +178,7 @@ public enum Planner {
                     continue
                 }
                 if job.locks.contains(where: { lockHolders[$0] != nil }) {
-                    postponed.append(i)
+                    waitingForLock.append(i)
                     continue
                 }
                 let priority = request.policy.effectivePriority(job.priority, due: due[i], now: clock)
@@ -223,7 +205,6 @@ public enum Planner {
                 running.push((finish, i))
                 freeSlots -= 1
             }
-            for i in postponed { waitingForLock.append(i) }
             // Advance to the next event: a job finishing or a deferral ending.
             guard let next = [running.peek?.0, deferred.peek?.0].compactMap({ $0 }).min() else { break }
             clock = max(clock, next)

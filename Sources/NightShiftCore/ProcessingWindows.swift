@@ -118,10 +118,8 @@ public struct WindowDecision: Sendable, Equatable {
         case .allowed:
             return "allowed: \(describe), which lets \(priority) start\(note)"
         case let .deferred(until):
-            let formatter = ISO8601DateFormatter()
-            formatter.timeZone = zone
             let then = nextWindow.map { "\($0.name), \(nextRule?.rawValue ?? "")" } ?? "open"
-            return "deferred until \(formatter.string(from: until)) (\(then)): \(describe), \(lets)\(note)"
+            return "deferred until \(until.iso8601(in: zone)) (\(then)): \(describe), \(lets)\(note)"
         case .notAllowed:
             return "not allowed: \(describe), \(lets), and no window in the next \(horizonDays) days lets \(priority) start\(note)"
         }

@@ -67,20 +67,8 @@ public final class BatchRunner {
 
         // Operators' overrides for this run: skips, and dependencies not to wait for.
         let overrides = try OverrideStore(db: storeConnection).overrides(batch: batch, businessDate: businessDate)
-        var ignored: [String: Set<String>] = [:]
-        var skips: [String: (id: Int, override: ManualOverride)] = [:]
-        for entry in overrides {
-            switch entry.override.action {
-            case .skip: skips[entry.override.job] = entry
-            case let .ignoreDependency(dep): ignored[entry.override.job, default: []].insert(dep)
-            }
-        }
-        let jobs = configuration.jobs(in: batch).map { job in
-            JobDefinition(name: job.name, description: job.description, kind: job.kind, batch: job.batch, priority: job.priority,
-                          dependsOn: job.dependsOn.filter { !(ignored[job.name]?.contains($0) ?? false) },
-                          estimateSeconds: job.estimateSeconds, retries: job.retries, locks: job.locks, action: job.action)
-        }
-        let plan = try DependencyGraph(jobs).order()
+        let applied = AppliedOverrides(jobs: configuration.jobs(in: batch), overrides: overrides.map(\.override))
+        let plan = try DependencyGraph(applied.jobs).order()
         var warnings = configuration.calendarCoverageWarnings(from: instant, days: 0)
         for warning in warnings { logger.warning("\(warning)") }
         let batchRunID = try store.createBatchRun(batch: batch, businessDate: businessDate, scheduledFor: instant, trigger: trigger)
@@ -88,35 +76,35 @@ public final class BatchRunner {
                                                 "batch_run": "\(batchRunID)", "jobs": "\(plan.count)"])
         var runIDs: [String: Int] = [:]
         for job in plan { runIDs[job.name] = try store.createJobRun(batchRunID: batchRunID, job: job) }
-
-        for entry in overrides { if let jobRunID = runIDs[entry.override.job] { try OverrideStore(db: storeConnection).markApplied(overrideID: entry.id, jobRunID: jobRunID) } }
-        for entry in overrides where runIDs[entry.override.job] == nil {
-            warnings.append("override for \(entry.override.job), which is not a \(batch.rawValue) job, was ignored (\(entry.override.summary))")
+        for entry in overrides {
+            if let jobRunID = runIDs[entry.override.job] {
+                try OverrideStore(db: storeConnection).markApplied(overrideID: entry.id, jobRunID: jobRunID)
+            }
         }
+        warnings += applied.unknown.map { "override for \($0.job), which is not a \(batch.rawValue) job, was ignored (\($0.summary))" }
 
         var reports: [String: JobReport] = [:]
+        func skip(_ job: JobDefinition, _ jobRunID: Int, because reason: String) throws {
+            try store.moveJob(batchRunID: batchRunID, jobRunID: jobRunID, from: .pending, to: .skipped, reason: reason,
+                              update: .init(skipReason: reason))
+            logger.warning("job skipped", metadata: ["job": "\(job.name)", "reason": "\(reason)"])
+            reports[job.name] = JobReport(job: job, jobRunID: jobRunID, state: .skipped, rows: 0, attempts: 0, seconds: 0,
+                                          failure: nil, skipReason: reason, outputs: [], note: nil)
+        }
         for job in plan {
             let jobRunID = runIDs[job.name]!
-            if let skip = skips[job.name] {
-                let reason = skip.override.summary
-                try store.moveJob(batchRunID: batchRunID, jobRunID: jobRunID, from: .pending, to: .skipped, reason: reason,
-                                  update: .init(skipReason: reason))
-                logger.warning("job skipped by override", metadata: ["job": "\(job.name)", "by": "\(skip.override.requestedBy)"])
-                reports[job.name] = JobReport(job: job, jobRunID: jobRunID, state: .skipped, rows: 0, attempts: 0, seconds: 0,
-                                              failure: nil, skipReason: reason, outputs: [], note: nil)
+            let jobOverrides = applied.byJob[job.name] ?? []
+            if let override = jobOverrides.first(where: { $0.action == .skip }) {
+                try skip(job, jobRunID, because: override.summary)
                 continue
             }
-            let notes = overrides.filter { $0.override.job == job.name }.map(\.override.summary)
-            if let blocker = job.dependsOn.sorted().first(where: { reports[$0]?.state != .succeeded && skips[$0] == nil }) {
-                let reason = "dependency \(blocker) \(reports[blocker]?.state.rawValue ?? "did not run")"
-                try store.moveJob(batchRunID: batchRunID, jobRunID: jobRunID, from: .pending, to: .skipped, reason: reason,
-                                  update: .init(skipReason: reason))
-                logger.warning("job skipped", metadata: ["job": "\(job.name)", "reason": "\(reason)"])
-                reports[job.name] = JobReport(job: job, jobRunID: jobRunID, state: .skipped, rows: 0, attempts: 0, seconds: 0,
-                                              failure: nil, skipReason: reason, outputs: [], note: nil)
+            // A job skipped by an override counts as done for its dependents.
+            if let blocker = job.dependsOn.sorted().first(where: { reports[$0]?.state != .succeeded && !applied.skipped.contains($0) }) {
+                try skip(job, jobRunID, because: "dependency \(blocker) \(reports[blocker]?.state.rawValue ?? "did not run")")
                 continue
             }
             var report = try runJob(job, jobRunID: jobRunID, batchRunID: batchRunID, businessDate: businessDate, store: store)
+            let notes = jobOverrides.map(\.summary)
             if !notes.isEmpty { report.note = ([report.note].compactMap { $0 } + notes).joined(separator: "; ") }
             reports[job.name] = report
         }
@@ -124,7 +112,7 @@ public final class BatchRunner {
         let ordered = plan.map { reports[$0.name]! }
         let failed = ordered.filter { $0.state == .failed }.count
         let skipped = ordered.filter { $0.state == .skipped }.count
-        let skippedByOverride = ordered.filter { $0.state == .skipped && skips[$0.job.name] != nil }.count
+        let skippedByOverride = ordered.filter { $0.state == .skipped && applied.skipped.contains($0.job.name) }.count
         let succeeded = ordered.count - failed - skipped
         let state: BatchState = failed + skipped - skippedByOverride == 0 ? .succeeded : .failed
         try store.finishBatch(batchRunID: batchRunID, state: state, succeeded: succeeded, failed: failed, skipped: skipped,

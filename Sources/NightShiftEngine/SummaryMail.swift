@@ -30,9 +30,9 @@ struct SummaryMail {
             "batch": report.batch.rawValue,
             "business_date": report.businessDate.description,
             "ok": report.state == .succeeded,
-            "scheduled_for": localTime(report.scheduledFor, zone),
-            "started_at": localTime(report.startedAt, zone),
-            "finished_at": localTime(report.finishedAt, zone),
+            "scheduled_for": report.scheduledFor.iso8601(in: zone),
+            "started_at": report.startedAt.iso8601(in: zone),
+            "finished_at": report.finishedAt.iso8601(in: zone),
             "duration": formatDuration(report.finishedAt.timeIntervalSince(report.startedAt)),
             "batch_run_id": report.batchRunID,
             "warnings": report.warnings,
@@ -59,13 +59,6 @@ struct SummaryMail {
             },
         ]
     }
-}
-
-func localTime(_ date: Date, _ zone: TimeZone) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.timeZone = zone
-    formatter.formatOptions = [.withInternetDateTime]
-    return formatter.string(from: date)
 }
 
 func formatDuration(_ seconds: Double) -> String {

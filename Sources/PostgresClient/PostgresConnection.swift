@@ -83,10 +83,11 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Sets `nightshift.<name>` run-time parameters for the current transaction with bound values,
     /// so scripts and COPY queries read them with `current_setting(...)` instead of having values
     /// spliced into their text.
+    /// All of them in one round trip.
     public func setParameters(_ values: [(String, String)]) throws {
-        for (name, value) in values {
-            try execute("SELECT set_config($1, $2, true)", ["nightshift.\(name)", value])
-        }
+        guard !values.isEmpty else { return }
+        let calls = values.indices.map { "set_config($\(2 * $0 + 1), $\(2 * $0 + 2), true)" }.joined(separator: ", ")
+        try execute("SELECT \(calls)", values.flatMap { ["nightshift.\($0.0)", $0.1] })
     }
 
     /// Runs `body` inside BEGIN/COMMIT; rolls back when it throws and rethrows the original error.

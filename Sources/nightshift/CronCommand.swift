@@ -34,11 +34,8 @@ struct CronCommand: ParsableCommand {
             throw ExitCode(2)
         }
         let tz = TimeZone(identifier: zone)!
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = tz
-        formatter.formatOptions = [.withInternetDateTime]
         for fire in cron.next(count, after: from.flatMap(parseInstant) ?? Date(), in: tz) {
-            print(formatter.string(from: fire))
+            print(fire.iso8601(in: tz))
         }
     }
 }

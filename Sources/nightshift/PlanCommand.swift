@@ -72,9 +72,9 @@ struct PlanCommand: ParsableCommand {
         case .uncovered: "not covered by any calendar"
         }
         let weekday = CronExpression.dayNames[day.weekday].capitalized
-        print("Plan: \(plan.batch.rawValue) batch for business date \(plan.businessDate), starting \(iso(plan.start, zone)) (\(weekday), \(dayKind))")
-        print("Window: \(schedule.windowSeconds / 3600) h, until \(iso(plan.windowEnd, zone)); \(configuration.settings.concurrentJobs) job(s) at a time")
-        if let next { print("Next scheduled \(plan.batch.rawValue) run after that instant: \(iso(next.instant, zone)) (\(next.note))") }
+        print("Plan: \(plan.batch.rawValue) batch for business date \(plan.businessDate), starting \(plan.start.iso8601(in: zone)) (\(weekday), \(dayKind))")
+        print("Window: \(schedule.windowSeconds / 3600) h, until \(plan.windowEnd.iso8601(in: zone)); \(configuration.settings.concurrentJobs) job(s) at a time")
+        if let next { print("Next scheduled \(plan.batch.rawValue) run after that instant: \(next.instant.iso8601(in: zone)) (\(next.note))") }
         print("")
         let width = max(3, plan.entries.map(\.job.name.count).max() ?? 3)
         let depWidth = max(9, plan.entries.map { $0.waitsFor.joined(separator: ",").count }.max() ?? 9)
@@ -99,24 +99,17 @@ struct PlanCommand: ParsableCommand {
         print("")
         let spare = Int(plan.windowEnd.timeIntervalSince(plan.requiredFinish))
         if plan.fitsWindow {
-            print("Predicted finish of P1–P3 jobs \(iso(plan.requiredFinish, zone)): fits the window (\(duration(spare)) to spare).")
+            print("Predicted finish of P1–P3 jobs \(plan.requiredFinish.iso8601(in: zone)): fits the window (\(duration(spare)) to spare).")
         } else if plan.entries.contains(where: { if case .blocked = $0.status { $0.job.priority != .p4 } else { false } }) {
-            print("Predicted finish \(iso(plan.requiredFinish, zone)) for the jobs that can start: DOES NOT FIT — some P1–P3 jobs are blocked.")
+            print("Predicted finish \(plan.requiredFinish.iso8601(in: zone)) for the jobs that can start: DOES NOT FIT — some P1–P3 jobs are blocked.")
         } else {
-            print("Predicted finish of P1–P3 jobs \(iso(plan.requiredFinish, zone)): DOES NOT FIT the window (\(duration(-spare)) over).")
+            print("Predicted finish of P1–P3 jobs \(plan.requiredFinish.iso8601(in: zone)): DOES NOT FIT the window (\(duration(-spare)) over).")
         }
         if !plan.lateBestEffort.isEmpty {
-            print("Best effort (P4) finishing after the window: \(plan.lateBestEffort.joined(separator: ", ")); all jobs done by \(iso(plan.predictedFinish, zone)).")
+            print("Best effort (P4) finishing after the window: \(plan.lateBestEffort.joined(separator: ", ")); all jobs done by \(plan.predictedFinish.iso8601(in: zone)).")
         }
         for warning in warnings { print("warning: \(warning)") }
     }
-}
-
-func iso(_ date: Date, _ zone: TimeZone) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.timeZone = zone
-    formatter.formatOptions = [.withInternetDateTime]
-    return formatter.string(from: date)
 }
 
 func short(_ date: Date, _ zone: TimeZone) -> String {
@@ -174,7 +167,7 @@ enum PlanJSON {
             let decision = entry.decision.map { d -> Decision in
                 let (verdict, until): (String, String?) = switch d.verdict {
                 case .allowed: ("allowed", nil)
-                case let .deferred(until): ("deferred", iso(until, zone))
+                case let .deferred(until): ("deferred", until.iso8601(in: zone))
                 case .notAllowed: ("not_allowed", nil)
                 }
                 return Decision(verdict: verdict, until: until, rule: d.rule.rawValue, window: d.windowName, reason: d.reason)
@@ -182,13 +175,13 @@ enum PlanJSON {
             return Job(name: entry.job.name, kind: entry.job.kind.rawValue, priority: entry.job.priority.description,
                        effectivePriority: entry.effectivePriority.description, status: status, dependsOn: entry.job.dependsOn,
                        waitsFor: entry.waitsFor, locks: entry.job.locks, blockedReason: blocked,
-                       start: entry.start.map { iso($0, zone) }, finish: entry.finish.map { iso($0, zone) }, seconds: entry.seconds,
+                       start: entry.start.map { $0.iso8601(in: zone) }, finish: entry.finish.map { $0.iso8601(in: zone) }, seconds: entry.seconds,
                        durationSource: entry.source.description, decision: decision, overrides: entry.overrides.map(\.summary),
                        lateBySeconds: entry.lateBy)
         }
-        let document = Document(batch: plan.batch.rawValue, businessDate: plan.businessDate.description, start: iso(plan.start, zone),
-                                windowEnd: iso(plan.windowEnd, zone), predictedFinish: iso(plan.predictedFinish, zone),
-                                requiredFinish: iso(plan.requiredFinish, zone), fitsWindow: plan.fitsWindow, lateBestEffort: plan.lateBestEffort, nextScheduledRun: next.map { iso($0.instant, zone) },
+        let document = Document(batch: plan.batch.rawValue, businessDate: plan.businessDate.description, start: plan.start.iso8601(in: zone),
+                                windowEnd: plan.windowEnd.iso8601(in: zone), predictedFinish: plan.predictedFinish.iso8601(in: zone),
+                                requiredFinish: plan.requiredFinish.iso8601(in: zone), fitsWindow: plan.fitsWindow, lateBestEffort: plan.lateBestEffort, nextScheduledRun: next.map { $0.instant.iso8601(in: zone) },
                                 nextScheduledRunNote: next?.note, warnings: warnings, jobs: jobs)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

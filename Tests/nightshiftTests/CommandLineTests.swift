@@ -2,16 +2,7 @@ import Foundation
 import TestSupport
 import XCTest
 
-final class CommandLineTests: XCTestCase {
-    var project: ProjectCopy!
-
-    override func setUpWithError() throws { project = try ProjectCopy() }
-    override func tearDown() { project?.cleanup() }
-
-    func nightshift(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
-        try nightshiftTests.nightshift(arguments, in: project, environment: environment)
-    }
-
+final class CommandLineTests: CommandLineTestCase {
     func testCheckReportsABrokenJobFileAndExitsNonZero() throws {
         try project.write("jobs/delivery_charges.yaml", """
             name: delivery_charges

@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+import XCTest
 
 /// The `nightshift` binary next to the test bundle.
 func nightshiftBinary() throws -> String {
@@ -13,7 +14,14 @@ func nightshiftBinary() throws -> String {
     return found
 }
 
-/// Runs `nightshift ARGUMENTS --root PROJECT` as an operator would.
-func nightshift(_ arguments: [String], in project: ProjectCopy, environment: [String: String] = [:]) throws -> ProcessOutput {
-    try runProcess([try nightshiftBinary()] + arguments + ["--root", project.root], environment: environment)
+/// A test case with its own copy of the project, running `nightshift … --root COPY` as an operator would.
+class CommandLineTestCase: XCTestCase {
+    var project: ProjectCopy!
+
+    override func setUpWithError() throws { project = try ProjectCopy() }
+    override func tearDown() { project?.cleanup() }
+
+    func nightshift(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
+        try runProcess([try nightshiftBinary()] + arguments + ["--root", project.root], environment: environment)
+    }
 }

@@ -2,16 +2,7 @@ import Foundation
 import TestSupport
 import XCTest
 
-final class PlanningCommandTests: XCTestCase {
-    var project: ProjectCopy!
-
-    override func setUpWithError() throws { project = try ProjectCopy() }
-    override func tearDown() { project?.cleanup() }
-
-    func nightshift(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
-        try nightshiftTests.nightshift(arguments, in: project, environment: environment)
-    }
-
+final class PlanningCommandTests: CommandLineTestCase {
     func testCronPrintsFireInstantsAcrossADSTGap() throws {
         let output = try runProcess([try nightshiftBinary(), "cron", "30 2 * * *", "--zone", "America/New_York",
                                      "--from", "2027-03-13T00:00:00-05:00", "--count", "3"])
