@@ -33,6 +33,7 @@ enum JobFile {
         let estimate = top.int("estimate_minutes", range: 0...24 * 60, example: "5") ?? 5
         let retries = top.int("retries", range: 0...10, example: "3") ?? schedule?.retries ?? settings.retries
         let locks = top.stringList("locks", example: "[erp.delivery_charges]") ?? []
+        let timeout = top.int("timeout_minutes", range: 1...72 * 60, example: "30")
 
         var action: JobAction?
         let sections: [JobKind: String] = [.aggregation: "aggregation", .calculation: "calculation", .export: "export"]
@@ -97,6 +98,7 @@ enum JobFile {
 
         guard diagnostics.errors.count == before, let name, let kind, let batch, let priority, let action else { return nil }
         return JobDefinition(name: name, description: description, kind: kind, batch: batch, priority: priority,
-                             dependsOn: depends, estimateSeconds: estimate * 60, retries: retries, locks: locks, action: action)
+                             dependsOn: depends, estimateSeconds: estimate * 60, retries: retries, locks: locks,
+                             timeoutSeconds: timeout.map { $0 * 60 }, action: action)
     }
 }

@@ -21,6 +21,8 @@ public struct RunnerSettings: Sendable {
     public let retryDelaySeconds: Int
     public let concurrentJobs: Int
     public let schedules: [BatchKind: BatchSchedule]
+    /// `runner:` — how the long-running service works.
+    public let service: ServiceSettings
 
     /// The connection string to use: the configured URL, else DATABASE_URL, else "" (PG* variables).
     public func connectionString(environment: [String: String]) -> String {
@@ -73,6 +75,7 @@ public struct RunnerSettings: Sendable {
         let concurrent = limits?.int("concurrent_jobs", range: 1...50, example: "1") ?? 1
         limits?.finish()
         let schedules = BatchesSection.read(top.mapping("batches", required: false, example: "`daily: {cron: \"0 2 * * *\"}`"))
+        let service = ServiceSettings.read(top.mapping("runner", required: false, example: "`workers: 2`"))
         top.finish()
 
         guard diagnostics.errors.count == before, let zone else { return nil }
@@ -80,6 +83,7 @@ public struct RunnerSettings: Sendable {
                               templatesDirectory: templates, exportsDirectory: exports, outboxDirectory: outbox,
                               keyring: keyringValue.hasPrefix("/") ? keyringValue : "\(root)/\(keyringValue)",
                               recipient: recipient, compressionLevel: level, mailFrom: from, mailTo: to,
-                              retries: retries, retryDelaySeconds: delay, concurrentJobs: concurrent, schedules: schedules)
+                              retries: retries, retryDelaySeconds: delay, concurrentJobs: concurrent, schedules: schedules,
+                              service: service)
     }
 }

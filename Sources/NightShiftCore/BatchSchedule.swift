@@ -67,3 +67,56 @@ extension BatchSchedule {
         return nil
     }
 }
+
+/// One occurrence of a batch: the instant it runs for (holiday policy applied) and what the
+/// policies did to it.
+public struct BatchOccurrence: Sendable, Equatable {
+    public let instant: Date
+    public let note: String
+}
+
+extension BatchSchedule {
+    /// Occurrences whose instant (holiday policy applied) lies in `(after, through]`, oldest first,
+    /// each instant once. A moved occurrence counts where it lands: with next_workday a fire time
+    /// before `after` can land inside the range, with previous_workday one after `through` can.
+    public func occurrences(after: Date, through: Date, calendar: HolidayCalendar, zone: TimeZone,
+                            limit: Int = 10_000) -> [BatchOccurrence] {
+        guard after < through else { return [] }
+        let reach: TimeInterval = 14 * 86_400 // a holiday run longer than two weeks is not moved across the range edge
+        let from = holidayPolicy == .nextWorkday ? after.addingTimeInterval(-reach) : after
+        let to = holidayPolicy == .previousWorkday ? through.addingTimeInterval(reach) : through
+        var found: [Date: String] = [:]
+        var cursor = from
+        var steps = 0
+        while steps < limit, let fire = cron.next(after: cursor, in: zone), fire <= to {
+            steps += 1
+            cursor = fire
+            let local = LocalDateTime(fire, in: zone)
+            var instant = fire
+            var note = calendar.coverageWarning(for: local.date) ?? "on schedule"
+            if case let .holiday(name) = calendar.kind(of: local.date) {
+                guard let moved = holidayPolicy.apply(to: local.date, calendar: calendar) else { continue }
+                if moved == local.date {
+                    note = "\(local.date) is a holiday (\(name)); holiday policy run"
+                } else {
+                    instant = zone.instant(of: LocalDateTime(date: moved, minute: local.minute))
+                    note = "\(local.date) is a holiday (\(name)); holiday policy \(holidayPolicy.rawValue) moves it to \(moved)"
+                }
+            }
+            if instant > after && instant <= through && found[instant] == nil { found[instant] = note }
+        }
+        return found.keys.sorted().map { BatchOccurrence(instant: $0, note: found[$0]!) }
+    }
+
+    /// What the scheduler fires at `now`, having evaluated the schedule up to `cursor` (nil: the
+    /// runner never ran this schedule; then only occurrences within the grace period count).
+    /// Holiday policy first, then the misfire policy on the occurrences that are late.
+    public func due(cursor: Date?, now: Date, calendar: HolidayCalendar, zone: TimeZone)
+        -> (run: [BatchOccurrence], dropped: Int, reason: String) {
+        let from = cursor ?? now.addingTimeInterval(-TimeInterval(graceSeconds))
+        let candidates = occurrences(after: from, through: now, calendar: calendar, zone: zone)
+        let resolution = misfire.resolve(due: candidates.map(\.instant), now: now, grace: TimeInterval(graceSeconds))
+        let chosen = Set(resolution.run)
+        return (candidates.filter { chosen.contains($0.instant) }, resolution.dropped, resolution.reason)
+    }
+}

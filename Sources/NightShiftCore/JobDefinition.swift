@@ -12,10 +12,14 @@ public struct JobDefinition: Sendable, Equatable {
     public let retries: Int
     /// Exclusive resources (e.g. a table): jobs sharing a lock never run at the same time.
     public let locks: [String]
+    /// How long one attempt may run before it is stopped and recorded `timed_out` (nil: only the
+    /// batch window limits it).
+    public let timeoutSeconds: Int?
     public let action: JobAction
 
     public init(name: String, description: String, kind: JobKind, batch: BatchKind, priority: Priority,
-                dependsOn: [String], estimateSeconds: Int, retries: Int, locks: [String] = [], action: JobAction) {
+                dependsOn: [String], estimateSeconds: Int, retries: Int, locks: [String] = [], timeoutSeconds: Int? = nil,
+                action: JobAction) {
         self.name = name
         self.description = description
         self.kind = kind
@@ -25,6 +29,7 @@ public struct JobDefinition: Sendable, Equatable {
         self.estimateSeconds = estimateSeconds
         self.retries = retries
         self.locks = locks
+        self.timeoutSeconds = timeoutSeconds
         self.action = action
     }
 }

@@ -1,35 +1,59 @@
-/// The life of one job run. Every transition is recorded in `nightshift.state_transitions`.
+/// The life of one job run. Every transition is a row in `nightshift.state_transitions`, and the
+/// table's CHECK constraint holds the same values.
 ///
 /// ```
-/// pending ──► running ──► succeeded
-///    │           ├──────► failed        (permanent error, or retries exhausted)
-///    │           └──────► retrying ──► running   (transient error, attempts left)
-///    └──────────────────► skipped       (a dependency did not succeed)
+///            ┌──────────── released (graceful stop) / rescued (lease expired) ─────────┐
+///            ▼                                                                         │
+/// pending ──► running ──► succeeded                                                    │
+///    │           ├──────► failed        (permanent error, or retries exhausted)        │
+///    │           ├──────► timed_out     (job timeout or batch window passed)           │
+///    │           ├──────► retrying ──► running   (transient error; after not_before)   │
+///    │           └─────────────────────────────────────────────────────────────────────┘
+///    └──────────────────► skipped       (a dependency did not succeed, an override, or the
+///                                        batch window ended before the job could start)
 /// ```
+///
+/// Who moves a job:
+/// - `pending` — the scheduler or `run --once` creates it with its batch occurrence; a runner that
+///   stops gracefully releases its running job back here (resumes from the checkpoint); the
+///   rescuer returns a job whose lease expired here (its runner died) while retries remain.
+/// - `running` — the dispatcher claims it (FOR UPDATE SKIP LOCKED) under a lease of one runner.
+/// - `retrying` — the worker, after a transient failure; claimable again after its back-off.
+/// - `succeeded`, `failed`, `timed_out` — the worker holding the lease (a fenced write); `failed`
+///   also by the rescuer when a job's runner died more often than its retries allow.
+/// - `skipped` — the dispatcher, when a dependency failed, was skipped or timed out, or the batch
+///   window ended first; the runner, for an operator's skip override.
 public enum JobState: String, Sendable, CaseIterable, Codable {
     case pending, running, retrying, succeeded, failed, skipped
+    case timedOut = "timed_out"
 
-    public var isFinal: Bool { self == .succeeded || self == .failed || self == .skipped }
+    public var isFinal: Bool { self == .succeeded || self == .failed || self == .skipped || self == .timedOut }
 
     /// Whether `self → next` is a legal move.
     public func canMove(to next: JobState) -> Bool {
         switch (self, next) {
         case (.pending, .running), (.pending, .skipped),
-             (.running, .succeeded), (.running, .failed), (.running, .retrying),
-             (.retrying, .running), (.retrying, .failed):
+             (.running, .succeeded), (.running, .failed), (.running, .retrying), (.running, .timedOut), (.running, .pending),
+             (.retrying, .running), (.retrying, .failed), (.retrying, .skipped):
             return true
         default:
             return false
         }
     }
+
+    /// States a dependent may not wait for any more: the dependent is skipped.
+    public var blocksDependents: Bool { self == .failed || self == .timedOut || self == .skipped }
 }
 
-/// The life of one batch run.
+/// The life of one batch run (one occurrence of a batch, or an operator's rerun of it).
 ///
 /// ```
-/// running ──► succeeded   (every job succeeded)
-///        └──► failed      (at least one job failed or was skipped)
+/// running ──► succeeded   (every job succeeded, or was skipped by an operator's override)
+///        └──► failed      (at least one job failed, timed out or was skipped)
 /// ```
+/// The scheduler (or `run --once`) creates it `running` with its jobs `pending`; whichever runner
+/// sees the last job reach a final state closes it (a conditional update: exactly one does) and
+/// any runner writes its summary.
 public enum BatchState: String, Sendable, CaseIterable, Codable {
     case running, succeeded, failed
 

@@ -61,7 +61,7 @@ public struct AppliedOverrides: Sendable {
             guard let drop = ignored[job.name] else { return job }
             return JobDefinition(name: job.name, description: job.description, kind: job.kind, batch: job.batch, priority: job.priority,
                                  dependsOn: job.dependsOn.filter { !drop.contains($0) }, estimateSeconds: job.estimateSeconds,
-                                 retries: job.retries, locks: job.locks, action: job.action)
+                                 retries: job.retries, locks: job.locks, timeoutSeconds: job.timeoutSeconds, action: job.action)
         }
         self.skipped = skipped
         self.byJob = byJob

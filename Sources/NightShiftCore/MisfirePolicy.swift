@@ -28,6 +28,12 @@ public enum MisfirePolicy: Sendable, Equatable {
             due.append(next)
             cursor = next
         }
+        return resolve(due: due, now: now, grace: grace)
+    }
+
+    /// Pure: which of the `due` instants (oldest first, all at or before `now`) run now. Those at
+    /// most `grace` seconds late always run; the policy decides about the older ones.
+    public func resolve(due: [Date], now: Date, grace: TimeInterval) -> Resolution {
         let onTime = due.filter { now.timeIntervalSince($0) <= grace }
         let missed = due.filter { now.timeIntervalSince($0) > grace }
         if missed.isEmpty {

@@ -30,7 +30,12 @@ final class CSVArchiveSource: ArchiveContentSource {
     /// Rows are gathered into buffers of about this size before they reach libarchive.
     static let flushBytes = 64 * 1024
 
-    init(stream: CopyOutStream, header: String, baseName: String, rowsPerFile: Int, modified: Int) {
+    /// Called after every buffer with the rows so far: a stop point (it may throw to stop).
+    private let progress: (Int) throws -> Void
+
+    init(stream: CopyOutStream, header: String, baseName: String, rowsPerFile: Int, modified: Int,
+         progress: @escaping (Int) throws -> Void = { _ in }) {
+        self.progress = progress
         self.stream = stream
         self.header = Array(header.utf8)
         self.baseName = baseName
@@ -72,6 +77,7 @@ final class CSVArchiveSource: ArchiveContentSource {
             entryRows += 1
         }
         try flush(into: archive)
+        try progress(totalRows + entryRows)
         if exhausted || entryRows == rowsPerFile {
             try archive.finishEntry()
             entryOpen = false

@@ -26,33 +26,49 @@ struct CalculationExecutor: JobExecutor {
         let applySQL = try load(spec.applySQL)
         let summarySQL = "SELECT count(*) AS n, max(\(spec.keyColumn)) AS last_key FROM \(staging)"
 
-        // Where to start: after the last committed key of an unfinished earlier run of this date.
+        // Where to start: after the last committed key of this job run (a resumed attempt) or of
+        // an unfinished earlier run of the same date. A checkpoint this job run completed means
+        // the work is done and only the job's own state was not recorded.
+        let me = String(context.jobRunID)
         let existing = try db.execute("""
-            SELECT last_key, rows_done, chunks_done, completed FROM nightshift.checkpoints
+            SELECT last_key, rows_done, chunks_done, completed, job_run_id, run_base_rows FROM nightshift.checkpoints
             WHERE job = $1 AND business_date = $2
             """, [job, context.businessDate.description])
-        var lastKey = 0, rowsDone = 0, chunksDone = 0
+        var lastKey = 0, rowsDone = 0, chunksDone = 0, baseRows = 0
         var note: String?
-        if existing.rowCount == 1, existing.bool(0, "completed") == false {
-            lastKey = existing.int(0, "last_key")!
-            rowsDone = existing.int(0, "rows_done")!
-            chunksDone = existing.int(0, "chunks_done")!
-            note = "resumed after key \(lastKey) (\(rowsDone) rows already done)"
-            context.logger.info("resuming from checkpoint", metadata: ["job": "\(job)", "after_key": "\(lastKey)"])
+        if existing.rowCount == 1 {
+            let mine = existing.string(0, "job_run_id") == me
+            if mine || existing.bool(0, "completed") == false {
+                lastKey = existing.int(0, "last_key")!
+                rowsDone = existing.int(0, "rows_done")!
+                chunksDone = existing.int(0, "chunks_done")!
+                baseRows = mine ? existing.int(0, "run_base_rows")! : rowsDone
+                if mine && existing.bool(0, "completed") == true {
+                    return JobOutcome(rows: rowsDone - baseRows, note: "completed by an earlier attempt")
+                }
+                if lastKey > 0 {
+                    note = "resumed after key \(lastKey) (\(rowsDone) rows already done)"
+                    context.logger.info("resuming from checkpoint", metadata: ["job": "\(job)", "after_key": "\(lastKey)"])
+                }
+            }
         }
-        try db.execute("""
-            INSERT INTO nightshift.checkpoints (job, business_date, job_run_id, last_key, rows_done, chunks_done, completed)
-            VALUES ($1, $2, $3, $4, $5, $6, false)
-            ON CONFLICT (job, business_date) DO UPDATE
-            SET job_run_id = $3, last_key = $4, rows_done = $5, chunks_done = $6, completed = false, updated_at = clock_timestamp()
-            """, [job, context.businessDate.description, String(context.jobRunID), String(lastKey), String(rowsDone), String(chunksDone)])
+        try db.transaction {
+            try db.execute("""
+                INSERT INTO nightshift.checkpoints (job, business_date, job_run_id, last_key, rows_done, chunks_done, completed, run_base_rows)
+                VALUES ($1, $2, $3, $4, $5, $6, false, $7)
+                ON CONFLICT (job, business_date) DO UPDATE
+                SET job_run_id = $3, last_key = $4, rows_done = $5, chunks_done = $6, completed = false, run_base_rows = $7,
+                    updated_at = clock_timestamp()
+                """, [job, context.businessDate.description, me, String(lastKey), String(rowsDone), String(chunksDone), String(baseRows)])
+            try context.fence(rows: rowsDone - baseRows)
+        }
 
         try db.execute("DROP TABLE IF EXISTS pg_temp.\(staging)")
         try db.executeScript(createSQL)
-        defer { if db.isOpen { _ = try? db.execute("DROP TABLE IF EXISTS pg_temp.\(staging)") } }
+        defer { if db.isOpen && !db.inTransaction { _ = try? db.execute("DROP TABLE IF EXISTS pg_temp.\(staging)") } }
 
-        let startRows = rowsDone
         while true {
+            try context.checkpoint()
             let chunkRows: Int = try db.transaction {
                 try db.setParameters(context.parameters + [("after_key", String(lastKey)), ("chunk_size", String(spec.chunkSize))])
                 try db.executeScript(stageSQL)
@@ -68,16 +84,22 @@ struct CalculationExecutor: JobExecutor {
                     UPDATE nightshift.checkpoints SET last_key = $3, rows_done = rows_done + $4, chunks_done = chunks_done + 1,
                         job_run_id = $5, updated_at = clock_timestamp()
                     WHERE job = $1 AND business_date = $2
-                    """, [job, context.businessDate.description, String(newKey), String(count), String(context.jobRunID)])
+                    """, [job, context.businessDate.description, String(newKey), String(count), me])
+                // The chunk, its checkpoint and the lease renewal commit together, or not at all.
+                try context.fence(rows: rowsDone + count - baseRows)
                 lastKey = newKey
                 return count
             }
             if chunkRows == 0 { break }
             rowsDone += chunkRows
             chunksDone += 1
+            context.control.setProgress(rows: rowsDone - baseRows)
         }
-        try db.execute("UPDATE nightshift.checkpoints SET completed = true, updated_at = clock_timestamp() WHERE job = $1 AND business_date = $2",
-                       [job, context.businessDate.description])
-        return JobOutcome(rows: rowsDone - startRows, note: note)
+        try db.transaction {
+            try db.execute("UPDATE nightshift.checkpoints SET completed = true, updated_at = clock_timestamp() WHERE job = $1 AND business_date = $2",
+                           [job, context.businessDate.description])
+            try context.fence(rows: rowsDone - baseRows)
+        }
+        return JobOutcome(rows: rowsDone - baseRows, note: note)
     }
 }

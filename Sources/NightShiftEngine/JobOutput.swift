@@ -14,4 +14,13 @@ public struct JobOutcome: Sendable {
     public var outputs: [JobOutput] = []
     /// A remark for the summary, e.g. "resumed after key 1234".
     public var note: String?
+    /// Complete, fsynced files to move into place when the job is recorded as succeeded, in this
+    /// order (the runner does it while it provably holds the job's lease).
+    public var publish: [Publication] = []
+}
+
+/// A staged file and the name it is published under.
+public struct Publication: Sendable, Equatable {
+    public let staged: String
+    public let final: String
 }

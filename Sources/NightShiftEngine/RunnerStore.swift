@@ -2,41 +2,331 @@ import Foundation
 import NightShiftCore
 import PostgresClient
 
-/// The runner's own tables (`nightshift.*`). Every batch and job state change goes through here
-/// and is recorded in `state_transitions` in the same transaction as the new state.
+/// The runner's own tables (`nightshift.*`): occurrences, job runs, leases, runners. Every batch
+/// and job state change goes through here and is recorded in `state_transitions` in the same
+/// transaction as the new state.
 ///
-/// Uses its own connection, separate from the jobs' work, so bookkeeping commits at once and
-/// survives a job's rollback.
+/// Every write of a job that a runner is running is fenced by its lease: the UPDATE names the
+/// owner and the `running` state, and finding no row means the lease is gone (`LeaseLost`) — the
+/// write is rolled back and the job belongs to someone else.
 public final class RunnerStore {
     let db: PostgresConnection
+    /// The zone times are shown in, in reasons written to the database.
+    let zone: TimeZone
 
-    public init(db: PostgresConnection) { self.db = db }
+    public init(db: PostgresConnection, zone: TimeZone = TimeZone(identifier: "Asia/Taipei")!) {
+        self.db = db
+        self.zone = zone
+    }
 
-    public func createBatchRun(batch: BatchKind, businessDate: LocalDate, scheduledFor: Date, trigger: String) throws -> Int {
+    // MARK: runners
+
+    public func registerRunner(_ identity: RunnerIdentity, clock: RunnerClock, workers: Int, mode: String) throws {
+        try db.execute("""
+            INSERT INTO nightshift.runners (id, host, pid, clock_start, clock_speed, clock_now, state, workers, mode)
+            VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8)
+            ON CONFLICT (id) DO UPDATE SET heartbeat_at = clock_timestamp(), state = 'running'
+            """, [identity.id, identity.host, String(identity.pid), iso8601(clock.start), String(clock.speed),
+                  iso8601(clock.now()), String(workers), mode])
+    }
+
+    public func beatRunner(_ id: String, clockNow: Date, isLeader: Bool, stopping: Bool) throws {
+        try db.execute("""
+            UPDATE nightshift.runners SET heartbeat_at = clock_timestamp(), clock_now = $2, is_leader = $3,
+                state = CASE WHEN $4 THEN 'stopping' ELSE state END
+            WHERE id = $1
+            """, [id, iso8601(clockNow), isLeader ? "true" : "false", stopping ? "true" : "false"])
+    }
+
+    public func stopRunner(_ id: String) throws {
+        try db.execute("""
+            UPDATE nightshift.runners SET state = 'stopped', stopped_at = clock_timestamp(), is_leader = false WHERE id = $1
+            """, [id])
+    }
+
+    // MARK: occurrences
+
+    /// One batch run to create: the occurrence of `batch` at `scheduledFor`, with its jobs.
+    public struct NewBatchRun {
+        public var batch: BatchKind
+        public var scheduledFor: Date
+        public var deadline: Date
+        public var businessDate: LocalDate
+        public var trigger: String
+        public var jobs: [JobDefinition]
+        /// Jobs an operator's override skips, with the override's summary.
+        public var skipped: [String: String]
+        public var warnings: [String]
+    }
+
+    public enum Creation: Equatable {
+        /// A new batch run was created.
+        case created(Int)
+        /// The occurrence exists already: its latest run.
+        case exists(id: Int, state: BatchState, runNumber: Int)
+    }
+
+    /// Creates run 1 of the occurrence unless it exists (the unique key on batch, instant and run
+    /// number decides, whatever the number of runners trying at once). With `rerun`, a finished
+    /// occurrence gets a new run (2, 3, …); a running one never does.
+    public func createBatchRun(_ new: NewBatchRun, now: Date, runner: String, rerun: Bool = false) throws -> Creation {
         try db.transaction {
-            let result = try db.execute("""
-                INSERT INTO nightshift.batch_runs (batch, business_date, scheduled_for, trigger, state)
-                VALUES ($1, $2, $3, $4, 'running') RETURNING id
-                """, [batch.rawValue, businessDate.description, iso8601(scheduledFor), trigger])
-            let id = result.int(0, "id")!
-            try db.execute("INSERT INTO nightshift.state_transitions (batch_run_id, to_state, reason) VALUES ($1, 'running', $2)",
-                           [String(id), "started by \(trigger)"])
-            return id
+            let latest = try db.execute("""
+                SELECT id, state, run_number FROM nightshift.batch_runs WHERE batch = $1 AND scheduled_for = $2
+                ORDER BY run_number DESC LIMIT 1 FOR UPDATE
+                """, [new.batch.rawValue, iso8601(new.scheduledFor)])
+            var runNumber = 1
+            if latest.rowCount == 1 {
+                let state = BatchState(rawValue: latest.string(0, "state")!)!
+                let existing = Creation.exists(id: latest.int(0, "id")!, state: state, runNumber: latest.int(0, "run_number")!)
+                guard rerun, state != .running else { return existing }
+                runNumber = latest.int(0, "run_number")! + 1
+            }
+            let inserted = try db.execute("""
+                INSERT INTO nightshift.batch_runs (batch, business_date, scheduled_for, trigger, state, started_at, run_number,
+                                                   deadline, warnings)
+                VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8::text[])
+                ON CONFLICT (batch, scheduled_for, run_number) DO NOTHING RETURNING id
+                """, [new.batch.rawValue, new.businessDate.description, iso8601(new.scheduledFor), new.trigger, iso8601(now),
+                      String(runNumber), iso8601(new.deadline), pgArray(new.warnings)])
+            guard let id = inserted.int(0, "id") else {
+                // Another runner created it between our look and our insert.
+                let other = try db.execute("""
+                    SELECT id, state, run_number FROM nightshift.batch_runs WHERE batch = $1 AND scheduled_for = $2 AND run_number = $3
+                    """, [new.batch.rawValue, iso8601(new.scheduledFor), String(runNumber)])
+                return .exists(id: other.int(0, "id")!, state: BatchState(rawValue: other.string(0, "state")!)!,
+                               runNumber: runNumber)
+            }
+            try transition(batchRunID: id, jobRunID: nil, from: nil, to: BatchState.running.rawValue,
+                           reason: "\(new.trigger): \(runNumber == 1 ? "occurrence created" : "run \(runNumber) of the occurrence")",
+                           at: now, runner: runner)
+            for job in new.jobs {
+                let skip = new.skipped[job.name]
+                let row = try db.execute("""
+                    INSERT INTO nightshift.job_runs (batch_run_id, job, kind, priority, state, depends_on, retries, timeout_seconds,
+                                                     skipped_by_override, skip_reason, finished_at)
+                    VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, $10, CASE WHEN $9 THEN $11::timestamptz END) RETURNING id
+                    """, [String(id), job.name, job.kind.rawValue, String(job.priority.rawValue), skip == nil ? "pending" : "skipped",
+                          pgArray(job.dependsOn), String(job.retries), job.timeoutSeconds.map(String.init),
+                          skip == nil ? "false" : "true", skip, iso8601(now)])
+                let jobRunID = row.int(0, "id")!
+                try transition(batchRunID: id, jobRunID: jobRunID, from: nil, to: JobState.pending.rawValue, reason: "planned",
+                               at: now, runner: runner)
+                if let skip {
+                    try transition(batchRunID: id, jobRunID: jobRunID, from: JobState.pending.rawValue, to: JobState.skipped.rawValue,
+                                   reason: skip, at: now, runner: runner)
+                }
+            }
+            return .created(id)
         }
     }
 
-    public func createJobRun(batchRunID: Int, job: JobDefinition) throws -> Int {
-        try db.transaction {
+    // MARK: dispatching
+
+    /// A job run this runner claimed: everything a worker needs to run it.
+    public struct ClaimedJob: Sendable {
+        public let jobRunID: Int
+        public let batchRunID: Int
+        public let batch: BatchKind
+        public let job: String
+        public let businessDate: LocalDate
+        public let attempt: Int
+        public let failures: Int
+        public let retries: Int
+        /// When this attempt must stop: the job's timeout or the batch window, whichever is first.
+        public let deadline: Date?
+        public let deadlineReason: String?
+    }
+
+    /// A job that is ready: its batch runs, its dependencies are done and its back-off is over.
+    struct Candidate {
+        let jobRunID: Int
+        let batchRunID: Int
+        let state: JobState
+        let runningInBatch: Int
+    }
+
+    /// Claims up to `limit` ready jobs for `owner`, at most `perBatch` running per batch (across
+    /// all runners), ordered by priority, then the batch's scheduled instant, then id. Claims are
+    /// serialised across runners by a transaction-level advisory lock, so the per-batch limit
+    /// holds exactly; the rows are locked with FOR UPDATE SKIP LOCKED.
+    public func claim(owner: String, now: Date, limit: Int, perBatch: Int, leaseSeconds: Int, onlyBatchRun: Int? = nil) throws -> [ClaimedJob] {
+        guard limit > 0 else { return [] }
+        return try db.transaction {
+            try db.execute("SELECT pg_advisory_xact_lock(hashtext('nightshift.dispatch'))")
+            let rows = try db.execute("""
+                SELECT j.id, j.batch_run_id, j.state,
+                       (SELECT count(*) FROM nightshift.job_runs r WHERE r.batch_run_id = j.batch_run_id AND r.state = 'running') AS running
+                FROM nightshift.job_runs j JOIN nightshift.batch_runs b ON b.id = j.batch_run_id
+                WHERE b.state = 'running' AND j.state IN ('pending', 'retrying')
+                  AND (j.not_before IS NULL OR j.not_before <= $1::timestamptz)
+                  AND ($2::bigint IS NULL OR b.id = $2::bigint)
+                  AND NOT EXISTS (
+                      SELECT 1 FROM nightshift.job_runs d
+                      WHERE d.batch_run_id = j.batch_run_id AND d.job = ANY (j.depends_on)
+                        AND NOT (d.state = 'succeeded' OR (d.state = 'skipped' AND d.skipped_by_override)))
+                ORDER BY j.priority, b.scheduled_for, j.id
+                LIMIT 100
+                FOR UPDATE OF j SKIP LOCKED
+                """, [iso8601(now), onlyBatchRun.map(String.init)])
+            var running: [Int: Int] = [:]
+            var chosen: [Candidate] = []
+            for row in 0..<rows.rowCount where chosen.count < limit {
+                let batchRunID = rows.int(row, "batch_run_id")!
+                let inBatch = running[batchRunID] ?? rows.int(row, "running")!
+                guard inBatch < perBatch else { continue }
+                running[batchRunID] = inBatch + 1
+                chosen.append(Candidate(jobRunID: rows.int(row, "id")!, batchRunID: batchRunID,
+                                        state: JobState(rawValue: rows.string(row, "state")!)!, runningInBatch: inBatch))
+            }
+            var claimed: [ClaimedJob] = []
+            for candidate in chosen {
+                let row = try db.execute("""
+                    UPDATE nightshift.job_runs j SET state = 'running', lease_owner = $2,
+                        lease_expires_at = clock_timestamp() + make_interval(secs => $3::int),
+                        attempts = j.attempts + 1, started_at = coalesce(j.started_at, $4::timestamptz), attempt_started_at = $4::timestamptz,
+                        not_before = NULL, progress_rows = NULL, progress_at = NULL
+                    FROM nightshift.batch_runs b
+                    WHERE j.id = $1 AND b.id = j.batch_run_id
+                    RETURNING j.job, j.attempts, j.failures, j.retries, j.timeout_seconds, b.batch, b.business_date::text AS business_date,
+                              extract(epoch FROM b.deadline)::float8 AS deadline
+                    """, [String(candidate.jobRunID), owner, String(leaseSeconds), iso8601(now)])
+                let attempt = row.int(0, "attempts")!
+                try transition(batchRunID: candidate.batchRunID, jobRunID: candidate.jobRunID, from: candidate.state.rawValue,
+                               to: JobState.running.rawValue,
+                               reason: attempt == 1 ? "claimed by \(owner)" : "attempt \(attempt), claimed by \(owner)", at: now, runner: owner)
+                let batchDeadline = row.double(0, "deadline").map { Date(timeIntervalSince1970: $0) }
+                let jobDeadline = row.int(0, "timeout_seconds").map { now.addingTimeInterval(TimeInterval($0)) }
+                let deadline: Date?
+                let reason: String?
+                if let jobDeadline, batchDeadline.map({ jobDeadline < $0 }) ?? true {
+                    deadline = jobDeadline
+                    reason = "job timeout of \(row.int(0, "timeout_seconds")! / 60) min"
+                } else {
+                    deadline = batchDeadline
+                    reason = batchDeadline.map { "batch window ended at \($0.iso8601(in: zone))" }
+                }
+                claimed.append(ClaimedJob(jobRunID: candidate.jobRunID, batchRunID: candidate.batchRunID,
+                                          batch: BatchKind(rawValue: row.string(0, "batch")!)!, job: row.string(0, "job")!,
+                                          businessDate: LocalDate(iso: row.string(0, "business_date")!)!, attempt: attempt,
+                                          failures: row.int(0, "failures")!, retries: row.int(0, "retries")!,
+                                          deadline: deadline, deadlineReason: reason))
+            }
+            return claimed
+        }
+    }
+
+    /// Skips the waiting jobs that can no longer run: a dependency failed, timed out or was
+    /// skipped (not by an override), or their batch's window ended before they started.
+    /// Repeats until nothing changes, so a skip travels down a chain. Returns how many it skipped.
+    @discardableResult
+    public func skipBlockedJobs(now: Date, runner: String) throws -> Int {
+        var total = 0
+        while true {
             let result = try db.execute("""
-                INSERT INTO nightshift.job_runs (batch_run_id, job, kind, priority, state)
-                VALUES ($1, $2, $3, $4, 'pending') RETURNING id
-                """, [String(batchRunID), job.name, job.kind.rawValue, String(job.priority.rawValue)])
-            let id = result.int(0, "id")!
-            try db.execute("""
-                INSERT INTO nightshift.state_transitions (batch_run_id, job_run_id, to_state, reason)
-                VALUES ($1, $2, 'pending', 'planned')
-                """, [String(batchRunID), String(id)])
-            return id
+                WITH blocked AS (
+                    SELECT j.id, j.batch_run_id, j.state AS from_state,
+                           CASE WHEN dep.job IS NULL
+                                THEN 'batch window ended at ' || to_char(b.deadline AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI') || ' before it could start'
+                                ELSE 'dependency ' || dep.job || ' ' || dep.state END AS reason
+                    FROM nightshift.job_runs j
+                    JOIN nightshift.batch_runs b ON b.id = j.batch_run_id AND b.state = 'running'
+                    LEFT JOIN LATERAL (
+                        SELECT d.job, d.state FROM nightshift.job_runs d
+                        WHERE d.batch_run_id = j.batch_run_id AND d.job = ANY (j.depends_on)
+                          AND (d.state IN ('failed', 'timed_out') OR (d.state = 'skipped' AND NOT d.skipped_by_override))
+                        ORDER BY d.job LIMIT 1) dep ON true
+                    WHERE j.state IN ('pending', 'retrying')
+                      AND (dep.job IS NOT NULL OR (b.deadline IS NOT NULL AND b.deadline <= $1::timestamptz))
+                    FOR UPDATE OF j SKIP LOCKED
+                ), moved AS (
+                    UPDATE nightshift.job_runs j SET state = 'skipped', skip_reason = blocked.reason, finished_at = $1::timestamptz,
+                        not_before = NULL
+                    FROM blocked WHERE j.id = blocked.id
+                    RETURNING j.id, j.batch_run_id, blocked.from_state, blocked.reason
+                )
+                INSERT INTO nightshift.state_transitions (batch_run_id, job_run_id, from_state, to_state, reason, at, runner)
+                SELECT batch_run_id, id, from_state, 'skipped', reason, $1::timestamptz, $2 FROM moved
+                """, [iso8601(now), runner, zone.identifier])
+            let n = result.affectedRows
+            total += n
+            if n == 0 { return total }
+        }
+    }
+
+    // MARK: leases
+
+    /// Renews the leases `owner` holds on `jobRunIDs`; returns the ids it still holds.
+    public func renewLeases(owner: String, jobRunIDs: [Int], leaseSeconds: Int, progress: [Int: Int]) throws -> Set<Int> {
+        guard !jobRunIDs.isEmpty else { return [] }
+        let ids = jobRunIDs.map(String.init)
+        let rows = ids.map { progress[Int($0)!].map(String.init) ?? "" }
+        let result = try db.execute("""
+            UPDATE nightshift.job_runs j SET lease_expires_at = clock_timestamp() + make_interval(secs => $3::int),
+                progress_rows = coalesce(nullif(p.rows, '')::bigint, j.progress_rows),
+                progress_at = CASE WHEN p.rows <> '' THEN clock_timestamp() ELSE j.progress_at END
+            FROM unnest($2::bigint[], $4::text[]) AS p(id, rows)
+            WHERE j.id = p.id AND j.lease_owner = $1 AND j.state = 'running'
+            RETURNING j.id
+            """, [owner, pgArray(ids), String(leaseSeconds), pgArray(rows)])
+        return Set((0..<result.rowCount).compactMap { result.int($0, "id") })
+    }
+
+    /// A job whose lease expired goes back to the queue (resuming from its checkpoint), or fails
+    /// when its runner died more often than its retries allow. Never by elapsed time alone: only
+    /// an expired lease, judged by the database's clock, which every runner shares.
+    public struct Rescued: Sendable {
+        public let jobRunID: Int
+        public let job: String
+        public let formerOwner: String
+        public let state: JobState
+    }
+
+    public func rescueExpiredLeases(now: Date, runner: String) throws -> [Rescued] {
+        let result = try db.execute("""
+            WITH expired AS (
+                SELECT id, lease_owner FROM nightshift.job_runs
+                WHERE state = 'running' AND lease_expires_at < clock_timestamp()
+                FOR UPDATE SKIP LOCKED
+            ), moved AS (
+                UPDATE nightshift.job_runs j SET
+                    state = CASE WHEN j.failures + 1 > j.retries THEN 'failed' ELSE 'pending' END,
+                    failures = j.failures + 1, lease_owner = NULL, lease_expires_at = NULL,
+                    finished_at = CASE WHEN j.failures + 1 > j.retries THEN $1::timestamptz END,
+                    error_class = CASE WHEN j.failures + 1 > j.retries THEN 'transient' ELSE j.error_class END,
+                    error_message = CASE WHEN j.failures + 1 > j.retries
+                        THEN 'its runner ' || expired.lease_owner || ' stopped renewing the lease ' || (j.failures + 1) || ' times'
+                        ELSE j.error_message END
+                FROM expired WHERE j.id = expired.id
+                RETURNING j.id, j.batch_run_id, j.job, j.state, expired.lease_owner
+            ), recorded AS (
+                INSERT INTO nightshift.state_transitions (batch_run_id, job_run_id, from_state, to_state, reason, at, runner)
+                SELECT batch_run_id, id, 'running', state,
+                       'lease of ' || lease_owner || ' expired: ' ||
+                       CASE WHEN state = 'pending' THEN 'back to the queue, resumes from its checkpoint' ELSE 'retries exhausted' END,
+                       $1::timestamptz, $2
+                FROM moved
+            )
+            SELECT id, job, state, lease_owner FROM moved
+            """, [iso8601(now), runner])
+        return (0..<result.rowCount).map {
+            Rescued(jobRunID: result.int($0, "id")!, job: result.string($0, "job")!, formerOwner: result.string($0, "lease_owner")!,
+                    state: JobState(rawValue: result.string($0, "state")!)!)
+        }
+    }
+
+    // MARK: fenced job writes
+
+    /// Runs `body` in a transaction that holds the job's row lock, and only while `owner` holds
+    /// its lease: a rescuer cannot take the job in the middle, and a runner that lost the lease
+    /// writes nothing (`LeaseLost`).
+    public func whileLeased<T>(jobRunID: Int, owner: String, _ body: () throws -> T) throws -> T {
+        try db.transaction {
+            let held = try db.execute("""
+                SELECT 1 FROM nightshift.job_runs WHERE id = $1 AND lease_owner = $2 AND state = 'running' FOR UPDATE
+                """, [String(jobRunID), owner])
+            guard held.rowCount == 1 else { throw LeaseLost(jobRunID: jobRunID, owner: owner) }
+            return try body()
         }
     }
 
@@ -44,61 +334,122 @@ public final class RunnerStore {
     public struct JobUpdate {
         public var rows: Int?
         public var failure: JobFailure?
-        public var skipReason: String?
-        public var countAttempt = false
-        public init(rows: Int? = nil, failure: JobFailure? = nil, skipReason: String? = nil, countAttempt: Bool = false) {
+        public var note: String?
+        public var notBefore: Date?
+        public var countFailure = false
+        public init(rows: Int? = nil, failure: JobFailure? = nil, note: String? = nil, notBefore: Date? = nil, countFailure: Bool = false) {
             self.rows = rows
             self.failure = failure
-            self.skipReason = skipReason
-            self.countAttempt = countAttempt
+            self.note = note
+            self.notBefore = notBefore
+            self.countFailure = countFailure
         }
     }
 
-    /// Moves a job run from `from` to `to`, refusing illegal moves, and records the transition.
-    public func moveJob(batchRunID: Int, jobRunID: Int, from: JobState, to: JobState, reason: String?,
-                        update: JobUpdate = JobUpdate()) throws {
-        precondition(from.canMove(to: to), "illegal job transition \(from) → \(to)")
-        try db.transaction {
-            let result = try db.execute("""
+    /// Moves a job that `owner` runs out of `running` (to succeeded, failed, timed_out, retrying
+    /// or back to pending) and gives up the lease. Call inside `whileLeased` or on its own
+    /// (then it is its own fenced transaction).
+    public func leaveRunning(jobRunID: Int, batchRunID: Int, owner: String, to: JobState, reason: String, now: Date,
+                             update: JobUpdate = JobUpdate()) throws {
+        precondition(JobState.running.canMove(to: to), "illegal job transition running → \(to)")
+        let body = {
+            let result = try self.db.execute("""
                 UPDATE nightshift.job_runs SET
-                    state = $2,
-                    attempts = attempts + CASE WHEN $3 THEN 1 ELSE 0 END,
-                    started_at = CASE WHEN $2 = 'running' AND started_at IS NULL THEN clock_timestamp() ELSE started_at END,
-                    finished_at = CASE WHEN $2 IN ('succeeded', 'failed', 'skipped') THEN clock_timestamp() ELSE finished_at END,
-                    rows_processed = coalesce($4::bigint, rows_processed),
-                    error_class = coalesce($5, error_class),
-                    error_sqlstate = coalesce($6, error_sqlstate),
-                    error_message = coalesce($7, error_message),
-                    skip_reason = coalesce($8, skip_reason)
-                WHERE id = $1 AND state = $9
-                """, [String(jobRunID), to.rawValue, update.countAttempt ? "true" : "false", update.rows.map(String.init),
-                      update.failure?.failureClass.rawValue, update.failure?.sqlState, update.failure?.message,
-                      update.skipReason, from.rawValue])
-            guard result.affectedRows == 1 else {
-                throw PostgresError(operation: .execute, sqlState: nil,
-                                    message: "job run \(jobRunID) is not in state \(from.rawValue); refusing to move it to \(to.rawValue)",
-                                    context: "nightshift.job_runs")
+                    state = $3, lease_owner = NULL, lease_expires_at = NULL,
+                    finished_at = CASE WHEN $3 IN ('succeeded', 'failed', 'timed_out') THEN $4::timestamptz END,
+                    rows_processed = coalesce($5::bigint, rows_processed),
+                    error_class = coalesce($6, error_class),
+                    error_sqlstate = coalesce($7, error_sqlstate),
+                    error_message = coalesce($8, error_message),
+                    note = CASE WHEN $9::text IS NULL THEN note WHEN note IS NULL THEN $9 ELSE $9 || '; ' || note END,
+                    not_before = $10::timestamptz,
+                    failures = failures + CASE WHEN $11 THEN 1 ELSE 0 END
+                WHERE id = $1 AND lease_owner = $2 AND state = 'running'
+                """, [String(jobRunID), owner, to.rawValue, iso8601(now), update.rows.map(String.init),
+                      update.failure?.failureClass.rawValue, update.failure?.sqlState, update.failure?.message, update.note,
+                      update.notBefore.map(iso8601), update.countFailure ? "true" : "false"])
+            guard result.affectedRows == 1 else { throw LeaseLost(jobRunID: jobRunID, owner: owner) }
+            try self.transition(batchRunID: batchRunID, jobRunID: jobRunID, from: JobState.running.rawValue, to: to.rawValue,
+                                reason: reason, at: now, runner: owner)
+        }
+        if db.inTransaction { try body() } else { try db.transaction(body) }
+    }
+
+    // MARK: batches
+
+    /// Closes every running batch whose jobs have all reached a final state (a conditional
+    /// update: exactly one runner closes each). Returns the ids closed.
+    @discardableResult
+    public func closeFinishedBatches(now: Date, runner: String) throws -> [Int] {
+        let result = try db.execute("""
+            WITH done AS (
+                SELECT b.id,
+                       count(*) FILTER (WHERE j.state = 'succeeded') AS succeeded,
+                       count(*) FILTER (WHERE j.state IN ('failed', 'timed_out')) AS failed,
+                       count(*) FILTER (WHERE j.state = 'skipped') AS skipped,
+                       count(*) FILTER (WHERE j.state = 'skipped' AND NOT j.skipped_by_override) AS blocking_skips,
+                       count(j.id) AS total
+                FROM nightshift.batch_runs b LEFT JOIN nightshift.job_runs j ON j.batch_run_id = b.id
+                WHERE b.state = 'running'
+                GROUP BY b.id
+                HAVING count(*) FILTER (WHERE j.state IN ('pending', 'running', 'retrying')) = 0
+            ), closed AS (
+                UPDATE nightshift.batch_runs b SET
+                    state = CASE WHEN done.failed + done.blocking_skips = 0 AND done.total > 0 THEN 'succeeded' ELSE 'failed' END,
+                    finished_at = $1::timestamptz, closed_by = $2,
+                    jobs_total = done.total, jobs_succeeded = done.succeeded, jobs_failed = done.failed, jobs_skipped = done.skipped
+                FROM done WHERE b.id = done.id AND b.state = 'running'
+                RETURNING b.id, b.state, done.succeeded, done.failed, done.skipped
+            ), recorded AS (
+                INSERT INTO nightshift.state_transitions (batch_run_id, from_state, to_state, reason, at, runner)
+                SELECT id, 'running', state, succeeded || ' succeeded, ' || failed || ' failed or timed out, ' || skipped || ' skipped',
+                       $1::timestamptz, $2 FROM closed
+            )
+            SELECT id FROM closed ORDER BY id
+            """, [iso8601(now), runner])
+        return (0..<result.rowCount).map { result.int($0, "id")! }
+    }
+
+    /// Closed batches whose summary is not written yet, oldest first.
+    public func dueSummaries(limit: Int = 20) throws -> [Int] {
+        let due = try db.execute("""
+            SELECT id FROM nightshift.batch_runs WHERE state <> 'running' AND summary_at IS NULL ORDER BY id LIMIT $1
+            """, [String(limit)])
+        return (0..<due.rowCount).map { due.int($0, "id")! }
+    }
+
+    /// Claims batch run `id`'s summary (FOR UPDATE SKIP LOCKED: one runner at a time), lets
+    /// `write` produce it and records it in the same transaction. False when another runner has
+    /// it or it is written already. A failure is recorded on the batch run and rethrown.
+    public func writeSummary(_ id: Int, _ write: (Int) throws -> JobOutput) throws -> Bool {
+        do {
+            return try db.transaction {
+                let due = try db.execute("""
+                    SELECT id FROM nightshift.batch_runs WHERE id = $1 AND state <> 'running' AND summary_at IS NULL
+                    FOR UPDATE SKIP LOCKED
+                    """, [String(id)])
+                guard due.rowCount == 1 else { return false }
+                let output = try write(id)
+                try recordOutput(batchRunID: id, jobRunID: nil, output: output)
+                try db.execute("UPDATE nightshift.batch_runs SET summary_at = clock_timestamp(), summary_error = NULL WHERE id = $1",
+                               [String(id)])
+                return true
             }
-            try db.execute("""
-                INSERT INTO nightshift.state_transitions (batch_run_id, job_run_id, from_state, to_state, reason)
-                VALUES ($1, $2, $3, $4, $5)
-                """, [String(batchRunID), String(jobRunID), from.rawValue, to.rawValue, reason])
+        } catch let error as PostgresError where error.isTransient {
+            throw error
+        } catch {
+            _ = try? db.execute("UPDATE nightshift.batch_runs SET summary_error = $2 WHERE id = $1", [String(id), "\(error)"])
+            throw error
         }
     }
 
-    public func finishBatch(batchRunID: Int, state: BatchState, succeeded: Int, failed: Int, skipped: Int, total: Int) throws {
-        precondition(BatchState.running.canMove(to: state))
-        try db.transaction {
-            try db.execute("""
-                UPDATE nightshift.batch_runs SET state = $2, finished_at = clock_timestamp(),
-                    jobs_total = $3, jobs_succeeded = $4, jobs_failed = $5, jobs_skipped = $6
-                WHERE id = $1 AND state = 'running'
-                """, [String(batchRunID), state.rawValue, String(total), String(succeeded), String(failed), String(skipped)])
-            try db.execute("""
-                INSERT INTO nightshift.state_transitions (batch_run_id, from_state, to_state, reason)
-                VALUES ($1, 'running', $2, $3)
-                """, [String(batchRunID), state.rawValue, "\(succeeded) succeeded, \(failed) failed, \(skipped) skipped"])
-        }
+    /// The state of a batch run, whether its summary is written, and why it could not be.
+    public func batchStatus(_ id: Int) throws -> (state: BatchState, summaryWritten: Bool, summaryError: String?)? {
+        let result = try db.execute("""
+            SELECT state, summary_at IS NOT NULL AS written, summary_error FROM nightshift.batch_runs WHERE id = $1
+            """, [String(id)])
+        guard result.rowCount == 1 else { return nil }
+        return (BatchState(rawValue: result.string(0, "state")!)!, result.bool(0, "written")!, result.string(0, "summary_error"))
     }
 
     public func recordOutput(batchRunID: Int, jobRunID: Int?, output: JobOutput) throws {
@@ -108,10 +459,49 @@ public final class RunnerStore {
             """, [String(batchRunID), jobRunID.map(String.init), output.kind.rawValue, output.path, output.sha256,
                   String(output.bytes), output.rows.map(String.init)])
     }
+
+    // MARK: schedule cursors
+
+    public func scheduleCursor(_ batch: BatchKind) throws -> Date? {
+        try db.execute("SELECT extract(epoch FROM evaluated_through)::float8 AS t FROM nightshift.schedule_cursors WHERE batch = $1",
+                       [batch.rawValue]).double(0, "t").map { Date(timeIntervalSince1970: $0) }
+    }
+
+    public func advanceScheduleCursor(_ batch: BatchKind, to instant: Date, runner: String) throws {
+        try db.execute("""
+            INSERT INTO nightshift.schedule_cursors (batch, evaluated_through, updated_by) VALUES ($1, $2, $3)
+            ON CONFLICT (batch) DO UPDATE SET evaluated_through = $2, updated_by = $3, updated_at = clock_timestamp()
+            """, [batch.rawValue, iso8601(instant), runner])
+    }
+
+    // MARK: transitions
+
+    func transition(batchRunID: Int, jobRunID: Int?, from: String?, to: String, reason: String, at: Date, runner: String) throws {
+        try db.execute("""
+            INSERT INTO nightshift.state_transitions (batch_run_id, job_run_id, from_state, to_state, reason, at, runner)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            """, [String(batchRunID), jobRunID.map(String.init), from, to, reason, iso8601(at), runner])
+    }
+}
+
+/// The lease of a job run is no longer this runner's: another runner took the job over (or it
+/// was closed). Nothing was written; the job stops here.
+public struct LeaseLost: Error, CustomStringConvertible, Sendable {
+    public let jobRunID: Int
+    public let owner: String
+    public var description: String {
+        "job run \(jobRunID) is no longer leased to \(owner) (its lease expired and another runner took it over); nothing was written"
+    }
 }
 
 func iso8601(_ date: Date) -> String {
     let formatter = ISO8601DateFormatter()
     formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     return formatter.string(from: date)
+}
+
+/// A PostgreSQL array literal of text values, passed as one bound parameter.
+func pgArray(_ values: [String]) -> String {
+    "{" + values.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        .joined(separator: ",") + "}"
 }

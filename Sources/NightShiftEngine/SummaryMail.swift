@@ -9,12 +9,12 @@ import Packaging
 struct SummaryMail {
     let configuration: Configuration
 
-    func write(_ report: BatchRunner.Report) throws -> JobOutput {
+    func write(_ report: BatchReport) throws -> JobOutput {
         let settings = configuration.settings
         let templates = try MailTemplates(directory: settings.templatesDirectory, name: "summary")
         let rendered = templates.render(context(report))
         let message = MailMessage(from: settings.mailFrom, to: settings.mailTo, subject: rendered.subject,
-                                  date: report.finishedAt, text: rendered.text, html: rendered.html)
+                                  date: report.finishedAt ?? report.startedAt, text: rendered.text, html: rendered.html)
         let name = "\(report.batch.rawValue)-\(report.businessDate)-run\(report.batchRunID)"
         let stored = try Outbox(directory: settings.outboxDirectory).store(message, name: name)
         var hasher = SHA256()
@@ -22,9 +22,10 @@ struct SummaryMail {
         return JobOutput(kind: .summaryMail, path: stored.path, sha256: hasher.finalize(), bytes: stored.data.count, rows: nil)
     }
 
-    func context(_ report: BatchRunner.Report) -> [String: Any] {
+    func context(_ report: BatchReport) -> [String: Any] {
         let zone = configuration.settings.timeZone
-        let failed = report.jobs.filter { $0.state == .failed }.count
+        let failed = report.jobs.filter { $0.state == .failed || $0.state == .timedOut }.count
+        let finished = report.finishedAt ?? report.startedAt
         let skipped = report.jobs.filter { $0.state == .skipped }.count
         return [
             "batch": report.batch.rawValue,
@@ -32,8 +33,8 @@ struct SummaryMail {
             "ok": report.state == .succeeded,
             "scheduled_for": report.scheduledFor.iso8601(in: zone),
             "started_at": report.startedAt.iso8601(in: zone),
-            "finished_at": report.finishedAt.iso8601(in: zone),
-            "duration": formatDuration(report.finishedAt.timeIntervalSince(report.startedAt)),
+            "finished_at": finished.iso8601(in: zone),
+            "duration": formatDuration(finished.timeIntervalSince(report.startedAt)),
             "batch_run_id": report.batchRunID,
             "warnings": report.warnings,
             "total": report.jobs.count,
@@ -43,10 +44,10 @@ struct SummaryMail {
             "jobs": report.jobs.map { job -> [String: Any] in
                 var entry: [String: Any] = [
                     "name": job.job.name,
-                    "kind": job.job.kind.rawValue,
+                    "kind": job.job.kind,
                     "priority": job.job.priority.description,
                     "state_label": job.state.rawValue.uppercased(),
-                    "color": job.state == .succeeded ? "#1a7f37" : job.state == .failed ? "#b42318" : "#b54708",
+                    "color": job.state == .succeeded ? "#1a7f37" : job.state == .failed || job.state == .timedOut ? "#b42318" : "#b54708",
                     "rows": formatCount(job.rows),
                     "duration": formatDuration(job.seconds),
                     "attempts": job.attempts,

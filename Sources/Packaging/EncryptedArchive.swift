@@ -17,8 +17,11 @@ public struct EncryptedArchiveResult: Sendable, Equatable {
 /// Writes `source` as a zip, encrypted to `recipients`, to `path` (through `path.partial`).
 /// The plaintext zip exists only in memory, one buffer at a time: no plaintext copy touches disk.
 public enum EncryptedArchive {
+    /// `literalName` is the file name recorded inside the OpenPGP message (default: `path`'s name
+    /// without `.gpg`).
     public static func write(to path: String, recipients: [OpenPGPKey], using pgp: OpenPGPContext,
-                             compressionLevel: Int = 6, source: ArchiveContentSource) throws -> EncryptedArchiveResult {
+                             compressionLevel: Int = 6, literalName: String? = nil,
+                             source: ArchiveContentSource) throws -> EncryptedArchiveResult {
         let output = try OutputFile(path: path)
         var pending: [UInt8] = []
         pending.reserveCapacity(1 << 16)
@@ -28,7 +31,7 @@ public enum EncryptedArchive {
             pending.append(contentsOf: bytes)
         }
         do {
-            let literalName = String(path.split(separator: "/").last ?? "")
+            let literalName = literalName ?? String(path.split(separator: "/").last ?? "")
                 .replacingOccurrences(of: ".gpg", with: "")
             try pgp.encrypt(to: recipients, literalFileName: literalName, read: { buffer in
                 while readIndex == pending.count && !finished {

@@ -60,3 +60,26 @@ public final class OutputFile: @unchecked Sendable {
         committed = true
     }
 }
+
+extension OutputFile {
+    /// Moves complete, fsynced files into place in order, replacing what is there, and fsyncs
+    /// their directories. Before the first move, the last file's old version is removed: with
+    /// the manifest last, a reader never finds a manifest that describes another archive.
+    public static func publish(_ moves: [(staged: String, final: String)]) throws {
+        guard let last = moves.last else { return }
+        if unlink(last.final) != 0 && errno != ENOENT {
+            throw OutputFileError(errno: errno, path: last.final, operation: "removing the old version of")
+        }
+        for move in moves {
+            if rename(move.staged, move.final) != 0 {
+                throw OutputFileError(errno: errno, path: move.final, operation: "publishing \(move.staged) as")
+            }
+        }
+        for directory in Set(moves.map { String($0.final[..<($0.final.lastIndex(of: "/") ?? $0.final.startIndex)]) }) {
+            let fd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else { throw OutputFileError(errno: errno, path: directory, operation: "opening directory") }
+            defer { _ = Glibc.close(fd) }
+            if fsync(fd) != 0 { throw OutputFileError(errno: errno, path: directory, operation: "fsync of directory") }
+        }
+    }
+}

@@ -8,6 +8,9 @@ import CLibPQ
 public final class PostgresConnection: @unchecked Sendable {
     private var conn: OpaquePointer?
     public let target: String
+    /// libpq's cancel handle, made once on the owning thread; `cancel()` may use it from any thread.
+    private var canceller: OpaquePointer?
+    private let cancelLock = NSLock()
 
     /// Connects with a libpq conninfo string or URI. An empty string means "the standard PG* variables".
     public init(conninfo: String) throws {
@@ -23,6 +26,7 @@ public final class PostgresConnection: @unchecked Sendable {
                                 context: target)
         }
         self.conn = conn
+        canceller = PQgetCancel(conn)
         PQsetNoticeProcessor(conn, { _, _ in }, nil) // notices are not errors; keep stderr clean
     }
 
@@ -30,11 +34,34 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Closes the connection; safe to call more than once.
     public func close() {
+        cancelLock.lock()
+        if let canceller { PQfreeCancel(canceller) }
+        canceller = nil
+        cancelLock.unlock()
         if let conn { PQfinish(conn) }
         conn = nil
     }
 
+    /// Asks the server to cancel the statement this connection is running (if any). Safe to call
+    /// from another thread while the owner is blocked in a query: the query then fails with
+    /// SQLSTATE 57014. Returns false when the request could not be sent.
+    @discardableResult
+    public func cancel() -> Bool {
+        cancelLock.lock()
+        defer { cancelLock.unlock() }
+        guard let canceller else { return false }
+        var buffer = [CChar](repeating: 0, count: 256)
+        return PQcancel(canceller, &buffer, Int32(buffer.count)) == 1
+    }
+
     public var isOpen: Bool { conn.map { PQstatus($0) == CONNECTION_OK } ?? false }
+
+    /// Whether a transaction is open (or failed and not yet rolled back) on this connection.
+    public var inTransaction: Bool {
+        guard let conn else { return false }
+        let status = PQtransactionStatus(conn)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
+    }
 
     /// The backend process id (useful for tests that kill a session).
     public var backendPID: Int32 { conn.map { PQbackendPID($0) } ?? 0 }

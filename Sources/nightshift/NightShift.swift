@@ -3,7 +3,7 @@ import Foundation
 import Logging
 
 @main
-struct NightShift: ParsableCommand {
+struct NightShift: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nightshift",
         abstract: "The night-window batch runner of the Lucky Gas ERP.",

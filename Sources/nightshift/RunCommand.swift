@@ -1,75 +1,140 @@
 import ArgumentParser
 import Foundation
+import Logging
 import NightShiftConfig
 import NightShiftCore
 import NightShiftEngine
 import PostgresClient
 
-struct RunCommand: ParsableCommand {
+struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a batch now, as if the clock read --at (applies pending migrations first).",
+        abstract: "Run the runner service (fires the schedules until stopped), or one batch with --once.",
         discussion: """
-            Example: nightshift run --once --at 2026-11-23T02:00:00+08:00 runs the daily batch for
-            business date 2026-11-22. Exit status: 0 when every job succeeded, 1 when any job failed
-            or was skipped, 2 for configuration errors.
-            This version runs one batch and exits (--once); the long-running scheduler is not built yet.
+            Without --once, the runner stays up: the leader among all runners sharing the database fires
+            every batch of `batches:` (cron, holiday and misfire policies), and every runner claims ready
+            jobs under a lease, runs them with checkpoints, rescues jobs whose runner died and writes the
+            summaries. SIGTERM or SIGINT stops it gracefully (jobs stop at their next checkpoint and are
+            released for resumption; exit 0); a second signal exits at once.
+
+            --at T0 starts the runner's clock at T0; --speed N makes it run N times faster than real time;
+            --until T1 stops the runner when its clock reaches T1. Example, a whole simulated night:
+              nightshift run --at 2026-11-23T01:59:00+08:00 --speed 600 --until 2026-11-23T07:00:00+08:00
+
+            With --once, the batch occurrence at --at (default: now) is created if needed and run to its
+            end; if another runner is running it, this one joins it (no job runs twice) and waits. A batch
+            that already ended is not run again unless --rerun is given. Exit status: 0 when every job
+            succeeded, 1 when any failed, timed out or was skipped (or the run was interrupted), 2 for
+            configuration errors.
             """
     )
 
     @OptionGroup var options: GlobalOptions
 
-    @Flag(help: "Run one batch and exit.") var once = false
-    @Option(help: "The instant to run as (ISO 8601 with offset); default: now.") var at: String?
-    @Option(help: "Which batch: daily, weekly, monthly, yearend.") var batch: String = "daily"
+    @Flag(help: "Run one batch occurrence to its end and exit.") var once = false
+    @Option(help: "Start the runner's clock at this instant (ISO 8601 with offset); default: now.") var at: String?
+    @Option(help: "How many times faster than real time the runner's clock runs.") var speed: Double = 1
+    @Option(help: "Stop when the runner's clock reaches this instant (ISO 8601 with offset).") var until: String?
+    @Option(help: "With --once: which batch (daily, weekly, monthly, yearend).") var batch: String = "daily"
+    @Flag(help: "With --once: run the occurrence again even if it already ended (a new run number).") var rerun = false
 
     func validate() throws {
-        guard once else {
-            throw ValidationError("only --once is supported: the long-running scheduler loop is not built yet; run `nightshift run --once`")
-        }
         if let at, parseInstant(at) == nil {
             throw ValidationError("--at \(at) is not an ISO 8601 instant; write e.g. 2026-11-23T02:00:00+08:00")
+        }
+        if let until, parseInstant(until) == nil {
+            throw ValidationError("--until \(until) is not an ISO 8601 instant; write e.g. 2026-11-23T07:00:00+08:00")
+        }
+        if let until = until.flatMap(parseInstant), until <= (at.flatMap(parseInstant) ?? Date()) {
+            throw ValidationError("--until \(until) must be later than --at (or now)")
+        }
+        guard speed > 0, speed <= 100_000 else {
+            throw ValidationError("--speed \(speed) must be greater than 0 and at most 100000")
         }
         guard BatchKind(rawValue: batch) != nil else {
             throw ValidationError("--batch \(batch) is not one of \(BatchKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        if !once && (rerun || batch != "daily") {
+            throw ValidationError("--batch and --rerun go with --once; the service runs every batch by its schedule")
+        }
     }
 
-    func run() throws {
+    func run() async throws {
         let logger = options.makeLogger()
         let configuration = try loadConfiguration(options)
         let conninfo = connectionString(options, configuration.settings)
-        let instant = at.flatMap(parseInstant) ?? Date()
-        let kind = BatchKind(rawValue: batch)!
+        let connect: @Sendable () throws -> PostgresConnection = { try PostgresConnection(conninfo: conninfo) }
+        let instant = at.flatMap(parseInstant)
+        let end = until.flatMap(parseInstant)
+        try migrate(configuration: configuration, connect: connect, logger: logger, waitForDatabase: !once)
 
-        do {
-            let db = try PostgresConnection(conninfo: conninfo)
-            defer { db.close() }
-            try Migrator(set: "runner", directory: "\(configuration.settings.sqlDirectory)/runner").apply(on: db)
+        if once {
+            let kind = BatchKind(rawValue: batch)!
+            let outcome = try await runAsService(logger: logger) { stop in
+                try BatchRunner(configuration: configuration, connect: connect, logger: logger)
+                    .run(batch: kind, at: instant ?? Date(), trigger: "cli", rerun: rerun, speed: speed, until: end,
+                         onRunner: { stop.attach($0) })
+            }
+            switch outcome.start {
+            case .created: break
+            case let .joined(holders):
+                print("this occurrence was already running (held by \(holders.isEmpty ? "no live runner" : holders.joined(separator: ", "))); joined it and waited for its end")
+            case .alreadyEnded:
+                print("this occurrence already ran (run #\(outcome.report.batchRunID), run number \(outcome.report.runNumber)): nothing was run; pass --rerun to run it again")
+            }
+            printReport(outcome.report)
+            if !outcome.report.succeeded || outcome.report.summary == nil { throw ExitCode(1) }
+            return
         }
-        let runner = BatchRunner(configuration: configuration, connect: { try PostgresConnection(conninfo: conninfo) }, logger: logger)
-        let report = try runner.run(batch: kind, at: instant, trigger: "cli")
-        printReport(report)
-        if !report.succeeded { throw ExitCode(1) }
+
+        let reason = try await runAsService(logger: logger) { stop in
+            // The clock starts now, with the runner: --at is the instant it reads at its start.
+            let clock = RunnerClock(start: instant, speed: speed)
+            let runner = Runner(configuration: configuration, connect: connect, clock: clock, logger: logger, mode: .service,
+                                until: end, notifier: SystemdNotifier())
+            stop.attach(runner)
+            try runner.run()
+            return runner.stopReason
+        }
+        print("runner stopped: \(reason)")
     }
 
-    func printReport(_ report: BatchRunner.Report) {
-        print("\(report.batch.rawValue) batch for \(report.businessDate) (run #\(report.batchRunID)): \(report.state.rawValue.uppercased())")
+    /// Applies pending runner migrations. The service waits for an unreachable database (with
+    /// back-off) instead of exiting; `--once` reports it and exits.
+    func migrate(configuration: Configuration, connect: () throws -> PostgresConnection, logger: Logger, waitForDatabase: Bool) throws {
+        var delay = 1.0
+        while true {
+            do {
+                let db = try connect()
+                defer { db.close() }
+                try Migrator(set: "runner", directory: "\(configuration.settings.sqlDirectory)/runner").apply(on: db)
+                return
+            } catch let error as PostgresError where error.isTransient && waitForDatabase {
+                logger.warning("database unavailable; retrying", metadata: ["error": "\(error)", "in_seconds": "\(delay)"])
+                Thread.sleep(forTimeInterval: delay)
+                delay = min(delay * 2, 30)
+            }
+        }
+    }
+
+    func printReport(_ report: BatchReport) {
+        let zone = TimeZone(identifier: "Asia/Taipei")!
+        print("\(report.batch.rawValue) batch for \(report.businessDate) (run #\(report.batchRunID), scheduled \(report.scheduledFor.iso8601(in: zone))): \(report.state.rawValue.uppercased())")
         let width = max(4, report.jobs.map(\.job.name.count).max() ?? 4)
         print("  " + "job".padding(toLength: width, withPad: " ", startingAt: 0) + "  prio  state      rows       seconds")
         for job in report.jobs {
-            let line = "  " + job.job.name.padding(toLength: width, withPad: " ", startingAt: 0)
-                + "  \(job.job.priority)    " + job.state.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
-                + "  " + String(job.rows).padding(toLength: 9, withPad: " ", startingAt: 0)
-                + "  " + String(format: "%.2f", job.seconds)
-            print(line)
+            let name = job.job.name.padding(toLength: width, withPad: " ", startingAt: 0)
+            let state = job.state.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
+            let rows = String(job.rows).padding(toLength: 9, withPad: " ", startingAt: 0)
+            print("  \(name)  \(job.job.priority)    \(state)  \(rows)  \(String(format: "%.2f", job.seconds))")
             if let failure = job.failure { print("      error: \(failure)") }
             if let reason = job.skipReason { print("      skipped: \(reason)") }
             if let note = job.note { print("      note: \(note)") }
             for output in job.outputs { print("      output: \(output.path)") }
         }
+        if report.state == .running { print("the batch has not ended: its released jobs resume when a runner runs it again") }
         if let summary = report.summary { print("summary message: \(summary.path)") }
-        if let error = report.summaryError { print("summary message NOT written: \(error)") }
+        if let error = report.summaryError, report.summary == nil { print("summary message NOT written: \(error)") }
     }
 }
 

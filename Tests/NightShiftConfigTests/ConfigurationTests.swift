@@ -29,7 +29,7 @@ final class ConfigurationTests: XCTestCase {
         text = text.replacingOccurrences(of: "priority: P2", with: "priorty: P2")
         try project.write("jobs/daily_sales_summary.yaml", text)
         let found = errors()
-        XCTAssertEqual(found, ["jobs/daily_sales_summary.yaml:6: priorty: unknown key. Fix: did you mean `priority`? remove it or use one of: aggregation, batch, calculation, depends_on, description, estimate_minutes, export, kind, locks, name, priority, retries"])
+        XCTAssertEqual(found, ["jobs/daily_sales_summary.yaml:6: priorty: unknown key. Fix: did you mean `priority`? remove it or use one of: aggregation, batch, calculation, depends_on, description, estimate_minutes, export, kind, locks, name, priority, retries, timeout_minutes"])
     }
 
     func testBadValuesSayWhatIsAllowed() throws {

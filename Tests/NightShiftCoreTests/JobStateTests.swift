@@ -4,13 +4,15 @@ import XCTest
 final class JobStateTests: XCTestCase {
     func testOnlyDocumentedTransitionsAreLegal() {
         let legal: Set<String> = ["pending→running", "pending→skipped", "running→succeeded", "running→failed",
-                                  "running→retrying", "retrying→running", "retrying→failed"]
+                                  "running→retrying", "running→timed_out", "running→pending",
+                                  "retrying→running", "retrying→failed", "retrying→skipped"]
         for from in JobState.allCases {
             for to in JobState.allCases {
                 XCTAssertEqual(from.canMove(to: to), legal.contains("\(from.rawValue)→\(to.rawValue)"), "\(from) → \(to)")
             }
         }
-        XCTAssertEqual(JobState.allCases.filter(\.isFinal), [.succeeded, .failed, .skipped])
+        XCTAssertEqual(JobState.allCases.filter(\.isFinal), [.succeeded, .failed, .skipped, .timedOut])
+        XCTAssertEqual(JobState.allCases.filter(\.blocksDependents), [.failed, .skipped, .timedOut])
     }
 
     func testRetryDecisionRetriesOnlyTransientFailuresWithBackoff() {
@@ -20,6 +22,9 @@ final class JobStateTests: XCTestCase {
         guard case .giveUp = RetryDecision.after(.transient, attempt: 4, retries: 3) else { return XCTFail() }
         guard case .giveUp = RetryDecision.after(.permanent, attempt: 1, retries: 3) else { return XCTFail() }
         XCTAssertEqual(RetryDecision.after(.transient, attempt: 9, retries: 10, baseDelay: 5), .retry(afterSeconds: 300))
+        // Jitter spreads a back-off over 50–150 %.
+        XCTAssertEqual(RetryDecision.after(.transient, attempt: 2, retries: 3, baseDelay: 5, jitter: 0), .retry(afterSeconds: 5))
+        XCTAssertEqual(RetryDecision.after(.transient, attempt: 2, retries: 3, baseDelay: 5, jitter: 0.999), .retry(afterSeconds: 15))
     }
 
     func testPriorityParsing() {

@@ -24,10 +24,35 @@ final class MigratorTests: XCTestCase {
 
     func testRunnerMigrationsApplyOnceAndAgainIsANoOp() throws {
         let migrator = Migrator(set: "runner", directory: "\(repositoryRoot())/sql/runner")
-        XCTAssertEqual(try migrator.apply(on: db).map(\.version), [1, 2])
+        XCTAssertEqual(try migrator.apply(on: db).map(\.version), [1, 2, 3])
         XCTAssertEqual(try migrator.apply(on: db), [])
-        XCTAssertEqual(try db.execute("SELECT count(*) AS n FROM nightshift.schema_migrations").int(0, "n"), 2)
+        XCTAssertEqual(try db.execute("SELECT count(*) AS n FROM nightshift.schema_migrations").int(0, "n"), 3)
         XCTAssertEqual(try db.execute("SELECT count(*) AS n FROM nightshift.batch_runs").int(0, "n"), 0)
+    }
+
+    func testRunsOfTheSameInstantFromEarlierVersionsAreNumberedNotLost() throws {
+        // Earlier versions could run one instant twice; migration 0003 numbers those runs.
+        let old = try TemporaryDirectory("old-migrations")
+        defer { old.remove() }
+        for file in ["0001_runner_schema.sql", "0002_manual_overrides.sql"] {
+            try FileManager.default.copyItem(atPath: "\(repositoryRoot())/sql/runner/\(file)", toPath: old.file(file))
+        }
+        try Migrator(set: "runner", directory: old.path).apply(on: db)
+        for _ in 0..<2 {
+            try db.execute("""
+                INSERT INTO nightshift.batch_runs (batch, business_date, scheduled_for, trigger, state, finished_at)
+                VALUES ('daily', '2026-11-22', '2026-11-23T02:00:00+08:00', 'cli', 'succeeded', now())
+                """)
+        }
+        XCTAssertEqual(try Migrator(set: "runner", directory: "\(repositoryRoot())/sql/runner").apply(on: db).map(\.version), [3])
+        let runs = try db.execute("SELECT run_number, summary_at IS NOT NULL AS summarised FROM nightshift.batch_runs ORDER BY id")
+        XCTAssertEqual((0..<runs.rowCount).map { runs.int($0, "run_number")! }, [1, 2])
+        XCTAssertEqual((0..<runs.rowCount).map { runs.bool($0, "summarised")! }, [true, true], "old batches get no new summary")
+        // From now on the occurrence key holds.
+        XCTAssertThrowsError(try db.execute("""
+            INSERT INTO nightshift.batch_runs (batch, business_date, scheduled_for, trigger, state, run_number)
+            VALUES ('daily', '2026-11-22', '2026-11-23T02:00:00+08:00', 'cli', 'running', 2)
+            """)) { XCTAssertEqual(($0 as? PostgresError)?.sqlState, "23505") }
     }
 
     func testAFailingMigrationLeavesTheDatabaseAsItWas() throws {

@@ -53,9 +53,14 @@ final class CommandLineTests: CommandLineTestCase {
     }
 
     func testRunExplainsBadArguments() throws {
-        let noOnce = try nightshift(["run"])
-        XCTAssertNotEqual(noOnce.status, 0)
-        XCTAssertTrue(noOnce.stderr.contains("only --once is supported"), noOnce.stderr)
+        let rerunAlone = try nightshift(["run", "--rerun"])
+        XCTAssertNotEqual(rerunAlone.status, 0)
+        XCTAssertTrue(rerunAlone.stderr.contains("--batch and --rerun go with --once"), rerunAlone.stderr)
+        let backwards = try nightshift(["run", "--at", "2026-11-23T02:00:00+08:00", "--until", "2026-11-23T01:00:00+08:00"])
+        XCTAssertNotEqual(backwards.status, 0)
+        XCTAssertTrue(backwards.stderr.contains("must be later than --at"), backwards.stderr)
+        let stopped = try nightshift(["run", "--speed", "0"])
+        XCTAssertTrue(stopped.stderr.contains("--speed 0.0 must be greater than 0"), stopped.stderr)
         let badInstant = try nightshift(["run", "--once", "--at", "tomorrow"])
         XCTAssertTrue(badInstant.stderr.contains("--at tomorrow is not an ISO 8601 instant"), badInstant.stderr)
     }
@@ -73,14 +78,20 @@ final class CommandLineTests: CommandLineTestCase {
 
         let good = try nightshift(["run", "--once", "--at", "2026-11-23T02:00:00+08:00"], environment: env)
         XCTAssertEqual(good.status, 0, good.stdout + good.stderr)
-        XCTAssertTrue(good.stdout.contains("daily batch for 2026-11-22 (run #1): SUCCEEDED"), good.stdout)
+        XCTAssertTrue(good.stdout.contains("daily batch for 2026-11-22 (run #1, scheduled 2026-11-23T02:00:00+08:00): SUCCEEDED"), good.stdout)
         XCTAssertTrue(good.stdout.contains("summary message: \(project.root)/var/outbox/daily-2026-11-22-run1.eml"), good.stdout)
         XCTAssertEqual(try nightshift(["migrate"], environment: env).stdout, "runner schema is up to date\n")
 
+        // The same occurrence again: it already ran, so nothing runs unless --rerun says so.
+        let again = try nightshift(["run", "--once", "--at", "2026-11-23T02:00:00+08:00"], environment: env)
+        XCTAssertEqual(again.status, 0, again.stdout + again.stderr)
+        XCTAssertTrue(again.stdout.contains("this occurrence already ran (run #1, run number 1): nothing was run; pass --rerun"), again.stdout)
+        XCTAssertEqual(try database.connect().execute("SELECT count(*) FROM nightshift.batch_runs").int(0, 0), 1)
+
         try project.write("sql/jobs/delivery_charges/stage.sql", "INSERT INTO {{staging}} SELECT * FROM erp.no_such_table")
-        let bad = try nightshift(["run", "--once", "--at", "2026-11-23T02:00:00+08:00"], environment: env)
+        let bad = try nightshift(["run", "--once", "--rerun", "--at", "2026-11-23T02:00:00+08:00"], environment: env)
         XCTAssertEqual(bad.status, 1, bad.stdout + bad.stderr)
-        XCTAssertTrue(bad.stdout.contains("daily batch for 2026-11-22 (run #2): FAILED"), bad.stdout)
+        XCTAssertTrue(bad.stdout.contains("daily batch for 2026-11-22 (run #2, scheduled 2026-11-23T02:00:00+08:00): FAILED"), bad.stdout)
         XCTAssertTrue(bad.stdout.contains("[SQLSTATE 42P01]"), bad.stdout)
         XCTAssertTrue(bad.stdout.contains("skipped: dependency delivery_charges failed"), bad.stdout)
     }

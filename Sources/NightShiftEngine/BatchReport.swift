@@ -1,0 +1,147 @@
+import Foundation
+import NightShiftConfig
+import NightShiftCore
+import PostgresClient
+
+/// A batch run as the runner tables tell it: what the summary mail, `run --once` and `history`
+/// show. Loaded from the database, so any runner can report on a batch another one ran.
+public struct BatchReport: Sendable {
+    public struct JobInfo: Sendable, Equatable {
+        public let name: String
+        public let kind: String
+        public let priority: Priority
+    }
+
+    public struct Job: Sendable {
+        public let job: JobInfo
+        public let jobRunID: Int
+        public let state: JobState
+        public let rows: Int
+        public let attempts: Int
+        /// From its first start to its end, on the runner's clock.
+        public let seconds: Double
+        public let failure: JobFailure?
+        public let skipReason: String?
+        public let outputs: [JobOutput]
+        public let note: String?
+    }
+
+    public let batchRunID: Int
+    public let batch: BatchKind
+    public let businessDate: LocalDate
+    public let scheduledFor: Date
+    public let runNumber: Int
+    public let trigger: String
+    public let state: BatchState
+    public let jobs: [Job]
+    public let startedAt: Date
+    public let finishedAt: Date?
+    public let warnings: [String]
+    public let summary: JobOutput?
+    /// Why the summary could not be written (it is retried by the rescuer).
+    public let summaryError: String?
+
+    public var succeeded: Bool { state == .succeeded }
+
+    /// Loads batch run `id`; jobs in dependency order (ties: priority, then name).
+    public static func load(_ id: Int, db: PostgresConnection) throws -> BatchReport {
+        let batch = try db.execute("""
+            SELECT batch, business_date::text AS business_date, run_number, trigger, state, warnings::text AS warnings, summary_error,
+                   extract(epoch FROM scheduled_for)::float8 AS scheduled_for, extract(epoch FROM started_at)::float8 AS started_at,
+                   extract(epoch FROM finished_at)::float8 AS finished_at
+            FROM nightshift.batch_runs WHERE id = $1
+            """, [String(id)])
+        guard batch.rowCount == 1 else {
+            throw PostgresError(operation: .execute, sqlState: nil, message: "batch run \(id) does not exist", context: "nightshift.batch_runs")
+        }
+        let outputs = try db.execute("""
+            SELECT job_run_id, kind, path, sha256, bytes, rows FROM nightshift.outputs WHERE batch_run_id = $1 ORDER BY id
+            """, [String(id)])
+        var byJob: [Int: [JobOutput]] = [:]
+        var summary: JobOutput?
+        for row in 0..<outputs.rowCount {
+            let output = JobOutput(kind: JobOutput.Kind(rawValue: outputs.string(row, "kind")!)!, path: outputs.string(row, "path")!,
+                                   sha256: outputs.string(row, "sha256")!, bytes: outputs.int(row, "bytes")!, rows: outputs.int(row, "rows"))
+            if let jobRunID = outputs.int(row, "job_run_id") {
+                byJob[jobRunID, default: []].append(output)
+            } else if output.kind == .summaryMail {
+                summary = output
+            }
+        }
+        let rows = try db.execute("""
+            SELECT id, job, kind, priority, state, depends_on::text AS depends_on, rows_processed, attempts, error_class, error_sqlstate,
+                   error_message, skip_reason, note,
+                   coalesce(extract(epoch FROM finished_at - started_at)::float8, 0) AS seconds
+            FROM nightshift.job_runs WHERE batch_run_id = $1
+            """, [String(id)])
+        var jobs: [Job] = []
+        var dependencies: [String: [String]] = [:]
+        for row in 0..<rows.rowCount {
+            let name = rows.string(row, "job")!
+            dependencies[name] = parseTextArray(rows.string(row, "depends_on") ?? "{}")
+            let failure = rows.string(row, "error_class").flatMap(FailureClass.init(rawValue:)).map {
+                JobFailure(failureClass: $0, sqlState: rows.string(row, "error_sqlstate"), message: rows.string(row, "error_message") ?? "")
+            }
+            let state = JobState(rawValue: rows.string(row, "state")!)!
+            jobs.append(Job(job: JobInfo(name: name, kind: rows.string(row, "kind")!, priority: Priority(rawValue: rows.int(row, "priority")!) ?? .p3),
+                            jobRunID: rows.int(row, "id")!, state: state, rows: rows.int(row, "rows_processed") ?? 0,
+                            attempts: rows.int(row, "attempts") ?? 0, seconds: rows.double(row, "seconds") ?? 0,
+                            failure: state == .succeeded ? nil : failure, skipReason: rows.string(row, "skip_reason"),
+                            outputs: byJob[rows.int(row, "id")!] ?? [], note: rows.string(row, "note")))
+        }
+        let date = { (column: String) in batch.double(0, column).map { Date(timeIntervalSince1970: $0) } }
+        return BatchReport(batchRunID: id, batch: BatchKind(rawValue: batch.string(0, "batch")!)!,
+                           businessDate: LocalDate(iso: batch.string(0, "business_date")!)!, scheduledFor: date("scheduled_for")!,
+                           runNumber: batch.int(0, "run_number")!, trigger: batch.string(0, "trigger")!,
+                           state: BatchState(rawValue: batch.string(0, "state")!)!,
+                           jobs: dependencyOrder(jobs, dependencies: dependencies), startedAt: date("started_at")!,
+                           finishedAt: date("finished_at"), warnings: parseTextArray(batch.string(0, "warnings") ?? "{}"),
+                           summary: summary, summaryError: batch.string(0, "summary_error"))
+    }
+
+    /// Dependencies first; among jobs ready together, higher priority, then name.
+    static func dependencyOrder(_ jobs: [Job], dependencies: [String: [String]]) -> [Job] {
+        var remaining = jobs.sorted { ($0.job.priority, $0.job.name) < ($1.job.priority, $1.job.name) }
+        var done: Set<String> = []
+        var ordered: [Job] = []
+        let names = Set(jobs.map(\.job.name))
+        while !remaining.isEmpty {
+            let index = remaining.firstIndex { job in
+                (dependencies[job.job.name] ?? []).allSatisfy { done.contains($0) || !names.contains($0) }
+            } ?? 0
+            let job = remaining.remove(at: index)
+            done.insert(job.job.name)
+            ordered.append(job)
+        }
+        return ordered
+    }
+}
+
+/// Parses a PostgreSQL text array literal (`{a,"b c"}`) as PostgreSQL prints it.
+func parseTextArray(_ literal: String) -> [String] {
+    var items: [String] = []
+    var current = ""
+    var quoted = false
+    var escaped = false
+    var any = false
+    for character in literal.dropFirst().dropLast() {
+        if escaped {
+            current.append(character)
+            escaped = false
+        } else if character == "\\" {
+            escaped = true
+        } else if character == "\"" {
+            quoted.toggle()
+            any = true
+        } else if character == "," && !quoted {
+            items.append(current)
+            current = ""
+            any = false
+        } else {
+            current.append(character)
+            any = true
+        }
+    }
+    if any || !current.isEmpty { items.append(current) }
+    return items
+}

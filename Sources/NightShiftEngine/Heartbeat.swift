@@ -1,0 +1,57 @@
+import Foundation
+import NightShiftCore
+
+/// Proves this runner is alive. One pass: renews the leases of the jobs its workers run (and
+/// records their progress); a job whose lease was taken over is told to stop and its statement
+/// cancelled; a job past its deadline likewise; when a stop was requested and a job did not
+/// reach a checkpoint within the stop timeout, its statement is cancelled. Then the runner's own
+/// row and systemd's watchdog.
+final class Heartbeat: @unchecked Sendable {
+    private let context: RunnerContext
+    private let workers: Workers
+    private let keeper: ConnectionKeeper
+    private let notifier: SystemdNotifier?
+    private let lock = NSLock()
+    private var stopRequestedAt: Date?
+    var isLeader: () -> Bool = { false }
+
+    init(context: RunnerContext, workers: Workers, notifier: SystemdNotifier?) {
+        self.context = context
+        self.workers = workers
+        self.notifier = notifier
+        keeper = ConnectionKeeper(connect: context.connect)
+    }
+
+    func stopRequested() {
+        lock.lock()
+        if stopRequestedAt == nil { stopRequestedAt = Date() }
+        lock.unlock()
+    }
+
+    func runOnce() throws {
+        let running = workers.running
+        // Deadlines and the stop timeout are judged locally, even when the database is away.
+        lock.lock()
+        let stopping = stopRequestedAt
+        lock.unlock()
+        let overdue = stopping.map { Date().timeIntervalSince($0) >= Double(context.settings.stopTimeoutSeconds) } ?? false
+        for (_, control) in running {
+            if control.checkDeadline() || (overdue && control.stopReason != nil) { control.cancelStatement() }
+        }
+        notifier?.notify("WATCHDOG=1")
+        try keeper.use { db in
+            let store = RunnerStore(db: db, zone: context.zone)
+            let progress = running.mapValues(\.progressRows)
+            let held = try store.renewLeases(owner: context.identity.id, jobRunIDs: Array(running.keys),
+                                             leaseSeconds: context.settings.leaseSeconds, progress: progress)
+            for (id, control) in running where !held.contains(id) {
+                control.requestStop(.leaseLost)
+                control.cancelStatement()
+            }
+            try store.beatRunner(context.identity.id, clockNow: context.clock.now(), isLeader: isLeader(), stopping: stopping != nil)
+        }
+        notifier?.notify("STATUS=\(running.count) job\(running.count == 1 ? "" : "s") running; clock \(context.clock.now().iso8601(in: context.zone))")
+    }
+
+    func close() { keeper.close() }
+}

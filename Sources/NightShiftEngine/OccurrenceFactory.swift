@@ -1,0 +1,49 @@
+import Foundation
+import NightShiftConfig
+import NightShiftCore
+import PostgresClient
+
+/// Turns "batch B at instant T" into a batch run with its jobs: business date, window deadline,
+/// operators' overrides folded in (skips and ignored dependencies), calendar warnings. Used by
+/// the scheduler and by `run --once`, so both create occurrences the same way.
+struct OccurrenceFactory {
+    let configuration: Configuration
+    let db: PostgresConnection
+
+    func create(batch: BatchKind, at instant: Date, trigger: String, now: Date, runner: String, notes: [String] = [],
+                rerun: Bool = false) throws -> RunnerStore.Creation {
+        let zone = configuration.settings.timeZone
+        let businessDate = batch.businessDate(at: instant, in: zone)
+        let overrides = try OverrideStore(db: db).overrides(batch: batch, businessDate: businessDate)
+        let applied = AppliedOverrides(jobs: configuration.jobs(in: batch), overrides: overrides.map(\.override))
+        var skipped: [String: String] = [:]
+        for name in applied.skipped {
+            skipped[name] = applied.byJob[name]?.first { $0.action == .skip }?.summary ?? "skipped by an override"
+        }
+        let warnings = notes + configuration.calendarCoverageWarnings(from: instant, days: 0)
+            + applied.unknown.map { "override for \($0.job), which is not a \(batch.rawValue) job, was ignored (\($0.summary))" }
+        let schedule = configuration.schedule(batch)
+        let new = RunnerStore.NewBatchRun(batch: batch, scheduledFor: instant,
+                                          deadline: instant.addingTimeInterval(TimeInterval(schedule.windowSeconds)),
+                                          businessDate: businessDate, trigger: trigger, jobs: try DependencyGraph(applied.jobs).order(),
+                                          skipped: skipped,
+                                          warnings: warnings)
+        let store = RunnerStore(db: db, zone: zone)
+        let creation = try store.createBatchRun(new, now: now, runner: runner, rerun: rerun)
+        if case let .created(id) = creation, !overrides.isEmpty {
+            let runs = try db.execute("SELECT id, job FROM nightshift.job_runs WHERE batch_run_id = $1", [String(id)])
+            var byName: [String: Int] = [:]
+            for row in 0..<runs.rowCount { byName[runs.string(row, "job")!] = runs.int(row, "id")! }
+            for entry in overrides {
+                guard let jobRunID = byName[entry.override.job] else { continue }
+                try OverrideStore(db: db).markApplied(overrideID: entry.id, jobRunID: jobRunID)
+                if case .ignoreDependency = entry.override.action {
+                    try db.execute("""
+                        UPDATE nightshift.job_runs SET note = CASE WHEN note IS NULL THEN $2 ELSE note || '; ' || $2 END WHERE id = $1
+                        """, [String(jobRunID), entry.override.summary])
+                }
+            }
+        }
+        return creation
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import NightShiftCore
+import PostgresClient
+
+/// Keeps nothing stuck. One pass: jobs whose lease expired (their runner died or lost the
+/// database) go back to the queue and resume from their checkpoint; batches whose jobs have all
+/// ended are closed; closed batches without a summary get one (whichever runner closed them);
+/// staged export files of attempts that no longer run are swept.
+final class Rescuer: @unchecked Sendable {
+    private let context: RunnerContext
+    private let keeper: ConnectionKeeper
+    /// Called with each batch run this pass closed or summarised.
+    var onBatchEnded: (Int) -> Void = { _ in }
+    /// Called when jobs were put back in the queue (wakes the dispatcher).
+    var onRescued: () -> Void = {}
+
+    init(context: RunnerContext) {
+        self.context = context
+        keeper = ConnectionKeeper(connect: context.connect)
+    }
+
+    func runOnce() throws {
+        try keeper.use { db in
+            let store = RunnerStore(db: db, zone: context.zone)
+            let now = context.clock.now()
+            let runner = context.identity.id
+            let rescued = try store.rescueExpiredLeases(now: now, runner: runner)
+            for job in rescued {
+                context.logger.warning("lease expired; job rescued", metadata: ["job": "\(job.job)", "job_run": "\(job.jobRunID)",
+                                                                                "former_owner": "\(job.formerOwner)", "now": "\(job.state.rawValue)"])
+            }
+            if !rescued.isEmpty { onRescued() }
+            for id in try store.closeFinishedBatches(now: now, runner: runner) {
+                context.logger.notice("batch closed", metadata: ["batch_run": "\(id)"])
+                onBatchEnded(id)
+            }
+            var failure: Error?
+            for id in try store.dueSummaries() {
+                do {
+                    let written = try store.writeSummary(id) { id in
+                        try SummaryMail(configuration: context.configuration).write(try BatchReport.load(id, db: db))
+                    }
+                    if written { context.logger.info("summary written", metadata: ["batch_run": "\(id)"]) }
+                } catch let error as PostgresError where error.isTransient {
+                    throw error
+                } catch {
+                    // Said on the batch run (status, run --once) and retried on the next pass.
+                    context.logger.error("summary not written", metadata: ["batch_run": "\(id)", "error": "\(error)"])
+                    failure = failure ?? error
+                }
+                onBatchEnded(id)
+            }
+            try sweepStagedExports(db: db)
+            if let failure { throw failure }
+        }
+    }
+
+    /// Staged files are named `.<final name>.j<job run>a<attempt>[.partial]`: one whose attempt
+    /// is not running under a live lease any more is left over from a crash and removed.
+    func sweepStagedExports(db: PostgresConnection) throws {
+        let directory = context.configuration.settings.exportsDirectory
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        var staged: [(name: String, jobRun: Int, attempt: Int)] = []
+        for name in names where name.hasPrefix(".") {
+            guard let match = name.firstMatch(of: /\.j(\d+)a(\d+)(\.partial)?$/), let run = Int(match.1), let attempt = Int(match.2) else { continue }
+            staged.append((name, run, attempt))
+        }
+        guard !staged.isEmpty else { return }
+        let live = try db.execute("""
+            SELECT id, attempts FROM nightshift.job_runs
+            WHERE id = ANY ($1::bigint[]) AND state = 'running' AND lease_expires_at > clock_timestamp()
+            """, [pgArray(Set(staged.map { String($0.jobRun) }).sorted())])
+        var running: [Int: Int] = [:]
+        for row in 0..<live.rowCount { running[live.int(row, "id")!] = live.int(row, "attempts")! }
+        for file in staged where running[file.jobRun] != file.attempt {
+            try? FileManager.default.removeItem(atPath: "\(directory)/\(file.name)")
+            context.logger.info("swept a staged file of an attempt that no longer runs", metadata: ["file": "\(file.name)"])
+        }
+    }
+
+    func close() { keeper.close() }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import Logging
+import NightShiftConfig
+import NightShiftCore
+import PostgresClient
+
+/// One runner process: the scheduler (leader only), the dispatcher, the workers, the rescuer and
+/// the heartbeat, each on threads of its own. Any number of runners may share one database.
+///
+/// `run()` blocks until the runner stops: on `requestStop` (SIGTERM/SIGINT), at `until` on the
+/// runner's clock, or — in `once` mode — when its batch run is closed and summarised. Stopping
+/// takes no new work, asks running jobs to stop at their next checkpoint and release themselves
+/// (their statements are cancelled after the stop timeout), and closes every connection.
+public final class Runner: @unchecked Sendable {
+    public enum Mode: Sendable, Equatable {
+        /// The long-running service: fires the schedules and runs whatever is ready.
+        case service
+        /// Helps one batch run to its end, then stops (`run --once`).
+        case once(batchRunID: Int)
+    }
+
+    let context: RunnerContext
+    let mode: Mode
+    let until: Date?
+    let notifier: SystemdNotifier?
+    private let stop = StopSignal()
+    private let done = StopSignal()
+
+    public var identity: RunnerIdentity { context.identity }
+
+    public init(configuration: Configuration, connect: @escaping () throws -> PostgresConnection, clock: RunnerClock,
+                identity: RunnerIdentity = RunnerIdentity(), logger: Logger, mode: Mode, until: Date? = nil,
+                notifier: SystemdNotifier? = nil) {
+        context = RunnerContext(configuration: configuration, connect: connect, clock: clock, identity: identity, logger: logger)
+        self.mode = mode
+        self.until = until
+        self.notifier = notifier
+    }
+
+    /// Asks the runner to stop gracefully (thread-safe, idempotent).
+    public func requestStop(_ reason: String) { stop.set(reason) }
+
+    /// Why the runner stopped (after `run()` returned).
+    public var stopReason: String { stop.reason }
+
+    public func run() throws {
+        let logger = context.logger
+        let settings = context.settings
+        let poll = Double(settings.pollMilliseconds) / 1000
+        let workers = Workers(count: settings.workers, context: context)
+        let onlyBatch: Int? = if case let .once(id) = mode { id } else { nil }
+        let dispatcher = Dispatcher(context: context, workers: workers, onlyBatchRun: onlyBatch)
+        let rescuer = Rescuer(context: context)
+        let heartbeat = Heartbeat(context: context, workers: workers, notifier: notifier)
+        let scheduler = mode == .service ? Scheduler(context: context) : nil
+        heartbeat.isLeader = { scheduler?.isLeader ?? false }
+
+        try register()
+        let dispatchLoop = ServiceLoop(name: "dispatcher", interval: poll, logger: logger, pass: dispatcher.runOnce)
+        let rescueLoop = ServiceLoop(name: "rescuer", interval: poll, logger: logger, pass: rescuer.runOnce)
+        let heartbeatLoop = ServiceLoop(name: "heartbeat", interval: Double(settings.heartbeatSeconds), logger: logger,
+                                        pass: heartbeat.runOnce)
+        // The scheduler looks at least every 30 s of the runner's clock, so a fast clock fires on time.
+        let scheduleInterval = min(poll, max(0.02, context.clock.realSeconds(forClockSeconds: 30)))
+        let scheduleLoop = scheduler.map { ServiceLoop(name: "scheduler", interval: scheduleInterval, logger: logger, pass: $0.runOnce) }
+        workers.onJobEnded = {
+            rescueLoop.wake()
+            dispatchLoop.wake()
+        }
+        rescuer.onRescued = { dispatchLoop.wake() }
+        rescuer.onBatchEnded = { [self] id in
+            dispatchLoop.wake()
+            if case let .once(mine) = mode, id == mine, batchIsSummarised(id) { done.set("batch run \(id) ended") }
+        }
+        scheduler?.onCreated = { dispatchLoop.wake() }
+
+        workers.start()
+        for loop in [heartbeatLoop, rescueLoop, dispatchLoop] + [scheduleLoop].compactMap({ $0 }) { loop.start() }
+        notifier?.notify("READY=1")
+        logger.notice("runner started", metadata: ["runner": "\(context.identity.id)", "workers": "\(settings.workers)",
+                                                   "clock": "\(context.clock.now().iso8601(in: context.zone))",
+                                                   "speed": "\(context.clock.speed)"])
+        if case let .once(id) = mode, batchIsSummarised(id) { done.set("batch run \(id) had already ended") }
+
+        // Wait for a reason to stop. In once mode, another runner may end our batch: look now and then.
+        var lastLook = Date()
+        while !stop.isSet && !done.isSet {
+            if let until, context.clock.now() >= until {
+                stop.set("the clock reached --until \(until.iso8601(in: context.zone))")
+                break
+            }
+            if case let .once(id) = mode, Date().timeIntervalSince(lastLook) >= poll {
+                lastLook = Date()
+                if batchIsSummarised(id) { done.set("batch run \(id) ended") }
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let reason = done.isSet ? done.reason : stop.reason
+        if !done.isSet { stop.set(reason) }
+        logger.notice("runner stopping", metadata: ["reason": "\(reason)"])
+        notifier?.notify("STOPPING=1")
+
+        // Take no new work; let running jobs reach a checkpoint and release themselves.
+        scheduleLoop?.stop()
+        dispatchLoop.stop()
+        scheduleLoop?.join()
+        dispatchLoop.join()
+        heartbeat.stopRequested()
+        workers.stopAll()
+        heartbeatLoop.wake()
+        workers.join()
+        // One last look: close what the last jobs finished, write due summaries.
+        rescueLoop.stop()
+        rescueLoop.join()
+        try? rescuer.runOnce()
+        heartbeatLoop.stop()
+        heartbeatLoop.join()
+        scheduler?.close()
+        dispatcher.close()
+        rescuer.close()
+        heartbeat.close()
+        if let db = try? context.connect() {
+            try? RunnerStore(db: db).stopRunner(context.identity.id)
+            db.close()
+        }
+        logger.notice("runner stopped", metadata: ["runner": "\(context.identity.id)"])
+    }
+
+    /// Registers the runner, waiting (with back-off) while the database is unreachable.
+    private func register() throws {
+        var delay = 1.0
+        while true {
+            do {
+                let db = try context.connect()
+                defer { db.close() }
+                try RunnerStore(db: db).registerRunner(context.identity, clock: context.clock, workers: context.settings.workers,
+                                                        mode: mode == .service ? "service" : "once")
+                return
+            } catch let error as PostgresError where error.isTransient {
+                if stop.isSet { throw error }
+                context.logger.warning("database unavailable; retrying", metadata: ["error": "\(error)", "in_seconds": "\(delay)"])
+                Thread.sleep(forTimeInterval: delay)
+                delay = min(delay * 2, 30)
+            }
+        }
+    }
+
+    /// Ended, and its summary written or given up on for now (the error is on the batch run).
+    private func batchIsSummarised(_ id: Int) -> Bool {
+        guard let db = try? context.connect() else { return false }
+        defer { db.close() }
+        guard let status = try? RunnerStore(db: db).batchStatus(id) else { return false }
+        return status.state != .running && (status.summaryWritten || status.summaryError != nil)
+    }
+}

@@ -1,0 +1,258 @@
+import Foundation
+import Logging
+import NightShiftConfig
+import NightShiftCore
+import Packaging
+import PostgresClient
+
+/// What every runner service shares: configuration, the database, the clock, who we are.
+final class RunnerContext: @unchecked Sendable {
+    let configuration: Configuration
+    let connect: () throws -> PostgresConnection
+    let clock: RunnerClock
+    let identity: RunnerIdentity
+    let logger: Logger
+    var settings: ServiceSettings { configuration.settings.service }
+    var zone: TimeZone { configuration.settings.timeZone }
+
+    init(configuration: Configuration, connect: @escaping () throws -> PostgresConnection, clock: RunnerClock,
+         identity: RunnerIdentity, logger: Logger) {
+        self.configuration = configuration
+        self.connect = connect
+        self.clock = clock
+        self.identity = identity
+        self.logger = logger
+    }
+}
+
+/// The workers: `count` dedicated threads (libpq blocks), each running one claimed job at a time
+/// on a connection of its own, and recording how the attempt ended with fenced writes.
+final class Workers: @unchecked Sendable {
+    private let context: RunnerContext
+    private let condition = NSCondition()
+    private var queue: [RunnerStore.ClaimedJob] = []
+    private var controls: [Int: JobControl] = [:]
+    private var busy = 0
+    private var stopping = false
+    private var threads: [Thread] = []
+    private var exited = 0
+    let count: Int
+    /// Called after a job's attempt ended (wakes the dispatcher and the rescuer).
+    var onJobEnded: () -> Void = {}
+
+    init(count: Int, context: RunnerContext) {
+        self.count = count
+        self.context = context
+    }
+
+    func start() {
+        for index in 0..<count {
+            let thread = Thread { [self] in work() }
+            thread.name = "nightshift-worker-\(index + 1)"
+            thread.stackSize = 8 << 20
+            threads.append(thread)
+            thread.start()
+        }
+    }
+
+    /// Workers with nothing to do (what the dispatcher may claim).
+    var idleCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopping ? 0 : count - busy - queue.count
+    }
+
+    /// The jobs running here, with their controls (for the heartbeat).
+    var running: [Int: JobControl] {
+        condition.lock()
+        defer { condition.unlock() }
+        return controls
+    }
+
+    func submit(_ job: RunnerStore.ClaimedJob) {
+        let control = JobControl(deadline: job.deadline, deadlineReason: job.deadlineReason, clock: context.clock)
+        condition.lock()
+        controls[job.jobRunID] = control
+        queue.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Asks every running job to stop at its next checkpoint and release itself; takes no more.
+    func stopAll() {
+        condition.lock()
+        stopping = true
+        let all = controls
+        condition.broadcast()
+        condition.unlock()
+        for control in all.values { control.requestStop(.shutdown) }
+    }
+
+    /// Waits until every worker thread has ended (after `stopAll`).
+    func join() {
+        condition.lock()
+        while exited < threads.count { condition.wait() }
+        condition.unlock()
+    }
+
+    private func work() {
+        let bookkeeping = ConnectionKeeper(connect: context.connect)
+        defer { bookkeeping.close() }
+        while true {
+            condition.lock()
+            while queue.isEmpty && !stopping { condition.wait() }
+            if queue.isEmpty && stopping {
+                exited += 1
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let job = queue.removeFirst()
+            let control = controls[job.jobRunID]!
+            busy += 1
+            condition.unlock()
+            if stopping { control.requestStop(.shutdown) }
+
+            run(job, control: control, bookkeeping: bookkeeping)
+
+            condition.lock()
+            busy -= 1
+            controls[job.jobRunID] = nil
+            condition.broadcast()
+            condition.unlock()
+            onJobEnded()
+        }
+    }
+
+    // MARK: one attempt
+
+    private func run(_ claimed: RunnerStore.ClaimedJob, control: JobControl, bookkeeping: ConnectionKeeper) {
+        let logger = context.logger
+        let result: Result<JobOutcome, Error>
+        if let job = context.configuration.jobs.first(where: { $0.name == claimed.job && $0.batch == claimed.batch }) {
+            logger.info("job started", metadata: ["job": "\(claimed.job)", "job_run": "\(claimed.jobRunID)", "attempt": "\(claimed.attempt)"])
+            result = Result {
+                let db = try context.connect()
+                control.attach(db)
+                defer {
+                    control.attach(nil)
+                    db.close()
+                }
+                let jobContext = JobContext(job: job, jobRunID: claimed.jobRunID, attempt: claimed.attempt,
+                                            businessDate: claimed.businessDate, configuration: context.configuration, db: db,
+                                            logger: logger, control: control, owner: context.identity.id,
+                                            leaseSeconds: context.settings.leaseSeconds, clock: context.clock)
+                return try Executors.executor(for: job.action).execute(jobContext)
+            }
+        } else {
+            result = .failure(JobFailure(failureClass: .permanent, sqlState: nil,
+                                         message: "job \(claimed.job) is not in this runner's configuration (jobs/\(claimed.job).yaml was removed or renamed since the batch was planned)"))
+        }
+        record(claimed, control: control, result: result, bookkeeping: bookkeeping)
+    }
+
+    /// Records how the attempt ended. Bookkeeping survives database outages: it is retried with
+    /// back-off until it is written, or until the lease is known to be lost (then another runner
+    /// owns the job and nothing is written).
+    private func record(_ claimed: RunnerStore.ClaimedJob, control: JobControl, result: Result<JobOutcome, Error>,
+                        bookkeeping: ConnectionKeeper) {
+        let logger = context.logger
+        let owner = context.identity.id
+        var delay = 0.5
+        while true {
+            do {
+                try bookkeeping.use { db in
+                    let store = RunnerStore(db: db, zone: context.zone)
+                    try write(claimed, control: control, result: result, store: store)
+                }
+                return
+            } catch let lost as LeaseLost {
+                logger.warning("lease lost; the job belongs to another runner now", metadata: ["job": "\(claimed.job)", "error": "\(lost)"])
+                discardStaged(result)
+                return
+            } catch let error as PostgresError where error.isTransient {
+                logger.warning("cannot record the job's end yet; retrying", metadata: ["job": "\(claimed.job)", "error": "\(error)",
+                                                                                      "in_seconds": "\(delay)"])
+                Thread.sleep(forTimeInterval: delay * Double.random(in: 0.75...1.25))
+                delay = min(delay * 2, 10)
+            } catch {
+                // Not a database outage (a bug, a file-system failure while publishing): the lease
+                // runs out and the rescuer gives the job to the queue again.
+                logger.error("recording the job's end failed; its lease will expire and it will be rescued",
+                             metadata: ["job": "\(claimed.job)", "owner": "\(owner)", "error": "\(error)"])
+                discardStaged(result)
+                return
+            }
+        }
+    }
+
+    private func write(_ claimed: RunnerStore.ClaimedJob, control: JobControl, result: Result<JobOutcome, Error>,
+                       store: RunnerStore) throws {
+        let logger = context.logger
+        let owner = context.identity.id
+        let now = context.clock.now()
+        let id = claimed.jobRunID
+        switch result {
+        case let .success(outcome):
+            try store.whileLeased(jobRunID: id, owner: owner) {
+                try OutputFile.publish(outcome.publish.map { ($0.staged, $0.final) })
+                for output in outcome.outputs { try store.recordOutput(batchRunID: claimed.batchRunID, jobRunID: id, output: output) }
+                try store.leaveRunning(jobRunID: id, batchRunID: claimed.batchRunID, owner: owner, to: .succeeded,
+                                       reason: outcome.note ?? "\(outcome.rows) rows", now: now,
+                                       update: .init(rows: outcome.rows, note: outcome.note))
+            }
+            logger.info("job succeeded", metadata: ["job": "\(claimed.job)", "rows": "\(outcome.rows)"])
+        case let .failure(error):
+            discardStaged(result)
+            if let reason = stopReason(of: error, control: control) {
+                switch reason {
+                case .leaseLost:
+                    throw LeaseLost(jobRunID: id, owner: owner)
+                case .shutdown:
+                    try store.leaveRunning(jobRunID: id, batchRunID: claimed.batchRunID, owner: owner, to: .pending,
+                                           reason: "released by \(owner): the runner is stopping; resumes from its checkpoint", now: now)
+                    logger.notice("job released for resumption", metadata: ["job": "\(claimed.job)"])
+                case let .deadline(why):
+                    let failure = JobFailure(failureClass: .permanent, sqlState: nil, message: "timed out: \(why)")
+                    try store.leaveRunning(jobRunID: id, batchRunID: claimed.batchRunID, owner: owner, to: .timedOut,
+                                           reason: "timed out: \(why)", now: now, update: .init(failure: failure))
+                    logger.error("job timed out", metadata: ["job": "\(claimed.job)", "reason": "\(why)"])
+                }
+                return
+            }
+            let failure = JobFailure.classify(error)
+            let failures = claimed.failures + 1
+            let decision = RetryDecision.after(failure.failureClass, attempt: failures, retries: claimed.retries,
+                                               baseDelay: context.configuration.settings.retryDelaySeconds,
+                                               jitter: Double.random(in: 0..<1))
+            switch decision {
+            case let .retry(delay):
+                try store.leaveRunning(jobRunID: id, batchRunID: claimed.batchRunID, owner: owner, to: .retrying,
+                                       reason: "\(failure.description); retry in \(delay) s", now: now,
+                                       update: .init(failure: failure, notBefore: now.addingTimeInterval(TimeInterval(delay)),
+                                                     countFailure: true))
+                logger.warning("job attempt failed; retrying", metadata: ["job": "\(claimed.job)", "in_seconds": "\(delay)",
+                                                                          "error": "\(failure)"])
+            case let .giveUp(reason):
+                try store.leaveRunning(jobRunID: id, batchRunID: claimed.batchRunID, owner: owner, to: .failed, reason: reason,
+                                       now: now, update: .init(rows: 0, failure: failure, countFailure: true))
+                logger.error("job failed", metadata: ["job": "\(claimed.job)", "error": "\(failure)"])
+            }
+        }
+    }
+
+    /// A stop the runner asked for, whether the job saw it at a checkpoint or its statement was
+    /// cancelled for it.
+    private func stopReason(of error: Error, control: JobControl) -> StopReason? {
+        if let stopped = error as? JobStopped { return stopped.reason }
+        if error is LeaseLost { return .leaseLost }
+        if let pg = error as? PostgresError, pg.sqlState == "57014", let reason = control.stopReason { return reason }
+        return nil
+    }
+
+    /// Removes the staged files of an attempt that will not publish them.
+    private func discardStaged(_ result: Result<JobOutcome, Error>) {
+        guard case let .success(outcome) = result else { return }
+        for file in outcome.publish { _ = try? FileManager.default.removeItem(atPath: file.staged) }
+    }
+}
