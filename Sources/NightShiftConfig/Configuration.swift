@@ -92,8 +92,14 @@ public struct Configuration: Sendable {
         return ["etc/calendars: holiday calendars \(through); \(firstUncovered) is \(firstUncovered.dayNumber - today.dayNumber) days away. Add etc/calendars/tw-\(firstUncovered.year).yaml before then"]
     }
 
-    /// Reads a SQL file named relative to `sql/`.
+    /// Reads a SQL file named relative to `sql/` (never one outside it).
     public func sql(_ relative: String) throws -> String {
-        try String(contentsOfFile: "\(settings.sqlDirectory)/\(relative)", encoding: .utf8)
+        let file = "sql/\(relative)"
+        let path = try ConfigText.inside(settings.sqlDirectory, relative).mapError {
+            ConfigurationInvalid(errors: [ConfigError(file: file, line: nil, key: "", problem: $0.problem, fix: $0.fix)])
+        }.get()
+        return try ConfigText.read(path).mapError {
+            ConfigurationInvalid(errors: [ConfigError(file: file, line: $0.line, key: "", problem: $0.problem, fix: $0.fix)])
+        }.get()
     }
 }

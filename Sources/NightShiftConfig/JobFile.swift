@@ -43,10 +43,19 @@ enum JobFile {
         }
         func sqlFile(_ reader: MappingReader, _ key: String, example: String) -> String? {
             guard let relative = reader.string(key, example: example) else { return nil }
-            let full = "\(settings.sqlDirectory)/\(relative)"
-            if !FileManager.default.fileExists(atPath: full) {
-                reader.error(key, line: nil, "SQL file \(relative) does not exist under \(settings.sqlDirectory)",
-                             fix: "create sql/\(relative) or correct the path (relative to sql/)")
+            let full: String
+            switch ConfigText.inside(settings.sqlDirectory, relative) {
+            case let .success(path): full = path
+            case let .failure(failure):
+                reader.error(key, line: reader.line(of: key), "SQL path \(failure.problem)", fix: failure.fix)
+                return nil
+            }
+            if case let .failure(failure) = ConfigText.read(full) {
+                let problem = failure.problem == ConfigText.Failure.missing
+                    ? "SQL file \(relative) does not exist under \(settings.sqlDirectory)" : "SQL file \(relative) \(failure.problem)"
+                let fix = failure.problem == ConfigText.Failure.missing
+                    ? "create sql/\(relative) or correct the path (relative to sql/)" : failure.fix
+                reader.error(key, line: reader.line(of: key), problem, fix: fix)
                 return nil
             }
             return relative

@@ -167,8 +167,13 @@ extension MappingReader {
     /// mapping) are recorded and give nil. `problem`/`fix` describe an unreadable file.
     static func open(path: String, file: String, diagnostics: Diagnostics,
                      problem: String = "cannot read the file", fix: String = "check its permissions") -> MappingReader? {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            diagnostics.add(ConfigError(file: file, line: nil, key: "", problem: problem, fix: fix))
+        let text: String
+        switch ConfigText.read(path) {
+        case let .success(read): text = read
+        case let .failure(failure):
+            let missing = failure.problem == ConfigText.Failure.missing
+            diagnostics.add(ConfigError(file: file, line: failure.line, key: "", problem: missing ? problem : failure.problem,
+                                        fix: missing ? fix : failure.fix))
             return nil
         }
         guard let node = parseYAML(text, file: file, diagnostics: diagnostics) else { return nil }

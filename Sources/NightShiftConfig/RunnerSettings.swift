@@ -53,6 +53,21 @@ public struct RunnerSettings: Sendable {
         }
         let jobs = dir("jobs", "jobs"), sql = dir("sql", "sql"), templates = dir("templates", "templates")
         let exports = dir("exports", "var/exports"), outbox = dir("outbox", "var/outbox")
+        // Inputs must be directories that exist; outputs are created when first needed, but what
+        // is there already must be a directory.
+        for (key, path, mustExist) in [("jobs", jobs, true), ("sql", sql, true), ("templates", templates, true),
+                                       ("exports", exports, false), ("outbox", outbox, false)] {
+            var isDirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            let line = paths?.line(of: key)
+            if exists && !isDirectory.boolValue {
+                diagnostics.add(ConfigError(file: file, line: line, key: "paths.\(key)", problem: "\(path) is a file, not a directory",
+                                            fix: "point paths.\(key) at a directory (or move the file away)"))
+            } else if !exists && mustExist {
+                diagnostics.add(ConfigError(file: file, line: line, key: "paths.\(key)", problem: "directory \(path) does not exist",
+                                            fix: "create it or correct paths.\(key) (relative to the directory holding etc/)"))
+            }
+        }
         paths?.finish()
 
         let export = top.mapping("export", required: true, example: "`recipient: exports@example.com`")

@@ -1,0 +1,78 @@
+import Foundation
+import NightShiftConfig
+import NightShiftCore
+import TestSupport
+import XCTest
+
+/// Bad input never runs and never hangs: each problem is reported with the file and the fix.
+final class BadInputTests: XCTestCase {
+    var project: ProjectCopy!
+
+    override func setUpWithError() throws { project = try ProjectCopy() }
+    override func tearDown() { project?.cleanup() }
+
+    func errors() -> [String] { Configuration.check(root: project.root).errors.map(\.description) }
+
+    func testSQLPathsThatLeaveSqlAreConfigurationErrors() throws {
+        var job = try project.read("jobs/daily_sales_summary.yaml")
+        job = job.replacingOccurrences(of: "sql: jobs/daily_sales_summary.sql", with: "sql: ../../../../etc/passwd")
+        try project.write("jobs/daily_sales_summary.yaml", job)
+        let found = errors()
+        XCTAssertEqual(found.count, 1, "\(found)")
+        XCTAssertTrue(found[0].hasPrefix("jobs/daily_sales_summary.yaml:"), found[0])
+        XCTAssertTrue(found[0].contains("aggregation.sql: SQL path `../../../../etc/passwd` leaves"), found[0])
+        XCTAssertFalse(found[0].contains("root:"), "the file's text never reaches the error")
+
+        try project.write("jobs/daily_sales_summary.yaml", job.replacingOccurrences(of: "../../../../etc/passwd", with: "/etc/passwd"))
+        XCTAssertTrue(errors().first?.contains("SQL path `/etc/passwd` leaves") == true, "\(errors())")
+
+        // A symbolic link inside sql/ that points outside is refused too.
+        try FileManager.default.createSymbolicLink(atPath: "\(project.root)/sql/jobs/sneaky.sql", withDestinationPath: "/etc/passwd")
+        try project.write("jobs/daily_sales_summary.yaml", job.replacingOccurrences(of: "../../../../etc/passwd", with: "jobs/sneaky.sql"))
+        XCTAssertTrue(errors().first?.contains("resolves (through a symbolic link) to /etc/passwd") == true, "\(errors())")
+    }
+
+    func testRuntimeSQLReadsStayInsideSqlToo() throws {
+        let configuration = try Configuration.load(root: project.root)
+        XCTAssertThrowsError(try configuration.sql("../etc/nightshift.yaml")) {
+            XCTAssertTrue("\($0)".contains("leaves"), "\($0)")
+        }
+        XCTAssertNoThrow(try configuration.sql("jobs/daily_sales_summary.sql"))
+    }
+
+    func testPathsThatAreFilesInsteadOfDirectories() throws {
+        var settings = try project.read("etc/nightshift.yaml")
+        settings = settings.replacingOccurrences(of: "exports: var/exports", with: "exports: etc/windows.yaml")
+        try project.write("etc/nightshift.yaml", settings)
+        let found = errors()
+        XCTAssertTrue(found.contains { $0.contains("etc/nightshift.yaml:") && $0.contains("paths.exports:") && $0.contains("is a file, not a directory") },
+                      "\(found)")
+    }
+
+    func testNonUTF8FilesNameTheLineOfTheFirstBadByte() throws {
+        var bytes = Array("name: daily_sales_summary\nkind: aggregation\ndescription: ".utf8)
+        bytes += [0xA5, 0xC3, 0xB4] // Big5, not UTF-8
+        bytes += Array("\nbatch: daily\n".utf8)
+        try Data(bytes).write(to: URL(fileURLWithPath: "\(project.root)/jobs/daily_sales_summary.yaml"))
+        let found = errors()
+        XCTAssertTrue(found.contains { $0.hasPrefix("jobs/daily_sales_summary.yaml:3") && $0.contains("is not UTF-8 text") && $0.contains("iconv") },
+                      "\(found)")
+    }
+
+    func testOversizedFilesAndDevicesAreRefusedWithoutReadingThem() throws {
+        try project.write("jobs/huge.yaml", String(repeating: "# padding\n", count: 120_000))
+        XCTAssertTrue(errors().contains { $0.hasPrefix("jobs/huge.yaml") && $0.contains("at most 1048576 bytes") }, "\(errors())")
+        try project.remove("jobs/huge.yaml")
+
+        // A FIFO would block a reader forever: it is refused by its type.
+        XCTAssertEqual(mkfifo("\(project.root)/jobs/pipe.yaml", 0o600), 0)
+        let started = Date()
+        XCTAssertTrue(errors().contains { $0.hasPrefix("jobs/pipe.yaml") && $0.contains("is not a regular file") }, "\(errors())")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+    }
+
+    func testADirectoryNamedLikeAJobFile() throws {
+        try FileManager.default.createDirectory(atPath: "\(project.root)/jobs/folder.yaml", withIntermediateDirectories: false)
+        XCTAssertTrue(errors().contains { $0.hasPrefix("jobs/folder.yaml") && $0.contains("is a directory, not a file") }, "\(errors())")
+    }
+}
