@@ -185,7 +185,7 @@ public final class RunnerStore {
                     UPDATE nightshift.job_runs j SET state = 'running', lease_owner = $2,
                         lease_expires_at = clock_timestamp() + make_interval(secs => $3::int),
                         attempts = j.attempts + 1, started_at = coalesce(j.started_at, $4::timestamptz), attempt_started_at = $4::timestamptz,
-                        not_before = NULL, progress_rows = NULL, progress_at = NULL
+                        not_before = NULL, progress_rows = NULL, progress_at = NULL, attempt_started_real = clock_timestamp()
                     FROM nightshift.batch_runs b
                     WHERE j.id = $1 AND b.id = j.batch_run_id
                     RETURNING j.job, j.attempts, j.failures, j.retries, j.timeout_seconds, b.batch, b.business_date::text AS business_date,

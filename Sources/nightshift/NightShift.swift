@@ -9,7 +9,7 @@ struct NightShift: AsyncParsableCommand {
         abstract: "The night-window batch runner of the Lucky Gas ERP.",
         discussion: "Configuration lives under --root (default: the current directory, or $NIGHTSHIFT_ROOT): etc/nightshift.yaml (database, paths, export key, mail, limits, batch schedules), etc/windows.yaml (processing windows and priority rules), etc/calendars/*.yaml (Taiwan holidays and make-up workdays) and jobs/*.yaml. The database is --database-url, else database.url in etc/nightshift.yaml, else $DATABASE_URL, else the standard PG* variables.",
         subcommands: [CheckCommand.self, MigrateCommand.self, SeedCommand.self, RunCommand.self, PlanCommand.self,
-                      CronCommand.self, OverrideCommand.self]
+                      CronCommand.self, OverrideCommand.self, StatusCommand.self, HistoryCommand.self]
     )
 }
 

@@ -83,3 +83,6 @@ ALTER TABLE nightshift.checkpoints ADD COLUMN run_base_rows bigint NOT NULL DEFA
 
 -- Why the summary of a closed batch could not be written (retried on every rescuer pass).
 ALTER TABLE nightshift.batch_runs ADD COLUMN summary_error text;
+
+-- When the current attempt started in real time (database clock): rows per second for status.
+ALTER TABLE nightshift.job_runs ADD COLUMN attempt_started_real timestamptz;

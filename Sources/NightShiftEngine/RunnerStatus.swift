@@ -1,0 +1,165 @@
+import Foundation
+import NightShiftCore
+import PostgresClient
+
+/// What `nightshift status` shows: what runs now (with progress, rate and ETA), what waits and
+/// why, the runners and their heartbeats, and anything stuck. Read from the runner tables.
+public struct RunnerStatus: Codable, Sendable {
+    public struct Running: Codable, Sendable {
+        public let jobRunID: Int
+        public let batchRunID: Int
+        public let batch: String
+        public let businessDate: String
+        public let job: String
+        public let priority: Int
+        public let attempt: Int
+        public let runner: String
+        /// Rows done in this attempt, as of `progressAgeSeconds` ago.
+        public let processed: Int?
+        /// The rows the job's last successful run processed (the expected total), if any.
+        public let expectedTotal: Int?
+        public let percent: Double?
+        public let rowsPerSecond: Double?
+        /// Real seconds until the expected total at the current rate.
+        public let etaSeconds: Double?
+        public let progressAgeSeconds: Double?
+        public let leaseSecondsLeft: Double
+    }
+
+    public struct Waiting: Codable, Sendable {
+        public let jobRunID: Int
+        public let batchRunID: Int
+        public let batch: String
+        public let job: String
+        public let state: String
+        public let priority: Int
+        public let why: String
+    }
+
+    public struct RunnerInfo: Codable, Sendable {
+        public let id: String
+        public let state: String
+        public let leader: Bool
+        public let workers: Int
+        public let mode: String
+        public let heartbeatAgeSeconds: Double
+        /// The runner's clock at its last heartbeat (simulated when it runs with --at/--speed).
+        public let clock: String
+        public let alive: Bool
+    }
+
+    public let at: String
+    public let running: [Running]
+    public let waiting: [Waiting]
+    public let runners: [RunnerInfo]
+    /// Things a person should look at: expired leases not yet rescued, summaries not written.
+    public let stuck: [String]
+
+    /// Reads the status; `leaseSeconds` decides when a silent runner counts as gone.
+    public static func load(db: PostgresConnection, leaseSeconds: Int, zone: TimeZone) throws -> RunnerStatus {
+        let running = try db.execute("""
+            SELECT j.id, j.batch_run_id, b.batch, b.business_date::text AS business_date, j.job, j.priority, j.attempts, j.lease_owner,
+                   j.progress_rows,
+                   extract(epoch FROM clock_timestamp() - j.progress_at)::float8 AS progress_age,
+                   extract(epoch FROM j.progress_at - j.attempt_started_real)::float8 AS elapsed,
+                   extract(epoch FROM j.lease_expires_at - clock_timestamp())::float8 AS lease_left,
+                   (SELECT p.rows_processed FROM nightshift.job_runs p
+                    WHERE p.job = j.job AND p.state = 'succeeded' AND p.rows_processed > 0 ORDER BY p.finished_at DESC LIMIT 1) AS expected
+            FROM nightshift.job_runs j JOIN nightshift.batch_runs b ON b.id = j.batch_run_id
+            WHERE j.state = 'running' ORDER BY j.priority, j.id
+            """)
+        var runningJobs: [Running] = []
+        var stuck: [String] = []
+        for row in 0..<running.rowCount {
+            let processed = running.int(row, "progress_rows")
+            let expected = running.int(row, "expected")
+            let elapsed = running.double(row, "elapsed")
+            let rate = processed.flatMap { done in elapsed.flatMap { $0 > 0 ? Double(done) / $0 : nil } }
+            let percent = processed.flatMap { done in expected.map { min(100, 100 * Double(done) / Double(max($0, 1))) } }
+            let eta = rate.flatMap { r in processed.flatMap { done in expected.map { r > 0 ? max(0, Double($0 - done) / r) : 0 } } }
+            let leaseLeft = running.double(row, "lease_left") ?? 0
+            let job = running.string(row, "job")!
+            if leaseLeft < 0 {
+                stuck.append("job \(job) (job run \(running.int(row, "id")!)): the lease of \(running.string(row, "lease_owner") ?? "?") expired \(Int(-leaseLeft)) s ago; a runner's rescuer will put it back in the queue")
+            }
+            runningJobs.append(Running(jobRunID: running.int(row, "id")!, batchRunID: running.int(row, "batch_run_id")!,
+                                       batch: running.string(row, "batch")!, businessDate: running.string(row, "business_date")!, job: job,
+                                       priority: running.int(row, "priority")!, attempt: running.int(row, "attempts")!,
+                                       runner: running.string(row, "lease_owner") ?? "", processed: processed, expectedTotal: expected,
+                                       percent: percent, rowsPerSecond: rate, etaSeconds: eta,
+                                       progressAgeSeconds: running.double(row, "progress_age"), leaseSecondsLeft: leaseLeft))
+        }
+
+        let waiting = try db.execute("""
+            SELECT j.id, j.batch_run_id, b.batch, j.job, j.state, j.priority, j.not_before, to_char(j.not_before AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI:SS') AS not_before_local,
+                   (SELECT string_agg(d.job || ' (' || d.state || ')', ', ' ORDER BY d.job) FROM nightshift.job_runs d
+                    WHERE d.batch_run_id = j.batch_run_id AND d.job = ANY (j.depends_on)
+                      AND NOT (d.state = 'succeeded' OR (d.state = 'skipped' AND d.skipped_by_override))) AS blockers,
+                   (SELECT t.reason FROM nightshift.state_transitions t WHERE t.job_run_id = j.id ORDER BY t.id DESC LIMIT 1) AS last_reason,
+                   (SELECT count(*) FROM nightshift.job_runs r WHERE r.batch_run_id = j.batch_run_id AND r.state = 'running') AS running_in_batch
+            FROM nightshift.job_runs j JOIN nightshift.batch_runs b ON b.id = j.batch_run_id
+            WHERE b.state = 'running' AND j.state IN ('pending', 'retrying')
+            ORDER BY j.priority, b.scheduled_for, j.id
+            """, [zone.identifier])
+        var waitingJobs: [Waiting] = []
+        for row in 0..<waiting.rowCount {
+            let why: String
+            if let blockers = waiting.string(row, "blockers") {
+                why = "waits for \(blockers)"
+            } else if let notBefore = waiting.string(row, "not_before_local") {
+                why = "retry back-off until \(notBefore) (runner clock); last: \(waiting.string(row, "last_reason") ?? "")"
+            } else if let reason = waiting.string(row, "last_reason"), reason.hasPrefix("released") || reason.hasPrefix("lease of") {
+                why = "ready to resume: \(reason)"
+            } else if (waiting.int(row, "running_in_batch") ?? 0) > 0 {
+                why = "ready; waits for a slot (limits.concurrent_jobs per batch)"
+            } else {
+                why = "ready; waits for a runner to claim it"
+            }
+            waitingJobs.append(Waiting(jobRunID: waiting.int(row, "id")!, batchRunID: waiting.int(row, "batch_run_id")!,
+                                       batch: waiting.string(row, "batch")!, job: waiting.string(row, "job")!,
+                                       state: waiting.string(row, "state")!, priority: waiting.int(row, "priority")!, why: why))
+        }
+
+        let runners = try db.execute("""
+            SELECT id, state, is_leader, workers, mode, extract(epoch FROM clock_timestamp() - heartbeat_at)::float8 AS age,
+                   to_char(clock_now AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI:SS') AS clock
+            FROM nightshift.runners
+            WHERE state <> 'stopped' OR stopped_at > clock_timestamp() - interval '1 hour'
+            ORDER BY started_at DESC LIMIT 50
+            """, [zone.identifier])
+        var runnerInfos: [RunnerInfo] = []
+        for row in 0..<runners.rowCount {
+            let age = runners.double(row, "age") ?? 0
+            let state = runners.string(row, "state")!
+            let alive = state != "stopped" && age <= Double(leaseSeconds)
+            runnerInfos.append(RunnerInfo(id: runners.string(row, "id")!, state: state != "stopped" && !alive ? "lost" : state,
+                                          leader: runners.bool(row, "is_leader")! && alive, workers: runners.int(row, "workers")!,
+                                          mode: runners.string(row, "mode")!, heartbeatAgeSeconds: age,
+                                          clock: runners.string(row, "clock") ?? "", alive: alive))
+        }
+
+        let unsummarised = try db.execute("""
+            SELECT id, batch, business_date::text AS d, summary_error FROM nightshift.batch_runs
+            WHERE state <> 'running' AND summary_at IS NULL ORDER BY id
+            """)
+        for row in 0..<unsummarised.rowCount {
+            stuck.append("batch run \(unsummarised.int(row, "id")!) (\(unsummarised.string(row, "batch")!) \(unsummarised.string(row, "d")!)) has ended but its summary is not written"
+                         + (unsummarised.string(row, "summary_error").map { ": \($0)" } ?? " yet"))
+        }
+        if !runningJobs.isEmpty || !waitingJobs.isEmpty, !runnerInfos.contains(where: \.alive) {
+            stuck.append("work is waiting but no runner is alive: start `nightshift run` (or the systemd unit)")
+        }
+        let now = try db.execute("SELECT extract(epoch FROM clock_timestamp())::float8 AS t").double(0, "t") ?? 0
+        return RunnerStatus(at: Date(timeIntervalSince1970: now).iso8601(in: zone), running: runningJobs, waiting: waitingJobs,
+                            runners: runnerInfos, stuck: stuck)
+    }
+}
+
+/// What `nightshift history` shows: recent batch runs with their jobs.
+public enum BatchHistory {
+    public static func recent(db: PostgresConnection, limit: Int) throws -> [BatchReport] {
+        let ids = try db.execute("SELECT id FROM nightshift.batch_runs ORDER BY scheduled_for DESC, run_number DESC, id DESC LIMIT $1",
+                                 [String(limit)])
+        return try (0..<ids.rowCount).map { try BatchReport.load(ids.int($0, "id")!, db: db) }
+    }
+}

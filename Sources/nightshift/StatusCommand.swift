@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import NightShiftConfig
+import NightShiftEngine
+import PostgresClient
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "What runs now (progress, rows per second, ETA), what waits and why, the runners, anything stuck.",
+        discussion: """
+            Progress is written by each runner at every checkpoint and heartbeat, so it is at most one
+            heartbeat (runner.heartbeat_seconds, default 5 s) old. The expected total is the rows of the
+            job's last successful run. A runner whose heartbeat is older than its lease is shown as lost.
+            """
+    )
+
+    @OptionGroup var options: GlobalOptions
+    @Flag(help: "Print JSON instead of text.") var json = false
+
+    func run() throws {
+        let configuration = try loadConfiguration(options)
+        let db = try PostgresConnection(conninfo: connectionString(options, configuration.settings))
+        defer { db.close() }
+        let status = try RunnerStatus.load(db: db, leaseSeconds: configuration.settings.service.leaseSeconds,
+                                           zone: configuration.settings.timeZone)
+        if json {
+            print(try jsonText(status))
+            return
+        }
+        print("status at \(status.at)")
+        print(status.running.isEmpty ? "running: nothing" : "running:")
+        for job in status.running {
+            var line = "  \(job.job) [P\(job.priority)] \(job.batch) \(job.businessDate), attempt \(job.attempt), on \(job.runner)"
+            if let done = job.processed {
+                line += ": \(done)"
+                if let total = job.expectedTotal { line += " / ~\(total) rows" + (job.percent.map { String(format: " (%.0f%%)", $0) } ?? "") }
+                else { line += " rows" }
+                if let rate = job.rowsPerSecond { line += String(format: ", %.0f rows/s", rate) }
+                if let eta = job.etaSeconds { line += ", ETA \(Int(eta.rounded())) s" }
+                if let age = job.progressAgeSeconds { line += String(format: " (as of %.0f s ago)", age) }
+            } else {
+                line += ": started, no progress reported yet"
+            }
+            print(line)
+        }
+        print(status.waiting.isEmpty ? "waiting: nothing" : "waiting:")
+        for job in status.waiting {
+            print("  \(job.job) [P\(job.priority)] \(job.batch) (\(job.state)): \(job.why)")
+        }
+        print(status.runners.isEmpty ? "runners: none" : "runners:")
+        for runner in status.runners {
+            print("  \(runner.id)  \(runner.state)\(runner.leader ? " (leader)" : "")  \(runner.mode), \(runner.workers) worker\(runner.workers == 1 ? "" : "s"), "
+                  + String(format: "heartbeat %.1f s ago", runner.heartbeatAgeSeconds) + ", clock \(runner.clock)")
+        }
+        if !status.stuck.isEmpty {
+            print("needs a look:")
+            for item in status.stuck { print("  ! \(item)") }
+        }
+    }
+}
+
+/// Pretty, key-sorted JSON with snake_case keys.
+func jsonText<T: Encodable>(_ value: T) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
