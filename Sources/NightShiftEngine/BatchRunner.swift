@@ -51,11 +51,13 @@ public final class BatchRunner {
             start = .created
         case let .exists(existing, state, runNumber):
             id = existing
-            if state != .running {
+            let summarised = try RunnerStore(db: db).batchStatus(existing)?.summaryWritten ?? false
+            if state != .running && summarised {
                 logger.notice("the occurrence already ran", metadata: ["batch_run": "\(existing)", "run_number": "\(runNumber)",
                                                                        "state": "\(state.rawValue)"])
                 return (try BatchReport.load(existing, db: db), .alreadyEnded)
             }
+            // Ended but not summarised (its runner died after closing it): the runner below writes the summary.
             let holders = try db.execute("""
                 SELECT DISTINCT lease_owner FROM nightshift.job_runs WHERE batch_run_id = $1 AND state = 'running' ORDER BY 1
                 """, [String(existing)])

@@ -42,9 +42,9 @@ final class Heartbeat: @unchecked Sendable {
         try keeper.use { db in
             let store = RunnerStore(db: db, zone: context.zone)
             let progress = running.mapValues(\.progressRows)
-            let held = try store.renewLeases(owner: context.identity.id, jobRunIDs: Array(running.keys),
+            let held = try store.renewLeases(owner: context.identity.id, leases: Array(running.keys),
                                              leaseSeconds: context.settings.leaseSeconds, progress: progress)
-            for (id, control) in running where !held.contains(id) {
+            for (key, control) in running where !held.contains(key) {
                 control.requestStop(.leaseLost)
                 control.cancelStatement()
             }

@@ -16,8 +16,8 @@ public struct JobContext {
     public let logger: Logger
     /// Stop requests (shutdown, lost lease, deadline) and progress, shared with the runner.
     public let control: JobControl
-    /// The runner holding the job's lease, and how long a renewal lasts.
-    let owner: String
+    /// This attempt's lease, and how long a renewal lasts.
+    let lease: Lease
     let leaseSeconds: Int
     /// The runner's clock (instants written by the job come from here).
     let clock: RunnerClock
@@ -38,11 +38,11 @@ public struct JobContext {
         let result = try db.execute("""
             UPDATE nightshift.job_runs SET lease_expires_at = clock_timestamp() + make_interval(secs => $3::int),
                 progress_rows = coalesce($4::bigint, progress_rows), progress_at = clock_timestamp()
-            WHERE id = $1 AND lease_owner = $2 AND state = 'running'
-            """, [String(jobRunID), owner, String(leaseSeconds), rows.map(String.init)])
+            WHERE id = $1 AND lease_owner = $2 AND state = 'running' AND attempts = $5
+            """, [String(jobRunID), lease.owner, String(leaseSeconds), rows.map(String.init), String(lease.attempt)])
         guard result.affectedRows == 1 else {
             control.requestStop(.leaseLost)
-            throw LeaseLost(jobRunID: jobRunID, owner: owner)
+            throw LeaseLost(lease: lease)
         }
     }
 }

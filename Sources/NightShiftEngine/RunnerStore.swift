@@ -136,6 +136,10 @@ public final class RunnerStore {
         /// When this attempt must stop: the job's timeout or the batch window, whichever is first.
         public let deadline: Date?
         public let deadlineReason: String?
+        /// The runner that claimed it.
+        public let owner: String
+
+        public var lease: Lease { Lease(jobRunID: jobRunID, owner: owner, attempt: attempt) }
     }
 
     /// A job that is ready: its batch runs, its dependencies are done and its back-off is over.
@@ -210,7 +214,7 @@ public final class RunnerStore {
                                           batch: BatchKind(rawValue: row.string(0, "batch")!)!, job: row.string(0, "job")!,
                                           businessDate: LocalDate(iso: row.string(0, "business_date")!)!, attempt: attempt,
                                           failures: row.int(0, "failures")!, retries: row.int(0, "retries")!,
-                                          deadline: deadline, deadlineReason: reason))
+                                          deadline: deadline, deadlineReason: reason, owner: owner))
             }
             return claimed
         }
@@ -256,20 +260,19 @@ public final class RunnerStore {
 
     // MARK: leases
 
-    /// Renews the leases `owner` holds on `jobRunIDs`; returns the ids it still holds.
-    public func renewLeases(owner: String, jobRunIDs: [Int], leaseSeconds: Int, progress: [Int: Int]) throws -> Set<Int> {
-        guard !jobRunIDs.isEmpty else { return [] }
-        let ids = jobRunIDs.map(String.init)
-        let rows = ids.map { progress[Int($0)!].map(String.init) ?? "" }
+    /// Renews the leases `owner` holds (each a job run and its attempt); returns those it still holds.
+    public func renewLeases(owner: String, leases: [LeaseKey], leaseSeconds: Int, progress: [LeaseKey: Int]) throws -> Set<LeaseKey> {
+        guard !leases.isEmpty else { return [] }
         let result = try db.execute("""
-            UPDATE nightshift.job_runs j SET lease_expires_at = clock_timestamp() + make_interval(secs => $3::int),
+            UPDATE nightshift.job_runs j SET lease_expires_at = clock_timestamp() + make_interval(secs => $4::int),
                 progress_rows = coalesce(nullif(p.rows, '')::bigint, j.progress_rows),
                 progress_at = CASE WHEN p.rows <> '' THEN clock_timestamp() ELSE j.progress_at END
-            FROM unnest($2::bigint[], $4::text[]) AS p(id, rows)
-            WHERE j.id = p.id AND j.lease_owner = $1 AND j.state = 'running'
-            RETURNING j.id
-            """, [owner, pgArray(ids), String(leaseSeconds), pgArray(rows)])
-        return Set((0..<result.rowCount).compactMap { result.int($0, "id") })
+            FROM unnest($2::bigint[], $3::int[], $5::text[]) AS p(id, attempt, rows)
+            WHERE j.id = p.id AND j.attempts = p.attempt AND j.lease_owner = $1 AND j.state = 'running'
+            RETURNING j.id, j.attempts
+            """, [owner, pgArray(leases.map { String($0.jobRunID) }), pgArray(leases.map { String($0.attempt) }), String(leaseSeconds),
+                  pgArray(leases.map { progress[$0].map(String.init) ?? "" })])
+        return Set((0..<result.rowCount).map { LeaseKey(jobRunID: result.int($0, "id")!, attempt: result.int($0, "attempts")!) })
     }
 
     /// A job whose lease expired goes back to the queue (resuming from its checkpoint), or fails
@@ -320,12 +323,12 @@ public final class RunnerStore {
     /// Runs `body` in a transaction that holds the job's row lock, and only while `owner` holds
     /// its lease: a rescuer cannot take the job in the middle, and a runner that lost the lease
     /// writes nothing (`LeaseLost`).
-    public func whileLeased<T>(jobRunID: Int, owner: String, _ body: () throws -> T) throws -> T {
+    public func whileLeased<T>(_ lease: Lease, _ body: () throws -> T) throws -> T {
         try db.transaction {
             let held = try db.execute("""
-                SELECT 1 FROM nightshift.job_runs WHERE id = $1 AND lease_owner = $2 AND state = 'running' FOR UPDATE
-                """, [String(jobRunID), owner])
-            guard held.rowCount == 1 else { throw LeaseLost(jobRunID: jobRunID, owner: owner) }
+                SELECT 1 FROM nightshift.job_runs WHERE id = $1 AND lease_owner = $2 AND attempts = $3 AND state = 'running' FOR UPDATE
+                """, [String(lease.jobRunID), lease.owner, String(lease.attempt)])
+            guard held.rowCount == 1 else { throw LeaseLost(lease: lease) }
             return try body()
         }
     }
@@ -349,7 +352,7 @@ public final class RunnerStore {
     /// Moves a job that `owner` runs out of `running` (to succeeded, failed, timed_out, retrying
     /// or back to pending) and gives up the lease. Call inside `whileLeased` or on its own
     /// (then it is its own fenced transaction).
-    public func leaveRunning(jobRunID: Int, batchRunID: Int, owner: String, to: JobState, reason: String, now: Date,
+    public func leaveRunning(_ lease: Lease, batchRunID: Int, to: JobState, reason: String, now: Date,
                              update: JobUpdate = JobUpdate()) throws {
         precondition(JobState.running.canMove(to: to), "illegal job transition running → \(to)")
         let body = {
@@ -364,13 +367,13 @@ public final class RunnerStore {
                     note = CASE WHEN $9::text IS NULL THEN note WHEN note IS NULL THEN $9 ELSE $9 || '; ' || note END,
                     not_before = $10::timestamptz,
                     failures = failures + CASE WHEN $11 THEN 1 ELSE 0 END
-                WHERE id = $1 AND lease_owner = $2 AND state = 'running'
-                """, [String(jobRunID), owner, to.rawValue, iso8601(now), update.rows.map(String.init),
+                WHERE id = $1 AND lease_owner = $2 AND state = 'running' AND attempts = $12
+                """, [String(lease.jobRunID), lease.owner, to.rawValue, iso8601(now), update.rows.map(String.init),
                       update.failure?.failureClass.rawValue, update.failure?.sqlState, update.failure?.message, update.note,
-                      update.notBefore.map(iso8601), update.countFailure ? "true" : "false"])
-            guard result.affectedRows == 1 else { throw LeaseLost(jobRunID: jobRunID, owner: owner) }
-            try self.transition(batchRunID: batchRunID, jobRunID: jobRunID, from: JobState.running.rawValue, to: to.rawValue,
-                                reason: reason, at: now, runner: owner)
+                      update.notBefore.map(iso8601), update.countFailure ? "true" : "false", String(lease.attempt)])
+            guard result.affectedRows == 1 else { throw LeaseLost(lease: lease) }
+            try self.transition(batchRunID: batchRunID, jobRunID: lease.jobRunID, from: JobState.running.rawValue, to: to.rawValue,
+                                reason: reason, at: now, runner: lease.owner)
         }
         if db.inTransaction { try body() } else { try db.transaction(body) }
     }
@@ -484,13 +487,28 @@ public final class RunnerStore {
     }
 }
 
-/// The lease of a job run is no longer this runner's: another runner took the job over (or it
-/// was closed). Nothing was written; the job stops here.
-public struct LeaseLost: Error, CustomStringConvertible, Sendable {
+/// One attempt's claim on a job run: the runner and the attempt number. Every write of the
+/// attempt's progress names all three, so neither another runner nor an older attempt of this
+/// runner (still retrying its bookkeeping after an outage) can write over the current one.
+public struct Lease: Sendable, Hashable {
     public let jobRunID: Int
     public let owner: String
+    public let attempt: Int
+    public var key: LeaseKey { LeaseKey(jobRunID: jobRunID, attempt: attempt) }
+}
+
+/// A job run's attempt, as this runner tracks its running jobs.
+public struct LeaseKey: Sendable, Hashable {
+    public let jobRunID: Int
+    public let attempt: Int
+}
+
+/// The lease of a job run is no longer this attempt's: another runner (or a later attempt) took
+/// the job over, or it was closed. Nothing was written; the attempt stops here.
+public struct LeaseLost: Error, CustomStringConvertible, Sendable {
+    public let lease: Lease
     public var description: String {
-        "job run \(jobRunID) is no longer leased to \(owner) (its lease expired and another runner took it over); nothing was written"
+        "attempt \(lease.attempt) of job run \(lease.jobRunID) no longer holds the lease of \(lease.owner) (it expired and the job was taken over); nothing was written"
     }
 }
 

@@ -31,7 +31,7 @@ final class Workers: @unchecked Sendable {
     private let context: RunnerContext
     private let condition = NSCondition()
     private var queue: [RunnerStore.ClaimedJob] = []
-    private var controls: [Int: JobControl] = [:]
+    private var controls: [LeaseKey: JobControl] = [:]
     private var busy = 0
     private var stopping = false
     private var threads: [Thread] = []
@@ -63,7 +63,7 @@ final class Workers: @unchecked Sendable {
     }
 
     /// The jobs running here, with their controls (for the heartbeat).
-    var running: [Int: JobControl] {
+    var running: [LeaseKey: JobControl] {
         condition.lock()
         defer { condition.unlock() }
         return controls
@@ -72,7 +72,7 @@ final class Workers: @unchecked Sendable {
     func submit(_ job: RunnerStore.ClaimedJob) {
         let control = JobControl(deadline: job.deadline, deadlineReason: job.deadlineReason, clock: context.clock)
         condition.lock()
-        controls[job.jobRunID] = control
+        controls[job.lease.key] = control
         queue.append(job)
         condition.signal()
         condition.unlock()
@@ -108,7 +108,7 @@ final class Workers: @unchecked Sendable {
                 return
             }
             let job = queue.removeFirst()
-            let control = controls[job.jobRunID]!
+            let control = controls[job.lease.key]!
             busy += 1
             condition.unlock()
             if stopping { control.requestStop(.shutdown) }
@@ -117,7 +117,7 @@ final class Workers: @unchecked Sendable {
 
             condition.lock()
             busy -= 1
-            controls[job.jobRunID] = nil
+            controls[job.lease.key] = nil
             condition.broadcast()
             condition.unlock()
             onJobEnded()
@@ -140,7 +140,7 @@ final class Workers: @unchecked Sendable {
                 }
                 let jobContext = JobContext(job: job, jobRunID: claimed.jobRunID, attempt: claimed.attempt,
                                             businessDate: claimed.businessDate, configuration: context.configuration, db: db,
-                                            logger: logger, control: control, owner: context.identity.id,
+                                            logger: logger, control: control, lease: claimed.lease,
                                             leaseSeconds: context.settings.leaseSeconds, clock: context.clock)
                 return try Executors.executor(for: job.action).execute(jobContext)
             }
@@ -192,12 +192,13 @@ final class Workers: @unchecked Sendable {
         let owner = context.identity.id
         let now = context.clock.now()
         let id = claimed.jobRunID
+        let lease = claimed.lease
         switch result {
         case let .success(outcome):
-            try store.whileLeased(jobRunID: id, owner: owner) {
+            try store.whileLeased(lease) {
                 try OutputFile.publish(outcome.publish.map { ($0.staged, $0.final) })
                 for output in outcome.outputs { try store.recordOutput(batchRunID: claimed.batchRunID, jobRunID: id, output: output) }
-                try store.leaveRunning(jobRunID: id, batchRunID: claimed.batchRunID, owner: owner, to: .succeeded,
+                try store.leaveRunning(lease, batchRunID: claimed.batchRunID, to: .succeeded,
                                        reason: outcome.note ?? "\(outcome.rows) rows", now: now,
                                        update: .init(rows: outcome.rows, note: outcome.note))
             }
@@ -207,14 +208,14 @@ final class Workers: @unchecked Sendable {
             if let reason = stopReason(of: error, control: control) {
                 switch reason {
                 case .leaseLost:
-                    throw LeaseLost(jobRunID: id, owner: owner)
+                    throw LeaseLost(lease: lease)
                 case .shutdown:
-                    try store.leaveRunning(jobRunID: id, batchRunID: claimed.batchRunID, owner: owner, to: .pending,
+                    try store.leaveRunning(lease, batchRunID: claimed.batchRunID, to: .pending,
                                            reason: "released by \(owner): the runner is stopping; resumes from its checkpoint", now: now)
                     logger.notice("job released for resumption", metadata: ["job": "\(claimed.job)"])
                 case let .deadline(why):
                     let failure = JobFailure(failureClass: .permanent, sqlState: nil, message: "timed out: \(why)")
-                    try store.leaveRunning(jobRunID: id, batchRunID: claimed.batchRunID, owner: owner, to: .timedOut,
+                    try store.leaveRunning(lease, batchRunID: claimed.batchRunID, to: .timedOut,
                                            reason: "timed out: \(why)", now: now, update: .init(failure: failure))
                     logger.error("job timed out", metadata: ["job": "\(claimed.job)", "reason": "\(why)"])
                 }
@@ -227,14 +228,14 @@ final class Workers: @unchecked Sendable {
                                                jitter: Double.random(in: 0..<1))
             switch decision {
             case let .retry(delay):
-                try store.leaveRunning(jobRunID: id, batchRunID: claimed.batchRunID, owner: owner, to: .retrying,
+                try store.leaveRunning(lease, batchRunID: claimed.batchRunID, to: .retrying,
                                        reason: "\(failure.description); retry in \(delay) s", now: now,
                                        update: .init(failure: failure, notBefore: now.addingTimeInterval(TimeInterval(delay)),
                                                      countFailure: true))
                 logger.warning("job attempt failed; retrying", metadata: ["job": "\(claimed.job)", "in_seconds": "\(delay)",
                                                                           "error": "\(failure)"])
             case let .giveUp(reason):
-                try store.leaveRunning(jobRunID: id, batchRunID: claimed.batchRunID, owner: owner, to: .failed, reason: reason,
+                try store.leaveRunning(lease, batchRunID: claimed.batchRunID, to: .failed, reason: reason,
                                        now: now, update: .init(rows: 0, failure: failure, countFailure: true))
                 logger.error("job failed", metadata: ["job": "\(claimed.job)", "error": "\(failure)"])
             }

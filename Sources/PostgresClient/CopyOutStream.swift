@@ -47,7 +47,7 @@ public final class CopyOutStream: @unchecked Sendable {
         var failure: PostgresError?
         while let result = PQgetResult(conn) {
             if PQresultStatus(result) != PGRES_COMMAND_OK && failure == nil {
-                failure = PostgresConnection.error(from: result, operation: .copyOut, sql: sql)
+                failure = connection.failure(from: result, operation: .copyOut, sql: sql)
             }
             PQclear(result)
         }

@@ -163,10 +163,19 @@ public final class PostgresConnection: @unchecked Sendable {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY, PGRES_COPY_OUT, PGRES_COPY_IN, PGRES_SINGLE_TUPLE:
             return QueryResult(handle: result)
         default:
-            let error = PostgresConnection.error(from: result, operation: operation, sql: sql)
+            let error = failure(from: result, operation: operation, sql: sql)
             PQclear(result)
             throw error
         }
+    }
+
+    /// The error a failed result carries. libpq reports a lost connection as a result without
+    /// SQLSTATE: that is a connection failure (08006), so it is classified as transient.
+    func failure(from result: OpaquePointer, operation: PostgresError.Operation, sql: String) -> PostgresError {
+        let error = PostgresConnection.error(from: result, operation: operation, sql: sql)
+        guard error.sqlState == nil, let conn, PQstatus(conn) != CONNECTION_OK else { return error }
+        return PostgresError(operation: operation, sqlState: "08006", message: error.message, detail: error.detail,
+                             hint: error.hint, context: error.context)
     }
 
     func connectionError(_ conn: OpaquePointer, operation: PostgresError.Operation, sql: String) -> PostgresError {

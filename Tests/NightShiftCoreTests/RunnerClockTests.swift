@@ -1,0 +1,32 @@
+import Foundation
+import NightShiftCore
+import XCTest
+
+final class RunnerClockTests: XCTestCase {
+    /// Real time as a test controls it.
+    final class FakeRealTime: @unchecked Sendable {
+        var now = Date(timeIntervalSince1970: 1_000_000)
+    }
+
+    func testTheClockStartsAtT0AndRunsSpeedTimesRealTime() {
+        let real = FakeRealTime()
+        let t0 = at("2026-11-23T01:59:00+08:00")
+        let clock = RunnerClock(start: t0, speed: 600, realNow: { real.now })
+        XCTAssertEqual(clock.now(), t0)
+        real.now += 0.1
+        XCTAssertEqual(clock.now().timeIntervalSince(t0), 60, accuracy: 1e-3, "0.1 s of real time is a minute at 600x")
+        real.now += 30
+        XCTAssertEqual(clock.now().timeIntervalSince(t0), 30.1 * 600, accuracy: 1e-3)
+        XCTAssertEqual(clock.realSeconds(forClockSeconds: 600), 1, accuracy: 1e-9)
+        XCTAssertTrue(clock.isSimulated)
+    }
+
+    func testWithoutAStartItIsTheRealClock() {
+        let real = FakeRealTime()
+        let clock = RunnerClock(realNow: { real.now })
+        XCTAssertEqual(clock.now(), real.now)
+        real.now += 5
+        XCTAssertEqual(clock.now(), real.now)
+        XCTAssertFalse(clock.isSimulated)
+    }
+}
