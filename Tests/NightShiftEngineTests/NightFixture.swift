@@ -30,12 +30,12 @@ final class NightFixture {
     func configuration() throws -> Configuration { try Configuration.load(root: project.root) }
 
     /// Runs the daily batch at `instant` to its end (`run --once`; a rerun when it ran before).
-    func run(at instant: Date = NightFixture.twoAM) throws -> BatchReport {
+    func run(at instant: Date = NightFixture.twoAM, speed: Double = 1) throws -> BatchReport {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let url = database.url
         let runner = BatchRunner(configuration: try configuration(), connect: { try PostgresConnection(conninfo: url) }, logger: logger)
-        return try runner.run(batch: .daily, at: instant, trigger: "test", rerun: true).report
+        return try runner.run(batch: .daily, at: instant, trigger: "test", rerun: true, speed: speed).report
     }
 
     func scalar(_ sql: String, _ parameters: [String?] = []) throws -> String? {
