@@ -79,6 +79,42 @@ final class RunnerServiceTests: XCTestCase {
         try assertCleanNight(night)
     }
 
+    func testStatusShowsProgressWaitingJobsAndRunnersAndHistoryTheNight() throws {
+        let runner = try night.startService(name: "runner")
+        try night.waitUntil("delivery_charges has committed chunks") {
+            (Int(try night.scalar("SELECT rows_done::text FROM nightshift.checkpoints WHERE job = 'delivery_charges'") ?? "0") ?? 0) >= 200
+        }
+        let status = try night.cli(["status", "--json"])
+        XCTAssertEqual(status.status, 0, status.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        let running = try XCTUnwrap(json["running"] as? [[String: Any]])
+        XCTAssertEqual(running.map { $0["job"] as? String }, ["delivery_charges"])
+        XCTAssertGreaterThanOrEqual(running[0]["processed"] as? Int ?? 0, 100)
+        XCTAssertLessThanOrEqual(running[0]["progress_age_seconds"] as? Double ?? 99, 5, "at most 5 s stale")
+        XCTAssertTrue((running[0]["runner"] as? String ?? "").contains(":\(runner.pid):"))
+        let waiting = try XCTUnwrap(json["waiting"] as? [[String: Any]])
+        XCTAssertTrue(waiting.contains { $0["job"] as? String == "daily_delivery_export" && ($0["why"] as? String ?? "").contains("waits for delivery_charges (running)") },
+                      "\(waiting)")
+        let runners = try XCTUnwrap(json["runners"] as? [[String: Any]])
+        XCTAssertEqual(runners.count, 1)
+        XCTAssertEqual(runners[0]["alive"] as? Bool, true)
+        XCTAssertEqual(runners[0]["leader"] as? Bool, true)
+        let text = try night.cli(["status"])
+        XCTAssertTrue(text.stdout.contains("delivery_charges [P3] daily 2026-11-22, attempt 1"), text.stdout)
+
+        XCTAssertEqual(runner.wait(timeout: 90), 0, runner.logText)
+        let history = try night.cli(["history", "--json"])
+        let nights = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(history.stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(nights.count, 1)
+        XCTAssertEqual(nights[0]["state"] as? String, "succeeded")
+        XCTAssertEqual(nights[0]["trigger"] as? String, "schedule")
+        XCTAssertEqual(nights[0]["scheduled_for"] as? String, "2026-11-23T02:00:00+08:00")
+        XCTAssertEqual((nights[0]["jobs"] as? [[String: Any]])?.map { $0["job"] as? String },
+                       ["daily_sales_summary", "delivery_charges", "daily_delivery_export", "customer_consumption"])
+        let after = try night.cli(["status"])
+        XCTAssertTrue(after.stdout.contains("running: nothing") && after.stdout.contains("stopped"), after.stdout)
+    }
+
     func testTwoRunOnceOfTheSameBatchNeverRunItTwice() throws {
         let one = try night.start(["run", "--once", "--at", RunnerNight.occurrence], name: "once1")
         let two = try night.start(["run", "--once", "--at", RunnerNight.occurrence], name: "once2")
