@@ -147,7 +147,6 @@ public final class RunnerStore {
         let jobRunID: Int
         let batchRunID: Int
         let state: JobState
-        let runningInBatch: Int
     }
 
     /// Claims up to `limit` ready jobs for `owner`, at most `perBatch` running per batch (across
@@ -158,30 +157,36 @@ public final class RunnerStore {
         guard limit > 0 else { return [] }
         return try db.transaction {
             try db.execute("SELECT pg_advisory_xact_lock(hashtext('nightshift.dispatch'))")
+            // Running jobs per batch, once (not per candidate row): batches at their limit are left out.
+            let busy = try db.execute("""
+                SELECT batch_run_id, count(*) AS n FROM nightshift.job_runs WHERE state = 'running' GROUP BY batch_run_id
+                """)
+            var running: [Int: Int] = [:]
+            for row in 0..<busy.rowCount { running[busy.int(row, "batch_run_id")!] = busy.int(row, "n")! }
+            let full = running.filter { $0.value >= perBatch }.keys.map(String.init)
             let rows = try db.execute("""
-                SELECT j.id, j.batch_run_id, j.state,
-                       (SELECT count(*) FROM nightshift.job_runs r WHERE r.batch_run_id = j.batch_run_id AND r.state = 'running') AS running
+                SELECT j.id, j.batch_run_id, j.state
                 FROM nightshift.job_runs j JOIN nightshift.batch_runs b ON b.id = j.batch_run_id
                 WHERE b.state = 'running' AND j.state IN ('pending', 'retrying')
                   AND (j.not_before IS NULL OR j.not_before <= $1::timestamptz)
                   AND ($2::bigint IS NULL OR b.id = $2::bigint)
+                  AND j.batch_run_id <> ALL ($3::bigint[])
                   AND NOT EXISTS (
                       SELECT 1 FROM nightshift.job_runs d
                       WHERE d.batch_run_id = j.batch_run_id AND d.job = ANY (j.depends_on)
                         AND NOT (d.state = 'succeeded' OR (d.state = 'skipped' AND d.skipped_by_override)))
                 ORDER BY j.priority, b.scheduled_for, j.id
-                LIMIT 100
+                LIMIT $4
                 FOR UPDATE OF j SKIP LOCKED
-                """, [iso8601(now), onlyBatchRun.map(String.init)])
-            var running: [Int: Int] = [:]
+                """, [iso8601(now), onlyBatchRun.map(String.init), pgArray(full), String(max(limit, 1) * 4)])
             var chosen: [Candidate] = []
             for row in 0..<rows.rowCount where chosen.count < limit {
                 let batchRunID = rows.int(row, "batch_run_id")!
-                let inBatch = running[batchRunID] ?? rows.int(row, "running")!
+                let inBatch = running[batchRunID] ?? 0
                 guard inBatch < perBatch else { continue }
                 running[batchRunID] = inBatch + 1
                 chosen.append(Candidate(jobRunID: rows.int(row, "id")!, batchRunID: batchRunID,
-                                        state: JobState(rawValue: rows.string(row, "state")!)!, runningInBatch: inBatch))
+                                        state: JobState(rawValue: rows.string(row, "state")!)!))
             }
             var claimed: [ClaimedJob] = []
             for candidate in chosen {
