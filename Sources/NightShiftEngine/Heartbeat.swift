@@ -50,7 +50,9 @@ final class Heartbeat: @unchecked Sendable {
             }
             try store.beatRunner(context.identity.id, clockNow: context.clock.now(), isLeader: isLeader(), stopping: stopping != nil)
         }
-        notifier?.notify("STATUS=\(running.count) job\(running.count == 1 ? "" : "s") running; clock \(context.clock.now().iso8601(in: context.zone))")
+        let jobs = "\(running.count) job\(running.count == 1 ? "" : "s")"
+        let clock = context.clock.now().iso8601(in: context.zone)
+        notifier?.notify(stopping == nil ? "STATUS=\(jobs) running; clock \(clock)" : "STATUS=stopping: \(jobs) to release at a checkpoint; clock \(clock)")
     }
 
     func close() { keeper.close() }

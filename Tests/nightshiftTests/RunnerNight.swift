@@ -63,9 +63,9 @@ final class RunnerNight {
     }
 
     /// Starts `nightshift run …` in the background.
-    func start(_ arguments: [String], name: String) throws -> RunnerProcess {
+    func start(_ arguments: [String], name: String, extraEnvironment: [String: String] = [:]) throws -> RunnerProcess {
         let process = try RunnerProcess(arguments: [try nightshiftBinary()] + arguments + ["--root", project.root, "--log-level", "info"],
-                                        environment: environment, log: "\(project.root)/\(name).log")
+                                        environment: environment.merging(extraEnvironment) { $1 }, log: "\(project.root)/\(name).log")
         processes.append(process)
         return process
     }
