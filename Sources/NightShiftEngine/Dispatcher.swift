@@ -1,9 +1,12 @@
 import Foundation
 import NightShiftCore
+import PostgresClient
 
-/// Hands ready work to this runner's free workers. One pass: skip the jobs that can no longer
-/// run (a dependency failed, the batch window ended), then claim as many ready jobs as there
-/// are idle workers — by priority, then the batch's scheduled instant — under a lease.
+/// Hands ready work to this runner's free workers. One pass: claim as many ready jobs as there
+/// are idle workers — by priority, then the batch's scheduled instant — under a lease. A worker
+/// that finishes a job also claims its next one itself (`claim(on:limit:)`), on its own
+/// connection, so a busy runner does not wait for this loop between jobs. Jobs that can no
+/// longer run are skipped by the rescuer.
 final class Dispatcher: @unchecked Sendable {
     private let context: RunnerContext
     private let workers: Workers
@@ -19,18 +22,19 @@ final class Dispatcher: @unchecked Sendable {
     }
 
     func runOnce() throws {
+        let free = workers.idleCount
+        guard free > 0 else { return }
         try keeper.use { db in
-            let store = RunnerStore(db: db, zone: context.zone)
-            let now = context.clock.now()
-            let skipped = try store.skipBlockedJobs(now: now, runner: context.identity.id)
-            if skipped > 0 { context.logger.warning("jobs skipped", metadata: ["count": "\(skipped)"]) }
-            let free = workers.idleCount
-            guard free > 0 else { return }
-            let claimed = try store.claim(owner: context.identity.id, now: now, limit: free,
-                                          perBatch: context.configuration.settings.concurrentJobs,
-                                          leaseSeconds: context.settings.leaseSeconds, onlyBatchRun: onlyBatchRun)
-            for job in claimed { workers.submit(job) }
+            for job in try claim(on: db, limit: free) { workers.submit(job) }
         }
+    }
+
+    /// Claims up to `limit` ready jobs for this runner on `db`.
+    func claim(on db: PostgresConnection, limit: Int) throws -> [RunnerStore.ClaimedJob] {
+        try RunnerStore(db: db, zone: context.zone)
+            .claim(owner: context.identity.id, now: context.clock.now(), limit: limit,
+                   perBatch: context.configuration.settings.concurrentJobs,
+                   leaseSeconds: context.settings.leaseSeconds, onlyBatchRun: onlyBatchRun)
     }
 
     func close() { keeper.close() }

@@ -3,7 +3,8 @@ import NightShiftCore
 import PostgresClient
 
 /// Keeps nothing stuck. One pass: jobs whose lease expired (their runner died or lost the
-/// database) go back to the queue and resume from their checkpoint; batches whose jobs have all
+/// database) go back to the queue and resume from their checkpoint; waiting jobs that can no
+/// longer run (a dependency failed, the batch window ended) are skipped; batches whose jobs have all
 /// ended are closed; closed batches without a summary get one (whichever runner closed them);
 /// staged export files of attempts that no longer run are swept.
 final class Rescuer: @unchecked Sendable {
@@ -30,6 +31,8 @@ final class Rescuer: @unchecked Sendable {
                                                                                 "former_owner": "\(job.formerOwner)", "now": "\(job.state.rawValue)"])
             }
             if !rescued.isEmpty { onRescued() }
+            let skipped = try store.skipBlockedJobs(now: now, runner: runner)
+            if skipped > 0 { context.logger.warning("jobs skipped", metadata: ["count": "\(skipped)"]) }
             for id in try store.closeFinishedBatches(now: now, runner: runner) {
                 context.logger.notice("batch closed", metadata: ["batch_run": "\(id)"])
                 onBatchEnded(id)

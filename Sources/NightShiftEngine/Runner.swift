@@ -63,6 +63,7 @@ public final class Runner: @unchecked Sendable {
         // The scheduler looks at least every 30 s of the runner's clock, so a fast clock fires on time.
         let scheduleInterval = min(poll, max(0.02, context.clock.realSeconds(forClockSeconds: 30)))
         let scheduleLoop = scheduler.map { ServiceLoop(name: "scheduler", interval: scheduleInterval, logger: logger, pass: $0.runOnce) }
+        workers.claimNext = dispatcher.claim
         workers.onJobEnded = {
             rescueLoop.wake()
             dispatchLoop.wake()

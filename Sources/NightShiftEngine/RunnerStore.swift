@@ -164,19 +164,28 @@ public final class RunnerStore {
             var running: [Int: Int] = [:]
             for row in 0..<busy.rowCount { running[busy.int(row, "batch_run_id")!] = busy.int(row, "n")! }
             let full = running.filter { $0.value >= perBatch }.keys.map(String.init)
+            // Ready = waiting, back-off over, batch window open, every dependency done. The
+            // dependencies are looked up once for the jobs that have any (a hashed anti-join),
+            // not probed per waiting row; the chosen rows are then locked and re-checked.
             let rows = try db.execute("""
-                SELECT j.id, j.batch_run_id, j.state
-                FROM nightshift.job_runs j JOIN nightshift.batch_runs b ON b.id = j.batch_run_id
-                WHERE b.state = 'running' AND j.state IN ('pending', 'retrying')
-                  AND (j.not_before IS NULL OR j.not_before <= $1::timestamptz)
-                  AND ($2::bigint IS NULL OR b.id = $2::bigint)
-                  AND j.batch_run_id <> ALL ($3::bigint[])
-                  AND NOT EXISTS (
-                      SELECT 1 FROM nightshift.job_runs d
-                      WHERE d.batch_run_id = j.batch_run_id AND d.job = ANY (j.depends_on)
-                        AND NOT (d.state = 'succeeded' OR (d.state = 'skipped' AND d.skipped_by_override)))
-                ORDER BY j.priority, b.scheduled_for, j.id
-                LIMIT $4
+                WITH waiting AS (
+                    SELECT j.id, j.batch_run_id, j.priority, j.depends_on, b.scheduled_for
+                    FROM nightshift.batch_runs b JOIN nightshift.job_runs j ON j.batch_run_id = b.id
+                    WHERE b.state = 'running' AND j.state IN ('pending', 'retrying')
+                      AND (b.deadline IS NULL OR b.deadline > $1::timestamptz)
+                      AND (j.not_before IS NULL OR j.not_before <= $1::timestamptz)
+                      AND ($2::bigint IS NULL OR b.id = $2::bigint)
+                      AND b.id <> ALL ($3::bigint[])
+                ), unmet AS (
+                    SELECT w.id FROM waiting w JOIN nightshift.job_runs d ON d.batch_run_id = w.batch_run_id AND d.job = ANY (w.depends_on)
+                    WHERE cardinality(w.depends_on) > 0 AND NOT (d.state = 'succeeded' OR (d.state = 'skipped' AND d.skipped_by_override))
+                ), ready AS (
+                    SELECT id, priority, scheduled_for FROM waiting WHERE id NOT IN (SELECT id FROM unmet)
+                    ORDER BY priority, scheduled_for, id LIMIT $4
+                )
+                SELECT j.id, j.batch_run_id, j.state FROM nightshift.job_runs j JOIN ready r ON r.id = j.id
+                WHERE j.state IN ('pending', 'retrying')
+                ORDER BY r.priority, r.scheduled_for, r.id
                 FOR UPDATE OF j SKIP LOCKED
                 """, [iso8601(now), onlyBatchRun.map(String.init), pgArray(full), String(max(limit, 1) * 4)])
             var chosen: [Candidate] = []
@@ -232,21 +241,26 @@ public final class RunnerStore {
     public func skipBlockedJobs(now: Date, runner: String) throws -> Int {
         var total = 0
         while true {
+            // Driven from the few jobs that block (failed, timed out, skipped) and the batches
+            // past their window, not by probing every waiting job.
             let result = try db.execute("""
-                WITH blocked AS (
-                    SELECT j.id, j.batch_run_id, j.state AS from_state,
-                           CASE WHEN dep.job IS NULL
-                                THEN 'batch window ended at ' || to_char(b.deadline AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI') || ' before it could start'
-                                ELSE 'dependency ' || dep.job || ' ' || dep.state END AS reason
+                WITH by_dependency AS (
+                    SELECT DISTINCT ON (j.id) j.id, 'dependency ' || d.job || ' ' || d.state AS reason
+                    FROM nightshift.batch_runs b
+                    JOIN nightshift.job_runs d ON d.batch_run_id = b.id
+                        AND (d.state IN ('failed', 'timed_out') OR (d.state = 'skipped' AND NOT d.skipped_by_override))
+                    JOIN nightshift.job_runs j ON j.batch_run_id = b.id AND d.job = ANY (j.depends_on) AND j.state IN ('pending', 'retrying')
+                    WHERE b.state = 'running'
+                    ORDER BY j.id, d.job
+                ), by_window AS (
+                    SELECT j.id, 'batch window ended at ' || to_char(b.deadline AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI') || ' before it could start' AS reason
+                    FROM nightshift.batch_runs b JOIN nightshift.job_runs j ON j.batch_run_id = b.id AND j.state IN ('pending', 'retrying')
+                    WHERE b.state = 'running' AND b.deadline <= $1::timestamptz
+                ), blocked AS (
+                    SELECT j.id, j.batch_run_id, j.state AS from_state, coalesce(dep.reason, win.reason) AS reason
                     FROM nightshift.job_runs j
-                    JOIN nightshift.batch_runs b ON b.id = j.batch_run_id AND b.state = 'running'
-                    LEFT JOIN LATERAL (
-                        SELECT d.job, d.state FROM nightshift.job_runs d
-                        WHERE d.batch_run_id = j.batch_run_id AND d.job = ANY (j.depends_on)
-                          AND (d.state IN ('failed', 'timed_out') OR (d.state = 'skipped' AND NOT d.skipped_by_override))
-                        ORDER BY d.job LIMIT 1) dep ON true
-                    WHERE j.state IN ('pending', 'retrying')
-                      AND (dep.job IS NOT NULL OR (b.deadline IS NOT NULL AND b.deadline <= $1::timestamptz))
+                    LEFT JOIN by_dependency dep ON dep.id = j.id LEFT JOIN by_window win ON win.id = j.id
+                    WHERE j.id IN (SELECT id FROM by_dependency UNION SELECT id FROM by_window) AND j.state IN ('pending', 'retrying')
                     FOR UPDATE OF j SKIP LOCKED
                 ), moved AS (
                     UPDATE nightshift.job_runs j SET state = 'skipped', skip_reason = blocked.reason, finished_at = $1::timestamptz,

@@ -39,6 +39,9 @@ final class Workers: @unchecked Sendable {
     let count: Int
     /// Called after a job's attempt ended (wakes the dispatcher and the rescuer).
     var onJobEnded: () -> Void = {}
+    /// Claims up to n ready jobs on the given connection (the dispatcher's claim): a worker that
+    /// finished a job claims its next one at once.
+    var claimNext: (PostgresConnection, Int) throws -> [RunnerStore.ClaimedJob] = { _, _ in [] }
 
     init(count: Int, context: RunnerContext) {
         self.count = count
@@ -97,7 +100,11 @@ final class Workers: @unchecked Sendable {
 
     private func work() {
         let bookkeeping = ConnectionKeeper(connect: context.connect)
-        defer { bookkeeping.close() }
+        let jobs = ConnectionKeeper(connect: context.connect)
+        defer {
+            bookkeeping.close()
+            jobs.close()
+        }
         while true {
             condition.lock()
             while queue.isEmpty && !stopping { condition.wait() }
@@ -113,7 +120,8 @@ final class Workers: @unchecked Sendable {
             condition.unlock()
             if stopping { control.requestStop(.shutdown) }
 
-            run(job, control: control, bookkeeping: bookkeeping)
+            run(job, control: control, connection: jobs, bookkeeping: bookkeeping)
+            claimNextJob(bookkeeping: bookkeeping)
 
             condition.lock()
             busy -= 1
@@ -124,31 +132,57 @@ final class Workers: @unchecked Sendable {
         }
     }
 
+    /// While this worker still counts as busy (so the dispatcher cannot claim its slot too),
+    /// claims the next ready job into the queue. A failure is left to the dispatcher's loop.
+    private func claimNextJob(bookkeeping: ConnectionKeeper) {
+        condition.lock()
+        let take = !stopping && queue.isEmpty
+        condition.unlock()
+        guard take else { return }
+        guard let claimed = try? bookkeeping.use({ db in try claimNext(db, 1) }) else { return }
+        for job in claimed { submit(job) }
+    }
+
     // MARK: one attempt
 
-    private func run(_ claimed: RunnerStore.ClaimedJob, control: JobControl, bookkeeping: ConnectionKeeper) {
+    /// The job runs on the worker's job connection, kept from job to job and reset with
+    /// `DISCARD ALL` (session settings, temporary tables, advisory locks) after a clean end; a job
+    /// that failed or was stopped leaves it closed, and the next job opens a fresh one.
+    private func run(_ claimed: RunnerStore.ClaimedJob, control: JobControl, connection: ConnectionKeeper,
+                     bookkeeping: ConnectionKeeper) {
         let logger = context.logger
         let result: Result<JobOutcome, Error>
         if let job = context.configuration.jobs.first(where: { $0.name == claimed.job && $0.batch == claimed.batch }) {
             logger.info("job started", metadata: ["job": "\(claimed.job)", "job_run": "\(claimed.jobRunID)", "attempt": "\(claimed.attempt)"])
             result = Result {
-                let db = try context.connect()
-                control.attach(db)
-                defer {
-                    control.attach(nil)
-                    db.close()
+                try connection.use { db in
+                    control.attach(db)
+                    defer { control.attach(nil) }
+                    do {
+                        let outcome = try execute(job, claimed, control: control, db: db)
+                        // The outcome stands whatever the reset does: a connection that cannot be reset is not kept.
+                        if (try? db.execute("DISCARD ALL")) == nil { db.close() }
+                        return outcome
+                    } catch {
+                        db.close()
+                        throw error
+                    }
                 }
-                let jobContext = JobContext(job: job, jobRunID: claimed.jobRunID, attempt: claimed.attempt,
-                                            businessDate: claimed.businessDate, configuration: context.configuration, db: db,
-                                            logger: logger, control: control, lease: claimed.lease,
-                                            leaseSeconds: context.settings.leaseSeconds, clock: context.clock)
-                return try Executors.executor(for: job.action).execute(jobContext)
             }
         } else {
             result = .failure(JobFailure(failureClass: .permanent, sqlState: nil,
                                          message: "job \(claimed.job) is not in this runner's configuration (jobs/\(claimed.job).yaml was removed or renamed since the batch was planned)"))
         }
         record(claimed, control: control, result: result, bookkeeping: bookkeeping)
+    }
+
+    private func execute(_ job: JobDefinition, _ claimed: RunnerStore.ClaimedJob, control: JobControl,
+                         db: PostgresConnection) throws -> JobOutcome {
+        let jobContext = JobContext(job: job, jobRunID: claimed.jobRunID, attempt: claimed.attempt,
+                                    businessDate: claimed.businessDate, configuration: context.configuration, db: db,
+                                    logger: context.logger, control: control, lease: claimed.lease,
+                                    leaseSeconds: context.settings.leaseSeconds, clock: context.clock)
+        return try Executors.executor(for: job.action).execute(jobContext)
     }
 
     /// Records how the attempt ended. Bookkeeping survives database outages: it is retried with
