@@ -33,6 +33,37 @@ final class PlanningConfigurationTests: XCTestCase {
         XCTAssertEqual(calendar.coveredThrough?.description, "2027-12-31")
     }
 
+    /// Day by day against the DGPA's 2026 office calendar (and the 2027 one derived by the same
+    /// rules): every weekday off, and every statutory holiday on a weekend marked as a holiday.
+    func testShippedCalendarsDayByDay() throws {
+        let calendar = try Configuration.load(root: project.root).windows.calendar
+        let weekdaysOff: [Int: Set<String>] = [
+            2026: ["01-01", "02-16", "02-17", "02-18", "02-19", "02-20", "02-27", "04-03", "04-06", "05-01", "06-19",
+                   "09-25", "09-28", "10-09", "10-26", "12-25"],
+            2027: ["01-01", "02-04", "02-05", "02-08", "02-09", "02-10", "03-01", "04-05", "04-06", "04-30", "06-09",
+                   "09-15", "09-28", "10-11", "10-25", "12-24", "12-31"],
+        ]
+        let weekendHolidays: [Int: Set<String>] = [
+            2026: ["02-15", "02-28", "04-04", "04-05", "10-10", "10-25"],
+            2027: ["02-06", "02-07", "02-28", "04-04", "05-01", "10-10", "12-25"],
+        ]
+        for year in [2026, 2027] {
+            var day = LocalDate(year: year, month: 1, day: 1)
+            while day.year == year {
+                let monthDay = String(day.description.dropFirst(5))
+                let weekend = day.weekday == 0 || day.weekday == 6
+                let kind = calendar.kind(of: day)
+                if weekend {
+                    XCTAssertFalse(kind.isWorkday, "\(day)")
+                    XCTAssertEqual(kind.isHoliday, weekendHolidays[year]!.contains(monthDay), "\(day) \(kind)")
+                } else {
+                    XCTAssertEqual(!kind.isWorkday, weekdaysOff[year]!.contains(monthDay), "\(day) \(kind)")
+                }
+                day = day.adding(days: 1)
+            }
+        }
+    }
+
     func testAMakeupSaturdayIsAWorkdayForTheWindows() throws {
         try project.write("etc/calendars/tw-2027.yaml", """
             year: 2027
