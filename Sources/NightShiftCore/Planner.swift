@@ -59,13 +59,21 @@ public struct PlanEntry: Sendable {
 
     public let job: JobDefinition
     public let status: Status
+    /// The aged priority the job competed with when it started.
     public let effectivePriority: Priority
     /// Dependencies after overrides.
     public let waitsFor: [String]
-    /// The window decision when the job became ready to start.
+    /// The window decision at the instant the job starts (re-checked at every start, never cached
+    /// from when it became ready); for a blocked job, the decision that blocks it.
     public let decision: WindowDecision?
+    /// Why it did not start as soon as it was ready (the last obstacle), if it waited.
+    public let waited: String?
     public let start: Date?
     public let finish: Date?
+    /// Each stretch it runs: a job paused at a checkpoint resumes in a later segment.
+    public let segments: [DateInterval]
+    /// Why it paused, one per pause.
+    public let pauses: [String]
     public let seconds: Int
     public let source: DurationSource
     public let overrides: [ManualOverride]
@@ -92,9 +100,9 @@ public struct Plan: Sendable {
 }
 
 public enum Planner {
-    /// Simulates the batch: a job starts when its dependencies are done, a slot is free, none of
-    /// its locks is held, and its window decision allows it; among ready jobs the one with the most
-    /// urgent (aged) priority starts first, then the one due earliest, then by name.
+    /// Simulates the batch over a clock: whenever something changes (a job finishes, a deferral
+    /// ends, a window boundary stops a running job), the one decision model (`DispatchModel`, the
+    /// same the dispatcher calls) says what starts, what pauses and what waits.
     public static func plan(_ request: PlanRequest) throws(DependencyGraph.Problem) -> Plan {
         let zone = request.windows.zone
         let byName = Dictionary(uniqueKeysWithValues: request.jobs.map { ($0.name, $0) })
@@ -106,141 +114,182 @@ public enum Planner {
         if let warning = request.windows.calendar.coverageWarning(for: LocalDate(request.start, in: zone)) { warnings.append(warning) }
 
         // Work on the graph's integer indices (jobs ranked by name): the benchmark plans 10,000 jobs.
-        let effectiveJobs = graph.definitions
-        let names = effectiveJobs.map(\.name)
+        let jobs = graph.definitions
+        let names = jobs.map(\.name)
         let originals = names.map { byName[$0]! }
+        let count = names.count
         var remaining = graph.dependencies.map(\.count)
         let dependents = graph.dependentsOf
         let due = names.map { request.dueTimes[$0] ?? request.start }
-        let seconds: [Int] = effectiveJobs.map { job in
+        let seconds: [Int] = jobs.map { job in
             if let past = request.history[job.name], past.runs > 0 { return max(1, Int(past.seconds.rounded())) }
             return job.estimateSeconds
-        }
-
-        var clock = request.start
-        // Ready jobs are ordered by (aged priority when they became ready, due time, name); the key is
-        // fixed when pushed so the heap stays consistent while the clock advances.
-        struct ReadyKey { let priority: Int; let due: Date; let name: String; let index: Int }
-        var ready = Heap<ReadyKey>(by: { ($0.priority, $0.due, $0.name) < ($1.priority, $1.due, $1.name) })
-        func makeReady(_ i: Int) {
-            let aged = request.policy.effectivePriority(effectiveJobs[i].priority, due: due[i], now: clock)
-            ready.push(ReadyKey(priority: aged.rawValue, due: due[i], name: names[i], index: i))
-        }
-        var deferred = Heap<(Date, Int)>(by: { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) })
-        var running = Heap<(Date, Int)>(by: { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) })
-        var lockHolders: [String: Int] = [:]
-        var waitingForLock: [Int] = []
-        var entries: [PlanEntry?] = Array(repeating: nil, count: names.count)
-        var order: [Int] = []
-        var finishOf: [Date?] = Array(repeating: nil, count: names.count)
-        var blocked: [Int: String] = [:]
-        var decisions: [Int: WindowDecision] = [:]
-
-        func release(_ i: Int) {
-            for d in dependents[i] {
-                remaining[d] -= 1
-                if remaining[d] == 0 {
-                    if let stuck = graph.dependencies[d].first(where: { blocked[$0] != nil }) {
-                        let reason = "dependency \(names[stuck]) cannot start"
-                        block(d, reason)
-                    } else {
-                        makeReady(d)
-                    }
-                }
-            }
-        }
-        func block(_ i: Int, _ reason: String) {
-            blocked[i] = reason
-            entries[i] = PlanEntry(job: originals[i], status: .blocked(reason), effectivePriority: effectiveJobs[i].priority,
-                                   waitsFor: effectiveJobs[i].dependsOn, decision: decisions[i], start: nil, finish: nil,
-                                   seconds: seconds[i], source: sourceOf(i), overrides: overridesByJob[names[i]] ?? [], lateBy: nil)
-            order.append(i)
-            release(i)
         }
         func sourceOf(_ i: Int) -> DurationSource {
             if let past = request.history[names[i]], past.runs > 0 { return .history(runs: past.runs) }
             return .estimate
         }
-        for i in names.indices where remaining[i] == 0 { makeReady(i) }
 
-        var freeSlots = request.slots
-        while true {
-            // Start whatever can start now.
-            while freeSlots > 0, let i = ready.pop()?.index {
-                let job = effectiveJobs[i]
-                if skipped.contains(job.name) {
-                    entries[i] = PlanEntry(job: originals[i], status: .skipped, effectivePriority: job.priority, waitsFor: job.dependsOn,
-                                           decision: nil, start: nil, finish: nil, seconds: 0, source: sourceOf(i),
-                                           overrides: overridesByJob[job.name] ?? [], lateBy: nil)
-                    order.append(i)
-                    finishOf[i] = clock
-                    release(i)
-                    continue
-                }
-                if job.locks.contains(where: { lockHolders[$0] != nil }) {
-                    waitingForLock.append(i)
-                    continue
-                }
-                let priority = request.policy.effectivePriority(job.priority, due: due[i], now: clock)
-                // Aging changes a job's place in the queue, never which windows it may run in.
-                let decision = decisions[i] ?? request.windows.decide(job.priority, at: clock)
-                if decisions[i] == nil { decisions[i] = decision }
-                switch decision.verdict {
-                case .notAllowed:
-                    block(i, "no window lets \(job.priority) start")
-                    continue
-                case let .deferred(until) where until > clock:
-                    deferred.push((until, i))
-                    continue
-                default:
-                    break
-                }
-                let finish = clock.addingTimeInterval(TimeInterval(seconds[i]))
-                let late = request.policy.latestStart(job.priority, due: due[i]).map { Int(clock.timeIntervalSince($0)) }
-                entries[i] = PlanEntry(job: originals[i], status: .scheduled, effectivePriority: priority, waitsFor: job.dependsOn,
-                                       decision: decision, start: clock, finish: finish, seconds: seconds[i], source: sourceOf(i),
-                                       overrides: overridesByJob[job.name] ?? [], lateBy: late.flatMap { $0 > 0 ? $0 : nil })
+        let model = DispatchModel(windows: request.windows, policy: request.policy, limits: DispatchLimits(maxBatches: 1))
+        var queue = ReadyQueue(policy: request.policy)
+        var clock = request.start
+        // Per job: what is left to run, when it first started, its segments and pauses, why it waited.
+        var left = seconds
+        var segments: [[DateInterval]] = Array(repeating: [], count: count)
+        var segmentStart: [Date?] = Array(repeating: nil, count: count)
+        var pauses: [[String]] = Array(repeating: [], count: count)
+        var waited: [String?] = Array(repeating: nil, count: count)
+        var firstDecision: [WindowDecision?] = Array(repeating: nil, count: count)
+        var aged: [Priority?] = Array(repeating: nil, count: count)
+        var late: [Int?] = Array(repeating: nil, count: count)
+        var blocked: [Int: String] = [:]
+        var finished: [Date?] = Array(repeating: nil, count: count)
+        // The order the simulation met the jobs in: first start, skip or block.
+        var order: [Int] = []
+        // Running jobs: the model's view, when each finishes, and when its window stops it.
+        var running: [Int: (active: ActiveJob, finish: Date, stop: Date?)] = [:]
+        var timers = Heap<(Date, Int)>(by: { ($0.0, $0.1) < ($1.0, $1.1) })
+        var lockWaiters: [Int] = []
+        var violations: Set<Int> = []
+
+        func queued(_ i: Int) -> QueuedJob {
+            QueuedJob(id: i, name: names[i], priority: jobs[i].priority, due: due[i], seconds: left[i],
+                      checkpointed: jobs[i].kind == .calculation, locks: jobs[i].locks, writesExports: jobs[i].kind == .export)
+        }
+        func release(_ i: Int) {
+            for d in dependents[i] {
+                remaining[d] -= 1
+                if remaining[d] == 0 { becomeReady(d) }
+            }
+        }
+        func becomeReady(_ i: Int) {
+            if let stuck = graph.dependencies[i].first(where: { blocked[$0] != nil }) {
+                block(i, "dependency \(names[stuck]) cannot start")
+            } else if skipped.contains(names[i]) {
+                finished[i] = clock
                 order.append(i)
-                for lock in job.locks { lockHolders[lock] = i }
-                running.push((finish, i))
-                freeSlots -= 1
-            }
-            // Advance to the next event: a job finishing or a deferral ending.
-            guard let next = [running.peek?.0, deferred.peek?.0].compactMap({ $0 }).min() else { break }
-            clock = max(clock, next)
-            while let (finish, i) = running.peek, finish <= clock {
-                _ = running.pop()
-                freeSlots += 1
-                finishOf[i] = finish
-                for lock in effectiveJobs[i].locks where lockHolders[lock] == i { lockHolders[lock] = nil }
                 release(i)
-            }
-            for i in waitingForLock { makeReady(i) }
-            waitingForLock.removeAll()
-            while let (until, i) = deferred.peek, until <= clock {
-                _ = deferred.pop()
-                makeReady(i)
+            } else if due[i] > clock {
+                timers.push((due[i], i))
+            } else {
+                queue.push(queued(i))
             }
         }
-        for i in names.indices where entries[i] == nil {
-            block(i, "waiting on a cycle or an unfinished dependency") // unreachable for a valid graph
+        func block(_ i: Int, _ reason: String) {
+            blocked[i] = reason
+            order.append(i)
+            release(i)
         }
+        for i in 0..<count where remaining[i] == 0 { becomeReady(i) }
+
+        while true {
+            // Decide until nothing changes at this instant (a pause frees a slot for a start).
+            while true {
+                let active = running.values.map(\.active)
+                let free = request.slots - running.count
+                var decision = model.decide(&queue, DispatchState(now: clock, running: active, freeSlots: free,
+                                                                  noSlotAnywhere: free <= 0, activeBatches: [0]))
+                for violation in decision.violations where violations.insert(violation.job.job.id).inserted {
+                    warnings.append("\(violation.job.job.name) \(violation.reason)")
+                }
+                for pause in decision.pauses {
+                    let i = pause.job.job.id
+                    guard let run = running.removeValue(forKey: i) else { continue }
+                    segments[i].append(DateInterval(start: segmentStart[i]!, end: clock))
+                    left[i] = max(1, Int(run.finish.timeIntervalSince(clock).rounded()))
+                    pauses[i].append("\(short(clock, zone)) \(pause.reason)")
+                    queue.push(queued(i))
+                }
+                for job in decision.starts {
+                    let i = job.id
+                    if firstDecision[i] == nil {
+                        firstDecision[i] = request.windows.decide(jobs[i].priority, at: clock)
+                        aged[i] = request.policy.effectivePriority(jobs[i].priority, due: due[i], now: clock)
+                        order.append(i)
+                    }
+                    segmentStart[i] = clock
+                    let finish = clock.addingTimeInterval(TimeInterval(left[i]))
+                    let stop = job.checkpointed ? request.windows.firstDisallowed(jobs[i].priority, from: clock, to: finish) : nil
+                    running[i] = (ActiveJob(job: job, started: clock), finish, stop)
+                }
+                for (job, seconds) in decision.lateStarts where late[job.id] == nil { late[job.id] = seconds }
+                for wait in decision.waits {
+                    let i = wait.job.id
+                    if firstDecision[i] == nil { waited[i] = wait.reason }
+                    switch wait.obstacle {
+                    case let .window(until?), let .neverWindowAhead(until):
+                        timers.push((until, i))
+                    case .window(until: nil):
+                        firstDecision[i] = request.windows.decide(jobs[i].priority, at: clock)
+                        block(i, "no window lets \(jobs[i].priority) start")
+                    case .lock:
+                        lockWaiters.append(i)
+                    case .batchLimit, .load, .disk:
+                        lockWaiters.append(i) // not simulated: no other batch, no machine readings
+                    }
+                }
+                decision.waits.removeAll()
+                if decision.pauses.isEmpty { break }
+            }
+            // A window boundary that did not stop a job (it may still run there) is passed.
+            for (i, run) in running where run.stop.map({ $0 <= clock }) == true { running[i] = (run.active, run.finish, nil) }
+            // Advance to the next event: a finish, a window stopping a running job, a timer.
+            let nextRunning = running.values.map { run in run.stop.map { min($0, run.finish) } ?? run.finish }.min()
+            guard let next = [nextRunning, timers.peek?.0].compactMap({ $0 }).min() else { break }
+            clock = max(clock, next)
+            for (i, run) in running where run.finish <= clock {
+                running[i] = nil
+                segments[i].append(DateInterval(start: segmentStart[i]!, end: run.finish))
+                finished[i] = run.finish
+                release(i)
+                if !jobs[i].locks.isEmpty || !lockWaiters.isEmpty {
+                    for waiter in lockWaiters { queue.push(queued(waiter)) }
+                    lockWaiters.removeAll()
+                }
+            }
+            while let (until, i) = timers.peek, until <= clock {
+                _ = timers.pop()
+                queue.push(queued(i))
+            }
+        }
+
+        // Entries in the order the simulation met the jobs (first start, skip or block).
+        func entry(_ i: Int) -> PlanEntry {
+            let job = jobs[i]
+            let status: PlanEntry.Status = skipped.contains(job.name) ? .skipped : blocked[i].map { .blocked($0) } ?? .scheduled
+            let ran = segments[i]
+            return PlanEntry(job: originals[i], status: status, effectivePriority: aged[i] ?? job.priority, waitsFor: job.dependsOn,
+                             decision: status == .skipped ? nil : firstDecision[i], waited: waited[i],
+                             start: ran.first?.start, finish: ran.last?.end, segments: ran, pauses: pauses[i],
+                             seconds: status == .skipped ? 0 : seconds[i], source: sourceOf(i), overrides: overridesByJob[job.name] ?? [],
+                             lateBy: late[i])
+        }
+        let met = Set(order)
+        for i in 0..<count where !met.contains(i) {
+            blocked[i] = "waiting on a cycle or an unfinished dependency" // unreachable for a valid graph
+            order.append(i)
+        }
+        let entries = order.map(entry)
 
         let windowEnd = request.start.addingTimeInterval(TimeInterval(request.schedule.windowSeconds))
-        let finish = finishOf.compactMap { $0 }.max() ?? request.start
-        let ordered = order.map { entries[$0]! }
-        let required = ordered.filter { $0.job.priority != .p4 }
+        let finish = finished.compactMap { $0 }.max() ?? request.start
+        let required = entries.filter { $0.job.priority != .p4 }
         let requiredFinish = required.compactMap(\.finish).max() ?? request.start
         let anyBlocked = required.contains { if case .blocked = $0.status { true } else { false } }
-        let lateBestEffort = ordered.filter { $0.job.priority == .p4 && ($0.finish.map { $0 > windowEnd } ?? true) && $0.status != .skipped }
+        let lateBestEffort = entries.filter { $0.job.priority == .p4 && ($0.finish.map { $0 > windowEnd } ?? true) && $0.status != .skipped }
             .map(\.job.name)
-        for entry in ordered {
+        for entry in entries {
             if let late = entry.lateBy {
                 warnings.append("\(entry.job.name) (\(entry.job.priority)) starts \(late / 60) min after its start deadline")
             }
         }
-        return Plan(batch: request.batch, businessDate: businessDate, start: request.start, windowEnd: windowEnd, entries: ordered,
+        return Plan(batch: request.batch, businessDate: businessDate, start: request.start, windowEnd: windowEnd, entries: entries,
                     predictedFinish: finish, requiredFinish: requiredFinish, fitsWindow: requiredFinish <= windowEnd && !anyBlocked,
                     lateBestEffort: lateBestEffort, warnings: warnings)
+    }
+
+    static func short(_ date: Date, _ zone: TimeZone) -> String {
+        let local = LocalDateTime(date, in: zone)
+        return String(format: "%02d:%02d", local.minute / 60, local.minute % 60)
     }
 }

@@ -181,6 +181,40 @@ public struct WindowSet: Sendable {
         return decision(.notAllowed)
     }
 
+    /// The first instant in [from, to) whose rule satisfies `matches` (nil: none). Steps through
+    /// the window boundaries, where the rule can change.
+    public func firstInstant(from: Date, to: Date, where matches: (WindowRule) -> Bool) -> Date? {
+        guard from < to else { return nil }
+        let local = LocalDateTime(from, in: zone)
+        if matches(rule(at: local).rule) { return from }
+        let days = max(0, LocalDate(to, in: zone).dayNumber - local.date.dayNumber)
+        for offset in 0...days {
+            let day = local.date.adding(days: offset)
+            for minute in boundaries where offset > 0 || minute > local.minute {
+                let candidate = LocalDateTime(date: day, minute: minute)
+                let instant = zone.instant(of: candidate)
+                if instant >= to { return nil }
+                if matches(rule(at: candidate).rule) { return instant }
+            }
+        }
+        return nil
+    }
+
+    /// The first instant in (start, end) at which a running job of `priority` is no longer let
+    /// run (nil: it may run throughout).
+    public func firstDisallowed(_ priority: Priority, from start: Date, to end: Date) -> Date? {
+        firstInstant(from: start, to: end) { !permits(priority, $0) }
+    }
+
+    /// A `never` window that a job started at `start` and running `seconds` would run into:
+    /// when it begins and when the rule stops being `never` again (nil: none).
+    public func neverWindowAhead(from start: Date, seconds: Int) -> (begins: Date, ends: Date)? {
+        guard let begins = firstInstant(from: start, to: start.addingTimeInterval(TimeInterval(max(seconds, 1))), where: { $0 == .never })
+        else { return nil }
+        let horizon = begins.addingTimeInterval(TimeInterval(horizonDays * 86400))
+        return (begins, firstInstant(from: begins, to: horizon) { $0 != .never } ?? horizon)
+    }
+
     /// Steps through the window boundaries of each day (the rule only changes there).
     func firstPermitted(_ priority: Priority, after local: LocalDateTime) -> (Date, WindowRule, ProcessingWindow?)? {
         for offset in 0...horizonDays {

@@ -94,6 +94,11 @@ struct PlanCommand: ParsableCommand {
                 + start.pad(11) + "  " + finish.pad(11) + "  " + duration(entry.seconds).pad(8) + "  "
                 + entry.source.description.pad(18) + "  " + decision
             print(row)
+            if let waited = entry.waited, entry.status == .scheduled { print("      waited: \(waited)") }
+            for pause in entry.pauses { print("      paused \(pause)") }
+            if entry.segments.count > 1 {
+                print("      runs in \(entry.segments.count) segments: " + entry.segments.map { "\(short($0.start, zone))–\(short($0.end, zone))" }.joined(separator: ", "))
+            }
             for override in entry.overrides where entry.status != .skipped { print("      override: \(override.summary)") }
         }
         print("")
@@ -146,6 +151,9 @@ enum PlanJSON {
         let seconds: Int
         let durationSource: String
         let decision: Decision?
+        let waited: String?
+        let pauses: [String]
+        let segments: [[String]]
         let overrides: [String]
         let lateBySeconds: Int?
     }
@@ -176,7 +184,9 @@ enum PlanJSON {
                        effectivePriority: entry.effectivePriority.description, status: status, dependsOn: entry.job.dependsOn,
                        waitsFor: entry.waitsFor, locks: entry.job.locks, blockedReason: blocked,
                        start: entry.start.map { $0.iso8601(in: zone) }, finish: entry.finish.map { $0.iso8601(in: zone) }, seconds: entry.seconds,
-                       durationSource: entry.source.description, decision: decision, overrides: entry.overrides.map(\.summary),
+                       durationSource: entry.source.description, decision: decision, waited: entry.waited, pauses: entry.pauses,
+                       segments: entry.segments.map { [$0.start.iso8601(in: zone), $0.end.iso8601(in: zone)] },
+                       overrides: entry.overrides.map(\.summary),
                        lateBySeconds: entry.lateBy)
         }
         let document = Document(batch: plan.batch.rawValue, businessDate: plan.businessDate.description, start: plan.start.iso8601(in: zone),

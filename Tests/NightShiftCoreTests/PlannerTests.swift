@@ -40,7 +40,8 @@ final class PlannerTests: XCTestCase {
         let result = try plan([planJob("low", .p4, minutes: 5), planJob("high", .p2, minutes: 5)], start: nine)
         let low = result.entries.first { $0.job.name == "low" }!
         XCTAssertEqual(low.start, at("2026-11-18T02:00:00+08:00"))
-        XCTAssertTrue(low.decision!.reason.hasPrefix("deferred until 2026-11-18T02:00:00+08:00 (weekday_night, optimal)"))
+        XCTAssertTrue(low.waited!.hasPrefix("deferred until 2026-11-18T02:00:00+08:00 (weekday_night, optimal)"), low.waited!)
+        XCTAssertTrue(low.decision!.reason.hasPrefix("allowed: weekday_night"), "the decision at the start, not when it became ready")
         XCTAssertEqual(result.entries.first { $0.job.name == "high" }!.start, nine)
         XCTAssertTrue(result.fitsWindow, "P4 is best effort")
         XCTAssertEqual(result.lateBestEffort, ["low"])
@@ -150,5 +151,106 @@ final class AgingTests: XCTestCase {
                                                   schedule: .defaults(.daily), windows: windows,
                                                   dueTimes: ["old": night.addingTimeInterval(-7200)]))
         XCTAssertEqual(queued.entries.map(\.job.name), ["old", "fresh"], "same aged priority, older first")
+    }
+}
+
+/// The planner runs the night through the same decision model as the dispatcher.
+final class PlannerDecisionTests: XCTestCase {
+    let windows = defaultWindows(calendar: testCalendar())
+
+    func job(_ name: String, _ priority: Priority, kind: JobKind = .aggregation, after deps: [String] = [], minutes: Int,
+             locks: [String] = []) -> JobDefinition {
+        let action: JobAction = switch kind {
+        case .calculation: .calculation(CalculationSpec(stagingSQL: "s", stageSQL: "s", applySQL: "a", keyColumn: "id", chunkSize: 1000))
+        case .export: .export(ExportSpec(querySQL: "q", fileName: "f", rowsPerFile: 50000, recipient: "r"))
+        default: .aggregation(sql: "x.sql")
+        }
+        return JobDefinition(name: name, description: "", kind: kind, batch: .daily, priority: priority, dependsOn: deps,
+                             estimateSeconds: minutes * 60, retries: 3, locks: locks, action: action)
+    }
+
+    func plan(_ jobs: [JobDefinition], start: Date, slots: Int) throws -> Plan {
+        try Planner.plan(PlanRequest(batch: .daily, jobs: jobs, start: start, schedule: .defaults(.daily), windows: windows, slots: slots))
+    }
+
+    /// Regression: a P4 job deferred to 02:00 that then waited for a slot until 06:00 started at
+    /// 06:00 on a workday (where P4 may not start) with a decision column still saying "deferred
+    /// until 02:00". The window is decided again at the start: it waits for the next night.
+    func testAJobDeferredThenWaitingForASlotIsDecidedAgainWhenItStarts() throws {
+        let one = at("2026-11-17T01:00:00+08:00") // Tuesday, before the optimal night window
+        let result = try plan([job("long_a", .p3, minutes: 300), job("long_b", .p3, minutes: 300),
+                               job("customer_consumption", .p4, minutes: 10)], start: one, slots: 2)
+        let consumption = result.entries.first { $0.job.name == "customer_consumption" }!
+        XCTAssertEqual(consumption.start, at("2026-11-18T02:00:00+08:00"))
+        XCTAssertEqual(consumption.decision?.verdict, .allowed)
+        XCTAssertEqual(consumption.decision?.windowName, "weekday_night")
+        XCTAssertTrue(consumption.waited!.hasPrefix("deferred until 2026-11-18T02:00:00+08:00"), consumption.waited!)
+    }
+
+    func testACheckpointedJobPausesForBusinessHoursAndResumesAfter() throws {
+        let five = at("2026-11-17T05:00:00+08:00")
+        let result = try plan([job("charges", .p3, kind: .calculation, minutes: 300)], start: five, slots: 1)
+        let charges = result.entries[0]
+        XCTAssertEqual(charges.segments, [DateInterval(start: five, end: at("2026-11-17T08:00:00+08:00")),
+                                          DateInterval(start: at("2026-11-17T18:00:00+08:00"), end: at("2026-11-17T20:00:00+08:00"))])
+        XCTAssertEqual(charges.pauses.count, 1)
+        XCTAssertTrue(charges.pauses[0].contains("business_hours"), charges.pauses[0])
+        // A set-based job of the same length cannot pause: it starts only where it can finish
+        // before a never window, and may run on into business hours (avoid).
+        let setBased = try plan([job("rebuild", .p3, minutes: 300)], start: five, slots: 1).entries[0]
+        XCTAssertEqual(setBased.segments.count, 1)
+        XCTAssertEqual(setBased.start, five, "05:00 + 5 h = 10:00, before the 11:30 lunch peak")
+        let later = try plan([job("rebuild", .p3, minutes: 300)], start: at("2026-11-17T07:00:00+08:00"), slots: 1).entries[0]
+        XCTAssertEqual(later.start, at("2026-11-17T18:00:00+08:00"), "07:00 + 5 h would reach lunch peak; business hours then defer P3")
+    }
+
+    func testLocksKeepJobsApartInThePlan() throws {
+        let two = at("2026-11-17T02:00:00+08:00")
+        let result = try plan([job("a", .p3, minutes: 30, locks: ["deliveries"]), job("b", .p3, minutes: 30, locks: ["deliveries"]),
+                               job("c", .p3, minutes: 30)], start: two, slots: 3)
+        let starts = Dictionary(uniqueKeysWithValues: result.entries.map { ($0.job.name, $0.start!) })
+        XCTAssertEqual(starts["a"], two)
+        XCTAssertEqual(starts["c"], two)
+        XCTAssertEqual(starts["b"], two.addingTimeInterval(1800))
+    }
+
+    /// Random nights with the real windows: nothing starts where its window forbids, a
+    /// checkpointed job never runs where its priority may not, a set-based job never runs into a
+    /// never window, no two jobs sharing a lock overlap, and every dependency finishes first.
+    func testRandomNightsNeverRunOutsideAnAllowedWindow() throws {
+        var rng = SystemRandomNumberGenerator()
+        let kinds: [JobKind] = [.aggregation, .calculation, .export]
+        for night in 0..<300 {
+            let count = Int.random(in: 1...14, using: &rng)
+            var jobs: [JobDefinition] = []
+            for i in 0..<count {
+                let deps = (0..<i).filter { _ in Int.random(in: 0..<5, using: &rng) == 0 }.map { "j\($0)" }
+                let locks = Int.random(in: 0..<4, using: &rng) == 0 ? ["t\(Int.random(in: 0..<2, using: &rng))"] : []
+                jobs.append(job("j\(i)", Priority(rawValue: Int.random(in: 1...4, using: &rng))!, kind: kinds.randomElement(using: &rng)!,
+                                after: deps, minutes: Int.random(in: 1...400, using: &rng), locks: locks))
+            }
+            // Any instant of November 2026 (workdays, weekends, a make-up Saturday, month end).
+            let start = at("2026-11-01T00:00:00+08:00").addingTimeInterval(TimeInterval(Int.random(in: 0..<(29 * 86400), using: &rng)))
+            let result = try plan(jobs, start: start, slots: Int.random(in: 1...3, using: &rng))
+            let byName = Dictionary(uniqueKeysWithValues: result.entries.map { ($0.job.name, $0) })
+            for entry in result.entries where entry.status == .scheduled {
+                let context = "night \(night) from \(start): \(entry.job.name) \(entry.job.priority) \(entry.job.kind) \(entry.segments)"
+                XCTAssertEqual(entry.segments.reduce(0) { $0 + $1.duration }, TimeInterval(entry.seconds), accuracy: Double(entry.segments.count), context)
+                for segment in entry.segments {
+                    XCTAssertEqual(windows.decide(entry.job.priority, at: segment.start).verdict, .allowed, context)
+                    if entry.job.kind == .calculation {
+                        XCTAssertNil(windows.firstDisallowed(entry.job.priority, from: segment.start, to: segment.end), context)
+                    } else {
+                        XCTAssertNil(windows.neverWindowAhead(from: segment.start, seconds: Int(segment.duration)), context)
+                    }
+                }
+                for dep in entry.job.dependsOn {
+                    if let finish = byName[dep]?.finish { XCTAssertLessThanOrEqual(finish, entry.start!, context) }
+                }
+                for other in result.entries where other.job.name < entry.job.name && !Set(other.job.locks).isDisjoint(with: entry.job.locks) {
+                    for a in entry.segments { for b in other.segments { XCTAssertFalse(a.intersects(b) && a.intersection(with: b)!.duration > 0, context) } }
+                }
+            }
+        }
     }
 }
