@@ -41,8 +41,9 @@ def make_project():
         with open(os.path.join(project, f"jobs/noop_{i:04d}.yaml"), "w") as f:
             f.write(f"name: noop_{i:04d}\nkind: aggregation\nbatch: daily\npriority: P3\naggregation:\n  sql: jobs/noop.sql\n")
     settings = os.path.join(project, "etc/nightshift.yaml")
-    text = open(settings).read().replace("concurrent_jobs: 1 ", "concurrent_jobs: 50 ")
-    text += "\nrunner:\n  workers: 1\n  poll_milliseconds: 100\n"
+    text = open(settings).read().replace("concurrent_jobs: 2 ", "concurrent_jobs: 1 ")
+    text = text.replace("max_load_percent: 80 ", "max_load_percent: 10000 ")
+    text += "\nrunner:\n  poll_milliseconds: 100\n"
     open(settings, "w").write(text)
     return project
 

@@ -19,7 +19,14 @@ public struct RunnerSettings: Sendable {
     public let mailTo: [String]
     public let retries: Int
     public let retryDelaySeconds: Int
+    /// Job slots of each runner (`limits.concurrent_jobs`): its worker threads, and what `plan` simulates.
     public let concurrentJobs: Int
+    /// Batch runs that may have work under way at once.
+    public let maxConcurrentBatches: Int
+    /// Above this 1-minute load, as a percentage of the cores, P4 work waits and running P4 work pauses.
+    public let maxLoadPercent: Int
+    /// Below this free percentage of the exports volume, exports wait.
+    public let minExportsFreePercent: Int
     public let schedules: [BatchKind: BatchSchedule]
     /// `runner:` — how the long-running service works.
     public let service: ServiceSettings
@@ -87,10 +94,13 @@ public struct RunnerSettings: Sendable {
         let limits = top.mapping("limits", required: false, example: "`retries: 3`")
         let retries = limits?.int("retries", range: 0...10, example: "3") ?? 3
         let delay = limits?.int("retry_delay_seconds", range: 0...3600, example: "5") ?? 5
-        let concurrent = limits?.int("concurrent_jobs", range: 1...50, example: "1") ?? 1
+        let concurrent = limits?.int("concurrent_jobs", range: 1...50, example: "2") ?? 2
+        let batchesAtOnce = limits?.int("max_concurrent_batches", range: 1...20, example: "2") ?? 2
+        let loadPercent = limits?.int("max_load_percent", range: 1...10_000, example: "80") ?? 80
+        let exportsFree = limits?.int("min_exports_free_percent", range: 0...99, example: "20") ?? 20
         limits?.finish()
         let schedules = BatchesSection.read(top.mapping("batches", required: false, example: "`daily: {cron: \"0 2 * * *\"}`"))
-        let service = ServiceSettings.read(top.mapping("runner", required: false, example: "`workers: 2`"))
+        let service = ServiceSettings.read(top.mapping("runner", required: false, example: "`lease_seconds: 30`"), workers: concurrent)
         top.finish()
 
         guard diagnostics.errors.count == before, let zone else { return nil }
@@ -98,7 +108,9 @@ public struct RunnerSettings: Sendable {
                               templatesDirectory: templates, exportsDirectory: exports, outboxDirectory: outbox,
                               keyring: keyringValue.hasPrefix("/") ? keyringValue : "\(root)/\(keyringValue)",
                               recipient: recipient, compressionLevel: level, mailFrom: from, mailTo: to,
-                              retries: retries, retryDelaySeconds: delay, concurrentJobs: concurrent, schedules: schedules,
+                              retries: retries, retryDelaySeconds: delay, concurrentJobs: concurrent,
+                              maxConcurrentBatches: batchesAtOnce, maxLoadPercent: loadPercent, minExportsFreePercent: exportsFree,
+                              schedules: schedules,
                               service: service)
     }
 }

@@ -1,6 +1,7 @@
 /// The `runner:` section of etc/nightshift.yaml: how `nightshift run` works as a service.
 public struct ServiceSettings: Sendable, Equatable {
-    /// Jobs this runner process runs at once (each on a thread and connection of its own).
+    /// Jobs this runner process runs at once, each on a worker thread and connection of its own:
+    /// `limits.concurrent_jobs`, the job slots of each runner (what `plan` simulates).
     public var workers: Int
     /// How long a claim lasts without renewal (real seconds). A runner that dies holding a job
     /// loses it this long after its last heartbeat; then another runner resumes it.
@@ -23,10 +24,15 @@ public struct ServiceSettings: Sendable, Equatable {
         self.stopTimeoutSeconds = stopTimeoutSeconds
     }
 
-    static func read(_ section: MappingReader?) -> ServiceSettings {
-        let base = ServiceSettings()
+    static func read(_ section: MappingReader?, workers: Int) -> ServiceSettings {
+        let base = ServiceSettings(workers: workers)
         guard let section else { return base }
-        let workers = section.int("workers", range: 1...50, example: "2") ?? base.workers
+        if section.has("workers") {
+            _ = section.int("workers", range: 1...50, example: "2")
+            section.error("workers", line: section.line(of: "workers"),
+                          "runner.workers was replaced by limits.concurrent_jobs, the job slots of each runner (what `plan` simulates)",
+                          fix: "remove runner.workers and set limits.concurrent_jobs instead")
+        }
         let lease = section.int("lease_seconds", range: 3...3600, example: "30") ?? base.leaseSeconds
         let heartbeat = section.int("heartbeat_seconds", range: 1...10, example: "5") ?? base.heartbeatSeconds
         let poll = section.int("poll_milliseconds", range: 50...60_000, example: "1000") ?? base.pollMilliseconds

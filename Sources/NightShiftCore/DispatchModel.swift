@@ -88,7 +88,26 @@ public struct DispatchDecision: Sendable {
     public struct Wait: Sendable {
         public let job: QueuedJob
         public let obstacle: Obstacle
-        public let reason: String
+        /// The window decision behind a window wait: its words are formatted only when asked for
+        /// (a plan defers thousands of jobs and reads few reasons).
+        let window: WindowDecision?
+        let text: String?
+
+        init(job: QueuedJob, obstacle: Obstacle, reason: String) {
+            self.job = job
+            self.obstacle = obstacle
+            window = nil
+            text = reason
+        }
+
+        init(job: QueuedJob, obstacle: Obstacle, window: WindowDecision) {
+            self.job = job
+            self.obstacle = obstacle
+            self.window = window
+            text = nil
+        }
+
+        public var reason: String { text ?? window?.reason ?? "" }
     }
 
     public enum PauseCause: String, Sendable, Equatable {
@@ -145,12 +164,20 @@ public struct DispatchModel: Sendable {
     public func decide(_ queue: inout ReadyQueue, _ state: DispatchState) -> DispatchDecision {
         var decision = DispatchDecision()
         let now = state.now
+        // The window verdict depends only on the priority and the instant: once per priority here.
+        var windowAt: [WindowDecision?] = [nil, nil, nil, nil]
+        func window(_ priority: Priority) -> WindowDecision {
+            if let known = windowAt[priority.rawValue - 1] { return known }
+            let decided = windows.decide(priority, at: now)
+            windowAt[priority.rawValue - 1] = decided
+            return decided
+        }
         let overloaded = state.resources.loadPerCore.map { $0 > limits.loadLimit } ?? false
 
         // 1. Running jobs that may no longer run.
         var pausingCount = state.running.filter(\.pausing).count
         for active in state.running where !active.pausing {
-            let window = windows.decide(active.job.priority, at: now)
+            let window = window(active.job.priority)
             if window.verdict != .allowed {
                 if active.job.checkpointed {
                     decision.pauses.append(.init(job: active, cause: .window, reason: "paused at a checkpoint: \(window.reason)"))
@@ -169,7 +196,7 @@ public struct DispatchModel: Sendable {
         var batches = state.activeBatches
         var free = state.freeSlots
         while free > 0, let job = queue.pop(at: now) {
-            if let wait = obstacle(job, now: now, held: held, batches: batches, resources: state.resources) {
+            if let wait = obstacle(job, now: now, window: window(job.priority), held: held, batches: batches, resources: state.resources) {
                 decision.waits.append(wait)
                 continue
             }
@@ -189,7 +216,7 @@ public struct DispatchModel: Sendable {
             var inspected: [QueuedJob] = []
             while let head = queue.peek(at: now), head.priority == .p1 {
                 _ = queue.pop(at: now)
-                if let wait = obstacle(head, now: now, held: held, batches: batches, resources: state.resources) {
+                if let wait = obstacle(head, now: now, window: window(head.priority), held: held, batches: batches, resources: state.resources) {
                     decision.waits.append(wait)
                     continue
                 }
@@ -212,7 +239,7 @@ public struct DispatchModel: Sendable {
     }
 
     /// Why `job` cannot start at `now`, or nil when it can.
-    func obstacle(_ job: QueuedJob, now: Date, held: [String: String], batches: Set<Int>,
+    func obstacle(_ job: QueuedJob, now: Date, window: WindowDecision, held: [String: String], batches: Set<Int>,
                   resources: ResourceReading) -> DispatchDecision.Wait? {
         func wait(_ obstacle: DispatchDecision.Obstacle, _ reason: String) -> DispatchDecision.Wait {
             DispatchDecision.Wait(job: job, obstacle: obstacle, reason: reason)
@@ -220,11 +247,10 @@ public struct DispatchModel: Sendable {
         if !batches.contains(job.batchRun) && batches.count >= limits.maxBatches {
             return wait(.batchLimit, "\(batches.count) batches are running (limits.max_concurrent_batches: \(limits.maxBatches))")
         }
-        let window = windows.decide(job.priority, at: now)
         switch window.verdict {
         case .allowed: break
-        case let .deferred(until): return wait(.window(until: until), window.reason)
-        case .notAllowed: return wait(.window(until: nil), window.reason)
+        case let .deferred(until): return DispatchDecision.Wait(job: job, obstacle: .window(until: until), window: window)
+        case .notAllowed: return DispatchDecision.Wait(job: job, obstacle: .window(until: nil), window: window)
         }
         if !job.checkpointed, let never = windows.neverWindowAhead(from: now, seconds: job.seconds) {
             let zone = windows.zone

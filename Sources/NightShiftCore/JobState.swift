@@ -5,35 +5,44 @@
 ///            ┌──────────── released (graceful stop) / rescued (lease expired) ─────────┐
 ///            ▼                                                                         │
 /// pending ──► running ──► succeeded                                                    │
-///    │           ├──────► failed        (permanent error, or retries exhausted)        │
-///    │           ├──────► timed_out     (job timeout or batch window passed)           │
-///    │           ├──────► retrying ──► running   (transient error; after not_before)   │
-///    │           └─────────────────────────────────────────────────────────────────────┘
+///    │        ▲  │ ├──────► failed        (permanent error, or retries exhausted)      │
+///    │        │  │ ├──────► timed_out     (job timeout or batch window passed)         │
+///    │        │  │ ├──────► retrying ──► running   (transient error; after not_before) │
+///    │        │  │ └───────────────────────────────────────────────────────────────────┘
+///    │        │  └──► paused  (at a checkpoint: its window stopped allowing it, a P1 job
+///    │        └────────┘        preempted it, or the machine is overloaded; resumes from it)
 ///    └──────────────────► skipped       (a dependency did not succeed, an override, or the
-///                                        batch window ended before the job could start)
+///                                        batch window ended before the job could start or resume)
 /// ```
 ///
 /// Who moves a job:
 /// - `pending` — the scheduler or `run --once` creates it with its batch occurrence; a runner that
 ///   stops gracefully releases its running job back here (resumes from the checkpoint); the
 ///   rescuer returns a job whose lease expired here (its runner died) while retries remain.
-/// - `running` — the dispatcher claims it (FOR UPDATE SKIP LOCKED) under a lease of one runner.
+/// - `running` — the dispatcher claims it (FOR UPDATE SKIP LOCKED) under a lease of one runner,
+///   when the decision model lets it start.
+/// - `paused` — the worker holding the lease, at the job's next checkpoint, after the dispatcher
+///   (of any runner) asked it to pause; the lease and the slot are released.
 /// - `retrying` — the worker, after a transient failure; claimable again after its back-off.
 /// - `succeeded`, `failed`, `timed_out` — the worker holding the lease (a fenced write); `failed`
 ///   also by the rescuer when a job's runner died more often than its retries allow.
-/// - `skipped` — the dispatcher, when a dependency failed, was skipped or timed out, or the batch
+/// - `skipped` — the rescuer, when a dependency failed, was skipped or timed out, or the batch
 ///   window ended first; the runner, for an operator's skip override.
 public enum JobState: String, Sendable, CaseIterable, Codable {
-    case pending, running, retrying, succeeded, failed, skipped
+    case pending, running, paused, retrying, succeeded, failed, skipped
     case timedOut = "timed_out"
 
     public var isFinal: Bool { self == .succeeded || self == .failed || self == .skipped || self == .timedOut }
+
+    /// Waiting for the dispatcher: it may be claimed when ready.
+    public var isQueued: Bool { self == .pending || self == .retrying || self == .paused }
 
     /// Whether `self → next` is a legal move.
     public func canMove(to next: JobState) -> Bool {
         switch (self, next) {
         case (.pending, .running), (.pending, .skipped),
              (.running, .succeeded), (.running, .failed), (.running, .retrying), (.running, .timedOut), (.running, .pending),
+             (.running, .paused), (.paused, .running), (.paused, .skipped),
              (.retrying, .running), (.retrying, .failed), (.retrying, .skipped):
             return true
         default:

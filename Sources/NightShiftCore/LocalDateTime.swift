@@ -64,10 +64,23 @@ extension TimeZone {
 
 extension Date {
     /// ISO 8601 in `zone` with its offset, e.g. `2026-11-23T02:00:00+08:00` (`Z` for UTC).
+    /// RFC 3339 in `zone`, whole seconds, as ISO8601DateFormatter's internet date-time writes it
+    /// ("Z" for UTC); formatted by hand because a formatter costs more than a whole plan step.
     public func iso8601(in zone: TimeZone) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = zone
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: self)
+        let offset = zone.secondsFromGMT(for: self)
+        // Whole seconds of the instant rounded to the millisecond, as the formatter does.
+        let seconds = Int(((timeIntervalSince1970 * 1000).rounded() / 1000).rounded(.down)) + offset
+        let days = Int((Double(seconds) / 86_400).rounded(.down))
+        let date = LocalDate(dayNumber: days)
+        let second = seconds - days * 86_400
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        var text = "\(date)T\(two(second / 3600)):\(two(second / 60 % 60)):\(two(second % 60))"
+        if offset == 0 {
+            text += "Z"
+        } else {
+            let magnitude = abs(offset) / 60
+            text += (offset < 0 ? "-" : "+") + two(magnitude / 60) + ":" + two(magnitude % 60)
+        }
+        return text
     }
 }

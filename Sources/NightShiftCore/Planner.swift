@@ -67,7 +67,8 @@ public struct PlanEntry: Sendable {
     /// from when it became ready); for a blocked job, the decision that blocks it.
     public let decision: WindowDecision?
     /// Why it did not start as soon as it was ready (the last obstacle), if it waited.
-    public let waited: String?
+    public var waited: String? { wait?.reason }
+    let wait: DispatchDecision.Wait?
     public let start: Date?
     public let finish: Date?
     /// Each stretch it runs: a job paused at a checkpoint resumes in a later segment.
@@ -138,7 +139,7 @@ public enum Planner {
         var segments: [[DateInterval]] = Array(repeating: [], count: count)
         var segmentStart: [Date?] = Array(repeating: nil, count: count)
         var pauses: [[String]] = Array(repeating: [], count: count)
-        var waited: [String?] = Array(repeating: nil, count: count)
+        var lastWait: [DispatchDecision.Wait?] = Array(repeating: nil, count: count)
         var firstDecision: [WindowDecision?] = Array(repeating: nil, count: count)
         var aged: [Priority?] = Array(repeating: nil, count: count)
         var late: [Int?] = Array(repeating: nil, count: count)
@@ -149,7 +150,15 @@ public enum Planner {
         // Running jobs: the model's view, when each finishes, and when its window stops it.
         var running: [Int: (active: ActiveJob, finish: Date, stop: Date?)] = [:]
         var timers = Heap<(Date, Int)>(by: { ($0.0, $0.1) < ($1.0, $1.1) })
-        var lockWaiters: [Int] = []
+        // Jobs waiting for a lock, by lock: released when a job holding that lock finishes or pauses.
+        var lockWaiters: [String: [Int]] = [:]
+        // Waits a plan does not simulate (other batches, machine readings): retried at every finish.
+        var otherWaiters: [Int] = []
+        func releaseLocks(of i: Int) {
+            for lock in jobs[i].locks {
+                for waiter in lockWaiters.removeValue(forKey: lock) ?? [] { queue.push(queued(waiter)) }
+            }
+        }
         var violations: Set<Int> = []
 
         func queued(_ i: Int) -> QueuedJob {
@@ -199,6 +208,7 @@ public enum Planner {
                     left[i] = max(1, Int(run.finish.timeIntervalSince(clock).rounded()))
                     pauses[i].append("\(short(clock, zone)) \(pause.reason)")
                     queue.push(queued(i))
+                    releaseLocks(of: i)
                 }
                 for job in decision.starts {
                     let i = job.id
@@ -215,17 +225,17 @@ public enum Planner {
                 for (job, seconds) in decision.lateStarts where late[job.id] == nil { late[job.id] = seconds }
                 for wait in decision.waits {
                     let i = wait.job.id
-                    if firstDecision[i] == nil { waited[i] = wait.reason }
+                    if firstDecision[i] == nil { lastWait[i] = wait }
                     switch wait.obstacle {
                     case let .window(until?), let .neverWindowAhead(until):
                         timers.push((until, i))
                     case .window(until: nil):
                         firstDecision[i] = request.windows.decide(jobs[i].priority, at: clock)
                         block(i, "no window lets \(jobs[i].priority) start")
-                    case .lock:
-                        lockWaiters.append(i)
+                    case let .lock(lock, _):
+                        lockWaiters[lock, default: []].append(i)
                     case .batchLimit, .load, .disk:
-                        lockWaiters.append(i) // not simulated: no other batch, no machine readings
+                        otherWaiters.append(i)
                     }
                 }
                 decision.waits.removeAll()
@@ -242,9 +252,10 @@ public enum Planner {
                 segments[i].append(DateInterval(start: segmentStart[i]!, end: run.finish))
                 finished[i] = run.finish
                 release(i)
-                if !jobs[i].locks.isEmpty || !lockWaiters.isEmpty {
-                    for waiter in lockWaiters { queue.push(queued(waiter)) }
-                    lockWaiters.removeAll()
+                releaseLocks(of: i)
+                if !otherWaiters.isEmpty {
+                    for waiter in otherWaiters { queue.push(queued(waiter)) }
+                    otherWaiters.removeAll()
                 }
             }
             while let (until, i) = timers.peek, until <= clock {
@@ -259,7 +270,7 @@ public enum Planner {
             let status: PlanEntry.Status = skipped.contains(job.name) ? .skipped : blocked[i].map { .blocked($0) } ?? .scheduled
             let ran = segments[i]
             return PlanEntry(job: originals[i], status: status, effectivePriority: aged[i] ?? job.priority, waitsFor: job.dependsOn,
-                             decision: status == .skipped ? nil : firstDecision[i], waited: waited[i],
+                             decision: status == .skipped ? nil : firstDecision[i], wait: lastWait[i],
                              start: ran.first?.start, finish: ran.last?.end, segments: ran, pauses: pauses[i],
                              seconds: status == .skipped ? 0 : seconds[i], source: sourceOf(i), overrides: overridesByJob[job.name] ?? [],
                              lateBy: late[i])

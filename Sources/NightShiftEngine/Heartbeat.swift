@@ -44,9 +44,14 @@ final class Heartbeat: @unchecked Sendable {
             let progress = running.mapValues(\.progressRows)
             let held = try store.renewLeases(owner: context.identity.id, leases: Array(running.keys),
                                              leaseSeconds: context.settings.leaseSeconds, progress: progress)
-            for (key, control) in running where !held.contains(key) {
-                control.requestStop(.leaseLost)
-                control.cancelStatement()
+            for (key, control) in running {
+                guard let pause = held[key] else {
+                    control.requestStop(.leaseLost)
+                    control.cancelStatement()
+                    continue
+                }
+                // A pause is taken at the job's next checkpoint; its statement is not cancelled.
+                if let pause { control.requestStop(.pause(pause)) }
             }
             try store.beatRunner(context.identity.id, clockNow: context.clock.now(), isLeader: isLeader(), stopping: stopping != nil)
         }

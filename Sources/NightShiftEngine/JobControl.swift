@@ -10,12 +10,16 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
     case leaseLost
     /// The job's timeout or its batch's window passed.
     case deadline(String)
+    /// The decision model asked it to pause at its next checkpoint (window, preemption, load):
+    /// release the slot; it resumes from the checkpoint when allowed.
+    case pause(String)
 
     public var description: String {
         switch self {
         case .shutdown: "the runner is stopping"
         case .leaseLost: "the lease was lost to another runner"
         case let .deadline(reason): reason
+        case let .pause(reason): reason
         }
     }
 }

@@ -39,11 +39,14 @@ public struct JobContext {
             UPDATE nightshift.job_runs SET lease_expires_at = clock_timestamp() + make_interval(secs => $3::int),
                 progress_rows = coalesce($4::bigint, progress_rows), progress_at = clock_timestamp()
             WHERE id = $1 AND lease_owner = $2 AND state = 'running' AND attempts = $5
+            RETURNING pause_requested
             """, [String(jobRunID), lease.owner, String(leaseSeconds), rows.map(String.init), String(lease.attempt)])
         guard result.affectedRows == 1 else {
             control.requestStop(.leaseLost)
             throw LeaseLost(lease: lease)
         }
+        // A pause asked for by a dispatcher: this chunk commits, the next checkpoint stops.
+        if let pause = result.string(0, "pause_requested") { control.requestStop(.pause(pause)) }
     }
 }
 

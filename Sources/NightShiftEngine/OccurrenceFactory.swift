@@ -23,11 +23,16 @@ struct OccurrenceFactory {
         let warnings = notes + configuration.calendarCoverageWarnings(from: instant, days: 0)
             + applied.unknown.map { "override for \($0.job), which is not a \(batch.rawValue) job, was ignored (\($0.summary))" }
         let schedule = configuration.schedule(batch)
-        let new = RunnerStore.NewBatchRun(batch: batch, scheduledFor: instant,
+        var new = RunnerStore.NewBatchRun(batch: batch, scheduledFor: instant,
                                           deadline: instant.addingTimeInterval(TimeInterval(schedule.windowSeconds)),
                                           businessDate: businessDate, trigger: trigger, jobs: try DependencyGraph(applied.jobs).order(),
                                           skipped: skipped,
                                           warnings: warnings)
+        var expected: [String: Int] = [:]
+        for (job, past) in try RunHistory.durations(db: db, jobs: applied.jobs.map(\.name)) where past.runs > 0 {
+            expected[job] = max(1, Int(past.seconds.rounded()))
+        }
+        new.expectedSeconds = expected
         let store = RunnerStore(db: db, zone: zone)
         let creation = try store.createBatchRun(new, now: now, runner: runner, rerun: rerun)
         if case let .created(id) = creation, !overrides.isEmpty {

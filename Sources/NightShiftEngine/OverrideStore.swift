@@ -43,7 +43,8 @@ public enum RunHistory {
     public static func durations(db: PostgresConnection, jobs: [String], runs: Int = 5) throws -> [String: (seconds: Double, runs: Int)] {
         let result = try db.execute("""
             SELECT job, avg(seconds) AS seconds, count(*) AS runs FROM (
-                SELECT job, extract(epoch FROM finished_at - started_at)::float8 AS seconds,
+                SELECT job, CASE WHEN run_seconds > 0 THEN run_seconds
+                                 ELSE extract(epoch FROM finished_at - started_at)::float8 END AS seconds,
                        row_number() OVER (PARTITION BY job ORDER BY finished_at DESC) AS n
                 FROM nightshift.job_runs
                 WHERE state = 'succeeded' AND job = ANY($1::text[]) AND started_at IS NOT NULL AND finished_at IS NOT NULL

@@ -96,24 +96,31 @@ public struct RunnerStatus: Codable, Sendable {
                     WHERE d.batch_run_id = j.batch_run_id AND d.job = ANY (j.depends_on)
                       AND NOT (d.state = 'succeeded' OR (d.state = 'skipped' AND d.skipped_by_override))) AS blockers,
                    (SELECT t.reason FROM nightshift.state_transitions t WHERE t.job_run_id = j.id ORDER BY t.id DESC LIMIT 1) AS last_reason,
-                   (SELECT count(*) FROM nightshift.job_runs r WHERE r.batch_run_id = j.batch_run_id AND r.state = 'running') AS running_in_batch
+                   (SELECT count(*) FROM nightshift.job_runs r WHERE r.batch_run_id = j.batch_run_id AND r.state = 'running') AS running_in_batch,
+                   j.wait_reason, to_char(j.wait_until AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI') AS wait_until_local
             FROM nightshift.job_runs j JOIN nightshift.batch_runs b ON b.id = j.batch_run_id
-            WHERE b.state = 'running' AND j.state IN ('pending', 'retrying')
+            WHERE b.state = 'running' AND j.state IN ('pending', 'retrying', 'paused')
             ORDER BY j.priority, b.scheduled_for, j.id
             """, [zone.identifier])
         var waitingJobs: [Waiting] = []
         for row in 0..<waiting.rowCount {
-            let why: String
+            var why: String
             if let blockers = waiting.string(row, "blockers") {
                 why = "waits for \(blockers)"
+            } else if let reason = waiting.string(row, "wait_reason") {
+                // What the dispatcher's decision model said on its last pass.
+                why = waiting.string(row, "wait_until_local").map { "waits until \($0) (runner clock): \(reason)" } ?? "waits: \(reason)"
             } else if let notBefore = waiting.string(row, "not_before_local") {
                 why = "retry back-off until \(notBefore) (runner clock); last: \(waiting.string(row, "last_reason") ?? "")"
             } else if let reason = waiting.string(row, "last_reason"), reason.hasPrefix("released") || reason.hasPrefix("lease of") {
                 why = "ready to resume: \(reason)"
             } else if (waiting.int(row, "running_in_batch") ?? 0) > 0 {
-                why = "ready; waits for a slot (limits.concurrent_jobs per batch)"
+                why = "ready; waits for a free slot (limits.concurrent_jobs per runner)"
             } else {
                 why = "ready; waits for a runner to claim it"
+            }
+            if waiting.string(row, "state") == "paused" {
+                why = "paused: \(waiting.string(row, "last_reason") ?? "")" + (why.hasPrefix("ready") ? "" : "; \(why)")
             }
             waitingJobs.append(Waiting(jobRunID: waiting.int(row, "id")!, batchRunID: waiting.int(row, "batch_run_id")!,
                                        batch: waiting.string(row, "batch")!, job: waiting.string(row, "job")!,

@@ -57,6 +57,8 @@ public final class RunnerStore {
         /// Jobs an operator's override skips, with the override's summary.
         public var skipped: [String: String]
         public var warnings: [String]
+        /// Expected seconds per job (mean of recent runs, else the estimate): the decision model's duration.
+        public var expectedSeconds: [String: Int] = [:]
     }
 
     public enum Creation: Equatable {
@@ -104,11 +106,16 @@ public final class RunnerStore {
                 let skip = new.skipped[job.name]
                 let row = try db.execute("""
                     INSERT INTO nightshift.job_runs (batch_run_id, job, kind, priority, state, depends_on, retries, timeout_seconds,
-                                                     skipped_by_override, skip_reason, finished_at)
-                    VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, $10, CASE WHEN $9 THEN $11::timestamptz END) RETURNING id
+                                                     skipped_by_override, skip_reason, finished_at, locks, checkpointed, writes_exports,
+                                                     expected_seconds, due_at)
+                    VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, $10, CASE WHEN $9 THEN $11::timestamptz END,
+                            $12::text[], $13, $14, $15, $16)
+                    RETURNING id
                     """, [String(id), job.name, job.kind.rawValue, String(job.priority.rawValue), skip == nil ? "pending" : "skipped",
                           pgArray(job.dependsOn), String(job.retries), job.timeoutSeconds.map(String.init),
-                          skip == nil ? "false" : "true", skip, iso8601(now)])
+                          skip == nil ? "false" : "true", skip, iso8601(now), pgArray(job.locks),
+                          job.kind == .calculation ? "true" : "false", job.kind == .export ? "true" : "false",
+                          String(new.expectedSeconds[job.name] ?? job.estimateSeconds), iso8601(new.scheduledFor)])
                 let jobRunID = row.int(0, "id")!
                 try transition(batchRunID: id, jobRunID: jobRunID, from: nil, to: JobState.pending.rawValue, reason: "planned",
                                at: now, runner: runner)
@@ -142,98 +149,6 @@ public final class RunnerStore {
         public var lease: Lease { Lease(jobRunID: jobRunID, owner: owner, attempt: attempt) }
     }
 
-    /// A job that is ready: its batch runs, its dependencies are done and its back-off is over.
-    struct Candidate {
-        let jobRunID: Int
-        let batchRunID: Int
-        let state: JobState
-    }
-
-    /// Claims up to `limit` ready jobs for `owner`, at most `perBatch` running per batch (across
-    /// all runners), ordered by priority, then the batch's scheduled instant, then id. Claims are
-    /// serialised across runners by a transaction-level advisory lock, so the per-batch limit
-    /// holds exactly; the rows are locked with FOR UPDATE SKIP LOCKED.
-    public func claim(owner: String, now: Date, limit: Int, perBatch: Int, leaseSeconds: Int, onlyBatchRun: Int? = nil) throws -> [ClaimedJob] {
-        guard limit > 0 else { return [] }
-        return try db.transaction {
-            try db.execute("SELECT pg_advisory_xact_lock(hashtext('nightshift.dispatch'))")
-            // Running jobs per batch, once (not per candidate row): batches at their limit are left out.
-            let busy = try db.execute("""
-                SELECT batch_run_id, count(*) AS n FROM nightshift.job_runs WHERE state = 'running' GROUP BY batch_run_id
-                """)
-            var running: [Int: Int] = [:]
-            for row in 0..<busy.rowCount { running[busy.int(row, "batch_run_id")!] = busy.int(row, "n")! }
-            let full = running.filter { $0.value >= perBatch }.keys.map(String.init)
-            // Ready = waiting, back-off over, batch window open, every dependency done. The
-            // dependencies are looked up once for the jobs that have any (a hashed anti-join),
-            // not probed per waiting row; the chosen rows are then locked and re-checked.
-            let rows = try db.execute("""
-                WITH waiting AS (
-                    SELECT j.id, j.batch_run_id, j.priority, j.depends_on, b.scheduled_for
-                    FROM nightshift.batch_runs b JOIN nightshift.job_runs j ON j.batch_run_id = b.id
-                    WHERE b.state = 'running' AND j.state IN ('pending', 'retrying')
-                      AND (b.deadline IS NULL OR b.deadline > $1::timestamptz)
-                      AND (j.not_before IS NULL OR j.not_before <= $1::timestamptz)
-                      AND ($2::bigint IS NULL OR b.id = $2::bigint)
-                      AND b.id <> ALL ($3::bigint[])
-                ), unmet AS (
-                    SELECT w.id FROM waiting w JOIN nightshift.job_runs d ON d.batch_run_id = w.batch_run_id AND d.job = ANY (w.depends_on)
-                    WHERE cardinality(w.depends_on) > 0 AND NOT (d.state = 'succeeded' OR (d.state = 'skipped' AND d.skipped_by_override))
-                ), ready AS (
-                    SELECT id, priority, scheduled_for FROM waiting WHERE id NOT IN (SELECT id FROM unmet)
-                    ORDER BY priority, scheduled_for, id LIMIT $4
-                )
-                SELECT j.id, j.batch_run_id, j.state FROM nightshift.job_runs j JOIN ready r ON r.id = j.id
-                WHERE j.state IN ('pending', 'retrying')
-                ORDER BY r.priority, r.scheduled_for, r.id
-                FOR UPDATE OF j SKIP LOCKED
-                """, [iso8601(now), onlyBatchRun.map(String.init), pgArray(full), String(max(limit, 1) * 4)])
-            var chosen: [Candidate] = []
-            for row in 0..<rows.rowCount where chosen.count < limit {
-                let batchRunID = rows.int(row, "batch_run_id")!
-                let inBatch = running[batchRunID] ?? 0
-                guard inBatch < perBatch else { continue }
-                running[batchRunID] = inBatch + 1
-                chosen.append(Candidate(jobRunID: rows.int(row, "id")!, batchRunID: batchRunID,
-                                        state: JobState(rawValue: rows.string(row, "state")!)!))
-            }
-            var claimed: [ClaimedJob] = []
-            for candidate in chosen {
-                let row = try db.execute("""
-                    UPDATE nightshift.job_runs j SET state = 'running', lease_owner = $2,
-                        lease_expires_at = clock_timestamp() + make_interval(secs => $3::int),
-                        attempts = j.attempts + 1, started_at = coalesce(j.started_at, $4::timestamptz), attempt_started_at = $4::timestamptz,
-                        not_before = NULL, progress_rows = NULL, progress_at = NULL, attempt_started_real = clock_timestamp()
-                    FROM nightshift.batch_runs b
-                    WHERE j.id = $1 AND b.id = j.batch_run_id
-                    RETURNING j.job, j.attempts, j.failures, j.retries, j.timeout_seconds, b.batch, b.business_date::text AS business_date,
-                              extract(epoch FROM b.deadline)::float8 AS deadline
-                    """, [String(candidate.jobRunID), owner, String(leaseSeconds), iso8601(now)])
-                let attempt = row.int(0, "attempts")!
-                try transition(batchRunID: candidate.batchRunID, jobRunID: candidate.jobRunID, from: candidate.state.rawValue,
-                               to: JobState.running.rawValue,
-                               reason: attempt == 1 ? "claimed by \(owner)" : "attempt \(attempt), claimed by \(owner)", at: now, runner: owner)
-                let batchDeadline = row.double(0, "deadline").map { Date(timeIntervalSince1970: $0) }
-                let jobDeadline = row.int(0, "timeout_seconds").map { now.addingTimeInterval(TimeInterval($0)) }
-                let deadline: Date?
-                let reason: String?
-                if let jobDeadline, batchDeadline.map({ jobDeadline < $0 }) ?? true {
-                    deadline = jobDeadline
-                    reason = "job timeout of \(row.int(0, "timeout_seconds")! / 60) min"
-                } else {
-                    deadline = batchDeadline
-                    reason = batchDeadline.map { "batch window ended at \($0.iso8601(in: zone))" }
-                }
-                claimed.append(ClaimedJob(jobRunID: candidate.jobRunID, batchRunID: candidate.batchRunID,
-                                          batch: BatchKind(rawValue: row.string(0, "batch")!)!, job: row.string(0, "job")!,
-                                          businessDate: LocalDate(iso: row.string(0, "business_date")!)!, attempt: attempt,
-                                          failures: row.int(0, "failures")!, retries: row.int(0, "retries")!,
-                                          deadline: deadline, deadlineReason: reason, owner: owner))
-            }
-            return claimed
-        }
-    }
-
     /// Skips the waiting jobs that can no longer run: a dependency failed, timed out or was
     /// skipped (not by an override), or their batch's window ended before they started.
     /// Repeats until nothing changes, so a skip travels down a chain. Returns how many it skipped.
@@ -249,18 +164,19 @@ public final class RunnerStore {
                     FROM nightshift.batch_runs b
                     JOIN nightshift.job_runs d ON d.batch_run_id = b.id
                         AND (d.state IN ('failed', 'timed_out') OR (d.state = 'skipped' AND NOT d.skipped_by_override))
-                    JOIN nightshift.job_runs j ON j.batch_run_id = b.id AND d.job = ANY (j.depends_on) AND j.state IN ('pending', 'retrying')
+                    JOIN nightshift.job_runs j ON j.batch_run_id = b.id AND d.job = ANY (j.depends_on) AND j.state IN ('pending', 'retrying', 'paused')
                     WHERE b.state = 'running'
                     ORDER BY j.id, d.job
                 ), by_window AS (
-                    SELECT j.id, 'batch window ended at ' || to_char(b.deadline AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI') || ' before it could start' AS reason
-                    FROM nightshift.batch_runs b JOIN nightshift.job_runs j ON j.batch_run_id = b.id AND j.state IN ('pending', 'retrying')
+                    SELECT j.id, 'batch window ended at ' || to_char(b.deadline AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI')
+                           || CASE WHEN j.state = 'paused' THEN ' before it could resume' ELSE ' before it could start' END AS reason
+                    FROM nightshift.batch_runs b JOIN nightshift.job_runs j ON j.batch_run_id = b.id AND j.state IN ('pending', 'retrying', 'paused')
                     WHERE b.state = 'running' AND b.deadline <= $1::timestamptz
                 ), blocked AS (
                     SELECT j.id, j.batch_run_id, j.state AS from_state, coalesce(dep.reason, win.reason) AS reason
                     FROM nightshift.job_runs j
                     LEFT JOIN by_dependency dep ON dep.id = j.id LEFT JOIN by_window win ON win.id = j.id
-                    WHERE j.id IN (SELECT id FROM by_dependency UNION SELECT id FROM by_window) AND j.state IN ('pending', 'retrying')
+                    WHERE j.id IN (SELECT id FROM by_dependency UNION SELECT id FROM by_window) AND j.state IN ('pending', 'retrying', 'paused')
                     FOR UPDATE OF j SKIP LOCKED
                 ), moved AS (
                     UPDATE nightshift.job_runs j SET state = 'skipped', skip_reason = blocked.reason, finished_at = $1::timestamptz,
@@ -279,19 +195,24 @@ public final class RunnerStore {
 
     // MARK: leases
 
-    /// Renews the leases `owner` holds (each a job run and its attempt); returns those it still holds.
-    public func renewLeases(owner: String, leases: [LeaseKey], leaseSeconds: Int, progress: [LeaseKey: Int]) throws -> Set<LeaseKey> {
-        guard !leases.isEmpty else { return [] }
+    /// Renews the leases `owner` holds (each a job run and its attempt); returns those it still
+    /// holds, each with the pause a dispatcher asked for (nil: none).
+    public func renewLeases(owner: String, leases: [LeaseKey], leaseSeconds: Int, progress: [LeaseKey: Int]) throws -> [LeaseKey: String?] {
+        guard !leases.isEmpty else { return [:] }
         let result = try db.execute("""
             UPDATE nightshift.job_runs j SET lease_expires_at = clock_timestamp() + make_interval(secs => $4::int),
                 progress_rows = coalesce(nullif(p.rows, '')::bigint, j.progress_rows),
                 progress_at = CASE WHEN p.rows <> '' THEN clock_timestamp() ELSE j.progress_at END
             FROM unnest($2::bigint[], $3::int[], $5::text[]) AS p(id, attempt, rows)
             WHERE j.id = p.id AND j.attempts = p.attempt AND j.lease_owner = $1 AND j.state = 'running'
-            RETURNING j.id, j.attempts
+            RETURNING j.id, j.attempts, j.pause_requested
             """, [owner, pgArray(leases.map { String($0.jobRunID) }), pgArray(leases.map { String($0.attempt) }), String(leaseSeconds),
                   pgArray(leases.map { progress[$0].map(String.init) ?? "" })])
-        return Set((0..<result.rowCount).map { LeaseKey(jobRunID: result.int($0, "id")!, attempt: result.int($0, "attempts")!) })
+        var held: [LeaseKey: String?] = [:]
+        for row in 0..<result.rowCount {
+            held[LeaseKey(jobRunID: result.int(row, "id")!, attempt: result.int(row, "attempts")!)] = .some(result.string(row, "pause_requested"))
+        }
+        return held
     }
 
     /// A job whose lease expired goes back to the queue (resuming from its checkpoint), or fails
@@ -385,7 +306,10 @@ public final class RunnerStore {
                     error_message = coalesce($8, error_message),
                     note = CASE WHEN $9::text IS NULL THEN note WHEN note IS NULL THEN $9 ELSE $9 || '; ' || note END,
                     not_before = $10::timestamptz,
-                    failures = failures + CASE WHEN $11 THEN 1 ELSE 0 END
+                    failures = failures + CASE WHEN $11 THEN 1 ELSE 0 END,
+                    run_seconds = run_seconds + greatest(0, extract(epoch FROM $4::timestamptz - attempt_started_at)),
+                    pauses = pauses + CASE WHEN $3 = 'paused' THEN 1 ELSE 0 END,
+                    pause_requested = NULL, pause_cause = NULL
                 WHERE id = $1 AND lease_owner = $2 AND state = 'running' AND attempts = $12
                 """, [String(lease.jobRunID), lease.owner, to.rawValue, iso8601(now), update.rows.map(String.init),
                       update.failure?.failureClass.rawValue, update.failure?.sqlState, update.failure?.message, update.note,
@@ -414,7 +338,7 @@ public final class RunnerStore {
                 FROM nightshift.batch_runs b LEFT JOIN nightshift.job_runs j ON j.batch_run_id = b.id
                 WHERE b.state = 'running'
                 GROUP BY b.id
-                HAVING count(*) FILTER (WHERE j.state IN ('pending', 'running', 'retrying')) = 0
+                HAVING count(*) FILTER (WHERE j.state IN ('pending', 'running', 'paused', 'retrying')) = 0
             ), closed AS (
                 UPDATE nightshift.batch_runs b SET
                     state = CASE WHEN done.failed + done.blocking_skips = 0 AND done.total > 0 THEN 'succeeded' ELSE 'failed' END,

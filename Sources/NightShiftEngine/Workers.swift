@@ -247,6 +247,9 @@ final class Workers: @unchecked Sendable {
                     try store.leaveRunning(lease, batchRunID: claimed.batchRunID, to: .pending,
                                            reason: "released by \(owner): the runner is stopping; resumes from its checkpoint", now: now)
                     logger.notice("job released for resumption", metadata: ["job": "\(claimed.job)"])
+                case let .pause(why):
+                    try store.leaveRunning(lease, batchRunID: claimed.batchRunID, to: .paused, reason: why, now: now)
+                    logger.notice("job paused at a checkpoint", metadata: ["job": "\(claimed.job)", "reason": "\(why)"])
                 case let .deadline(why):
                     let failure = JobFailure(failureClass: .permanent, sqlState: nil, message: "timed out: \(why)")
                     try store.leaveRunning(lease, batchRunID: claimed.batchRunID, to: .timedOut,

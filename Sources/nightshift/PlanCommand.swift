@@ -38,7 +38,10 @@ struct PlanCommand: ParsableCommand {
         do {
             let db = try PostgresConnection(conninfo: connectionString(options, configuration.settings))
             defer { db.close() }
-            let migrated = try db.execute("SELECT to_regclass('nightshift.manual_overrides') IS NOT NULL AS ok").bool(0, "ok") ?? false
+            let migrated = try db.execute("""
+                SELECT EXISTS (SELECT 1 FROM information_schema.columns
+                               WHERE table_schema = 'nightshift' AND table_name = 'job_runs' AND column_name = 'run_seconds') AS ok
+                """).bool(0, "ok") ?? false
             if migrated {
                 history = try RunHistory.durations(db: db, jobs: jobs.map(\.name))
                 overrides = try OverrideStore(db: db).overrides(batch: kind, businessDate: businessDate).map(\.override)

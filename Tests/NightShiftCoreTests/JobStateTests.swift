@@ -5,6 +5,7 @@ final class JobStateTests: XCTestCase {
     func testOnlyDocumentedTransitionsAreLegal() {
         let legal: Set<String> = ["pending→running", "pending→skipped", "running→succeeded", "running→failed",
                                   "running→retrying", "running→timed_out", "running→pending",
+                                  "running→paused", "paused→running", "paused→skipped",
                                   "retrying→running", "retrying→failed", "retrying→skipped"]
         for from in JobState.allCases {
             for to in JobState.allCases {
@@ -13,6 +14,7 @@ final class JobStateTests: XCTestCase {
         }
         XCTAssertEqual(JobState.allCases.filter(\.isFinal), [.succeeded, .failed, .skipped, .timedOut])
         XCTAssertEqual(JobState.allCases.filter(\.blocksDependents), [.failed, .skipped, .timedOut])
+        XCTAssertEqual(JobState.allCases.filter(\.isQueued), [.pending, .paused, .retrying])
     }
 
     func testRetryDecisionRetriesOnlyTransientFailuresWithBackoff() {

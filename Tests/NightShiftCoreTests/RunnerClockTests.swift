@@ -30,3 +30,19 @@ final class RunnerClockTests: XCTestCase {
         XCTAssertFalse(clock.isSimulated)
     }
 }
+
+final class ISO8601Tests: XCTestCase {
+    /// The hand-written RFC 3339 formatting agrees with Foundation's formatter.
+    func testAgreesWithISO8601DateFormatter() {
+        for zoneName in ["Asia/Taipei", "UTC", "America/New_York", "Asia/Kolkata", "Europe/London"] {
+            let zone = TimeZone(identifier: zoneName)!
+            let formatter = ISO8601DateFormatter()
+            formatter.timeZone = zone
+            formatter.formatOptions = [.withInternetDateTime]
+            for _ in 0..<500 {
+                let date = Date(timeIntervalSince1970: Double.random(in: -2e9...4e9))
+                XCTAssertEqual(date.iso8601(in: zone), formatter.string(from: date), "\(zoneName) \(date.timeIntervalSince1970)")
+            }
+        }
+    }
+}

@@ -30,7 +30,10 @@ public final class ProjectCopy {
 
     /// Points etc/nightshift.yaml at a keyring and recipient, keeps outputs inside the copy and
     /// makes retries immediate.
-    public func configure(keyring: String, recipient: String, retries: Int = 3) throws {
+    /// Writes etc/nightshift.yaml for a test: one job slot per runner unless asked, and a load
+    /// limit the test suite's own load cannot reach unless asked.
+    public func configure(keyring: String, recipient: String, retries: Int = 3, concurrentJobs: Int = 1,
+                          maxLoadPercent: Int = 10_000) throws {
         try write("etc/nightshift.yaml", """
             timezone: Asia/Taipei
             database:
@@ -49,6 +52,8 @@ public final class ProjectCopy {
             limits:
               retries: \(retries)
               retry_delay_seconds: 0
+              concurrent_jobs: \(concurrentJobs)
+              max_load_percent: \(maxLoadPercent)
             """)
     }
 

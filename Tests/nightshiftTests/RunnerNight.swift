@@ -27,7 +27,6 @@ final class RunnerNight {
         settings += """
 
             runner:
-              workers: 2
               lease_seconds: 3
               heartbeat_seconds: 1
               poll_milliseconds: 100

@@ -1,0 +1,170 @@
+import Foundation
+import NightShiftCore
+import PostgresClient
+
+/// The dispatcher's SQL: the decision model's view of every runner's work, read under the
+/// dispatch lock, and the decision written back — claims, pause requests, wait reasons, late
+/// starts and window violations. The decision itself is Core's `DispatchModel`.
+extension RunnerStore {
+    /// What the decision model needs, read in one transaction.
+    public struct DispatchSnapshot: Sendable {
+        /// Ready jobs (dependencies done, back-off over, batch window open), with their states.
+        public var queued: [QueuedJob] = []
+        public var states: [Int: JobState] = [:]
+        /// Every running job, on every runner.
+        public var running: [ActiveJob] = []
+        /// Batch runs that have started work and not ended.
+        public var activeBatches: Set<Int> = []
+        /// Job slots of the live runners (their workers).
+        public var capacity = 0
+        /// Batch run of each job in the snapshot.
+        public var batchOf: [Int: Int] = [:]
+    }
+
+    /// Reads the snapshot. Call inside the transaction that holds the dispatch lock.
+    public func dispatchSnapshot(now: Date, onlyBatchRun: Int?, leaseSeconds: Int) throws -> DispatchSnapshot {
+        var snapshot = DispatchSnapshot()
+        // Ready = waiting, back-off over, batch window open, every dependency done. Dependencies
+        // are looked up once for the jobs that have any (a hashed anti-join), not per row.
+        let ready = try db.execute("""
+            WITH waiting AS (
+                SELECT j.* FROM nightshift.batch_runs b JOIN nightshift.job_runs j ON j.batch_run_id = b.id
+                WHERE b.state = 'running' AND j.state IN ('pending', 'retrying', 'paused')
+                  AND (b.deadline IS NULL OR b.deadline > $1::timestamptz)
+                  AND (j.not_before IS NULL OR j.not_before <= $1::timestamptz)
+                  AND ($2::bigint IS NULL OR b.id = $2::bigint)
+            ), unmet AS (
+                SELECT w.id FROM waiting w JOIN nightshift.job_runs d ON d.batch_run_id = w.batch_run_id AND d.job = ANY (w.depends_on)
+                WHERE cardinality(w.depends_on) > 0 AND NOT (d.state = 'succeeded' OR (d.state = 'skipped' AND d.skipped_by_override))
+            )
+            SELECT w.id, w.job, w.batch_run_id, w.priority, w.state, extract(epoch FROM w.due_at)::float8 AS due,
+                   greatest(1, w.expected_seconds - w.run_seconds)::int AS seconds, w.checkpointed, w.locks, w.writes_exports
+            FROM waiting w WHERE w.id NOT IN (SELECT id FROM unmet)
+            """, [iso8601(now), onlyBatchRun.map(String.init)])
+        for row in 0..<ready.rowCount {
+            let job = queuedJob(ready, row)
+            snapshot.queued.append(job)
+            snapshot.states[job.id] = JobState(rawValue: ready.string(row, "state")!)!
+            snapshot.batchOf[job.id] = job.batchRun
+        }
+        let running = try db.execute("""
+            SELECT j.id, j.job, j.batch_run_id, j.priority, extract(epoch FROM j.due_at)::float8 AS due,
+                   greatest(1, j.expected_seconds - j.run_seconds - greatest(0, extract(epoch FROM $1::timestamptz - j.attempt_started_at)))::int AS seconds,
+                   j.checkpointed, j.locks, j.writes_exports, extract(epoch FROM j.attempt_started_at)::float8 AS started,
+                   j.pause_requested IS NOT NULL AS pausing
+            FROM nightshift.job_runs j WHERE j.state = 'running'
+            """, [iso8601(now)])
+        for row in 0..<running.rowCount {
+            let job = queuedJob(running, row)
+            snapshot.running.append(ActiveJob(job: job, started: Date(timeIntervalSince1970: running.double(row, "started") ?? 0),
+                                              pausing: running.bool(row, "pausing") ?? false))
+            snapshot.batchOf[job.id] = job.batchRun
+        }
+        let active = try db.execute("""
+            SELECT DISTINCT j.batch_run_id FROM nightshift.batch_runs b JOIN nightshift.job_runs j ON j.batch_run_id = b.id
+            WHERE b.state = 'running' AND j.attempts > 0
+            """)
+        snapshot.activeBatches = Set((0..<active.rowCount).map { active.int($0, 0)! })
+        snapshot.capacity = try db.execute("""
+            SELECT coalesce(sum(workers), 0)::int FROM nightshift.runners
+            WHERE state = 'running' AND heartbeat_at > clock_timestamp() - make_interval(secs => $1::int)
+            """, [String(leaseSeconds)]).int(0, 0) ?? 0
+        return snapshot
+    }
+
+    private func queuedJob(_ result: QueryResult, _ row: Int) -> QueuedJob {
+        QueuedJob(id: result.int(row, "id")!, name: result.string(row, "job")!, batchRun: result.int(row, "batch_run_id")!,
+                  priority: Priority(rawValue: result.int(row, "priority")!)!,
+                  due: Date(timeIntervalSince1970: result.double(row, "due") ?? 0), seconds: result.int(row, "seconds") ?? 1,
+                  checkpointed: result.bool(row, "checkpointed") ?? false, locks: pgTextArray(result.string(row, "locks")),
+                  writesExports: result.bool(row, "writes_exports") ?? false)
+    }
+
+    /// Writes what the decision says besides starts: pause requests (the lease holder pauses at
+    /// its next checkpoint), why ready jobs wait, window violations (on the batch run, once).
+    public func record(_ decision: DispatchDecision, snapshot: DispatchSnapshot) throws {
+        for pause in decision.pauses {
+            try db.execute("""
+                UPDATE nightshift.job_runs SET pause_requested = $2, pause_cause = $3
+                WHERE id = $1 AND state = 'running' AND pause_requested IS NULL
+                """, [String(pause.job.job.id), pause.reason, pause.cause.rawValue])
+        }
+        for violation in decision.violations {
+            try addWarning(batchRunID: violation.job.job.batchRun, "\(violation.job.job.name) \(violation.reason)")
+        }
+        if !decision.waits.isEmpty {
+            try db.execute("""
+                UPDATE nightshift.job_runs j SET wait_reason = w.reason, wait_until = nullif(w.until, '')::timestamptz
+                FROM unnest($1::bigint[], $2::text[], $3::text[]) AS w(id, reason, until)
+                WHERE j.id = w.id AND (j.wait_reason IS DISTINCT FROM w.reason OR j.wait_until IS DISTINCT FROM nullif(w.until, '')::timestamptz)
+                """, [pgArray(decision.waits.map { String($0.job.id) }), pgArray(decision.waits.map(\.reason)),
+                      pgArray(decision.waits.map { wait in
+                          switch wait.obstacle {
+                          case let .window(until?), let .neverWindowAhead(until): iso8601(until)
+                          default: ""
+                          }
+                      })])
+        }
+    }
+
+    /// Appends a warning to a batch run once (the summary and `status` show them).
+    public func addWarning(batchRunID: Int, _ warning: String) throws {
+        try db.execute("""
+            UPDATE nightshift.batch_runs SET warnings = array_append(warnings, $2) WHERE id = $1 AND NOT ($2 = ANY (warnings))
+            """, [String(batchRunID), warning])
+    }
+
+    /// Claims the job runs the decision model chose to start, for `owner`, under a lease. A job
+    /// whose state changed since the snapshot (skipped by the rescuer) is left out.
+    public func claim(_ starts: [QueuedJob], lateBy: [Int: Int], from states: [Int: JobState], owner: String, now: Date,
+                      leaseSeconds: Int) throws -> [ClaimedJob] {
+        var claimed: [ClaimedJob] = []
+        for job in starts {
+            let row = try db.execute("""
+                UPDATE nightshift.job_runs j SET state = 'running', lease_owner = $2,
+                    lease_expires_at = clock_timestamp() + make_interval(secs => $3::int),
+                    attempts = j.attempts + 1, started_at = coalesce(j.started_at, $4::timestamptz), attempt_started_at = $4::timestamptz,
+                    not_before = NULL, progress_rows = NULL, progress_at = NULL, attempt_started_real = clock_timestamp(),
+                    wait_reason = NULL, wait_until = NULL, pause_requested = NULL, pause_cause = NULL,
+                    late_start_seconds = coalesce(j.late_start_seconds, $5::int)
+                FROM nightshift.batch_runs b
+                WHERE j.id = $1 AND b.id = j.batch_run_id AND j.state IN ('pending', 'retrying', 'paused') AND b.state = 'running'
+                RETURNING j.job, j.attempts, j.failures, j.retries, j.timeout_seconds, j.pauses, b.batch,
+                          b.business_date::text AS business_date, extract(epoch FROM b.deadline)::float8 AS deadline
+                """, [String(job.id), owner, String(leaseSeconds), iso8601(now), lateBy[job.id].map(String.init)])
+            guard row.rowCount == 1 else { continue }
+            let attempt = row.int(0, "attempts")!
+            let from = states[job.id] ?? .pending
+            let reason = from == .paused ? "resumed from its checkpoint by \(owner)"
+                : attempt == 1 ? "claimed by \(owner)" : "attempt \(attempt), claimed by \(owner)"
+            try transition(batchRunID: job.batchRun, jobRunID: job.id, from: from.rawValue, to: JobState.running.rawValue,
+                           reason: reason, at: now, runner: owner)
+            if let late = lateBy[job.id] {
+                try addWarning(batchRunID: job.batchRun,
+                               "\(job.name) (\(job.priority)) started \(late / 60) min after its start deadline")
+            }
+            let batchDeadline = row.double(0, "deadline").map { Date(timeIntervalSince1970: $0) }
+            let jobDeadline = row.int(0, "timeout_seconds").map { now.addingTimeInterval(TimeInterval($0)) }
+            let deadline: Date?
+            let deadlineReason: String?
+            if let jobDeadline, batchDeadline.map({ jobDeadline < $0 }) ?? true {
+                deadline = jobDeadline
+                deadlineReason = "job timeout of \(row.int(0, "timeout_seconds")! / 60) min"
+            } else {
+                deadline = batchDeadline
+                deadlineReason = batchDeadline.map { "batch window ended at \($0.iso8601(in: zone))" }
+            }
+            claimed.append(ClaimedJob(jobRunID: job.id, batchRunID: job.batchRun, batch: BatchKind(rawValue: row.string(0, "batch")!)!,
+                                      job: row.string(0, "job")!, businessDate: LocalDate(iso: row.string(0, "business_date")!)!,
+                                      attempt: attempt, failures: row.int(0, "failures")!, retries: row.int(0, "retries")!,
+                                      deadline: deadline, deadlineReason: deadlineReason, owner: owner))
+        }
+        return claimed
+    }
+}
+
+/// A text[] as libpq returns it ({a,"b c"}), for simple identifiers such as lock names.
+func pgTextArray(_ text: String?) -> [String] {
+    guard let text, text.count > 2 else { return [] }
+    return text.dropFirst().dropLast().split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+}

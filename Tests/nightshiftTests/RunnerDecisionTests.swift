@@ -1,0 +1,113 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The decision model at run time, with real runner processes and a real PostgreSQL: a
+/// calculation pauses at a checkpoint when a `never` window begins and resumes from it when the
+/// window ends; a P1 job arriving mid-night preempts it. "No rework" is counted: every chunk's
+/// records are applied exactly once (an apply log written in the chunk's own transaction).
+final class RunnerDecisionTests: XCTestCase {
+    var night: RunnerNight!
+
+    override func setUpWithError() throws {
+        night = try RunnerNight()
+        // Every record the calculation applies is logged in the same transaction as the chunk.
+        let db = try night.connect()
+        defer { db.close() }
+        try db.execute("CREATE TABLE public.apply_log (delivery_id bigint NOT NULL, applied_at timestamptz NOT NULL DEFAULT clock_timestamp())")
+        let apply = try night.project.read("sql/jobs/delivery_charges/apply.sql")
+        try night.project.write("sql/jobs/delivery_charges/apply.sql",
+                                apply + ";\nINSERT INTO public.apply_log (delivery_id) SELECT delivery_id FROM {{staging}};\n")
+        // Chunks of 50 records at 0.25 s each: the calculation takes several seconds.
+        let job = try night.project.read("jobs/delivery_charges.yaml")
+        try night.project.write("jobs/delivery_charges.yaml", job.replacingOccurrences(of: "chunk_size: 100", with: "chunk_size: 50"))
+    }
+
+    override func tearDown() { night?.tearDown() }
+
+    /// Each record applied once, and as many as there are.
+    func assertNoRework(file: StaticString = #filePath, line: UInt = #line) throws {
+        let counts = try night.query("SELECT count(*) AS applies, count(DISTINCT delivery_id) AS records FROM public.apply_log")
+        XCTAssertEqual(counts.int(0, "applies"), counts.int(0, "records"), "a chunk was applied twice", file: file, line: line)
+        XCTAssertEqual(counts.string(0, "records"),
+                       try night.scalar("SELECT count(*) FROM erp.deliveries WHERE delivery_date = '2026-11-22' AND status = 'delivered'"),
+                       file: file, line: line)
+    }
+
+    func transitions(_ job: String) throws -> [(step: String, reason: String, at: String)] {
+        let rows = try night.query("""
+            SELECT t.from_state || '>' || t.to_state AS step, t.reason, to_char(t.at AT TIME ZONE 'Asia/Taipei', 'HH24:MI:SS') AS at
+            FROM nightshift.state_transitions t JOIN nightshift.job_runs j ON j.id = t.job_run_id
+            WHERE j.job = $1 AND t.from_state IS NOT NULL ORDER BY t.id
+            """, [job])
+        return (0..<rows.rowCount).map { (rows.string($0, "step")!, rows.string($0, "reason")!, rows.string($0, "at")!) }
+    }
+
+    func testANeverWindowPausesTheCalculationAtACheckpointAndItResumesWithNoRework() throws {
+        // A never window from 02:03 to 02:05 every day; the runner's clock runs 60x from 02:01.
+        var windows = try night.project.read("etc/windows.yaml")
+        windows = windows.replacingOccurrences(of: "windows:\n", with: """
+            windows:
+              - name: maintenance
+                days: all
+                time: "02:03-02:05"
+                rule: never
+
+            """)
+        try night.project.write("etc/windows.yaml", windows)
+        let runner = try night.start(["run", "--at", "2026-11-23T02:01:00+08:00", "--speed", "60", "--until", "2026-11-23T02:25:00+08:00"],
+                                     name: "windows")
+        XCTAssertEqual(runner.wait(timeout: 120), 0, runner.logText)
+        try assertCleanNight(night)
+        try assertNoRework()
+        let steps = try transitions("delivery_charges")
+        XCTAssertEqual(steps.map(\.step), ["pending>running", "running>paused", "paused>running", "running>succeeded"], "\(steps)")
+        XCTAssertTrue(steps[1].reason.contains("maintenance") && steps[1].reason.contains("never"), steps[1].reason)
+        XCTAssertGreaterThanOrEqual(steps[1].at, "02:03:00", "paused once the window began")
+        XCTAssertGreaterThanOrEqual(steps[2].at, "02:05:00", "resumed when it ended")
+        XCTAssertTrue(steps[2].reason.contains("resumed from its checkpoint"), steps[2].reason)
+        // Nothing was applied inside the never window.
+        XCTAssertEqual(try night.scalar("""
+            SELECT count(*) FROM nightshift.state_transitions t JOIN nightshift.job_runs j ON j.id = t.job_run_id
+            WHERE t.to_state = 'running' AND (t.at AT TIME ZONE 'Asia/Taipei')::time >= '02:03' AND (t.at AT TIME ZONE 'Asia/Taipei')::time < '02:05'
+            """), "0", "nothing started inside the never window")
+        XCTAssertEqual(try night.scalar("SELECT pauses FROM nightshift.job_runs WHERE job = 'delivery_charges'"), "1")
+    }
+
+    func testAP1JobArrivingMidNightPreemptsTheCalculationWhichResumesWithNoRework() throws {
+        // The weekly batch fires at 02:02 every day here, with one P1 job; one slot on one runner.
+        var settings = try night.project.read("etc/nightshift.yaml")
+        settings += """
+
+            batches:
+              weekly:
+                cron: "2 2 * * *"
+                window_hours: 2
+                priority: P1
+            """
+        try night.project.write("etc/nightshift.yaml", settings)
+        try night.project.write("jobs/urgent_fix.yaml", """
+            name: urgent_fix
+            kind: aggregation
+            batch: weekly
+            priority: P1
+            estimate_minutes: 1
+            aggregation:
+              sql: jobs/urgent_fix.sql
+            """)
+        try night.project.write("sql/jobs/urgent_fix.sql", "SELECT pg_sleep(0.5)")
+        let runner = try night.start(["run", "--at", "2026-11-23T02:01:00+08:00", "--speed", "60", "--until", "2026-11-23T02:25:00+08:00"],
+                                     name: "preempt")
+        XCTAssertEqual(runner.wait(timeout: 120), 0, runner.logText)
+        try assertNoRework()
+        let steps = try transitions("delivery_charges")
+        XCTAssertEqual(steps.map(\.step), ["pending>running", "running>paused", "paused>running", "running>succeeded"], "\(steps)")
+        XCTAssertTrue(steps[1].reason.contains("preempted by urgent_fix (P1)"), steps[1].reason)
+        let urgent = try transitions("urgent_fix")
+        XCTAssertEqual(urgent.map(\.step), ["pending>running", "running>succeeded"])
+        XCTAssertGreaterThanOrEqual(urgent[0].at, steps[1].at, "the P1 job took the slot the pause freed")
+        XCTAssertLessThanOrEqual(urgent[1].at, steps[2].at, "the calculation resumed after it")
+        XCTAssertEqual(try night.scalar("SELECT string_agg(batch || '=' || state, ',' ORDER BY batch) FROM nightshift.batch_runs"),
+                       "daily=succeeded,weekly=succeeded")
+    }
+}
