@@ -165,17 +165,28 @@ public struct DispatchModel: Sendable {
         var decision = DispatchDecision()
         let now = state.now
         // The window verdict depends only on the priority and the instant: once per priority here.
-        var windowAt: [WindowDecision?] = [nil, nil, nil, nil]
+        var p1, p2, p3, p4: WindowDecision? // no array: this runs at every event of a plan
         func window(_ priority: Priority) -> WindowDecision {
-            if let known = windowAt[priority.rawValue - 1] { return known }
+            switch priority {
+            case .p1: if let p1 { return p1 }
+            case .p2: if let p2 { return p2 }
+            case .p3: if let p3 { return p3 }
+            case .p4: if let p4 { return p4 }
+            }
             let decided = windows.decide(priority, at: now)
-            windowAt[priority.rawValue - 1] = decided
+            switch priority {
+            case .p1: p1 = decided
+            case .p2: p2 = decided
+            case .p3: p3 = decided
+            case .p4: p4 = decided
+            }
             return decided
         }
         let overloaded = state.resources.loadPerCore.map { $0 > limits.loadLimit } ?? false
 
         // 1. Running jobs that may no longer run.
-        var pausingCount = state.running.filter(\.pausing).count
+        var pausingCount = 0
+        for active in state.running where active.pausing { pausingCount += 1 }
         for active in state.running where !active.pausing {
             let window = window(active.job.priority)
             if window.verdict != .allowed {

@@ -284,14 +284,20 @@ public enum Planner {
 
         let windowEnd = request.start.addingTimeInterval(TimeInterval(request.schedule.windowSeconds))
         let finish = finished.compactMap { $0 }.max() ?? request.start
-        let required = entries.filter { $0.job.priority != .p4 }
-        let requiredFinish = required.compactMap(\.finish).max() ?? request.start
-        let anyBlocked = required.contains { if case .blocked = $0.status { true } else { false } }
-        let lateBestEffort = entries.filter { $0.job.priority == .p4 && ($0.finish.map { $0 > windowEnd } ?? true) && $0.status != .skipped }
-            .map(\.job.name)
-        for entry in entries {
-            if let late = entry.lateBy {
-                warnings.append("\(entry.job.name) (\(entry.job.priority)) starts \(late / 60) min after its start deadline")
+        // P1–P3 must fit the window; P4 is best effort (one pass, no copies of the entries).
+        var requiredFinish = request.start
+        var anyBlocked = false
+        var lateBestEffort: [String] = []
+        for i in order {
+            let priority = jobs[i].priority
+            if priority != .p4 {
+                if let end = segments[i].last?.end, end > requiredFinish { requiredFinish = end }
+                if blocked[i] != nil && !skipped.contains(names[i]) { anyBlocked = true }
+            } else if !skipped.contains(names[i]), (segments[i].last.map { $0.end > windowEnd } ?? true) {
+                lateBestEffort.append(names[i])
+            }
+            if let late = late[i] {
+                warnings.append("\(names[i]) (\(priority)) starts \(late / 60) min after its start deadline")
             }
         }
         return Plan(batch: request.batch, businessDate: businessDate, start: request.start, windowEnd: windowEnd, entries: entries,
