@@ -74,6 +74,42 @@ final class RunnerDecisionTests: XCTestCase {
         XCTAssertEqual(try night.scalar("SELECT pauses FROM nightshift.job_runs WHERE job = 'delivery_charges'"), "1")
     }
 
+    func testALockKeepsTwoJobsApartAcrossTwoRunnerProcesses() throws {
+        // daily_sales_summary and delivery_charges are independent: two runners with a slot each
+        // would run them side by side. Sharing a lock, they must not overlap.
+        for job in ["daily_sales_summary", "delivery_charges"] {
+            try night.project.write("jobs/\(job).yaml", try night.project.read("jobs/\(job).yaml") + "\nlocks: [erp.deliveries]\n")
+        }
+        let summary = try night.project.read("sql/jobs/daily_sales_summary.sql")
+        try night.project.write("sql/jobs/daily_sales_summary.sql", "SELECT pg_sleep(1.5);\n" + summary)
+        let runners = try (1...2).map {
+            try night.start(["run", "--at", "2026-11-23T01:59:50+08:00", "--speed", "60", "--until", "2026-11-23T02:25:00+08:00"],
+                            name: "lock\($0)")
+        }
+        try night.waitUntil("a job waits for the lock", timeout: 60) {
+            try night.scalar("SELECT count(*) FROM nightshift.job_runs WHERE wait_reason LIKE 'lock erp.deliveries is held by %'") == "1"
+        }
+        for runner in runners { XCTAssertEqual(runner.wait(timeout: 120), 0, runner.logText) }
+        try assertNoRework()
+        let spans = try night.query("""
+            SELECT j.job, min(s.recorded_at) AS started, max(e.recorded_at) AS ended, count(DISTINCT s.runner) AS runners
+            FROM nightshift.job_runs j
+            JOIN nightshift.state_transitions s ON s.job_run_id = j.id AND s.to_state = 'running'
+            JOIN nightshift.state_transitions e ON e.job_run_id = j.id AND e.to_state = 'succeeded'
+            WHERE j.job IN ('daily_sales_summary', 'delivery_charges') GROUP BY j.job ORDER BY min(s.recorded_at)
+            """)
+        XCTAssertEqual(spans.rowCount, 2)
+        XCTAssertEqual(try night.scalar("""
+            SELECT (SELECT max(e.recorded_at) FROM nightshift.state_transitions e JOIN nightshift.job_runs j ON j.id = e.job_run_id
+                    WHERE j.job = $1 AND e.to_state = 'succeeded')
+                   <= (SELECT min(s.recorded_at) FROM nightshift.state_transitions s JOIN nightshift.job_runs j ON j.id = s.job_run_id
+                       WHERE j.job = $2 AND s.to_state = 'running')
+            """, [spans.string(0, "job")!, spans.string(1, "job")!]), "t", "the second started after the first ended")
+        XCTAssertEqual(try night.scalar("SELECT count(DISTINCT lease_owner) FROM nightshift.job_runs"), "0", "no lease left")
+        XCTAssertEqual(try night.scalar("SELECT count(DISTINCT runner) FROM nightshift.state_transitions WHERE to_state = 'running'"), "2",
+                       "both runners took work")
+    }
+
     func testAP1JobArrivingMidNightPreemptsTheCalculationWhichResumesWithNoRework() throws {
         // The weekly batch fires at 02:02 every day here, with one P1 job; one slot on one runner.
         var settings = try night.project.read("etc/nightshift.yaml")
