@@ -27,6 +27,17 @@ public struct RunnerSettings: Sendable {
     public let maxLoadPercent: Int
     /// Below this free percentage of the exports volume, exports wait.
     public let minExportsFreePercent: Int
+    /// Database connections one runner may open (`limits.max_connections`).
+    public let maxConnections: Int
+    /// Database connections all live runners together may open (`limits.total_connections`); a
+    /// runner that would pass it waits before it starts.
+    public let totalConnections: Int
+
+    /// The connections a runner keeps open: one each for the scheduler, dispatcher, rescuer and
+    /// heartbeat, one for registration or `run --once`, and two per job slot (its job and its
+    /// bookkeeping).
+    public static let serviceConnections = 5
+    public static func connectionsNeeded(slots: Int) -> Int { serviceConnections + 2 * slots }
     public let schedules: [BatchKind: BatchSchedule]
     /// `runner:` — how the long-running service works.
     public let service: ServiceSettings
@@ -98,6 +109,19 @@ public struct RunnerSettings: Sendable {
         let batchesAtOnce = limits?.int("max_concurrent_batches", range: 1...20, example: "2") ?? 2
         let loadPercent = limits?.int("max_load_percent", range: 1...10_000, example: "80") ?? 80
         let exportsFree = limits?.int("min_exports_free_percent", range: 0...99, example: "20") ?? 20
+        let connections = limits?.int("max_connections", range: 7...500, example: "10") ?? 10
+        let totalConnections = limits?.int("total_connections", range: 7...10_000, example: "50") ?? 50
+        let needed = RunnerSettings.connectionsNeeded(slots: concurrent)
+        if let limits, needed > connections {
+            limits.error("max_connections", line: limits.line(of: "max_connections") ?? limits.line(of: "concurrent_jobs"),
+                         "\(concurrent) job slots need \(needed) connections (\(RunnerSettings.serviceConnections) for the runner's services, 2 per slot), over max_connections: \(connections)",
+                         fix: "raise limits.max_connections to at least \(needed), or lower limits.concurrent_jobs")
+        }
+        if let limits, connections > totalConnections {
+            limits.error("max_connections", line: limits.line(of: "max_connections"),
+                         "one runner may open \(connections) connections, more than total_connections: \(totalConnections) for all runners",
+                         fix: "lower limits.max_connections or raise limits.total_connections")
+        }
         limits?.finish()
         let schedules = BatchesSection.read(top.mapping("batches", required: false, example: "`daily: {cron: \"0 2 * * *\"}`"))
         let service = ServiceSettings.read(top.mapping("runner", required: false, example: "`lease_seconds: 30`"), workers: concurrent)
@@ -110,6 +134,7 @@ public struct RunnerSettings: Sendable {
                               recipient: recipient, compressionLevel: level, mailFrom: from, mailTo: to,
                               retries: retries, retryDelaySeconds: delay, concurrentJobs: concurrent,
                               maxConcurrentBatches: batchesAtOnce, maxLoadPercent: loadPercent, minExportsFreePercent: exportsFree,
+                              maxConnections: connections, totalConnections: totalConnections,
                               schedules: schedules,
                               service: service)
     }

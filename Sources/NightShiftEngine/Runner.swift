@@ -55,7 +55,10 @@ public final class Runner: @unchecked Sendable {
         let scheduler = mode == .service ? Scheduler(context: context) : nil
         heartbeat.isLeader = { scheduler?.isLeader ?? false }
 
-        try register()
+        guard try register() else {
+            logger.notice("runner stopped before it started", metadata: ["reason": "\(stop.reason)"])
+            return
+        }
         let dispatchLoop = ServiceLoop(name: "dispatcher", interval: poll, logger: logger, pass: dispatcher.runOnce)
         let rescueLoop = ServiceLoop(name: "rescuer", interval: poll, logger: logger, pass: rescuer.runOnce)
         let heartbeatLoop = ServiceLoop(name: "heartbeat", interval: Double(settings.heartbeatSeconds), logger: logger,
@@ -127,16 +130,33 @@ public final class Runner: @unchecked Sendable {
         logger.notice("runner stopped", metadata: ["runner": "\(context.identity.id)"])
     }
 
-    /// Registers the runner, waiting (with back-off) while the database is unreachable.
-    private func register() throws {
+    /// Registers the runner, waiting (with back-off) while the database is unreachable, and while
+    /// its connections would take the live runners past `limits.total_connections`. False when a
+    /// stop came first.
+    private func register() throws -> Bool {
+        let settings = context.configuration.settings
+        let needed = RunnerSettings.connectionsNeeded(slots: context.settings.workers)
         var delay = 1.0
-        while true {
+        var lastNotice: Date?
+        while !stop.isSet {
+            if let until, context.clock.now() >= until {
+                stop.set("the clock reached --until \(until.iso8601(in: context.zone))")
+                break
+            }
             do {
                 let db = try context.connect()
                 defer { db.close() }
-                try RunnerStore(db: db).registerRunner(context.identity, clock: context.clock, workers: context.settings.workers,
-                                                        mode: mode == .service ? "service" : "once")
-                return
+                let inUse = try RunnerStore(db: db).registerRunner(context.identity, clock: context.clock, workers: context.settings.workers,
+                                                                    mode: mode == .service ? "service" : "once", connections: needed,
+                                                                    totalConnections: settings.totalConnections,
+                                                                    liveWithinSeconds: context.settings.leaseSeconds)
+                guard let inUse else { return true }
+                if lastNotice.map({ Date().timeIntervalSince($0) >= 60 }) ?? true {
+                    lastNotice = Date()
+                    context.logger.notice("waiting to start: the live runners hold \(inUse) of limits.total_connections \(settings.totalConnections) database connections and this runner needs \(needed)",
+                                          metadata: ["runner": "\(context.identity.id)"])
+                }
+                Thread.sleep(forTimeInterval: 1)
             } catch let error as PostgresError where error.isTransient {
                 if stop.isSet { throw error }
                 context.logger.warning("database unavailable; retrying", metadata: ["error": "\(error)", "in_seconds": "\(delay)"])
@@ -144,6 +164,7 @@ public final class Runner: @unchecked Sendable {
                 delay = min(delay * 2, 30)
             }
         }
+        return false
     }
 
     /// Ended, and its summary written or given up on for now (the error is on the batch run).

@@ -21,13 +21,26 @@ public final class RunnerStore {
 
     // MARK: runners
 
-    public func registerRunner(_ identity: RunnerIdentity, clock: RunnerClock, workers: Int, mode: String) throws {
-        try db.execute("""
-            INSERT INTO nightshift.runners (id, host, pid, clock_start, clock_speed, clock_now, state, workers, mode)
-            VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8)
-            ON CONFLICT (id) DO UPDATE SET heartbeat_at = clock_timestamp(), state = 'running'
-            """, [identity.id, identity.host, String(identity.pid), iso8601(clock.start), String(clock.speed),
-                  iso8601(clock.now()), String(workers), mode])
+    /// Registers the runner unless its connections would take the live runners' total past
+    /// `totalConnections` (serialised by an advisory lock). Returns nil when registered, else the
+    /// connections the live runners hold now.
+    public func registerRunner(_ identity: RunnerIdentity, clock: RunnerClock, workers: Int, mode: String, connections: Int,
+                               totalConnections: Int, liveWithinSeconds: Int) throws -> Int? {
+        try db.transaction {
+            try db.execute("SELECT pg_advisory_xact_lock(hashtext('nightshift.connections'))")
+            let inUse = try db.execute("""
+                SELECT coalesce(sum(connections), 0)::int FROM nightshift.runners
+                WHERE id <> $1 AND state <> 'stopped' AND heartbeat_at > clock_timestamp() - make_interval(secs => $2::int)
+                """, [identity.id, String(liveWithinSeconds)]).int(0, 0) ?? 0
+            guard inUse + connections <= totalConnections else { return inUse }
+            try db.execute("""
+                INSERT INTO nightshift.runners (id, host, pid, clock_start, clock_speed, clock_now, state, workers, mode, connections)
+                VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9)
+                ON CONFLICT (id) DO UPDATE SET heartbeat_at = clock_timestamp(), state = 'running'
+                """, [identity.id, identity.host, String(identity.pid), iso8601(clock.start), String(clock.speed),
+                      iso8601(clock.now()), String(workers), mode, String(connections)])
+            return nil
+        }
     }
 
     public func beatRunner(_ id: String, clockNow: Date, isLeader: Bool, stopping: Bool) throws {

@@ -32,6 +32,24 @@ final class BadInputTests: XCTestCase {
         XCTAssertTrue(errors().first?.contains("resolves (through a symbolic link) to /etc/passwd") == true, "\(errors())")
     }
 
+    func testSlotsConnectionsAndTheReplacedWorkersKey() throws {
+        let settings = try project.read("etc/nightshift.yaml")
+        try project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "concurrent_jobs: 2 ", with: "concurrent_jobs: 4 "))
+        var found = errors()
+        XCTAssertEqual(found.count, 1, "\(found)")
+        XCTAssertTrue(found[0].contains("limits.max_connections: 4 job slots need 13 connections") && found[0].contains("raise limits.max_connections to at least 13"),
+                      found[0])
+        try project.write("etc/nightshift.yaml", settings + "\nrunner:\n  workers: 3\n")
+        found = errors()
+        XCTAssertEqual(found.count, 1, "\(found)")
+        XCTAssertTrue(found[0].contains("runner.workers was replaced by limits.concurrent_jobs"), found[0])
+        try project.write("etc/nightshift.yaml", settings)
+        let configuration = try Configuration.load(root: project.root)
+        XCTAssertEqual(configuration.settings.service.workers, 2, "the workers are the job slots")
+        XCTAssertEqual(configuration.settings.maxConcurrentBatches, 2)
+        XCTAssertEqual(configuration.settings.totalConnections, 50)
+    }
+
     func testRuntimeSQLReadsStayInsideSqlToo() throws {
         let configuration = try Configuration.load(root: project.root)
         XCTAssertThrowsError(try configuration.sql("../etc/nightshift.yaml")) {

@@ -33,7 +33,7 @@ public final class ProjectCopy {
     /// Writes etc/nightshift.yaml for a test: one job slot per runner unless asked, and a load
     /// limit the test suite's own load cannot reach unless asked.
     public func configure(keyring: String, recipient: String, retries: Int = 3, concurrentJobs: Int = 1,
-                          maxLoadPercent: Int = 10_000) throws {
+                          maxLoadPercent: Int = 10_000, maxConnections: Int = 10) throws {
         try write("etc/nightshift.yaml", """
             timezone: Asia/Taipei
             database:
@@ -54,6 +54,7 @@ public final class ProjectCopy {
               retry_delay_seconds: 0
               concurrent_jobs: \(concurrentJobs)
               max_load_percent: \(maxLoadPercent)
+              max_connections: \(maxConnections)
             """)
     }
 

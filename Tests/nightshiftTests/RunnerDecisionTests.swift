@@ -110,6 +110,44 @@ final class RunnerDecisionTests: XCTestCase {
                        "both runners took work")
     }
 
+    func testRunnersThatWouldPassTheConnectionTotalWaitToStart() throws {
+        // 4 slots per runner: 5 + 2 x 4 = 13 connections each; three runners hold 39 of the 50,
+        // a fourth would pass 50 and waits until one stops.
+        let settings = try night.project.read("etc/nightshift.yaml")
+        try night.project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "concurrent_jobs: 1", with: "concurrent_jobs: 4")
+            .replacingOccurrences(of: "max_connections: 10", with: "max_connections: 13"))
+        let first = try (1...3).map { try night.startService(name: "runner\($0)", speed: 60, until: "2026-11-23T02:25:00+08:00") }
+        try night.waitUntil("three runners registered") {
+            try night.scalar("SELECT count(*) FROM nightshift.runners WHERE state = 'running'") == "3"
+        }
+        let fourth = try night.startService(name: "runner4", speed: 60, until: "2026-11-23T02:25:00+08:00")
+        var most = 0
+        let watch = try night.connect()
+        defer { watch.close() }
+        func sample() throws {
+            let n = try watch.execute("SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+                .int(0, 0) ?? 0
+            most = max(most, n)
+        }
+        try night.waitUntil("the fourth runner says it waits") {
+            try sample()
+            return fourth.logText.contains("waiting to start: the live runners hold 39 of limits.total_connections 50")
+        }
+        XCTAssertEqual(try night.scalar("SELECT count(*) FROM nightshift.runners"), "3", "the fourth is not registered")
+        first[0].kill(SIGTERM)
+        XCTAssertEqual(first[0].wait(timeout: 30), 0, first[0].logText)
+        try night.waitUntil("the fourth runner starts", timeout: 30) {
+            try sample()
+            return try night.scalar("SELECT count(*) FROM nightshift.runners WHERE pid = $1 AND state = 'running'", [String(fourth.pid)]) == "1"
+        }
+        for runner in first.dropFirst() + [fourth] {
+            while runner.wait(timeout: 0.1) == nil { try sample() }
+        }
+        XCTAssertLessThanOrEqual(most, 50, "server-side connections of the runners")
+        XCTAssertGreaterThan(most, 3)
+        XCTAssertEqual(try night.scalar("SELECT string_agg(state, ',') FROM nightshift.batch_runs"), "succeeded")
+    }
+
     func testAP1JobArrivingMidNightPreemptsTheCalculationWhichResumesWithNoRework() throws {
         // The weekly batch fires at 02:02 every day here, with one P1 job; one slot on one runner.
         var settings = try night.project.read("etc/nightshift.yaml")

@@ -35,3 +35,7 @@ ALTER TABLE nightshift.job_runs ADD COLUMN late_start_seconds int;
 
 DROP INDEX nightshift.job_runs_claimable;
 CREATE INDEX job_runs_claimable ON nightshift.job_runs (priority, id) WHERE state IN ('pending', 'retrying', 'paused');
+
+-- The database connections each runner may open (limits.max_connections); registration keeps the
+-- sum over live runners within limits.total_connections.
+ALTER TABLE nightshift.runners ADD COLUMN connections int NOT NULL DEFAULT 0;
