@@ -31,10 +31,18 @@ public struct PlanRequest: Sendable {
     public let slots: Int
     /// When each job became due, for aging and tie-breaks (default: `start`).
     public let dueTimes: [String: Date]
+    /// Other batch occurrences of the same night, sharing the slots and the queue with this one
+    /// (their jobs become due at their own instants).
+    public let others: [PlanOccurrence]
+    /// Batch runs with work under way at once (`limits.max_concurrent_batches`).
+    public let maxBatches: Int
 
     public init(batch: BatchKind, jobs: [JobDefinition], start: Date, schedule: BatchSchedule, windows: WindowSet,
                 policy: PriorityPolicy = PriorityPolicy(), history: [String: (seconds: Double, runs: Int)] = [:],
-                overrides: [ManualOverride] = [], slots: Int = 1, dueTimes: [String: Date] = [:]) {
+                overrides: [ManualOverride] = [], slots: Int = 1, dueTimes: [String: Date] = [:], others: [PlanOccurrence] = [],
+                maxBatches: Int = 2) {
+        self.others = others
+        self.maxBatches = max(1, maxBatches)
         self.batch = batch
         self.jobs = jobs
         self.start = start
@@ -48,6 +56,21 @@ public struct PlanRequest: Sendable {
     }
 }
 
+/// Another batch occurrence planned in the same night.
+public struct PlanOccurrence: Sendable {
+    public let batch: BatchKind
+    public let start: Date
+    public let jobs: [JobDefinition]
+    public let overrides: [ManualOverride]
+
+    public init(batch: BatchKind, start: Date, jobs: [JobDefinition], overrides: [ManualOverride] = []) {
+        self.batch = batch
+        self.start = start
+        self.jobs = jobs
+        self.overrides = overrides
+    }
+}
+
 public struct PlanEntry: Sendable {
     public enum Status: Sendable, Equatable {
         case scheduled
@@ -58,6 +81,8 @@ public struct PlanEntry: Sendable {
     }
 
     public let job: JobDefinition
+    /// 0: the planned batch; 1…: `PlanRequest.others`, in order.
+    public let occurrence: Int
     public let status: Status
     /// The aged priority the job competed with when it started.
     public let effectivePriority: Priority
@@ -106,32 +131,63 @@ public enum Planner {
     /// same the dispatcher calls) says what starts, what pauses and what waits.
     public static func plan(_ request: PlanRequest) throws(DependencyGraph.Problem) -> Plan {
         let zone = request.windows.zone
-        let byName = Dictionary(uniqueKeysWithValues: request.jobs.map { ($0.name, $0) })
-        let applied = AppliedOverrides(jobs: request.jobs, overrides: request.overrides)
-        let skipped = applied.skipped, overridesByJob = applied.byJob
-        var warnings = applied.unknown.map { "override for unknown job \($0.job) ignored (\($0.summary))" }
-        let graph = try DependencyGraph(applied.jobs)
+        // Every occurrence's jobs in one graph. A job name met again in a later occurrence (the
+        // same batch twice) is qualified inside the plan as name@occurrence.
+        let occurrences = [PlanOccurrence(batch: request.batch, start: request.start, jobs: request.jobs, overrides: request.overrides)]
+            + request.others
+        var combined: [JobDefinition] = []
+        var originalOf: [String: (job: JobDefinition, occurrence: Int)] = [:]
+        var skipped: Set<String> = []
+        var overridesByJob: [String: [ManualOverride]] = [:]
+        var warnings: [String] = []
+        for (k, occurrence) in occurrences.enumerated() {
+            let applied = AppliedOverrides(jobs: occurrence.jobs, overrides: occurrence.overrides)
+            warnings += applied.unknown.map { "override for unknown job \($0.job) ignored (\($0.summary))" }
+            let own = Set(occurrence.jobs.map(\.name))
+            let qualify = own.contains { originalOf[$0] != nil }
+            func internalName(_ name: String) -> String { qualify ? "\(name)@\(k)" : name }
+            for job in applied.jobs {
+                let name = internalName(job.name)
+                originalOf[name] = (occurrence.jobs.first { $0.name == job.name }!, k)
+                if applied.skipped.contains(job.name) { skipped.insert(name) }
+                if let found = applied.byJob[job.name] { overridesByJob[name] = found }
+                combined.append(qualify ? JobDefinition(name: name, description: job.description, kind: job.kind, batch: job.batch,
+                                                        priority: job.priority, dependsOn: job.dependsOn.map(internalName),
+                                                        estimateSeconds: job.estimateSeconds, retries: job.retries, locks: job.locks,
+                                                        timeoutSeconds: job.timeoutSeconds, action: job.action) : job)
+            }
+        }
+        let graph = try DependencyGraph(combined)
         let businessDate = request.batch.businessDate(at: request.start, in: zone)
         if let warning = request.windows.calendar.coverageWarning(for: LocalDate(request.start, in: zone)) { warnings.append(warning) }
 
         // Work on the graph's integer indices (jobs ranked by name): the benchmark plans 10,000 jobs.
         let jobs = graph.definitions
         let names = jobs.map(\.name)
-        let originals = names.map { byName[$0]! }
+        let originals = names.map { originalOf[$0]!.job }
+        let occurrenceOf = names.map { originalOf[$0]!.occurrence }
         let count = names.count
         var remaining = graph.dependencies.map(\.count)
         let dependents = graph.dependentsOf
-        let due = names.map { request.dueTimes[$0] ?? request.start }
-        let seconds: [Int] = jobs.map { job in
-            if let past = request.history[job.name], past.runs > 0 { return max(1, Int(past.seconds.rounded())) }
-            return job.estimateSeconds
+        let due = (0..<count).map { i in request.dueTimes[originals[i].name].flatMap { occurrenceOf[i] == 0 ? $0 : nil } ?? occurrences[occurrenceOf[i]].start }
+        let seconds: [Int] = (0..<count).map { i in
+            if let past = request.history[originals[i].name], past.runs > 0 { return max(1, Int(past.seconds.rounded())) }
+            return jobs[i].estimateSeconds
+        }
+        // Batch runs with work under way: started, and not every job ended.
+        var open = [Int](repeating: 0, count: occurrences.count)
+        for i in 0..<count { open[occurrenceOf[i]] += 1 }
+        var active: Set<Int> = []
+        func ended(_ i: Int) {
+            open[occurrenceOf[i]] -= 1
+            if open[occurrenceOf[i]] == 0 { active.remove(occurrenceOf[i]) }
         }
         func sourceOf(_ i: Int) -> DurationSource {
-            if let past = request.history[names[i]], past.runs > 0 { return .history(runs: past.runs) }
+            if let past = request.history[originals[i].name], past.runs > 0 { return .history(runs: past.runs) }
             return .estimate
         }
 
-        let model = DispatchModel(windows: request.windows, policy: request.policy, limits: DispatchLimits(maxBatches: 1))
+        let model = DispatchModel(windows: request.windows, policy: request.policy, limits: DispatchLimits(maxBatches: request.maxBatches))
         var queue = ReadyQueue(policy: request.policy)
         var clock = request.start
         // Per job: what is left to run, when it first started, its segments and pauses, why it waited.
@@ -162,7 +218,7 @@ public enum Planner {
         var violations: Set<Int> = []
 
         func queued(_ i: Int) -> QueuedJob {
-            QueuedJob(id: i, name: names[i], priority: jobs[i].priority, due: due[i], seconds: left[i],
+            QueuedJob(id: i, name: originals[i].name, batchRun: occurrenceOf[i], priority: jobs[i].priority, due: due[i], seconds: left[i],
                       checkpointed: jobs[i].kind == .calculation, locks: jobs[i].locks, writesExports: jobs[i].kind == .export)
         }
         func release(_ i: Int) {
@@ -173,10 +229,11 @@ public enum Planner {
         }
         func becomeReady(_ i: Int) {
             if let stuck = graph.dependencies[i].first(where: { blocked[$0] != nil }) {
-                block(i, "dependency \(names[stuck]) cannot start")
+                block(i, "dependency \(originals[stuck].name) cannot start")
             } else if skipped.contains(names[i]) {
                 finished[i] = clock
                 order.append(i)
+                ended(i)
                 release(i)
             } else if due[i] > clock {
                 timers.push((due[i], i))
@@ -187,6 +244,7 @@ public enum Planner {
         func block(_ i: Int, _ reason: String) {
             blocked[i] = reason
             order.append(i)
+            ended(i)
             release(i)
         }
         for i in 0..<count where remaining[i] == 0 { becomeReady(i) }
@@ -194,10 +252,10 @@ public enum Planner {
         while true {
             // Decide until nothing changes at this instant (a pause frees a slot for a start).
             while true {
-                let active = running.values.map(\.active)
+                let runningNow = running.values.map(\.active)
                 let free = request.slots - running.count
-                var decision = model.decide(&queue, DispatchState(now: clock, running: active, freeSlots: free,
-                                                                  noSlotAnywhere: free <= 0, activeBatches: [0]))
+                var decision = model.decide(&queue, DispatchState(now: clock, running: runningNow, freeSlots: free,
+                                                                  noSlotAnywhere: free <= 0, activeBatches: active))
                 for violation in decision.violations where violations.insert(violation.job.job.id).inserted {
                     warnings.append("\(violation.job.job.name) \(violation.reason)")
                 }
@@ -218,6 +276,7 @@ public enum Planner {
                         order.append(i)
                     }
                     segmentStart[i] = clock
+                    active.insert(occurrenceOf[i])
                     let finish = clock.addingTimeInterval(TimeInterval(left[i]))
                     let stop = job.checkpointed ? request.windows.firstDisallowed(jobs[i].priority, from: clock, to: finish) : nil
                     running[i] = (ActiveJob(job: job, started: clock), finish, stop)
@@ -251,6 +310,7 @@ public enum Planner {
                 running[i] = nil
                 segments[i].append(DateInterval(start: segmentStart[i]!, end: run.finish))
                 finished[i] = run.finish
+                ended(i)
                 release(i)
                 releaseLocks(of: i)
                 if !otherWaiters.isEmpty {
@@ -269,7 +329,7 @@ public enum Planner {
             let job = jobs[i]
             let status: PlanEntry.Status = skipped.contains(job.name) ? .skipped : blocked[i].map { .blocked($0) } ?? .scheduled
             let ran = segments[i]
-            return PlanEntry(job: originals[i], status: status, effectivePriority: aged[i] ?? job.priority, waitsFor: job.dependsOn,
+            return PlanEntry(job: originals[i], occurrence: occurrenceOf[i], status: status, effectivePriority: aged[i] ?? job.priority, waitsFor: job.dependsOn.map { originalOf[$0]?.job.name ?? $0 },
                              decision: status == .skipped ? nil : firstDecision[i], wait: lastWait[i],
                              start: ran.first?.start, finish: ran.last?.end, segments: ran, pauses: pauses[i],
                              seconds: status == .skipped ? 0 : seconds[i], source: sourceOf(i), overrides: overridesByJob[job.name] ?? [],
@@ -290,14 +350,15 @@ public enum Planner {
         var lateBestEffort: [String] = []
         for i in order {
             let priority = jobs[i].priority
+            if let late = late[i] {
+                warnings.append("\(originals[i].name) (\(priority)) starts \(late / 60) min after its start deadline")
+            }
+            guard occurrenceOf[i] == 0 else { continue }
             if priority != .p4 {
                 if let end = segments[i].last?.end, end > requiredFinish { requiredFinish = end }
                 if blocked[i] != nil && !skipped.contains(names[i]) { anyBlocked = true }
             } else if !skipped.contains(names[i]), (segments[i].last.map { $0.end > windowEnd } ?? true) {
-                lateBestEffort.append(names[i])
-            }
-            if let late = late[i] {
-                warnings.append("\(names[i]) (\(priority)) starts \(late / 60) min after its start deadline")
+                lateBestEffort.append(originals[i].name)
             }
         }
         return Plan(batch: request.batch, businessDate: businessDate, start: request.start, windowEnd: windowEnd, entries: entries,

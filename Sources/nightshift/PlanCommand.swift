@@ -13,17 +13,34 @@ struct PlanCommand: ParsableCommand {
             Durations come from the mean of each job's last 5 successful runs in the database, else the
             job's estimate_minutes. Overrides recorded with `nightshift override` are applied. Without a
             reachable database the plan uses estimates and says so.
+
+            The plan runs the night through the same decision model as the runner (windows decided at
+            each start, pauses at checkpoints, preemption, locks, limits.concurrent_jobs slots). With
+            --also batch@instant (repeatable), other occurrences of the night share the slots and the
+            queue; their jobs are listed with their batch.
             """
     )
 
     @OptionGroup var options: GlobalOptions
     @Option(help: "The instant the batch starts (ISO 8601 with offset); default: now.") var at: String?
     @Option(help: "Which batch: daily, weekly, monthly, yearend.") var batch: String = "daily"
+    @Option(name: .customLong("also"), help: ArgumentHelp("Another batch occurrence of the same night, sharing the slots (repeatable).",
+                                                         valueName: "batch@instant"))
+    var also: [String] = []
     @Flag(help: "Print JSON instead of a table.") var json = false
 
     func validate() throws {
         if let at, parseInstant(at) == nil { throw ValidationError("--at \(at) is not an ISO 8601 instant; write e.g. 2026-11-23T02:00:00+08:00") }
         guard BatchKind(rawValue: batch) != nil else { throw ValidationError("--batch must be daily, weekly, monthly or yearend") }
+        for other in also where PlanCommand.occurrence(other) == nil {
+            throw ValidationError("--also \(other) is not batch@instant; write e.g. monthly@2026-12-01T00:00:00+08:00")
+        }
+    }
+
+    static func occurrence(_ text: String) -> (BatchKind, Date)? {
+        let parts = text.split(separator: "@", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let kind = BatchKind(rawValue: parts[0]), let instant = parseInstant(parts[1]) else { return nil }
+        return (kind, instant)
     }
 
     func run() throws {
@@ -31,6 +48,8 @@ struct PlanCommand: ParsableCommand {
         let kind = BatchKind(rawValue: batch)!
         let instant = at.flatMap(parseInstant) ?? Date()
         let jobs = configuration.jobs(in: kind)
+        let others = also.compactMap(PlanCommand.occurrence)
+        let allJobs = jobs + others.flatMap { configuration.jobs(in: $0.0) }
         let businessDate = kind.businessDate(at: instant, in: configuration.settings.timeZone)
         var notes: [String] = []
         var history: [String: (seconds: Double, runs: Int)] = [:]
@@ -43,7 +62,7 @@ struct PlanCommand: ParsableCommand {
                                WHERE table_schema = 'nightshift' AND table_name = 'job_runs' AND column_name = 'run_seconds') AS ok
                 """).bool(0, "ok") ?? false
             if migrated {
-                history = try RunHistory.durations(db: db, jobs: jobs.map(\.name))
+                history = try RunHistory.durations(db: db, jobs: allJobs.map(\.name))
                 overrides = try OverrideStore(db: db).overrides(batch: kind, businessDate: businessDate).map(\.override)
             } else {
                 notes.append("the runner schema is not up to date (run nightshift migrate): durations are estimates and overrides are not shown")
@@ -54,7 +73,9 @@ struct PlanCommand: ParsableCommand {
         let schedule = configuration.schedule(kind)
         let plan = try Planner.plan(PlanRequest(batch: kind, jobs: jobs, start: instant, schedule: schedule,
                                                 windows: configuration.windows, policy: configuration.priorityPolicy,
-                                                history: history, overrides: overrides, slots: configuration.settings.concurrentJobs))
+                                                history: history, overrides: overrides, slots: configuration.settings.concurrentJobs,
+                                                others: others.map { PlanOccurrence(batch: $0.0, start: $0.1, jobs: configuration.jobs(in: $0.0)) },
+                                                maxBatches: configuration.settings.maxConcurrentBatches))
         let next = schedule.nextRun(after: instant, calendar: configuration.windows.calendar, zone: configuration.settings.timeZone)
         let warnings = configuration.warnings + plan.warnings + notes
         if json {
@@ -79,7 +100,7 @@ struct PlanCommand: ParsableCommand {
         print("Window: \(schedule.windowSeconds / 3600) h, until \(plan.windowEnd.iso8601(in: zone)); \(configuration.settings.concurrentJobs) job(s) at a time")
         if let next { print("Next scheduled \(plan.batch.rawValue) run after that instant: \(next.instant.iso8601(in: zone)) (\(next.note))") }
         print("")
-        let width = max(3, plan.entries.map(\.job.name.count).max() ?? 3)
+        let width = max(3, plan.entries.map { $0.job.name.count + ($0.occurrence == 0 ? 0 : $0.job.batch.rawValue.count + 3) }.max() ?? 3)
         let depWidth = max(9, plan.entries.map { $0.waitsFor.joined(separator: ",").count }.max() ?? 9)
         print(" #  " + "job".pad(width) + "  prio  " + "waits for".pad(depWidth) + "  start        finish       duration  source              window decision")
         for (i, entry) in plan.entries.enumerated() {
@@ -92,7 +113,8 @@ struct PlanCommand: ParsableCommand {
             case .skipped: entry.overrides.map(\.summary).joined(separator: "; ")
             case let .blocked(reason): "BLOCKED: \(reason)" + (entry.decision.map { " — \($0.reason)" } ?? "")
             }
-            let row = String(format: "%2d  ", i + 1) + entry.job.name.pad(width) + "  " + prio.pad(4) + "  "
+            let name = entry.occurrence == 0 ? entry.job.name : "\(entry.job.name) [\(entry.job.batch.rawValue)]"
+            let row = String(format: "%2d  ", i + 1) + name.pad(width) + "  " + prio.pad(4) + "  "
                 + (entry.waitsFor.isEmpty ? "-" : entry.waitsFor.joined(separator: ",")).pad(depWidth) + "  "
                 + start.pad(11) + "  " + finish.pad(11) + "  " + duration(entry.seconds).pad(8) + "  "
                 + entry.source.description.pad(18) + "  " + decision
@@ -147,7 +169,7 @@ enum PlanJSON {
         let jobs: [Job]
     }
     struct Job: Encodable {
-        let name, kind, priority, effectivePriority, status: String
+        let name, batch, kind, priority, effectivePriority, status: String
         let dependsOn, waitsFor, locks: [String]
         let blockedReason: String?
         let start, finish: String?
@@ -183,7 +205,7 @@ enum PlanJSON {
                 }
                 return Decision(verdict: verdict, until: until, rule: d.rule.rawValue, window: d.windowName, reason: d.reason)
             }
-            return Job(name: entry.job.name, kind: entry.job.kind.rawValue, priority: entry.job.priority.description,
+            return Job(name: entry.job.name, batch: entry.job.batch.rawValue, kind: entry.job.kind.rawValue, priority: entry.job.priority.description,
                        effectivePriority: entry.effectivePriority.description, status: status, dependsOn: entry.job.dependsOn,
                        waitsFor: entry.waitsFor, locks: entry.job.locks, blockedReason: blocked,
                        start: entry.start.map { $0.iso8601(in: zone) }, finish: entry.finish.map { $0.iso8601(in: zone) }, seconds: entry.seconds,

@@ -214,6 +214,28 @@ final class PlannerDecisionTests: XCTestCase {
         XCTAssertEqual(starts["b"], two.addingTimeInterval(1800))
     }
 
+    func testOccurrencesOfOneNightShareSlotsAndTheBatchLimit() throws {
+        let two = at("2026-11-17T02:00:00+08:00")
+        func batchJob(_ name: String, _ batch: BatchKind, _ priority: Priority, minutes: Int) -> JobDefinition {
+            JobDefinition(name: name, description: "", kind: .aggregation, batch: batch, priority: priority, dependsOn: [],
+                          estimateSeconds: minutes * 60, retries: 3, action: .aggregation(sql: "x.sql"))
+        }
+        let result = try Planner.plan(PlanRequest(
+            batch: .daily, jobs: [batchJob("d1", .daily, .p3, minutes: 30), batchJob("d2", .daily, .p3, minutes: 30)], start: two,
+            schedule: .defaults(.daily), windows: windows, slots: 2,
+            others: [PlanOccurrence(batch: .weekly, start: two, jobs: [batchJob("w1", .weekly, .p2, minutes: 10)]),
+                     PlanOccurrence(batch: .monthly, start: two.addingTimeInterval(300), jobs: [batchJob("m1", .monthly, .p1, minutes: 10)])],
+            maxBatches: 2))
+        let starts = Dictionary(uniqueKeysWithValues: result.entries.map { ($0.job.name, $0.start!) })
+        XCTAssertEqual(starts["w1"], two, "P2 first")
+        XCTAssertEqual(starts["d1"], two)
+        // The monthly occurrence arrives at 02:05 with two batches under way: it waits for one to end
+        // (the weekly one, at 02:10), although it is P1 — the batch limit holds before priorities.
+        XCTAssertEqual(starts["m1"], two.addingTimeInterval(600))
+        XCTAssertEqual(starts["d2"], two.addingTimeInterval(1200))
+        XCTAssertEqual(result.entries.first { $0.job.name == "m1" }?.occurrence, 2)
+    }
+
     /// Random nights with the real windows: nothing starts where its window forbids, a
     /// checkpointed job never runs where its priority may not, a set-based job never runs into a
     /// never window, no two jobs sharing a lock overlap, and every dependency finishes first.

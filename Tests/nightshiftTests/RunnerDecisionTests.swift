@@ -10,7 +10,8 @@ final class RunnerDecisionTests: XCTestCase {
     var night: RunnerNight!
 
     override func setUpWithError() throws {
-        night = try RunnerNight()
+        // The plan-equals-run night is the first of December (month end, the monthly batch).
+        night = try RunnerNight(seedUntil: name.contains("PlanPredicts") ? "2026-11-30" : "2026-11-22")
         // Every record the calculation applies is logged in the same transaction as the chunk.
         let db = try night.connect()
         defer { db.close() }
@@ -30,7 +31,8 @@ final class RunnerDecisionTests: XCTestCase {
         let counts = try night.query("SELECT count(*) AS applies, count(DISTINCT delivery_id) AS records FROM public.apply_log")
         XCTAssertEqual(counts.int(0, "applies"), counts.int(0, "records"), "a chunk was applied twice", file: file, line: line)
         XCTAssertEqual(counts.string(0, "records"),
-                       try night.scalar("SELECT count(*) FROM erp.deliveries WHERE delivery_date = '2026-11-22' AND status = 'delivered'"),
+                       try night.scalar("SELECT count(*) FROM erp.deliveries WHERE delivery_date = $1::date AND status = 'delivered'",
+                                        [night.seededUntil]),
                        file: file, line: line)
     }
 
@@ -146,6 +148,94 @@ final class RunnerDecisionTests: XCTestCase {
         XCTAssertLessThanOrEqual(most, 50, "server-side connections of the runners")
         XCTAssertGreaterThan(most, 3)
         XCTAssertEqual(try night.scalar("SELECT string_agg(state, ',') FROM nightshift.batch_runs"), "succeeded")
+    }
+
+    /// Plan equals run: a night with the monthly batch (01:55 on the 1st here), the daily batch
+    /// (02:00) and a P1 job arriving at 02:02, on one slot. After the run, `nightshift plan` of the
+    /// same night — with the run's durations as history — predicts the order, the start instants
+    /// (within a dispatch tolerance), the preemption and the resumption that the run recorded.
+    func testThePlanPredictsWhatTheRunDid() throws {
+        var settings = try night.project.read("etc/nightshift.yaml")
+        settings += """
+
+            batches:
+              monthly:
+                cron: "55 1 1 * *"
+                window_hours: 4
+                priority: P2
+              weekly:
+                cron: "2 2 * * *"
+                window_hours: 2
+                priority: P1
+            """
+        try night.project.write("etc/nightshift.yaml", settings)
+        try night.project.write("jobs/monthly_rollup.yaml", """
+            name: monthly_rollup
+            kind: aggregation
+            batch: monthly
+            priority: P2
+            estimate_minutes: 1
+            aggregation:
+              sql: jobs/monthly_rollup.sql
+            """)
+        try night.project.write("sql/jobs/monthly_rollup.sql", "SELECT pg_sleep(2)")
+        try night.project.write("jobs/urgent_fix.yaml", """
+            name: urgent_fix
+            kind: aggregation
+            batch: weekly
+            priority: P1
+            estimate_minutes: 1
+            aggregation:
+              sql: jobs/urgent_fix.sql
+            """)
+        try night.project.write("sql/jobs/urgent_fix.sql", "SELECT pg_sleep(1)")
+        let runner = try night.start(["run", "--at", "2026-12-01T01:54:00+08:00", "--speed", "60", "--until", "2026-12-01T02:25:00+08:00"],
+                                     name: "night")
+        XCTAssertEqual(runner.wait(timeout: 120), 0, runner.logText)
+        try assertNoRework()
+
+        // What the run did (runner clock): first start and pauses of every job.
+        let ran = try night.query("""
+            SELECT j.job, extract(epoch FROM j.started_at)::float8 AS started, j.state, j.pauses
+            FROM nightshift.job_runs j ORDER BY j.started_at NULLS LAST, j.job
+            """)
+        var runStarts: [String: Double] = [:]
+        var runOrder: [String] = []
+        for row in 0..<ran.rowCount {
+            guard let started = ran.double(row, "started") else { continue }
+            runStarts[ran.string(row, "job")!] = started
+            runOrder.append(ran.string(row, "job")!)
+        }
+        XCTAssertEqual(try night.jobState("customer_consumption"), "pending", "P4 may not start in the month-end window")
+        XCTAssertEqual(try night.scalar("SELECT pauses FROM nightshift.job_runs WHERE job = 'delivery_charges'"), "1")
+
+        let planned = try night.cli(["plan", "--at", "2026-12-01T01:55:00+08:00", "--batch", "monthly",
+                                     "--also", "daily@2026-12-01T02:00:00+08:00", "--also", "weekly@2026-12-01T02:02:00+08:00", "--json"])
+        XCTAssertEqual(planned.status, 0, planned.stderr)
+        let plan = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(planned.stdout.utf8)) as? [String: Any])
+        let jobs = try XCTUnwrap(plan["jobs"] as? [[String: Any]])
+        let formatter = ISO8601DateFormatter()
+        var planStarts: [String: Double] = [:]
+        var planOrder: [String] = []
+        let until = formatter.date(from: "2026-12-01T02:25:00+08:00")!
+        for job in jobs {
+            // What starts within the run's stretch of the night (it stopped at --until).
+            guard let start = (job["start"] as? String).flatMap(formatter.date(from:)), start < until else { continue }
+            planStarts[job["name"] as! String] = start.timeIntervalSince1970
+            planOrder.append(job["name"] as! String)
+        }
+        XCTAssertEqual(planOrder, runOrder, "the same order")
+        XCTAssertEqual(planOrder, ["monthly_rollup", "daily_sales_summary", "delivery_charges", "urgent_fix", "daily_delivery_export"])
+        for (job, start) in runStarts {
+            // Dispatch latency on the runner: a poll (0.1 s), a checkpoint (0.25 s) at 60x.
+            XCTAssertEqual(planStarts[job] ?? 0, start, accuracy: 90, "\(job): planned vs run start (runner clock seconds)")
+        }
+        let charges = try XCTUnwrap(jobs.first { $0["name"] as? String == "delivery_charges" })
+        XCTAssertEqual((charges["pauses"] as? [String])?.count, 1, "\(charges)")
+        XCTAssertTrue((charges["pauses"] as? [String])?.first?.contains("preempted by urgent_fix (P1)") == true, "\(charges)")
+        XCTAssertEqual((charges["segments"] as? [[String]])?.count, 2)
+        let consumption = try XCTUnwrap(jobs.first { $0["name"] as? String == "customer_consumption" })
+        XCTAssertTrue((consumption["start"] as? String)?.hasPrefix("2026-12-06T") == true, "after month end: \(consumption)")
     }
 
     func testAP1JobArrivingMidNightPreemptsTheCalculationWhichResumesWithNoRework() throws {

@@ -18,7 +18,11 @@ final class RunnerNight {
     /// - Parameters:
     ///   - slow: sleeps per calculation chunk (0.25 s), per exported row and before customer_consumption.
     ///   - exportRowDelay: the sleep per exported row, in seconds.
-    init(slow: Bool = true, exportRowDelay: Double = 0.002) throws {
+    /// The last seeded business date (the daily occurrence of the next night processes it).
+    let seededUntil: String
+
+    init(slow: Bool = true, exportRowDelay: Double = 0.002, seedUntil: String = "2026-11-22") throws {
+        seededUntil = seedUntil
         database = try TestDatabase()
         keyring = try ThrowawayKeyring()
         project = try ProjectCopy()
@@ -45,7 +49,7 @@ final class RunnerNight {
             let consumption = try project.read("sql/jobs/customer_consumption.sql")
             try project.write("sql/jobs/customer_consumption.sql", "SELECT pg_sleep(1.5);\n" + consumption)
         }
-        let seed = try cli(["seed", "--customers", "3000", "--days", "2", "--until", "2026-11-22"])
+        let seed = try cli(["seed", "--customers", "3000", "--days", "2", "--until", seedUntil])
         guard seed.status == 0 else { throw TestSetupError("seed failed: \(seed.stderr)") }
         let db = try database.connect()
         defer { db.close() }
