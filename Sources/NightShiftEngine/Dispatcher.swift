@@ -29,8 +29,15 @@ final class Dispatcher: @unchecked Sendable {
                                                      exportsFreeMinimum: Double(settings.minExportsFreePercent) / 100))
     }
 
+    /// When the last pass ran: with no idle worker, a pass (which only re-judges running work)
+    /// runs at most once per poll interval, however often job ends wake the loop.
+    private var lastPass = Date.distantPast
+
     func runOnce() throws {
         let free = workers.idleCount
+        let interval = Double(context.settings.pollMilliseconds) / 1000
+        if free == 0 && Date().timeIntervalSince(lastPass) < interval { return }
+        lastPass = Date()
         try keeper.use { db in
             for job in try claim(on: db, limit: free) { workers.submit(job) }
         }

@@ -67,10 +67,9 @@ public final class Runner: @unchecked Sendable {
         let scheduleInterval = min(poll, max(0.02, context.clock.realSeconds(forClockSeconds: 30)))
         let scheduleLoop = scheduler.map { ServiceLoop(name: "scheduler", interval: scheduleInterval, logger: logger, pass: $0.runOnce) }
         workers.claimNext = dispatcher.claim
-        workers.onJobEnded = {
-            rescueLoop.wake()
-            dispatchLoop.wake()
-        }
+        // A worker claims its own next job; the dispatcher looks again (for idle workers), and the
+        // rescuer closes finished batches on its next pass (within runner.poll_milliseconds).
+        workers.onJobEnded = { dispatchLoop.wake() }
         rescuer.onRescued = { dispatchLoop.wake() }
         rescuer.onBatchEnded = { [self] id in
             dispatchLoop.wake()

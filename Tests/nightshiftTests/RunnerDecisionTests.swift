@@ -59,6 +59,11 @@ final class RunnerDecisionTests: XCTestCase {
         try night.project.write("etc/windows.yaml", windows)
         let runner = try night.start(["run", "--at", "2026-11-23T02:01:00+08:00", "--speed", "60", "--until", "2026-11-23T02:25:00+08:00"],
                                      name: "windows")
+        // While paused (two seconds of real time), status says so and why.
+        try night.waitUntil("the calculation pauses") { try night.jobState("delivery_charges") == "paused" }
+        let status = try night.cli(["status"])
+        XCTAssertTrue(status.stdout.contains("delivery_charges") && status.stdout.contains("paused: paused at a checkpoint")
+                      && status.stdout.contains("maintenance"), status.stdout)
         XCTAssertEqual(runner.wait(timeout: 120), 0, runner.logText)
         try assertCleanNight(night)
         try assertNoRework()
