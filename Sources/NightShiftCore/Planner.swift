@@ -143,12 +143,12 @@ public enum Planner {
         for (k, occurrence) in occurrences.enumerated() {
             let applied = AppliedOverrides(jobs: occurrence.jobs, overrides: occurrence.overrides)
             warnings += applied.unknown.map { "override for unknown job \($0.job) ignored (\($0.summary))" }
-            let own = Set(occurrence.jobs.map(\.name))
-            let qualify = own.contains { originalOf[$0] != nil }
+            let own = Dictionary(occurrence.jobs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+            let qualify = own.keys.contains { originalOf[$0] != nil }
             func internalName(_ name: String) -> String { qualify ? "\(name)@\(k)" : name }
             for job in applied.jobs {
                 let name = internalName(job.name)
-                originalOf[name] = (occurrence.jobs.first { $0.name == job.name }!, k)
+                originalOf[name] = (own[job.name]!, k)
                 if applied.skipped.contains(job.name) { skipped.insert(name) }
                 if let found = applied.byJob[job.name] { overridesByJob[name] = found }
                 combined.append(qualify ? JobDefinition(name: name, description: job.description, kind: job.kind, batch: job.batch,
