@@ -7,12 +7,14 @@ struct CronCommand: ParsableCommand {
         commandName: "cron",
         abstract: "Print the next fire instants of a cron expression (ISO 8601 with offset, one per line).",
         discussion: """
-            Five fields (minute hour day-of-month month day-of-week) with lists, ranges, steps, month and
-            weekday names, or @yearly @annually @monthly @weekly @daily @midnight @hourly. Day-of-week 0
-            and 7 are Sunday; when day-of-month and day-of-week are both restricted, either matching fires.
-            DST: a time skipped by a spring-forward gap fires once at the first valid instant after it; a
+            Five fields (minute hour day-of-month month day-of-week) with lists, ranges, steps, month and \
+            weekday names, or @yearly @annually @monthly @weekly @daily @midnight @hourly. Day-of-week 0 \
+            and 7 are Sunday; when day-of-month and day-of-week are both restricted, either matching fires. \
+            DST: a time skipped by a spring-forward gap fires once at the first valid instant after it; a \
             time repeated by a fall-back overlap fires once, at its first occurrence.
-            Example: nightshift cron "30 2 * * *" --zone America/New_York --from 2027-03-13T00:00:00-05:00
+
+            Example:
+              nightshift cron "30 2 * * *" --zone America/New_York --from 2027-03-13T00:00:00-05:00
             """
     )
 

@@ -12,7 +12,7 @@ struct OverrideCommand: ParsableCommand {
         discussion: """
             --skip: the job does not run; its dependents treat it as done.
             --ignore-dependency DEP: the job runs without waiting for DEP.
-            Recorded in nightshift.manual_overrides with --by and --reason, and applied by the next run
+            Recorded in nightshift.manual_overrides with --by and --reason, and applied by the next run \
             of that batch and business date. Example:
               nightshift override --date 2026-11-22 --job daily_delivery_export --skip --by alice --reason "bank holiday"
             """

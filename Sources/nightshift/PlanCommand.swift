@@ -10,13 +10,13 @@ struct PlanCommand: ParsableCommand {
         commandName: "plan",
         abstract: "Show the ordered plan of a batch started at --at: windows, expected start and finish, and whether it fits.",
         discussion: """
-            Durations come from the mean of each job's last 5 successful runs in the database, else the
-            job's estimate_minutes. Overrides recorded with `nightshift override` are applied. Without a
+            Durations come from the mean of each job's last 5 successful runs in the database, else the \
+            job's estimate_minutes. Overrides recorded with `nightshift override` are applied. Without a \
             reachable database the plan uses estimates and says so.
 
-            The plan runs the night through the same decision model as the runner (windows decided at
-            each start, pauses at checkpoints, preemption, locks, limits.concurrent_jobs slots). With
-            --also batch@instant (repeatable), other occurrences of the night share the slots and the
+            The plan runs the night through the same decision model as the runner (windows decided at \
+            each start, pauses at checkpoints, preemption, locks, limits.concurrent_jobs slots). With \
+            --also batch@instant (repeatable), other occurrences of the night share the slots and the \
             queue; their jobs are listed with their batch.
             """
     )

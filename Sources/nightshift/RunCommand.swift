@@ -11,20 +11,26 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run the runner service (fires the schedules until stopped), or one batch with --once.",
         discussion: """
-            Without --once, the runner stays up: the leader among all runners sharing the database fires
-            every batch of `batches:` (cron, holiday and misfire policies), and every runner claims ready
-            jobs under a lease, runs them with checkpoints, rescues jobs whose runner died and writes the
-            summaries. SIGTERM or SIGINT stops it gracefully (jobs stop at their next checkpoint and are
+            Without --once, the runner stays up: the leader among all runners sharing the database fires \
+            every batch of `batches:` (cron, holiday and misfire policies), and every runner claims ready \
+            jobs under a lease, runs them with checkpoints, rescues jobs whose runner died and writes the \
+            summaries. SIGTERM or SIGINT stops it gracefully (jobs stop at their next checkpoint and are \
             released for resumption; exit 0); a second signal exits at once.
 
-            --at T0 starts the runner's clock at T0; --speed N makes it run N times faster than real time;
+            What starts, pauses and waits is decided as `plan` decides it: a job starts only where its \
+            window lets its priority start; a calculation pauses at a checkpoint when its window stops \
+            allowing it, or for a P1 job when no slot is free, and resumes from it; locks, \
+            limits.max_concurrent_batches, the load (P4) and the exports volume are checked before each \
+            start. Each runner has limits.concurrent_jobs job slots; `nightshift status` says why a job waits.
+
+            --at T0 starts the runner's clock at T0; --speed N makes it run N times faster than real time; \
             --until T1 stops the runner when its clock reaches T1. Example, a whole simulated night:
               nightshift run --at 2026-11-23T01:59:00+08:00 --speed 600 --until 2026-11-23T07:00:00+08:00
 
-            With --once, the batch occurrence at --at (default: now) is created if needed and run to its
-            end; if another runner is running it, this one joins it (no job runs twice) and waits. A batch
-            that already ended is not run again unless --rerun is given. Exit status: 0 when every job
-            succeeded, 1 when any failed, timed out or was skipped (or the run was interrupted), 2 for
+            With --once, the batch occurrence at --at (default: now) is created if needed and run to its \
+            end; if another runner is running it, this one joins it (no job runs twice) and waits. A batch \
+            that already ended is not run again unless --rerun is given. Exit status: 0 when every job \
+            succeeded, 1 when any failed, timed out or was skipped (or the run was interrupted), 2 for \
             configuration errors.
             """
     )

@@ -9,8 +9,8 @@ struct StatusCommand: ParsableCommand {
         commandName: "status",
         abstract: "What runs now (progress, rows per second, ETA), what waits and why, the runners, anything stuck.",
         discussion: """
-            Progress is written by each runner at every checkpoint and heartbeat, so it is at most one
-            heartbeat (runner.heartbeat_seconds, default 5 s) old. The expected total is the rows of the
+            Progress is written by each runner at every checkpoint and heartbeat, so it is at most one \
+            heartbeat (runner.heartbeat_seconds, default 5 s) old. The expected total is the rows of the \
             job's last successful run. A runner whose heartbeat is older than its lease is shown as lost.
             """
     )
