@@ -12,7 +12,13 @@ enum MachineReadings {
             load = value / Double(max(1, ProcessInfo.processInfo.activeProcessorCount))
         }
         var free: Double?
-        if let attributes = try? FileManager.default.attributesOfFileSystem(forPath: exportsDirectory),
+        // The exports directory may not exist before the first export: its volume is that of the
+        // nearest directory above it that does.
+        var path = exportsDirectory
+        while !FileManager.default.fileExists(atPath: path), path != "/", !path.isEmpty {
+            path = (path as NSString).deletingLastPathComponent
+        }
+        if let attributes = try? FileManager.default.attributesOfFileSystem(forPath: path),
            let size = (attributes[.systemSize] as? NSNumber)?.doubleValue, size > 0,
            let available = (attributes[.systemFreeSize] as? NSNumber)?.doubleValue {
             free = available / size

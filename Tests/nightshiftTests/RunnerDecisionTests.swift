@@ -243,6 +243,23 @@ final class RunnerDecisionTests: XCTestCase {
         XCTAssertTrue((consumption["start"] as? String)?.hasPrefix("2026-12-06T") == true, "after month end: \(consumption)")
     }
 
+    func testAnExportWaitsWhileTheExportsVolumeIsNearlyFull() throws {
+        // 99 % free required: no real volume has that, so the export waits with the reason.
+        let settings = try night.project.read("etc/nightshift.yaml")
+        try night.project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "max_connections: 10",
+                                                                                      with: "max_connections: 10\n  min_exports_free_percent: 99"))
+        let runner = try night.start(["run", "--at", "2026-11-23T01:59:50+08:00", "--speed", "60", "--until", "2026-11-23T02:12:00+08:00"],
+                                     name: "disk")
+        try night.waitUntil("the export waits for space") {
+            (try night.scalar("SELECT wait_reason FROM nightshift.job_runs WHERE job = 'daily_delivery_export'") ?? "").contains("exports volume")
+        }
+        let status = try night.cli(["status"])
+        XCTAssertTrue(status.stdout.contains("daily_delivery_export") && status.stdout.contains("under the 99% minimum"), status.stdout)
+        XCTAssertEqual(runner.wait(timeout: 60), 0, runner.logText)
+        XCTAssertEqual(try night.jobState("daily_delivery_export"), "pending", "never started")
+        XCTAssertEqual(try night.jobState("delivery_charges"), "succeeded", "other work went on")
+    }
+
     func testAP1JobArrivingMidNightPreemptsTheCalculationWhichResumesWithNoRework() throws {
         // The weekly batch fires at 02:02 every day here, with one P1 job; one slot on one runner.
         var settings = try night.project.read("etc/nightshift.yaml")
