@@ -3,7 +3,8 @@
 /// Internally index-based: jobs are ranked by name once, edges are integer lists, and ordering is
 /// Kahn's algorithm over a heap of indices, O((V + E) log V).
 public struct DependencyGraph: Sendable {
-    public let jobs: [String: JobDefinition]
+    /// The jobs by name (built when asked for: a plan of 10,000 jobs never needs it).
+    public var jobs: [String: JobDefinition] { Dictionary(definitions.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first }) }
     /// Jobs sorted by name; a job's index is its name rank.
     let definitions: [JobDefinition]
     let index: [String: Int]
@@ -46,17 +47,21 @@ public struct DependencyGraph: Sendable {
         var dependencies = Array(repeating: [Int](), count: definitions.count)
         var dependentsOf = Array(repeating: [Int](), count: definitions.count)
         for (i, job) in definitions.enumerated() {
-            let deps = Array(Set(job.dependsOn.compactMap { index[$0] })).sorted()
+            var deps = job.dependsOn.compactMap { index[$0] }.sorted()
+            if deps.count > 1 {
+                var unique = 1
+                for k in 1..<deps.count where deps[k] != deps[unique - 1] {
+                    deps[unique] = deps[k]
+                    unique += 1
+                }
+                deps.removeLast(deps.count - unique)
+            }
             dependencies[i] = deps
             for d in deps { dependentsOf[d].append(i) }
         }
         self.dependencies = dependencies
         self.dependentsOf = dependentsOf
         topological = DependencyGraph.kahn(definitions: definitions, dependencies: dependencies, dependentsOf: dependentsOf)
-        var jobs: [String: JobDefinition] = [:]
-        jobs.reserveCapacity(definitions.count)
-        for job in definitions { jobs[job.name] = job }
-        self.jobs = jobs
     }
 
     /// Every problem at once (for `nightshift check`): unknown dependencies, then one cycle.
