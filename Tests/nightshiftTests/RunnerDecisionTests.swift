@@ -260,6 +260,39 @@ final class RunnerDecisionTests: XCTestCase {
         XCTAssertEqual(try night.jobState("delivery_charges"), "succeeded", "other work went on")
     }
 
+    func testAP2JobStartedPastItsDeadlineIsRecordedAndInTheSummary() throws {
+        // The runner comes up at 03:10; the 02:00 occurrence is still within a 3-hour grace and
+        // fires late. Its P2 job was due at 02:00 and had to start by 03:00.
+        var settings = try night.project.read("etc/nightshift.yaml")
+        settings += """
+
+            batches:
+              daily:
+                cron: "0 2 * * *"
+                grace_minutes: 180
+            """
+        try night.project.write("etc/nightshift.yaml", settings)
+        let runner = try night.start(["run", "--at", "2026-11-23T03:10:00+08:00", "--speed", "60", "--until", "2026-11-23T03:35:00+08:00"],
+                                     name: "late")
+        XCTAssertEqual(runner.wait(timeout: 120), 0, runner.logText)
+        let late = Int(try night.scalar("SELECT late_start_seconds::text FROM nightshift.job_runs WHERE job = 'daily_sales_summary'") ?? "0") ?? 0
+        XCTAssertGreaterThanOrEqual(late, 600)
+        XCTAssertLessThan(late, 900)
+        XCTAssertNil(try night.scalar("SELECT late_start_seconds FROM nightshift.job_runs WHERE job = 'delivery_charges'"), "P3 has no start deadline")
+        let warnings = try night.scalar("SELECT array_to_string(warnings, ' | ') FROM nightshift.batch_runs") ?? ""
+        XCTAssertTrue(warnings.contains("daily_sales_summary (P2) started \(late / 60) min after its start deadline"), warnings)
+        let outbox = "\(night.project.root)/var/outbox"
+        let mail = try FileManager.default.contentsOfDirectory(atPath: outbox).filter { $0.hasSuffix(".eml") }
+        XCTAssertEqual(mail.count, 1)
+        // The plain-text part of the message, base64 as written to the outbox.
+        let lines = try String(contentsOfFile: "\(outbox)/\(mail[0])", encoding: .utf8).components(separatedBy: "\r\n")
+        let part = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("Content-Type: text/plain") })
+        let body = try XCTUnwrap(lines[part...].firstIndex(of: ""))
+        let encoded = lines[(body + 1)...].prefix { !$0.hasPrefix("--") }.joined()
+        let text = String(decoding: Data(base64Encoded: encoded, options: .ignoreUnknownCharacters) ?? Data(), as: UTF8.self)
+        XCTAssertTrue(text.contains("daily_sales_summary (P2) started \(late / 60) min after its start deadline"), text)
+    }
+
     func testAP1JobArrivingMidNightPreemptsTheCalculationWhichResumesWithNoRework() throws {
         // The weekly batch fires at 02:02 every day here, with one P1 job; one slot on one runner.
         var settings = try night.project.read("etc/nightshift.yaml")
