@@ -260,6 +260,46 @@ final class RunnerDecisionTests: XCTestCase {
         XCTAssertEqual(try night.jobState("delivery_charges"), "succeeded", "other work went on")
     }
 
+    func testWithTwoRunnersFullAP1JobPreemptsTheCalculationOnWhicheverRunnerHoldsIt() throws {
+        // Two runners, one slot each: the slow summary (P2, cannot pause) on one, the calculation
+        // (P3) on the other. The P1 job arriving at 02:02 finds no slot anywhere.
+        var settings = try night.project.read("etc/nightshift.yaml")
+        settings += """
+
+            batches:
+              weekly:
+                cron: "2 2 * * *"
+                window_hours: 2
+                priority: P1
+            """
+        try night.project.write("etc/nightshift.yaml", settings)
+        try night.project.write("jobs/urgent_fix.yaml", """
+            name: urgent_fix
+            kind: aggregation
+            batch: weekly
+            priority: P1
+            estimate_minutes: 1
+            aggregation:
+              sql: jobs/urgent_fix.sql
+            """)
+        try night.project.write("sql/jobs/urgent_fix.sql", "SELECT pg_sleep(0.5)")
+        let summary = try night.project.read("sql/jobs/daily_sales_summary.sql")
+        try night.project.write("sql/jobs/daily_sales_summary.sql", "SELECT pg_sleep(6);\n" + summary)
+        let runners = try (1...2).map {
+            try night.start(["run", "--at", "2026-11-23T01:59:50+08:00", "--speed", "60", "--until", "2026-11-23T02:25:00+08:00"],
+                            name: "two\($0)")
+        }
+        for runner in runners { XCTAssertEqual(runner.wait(timeout: 120), 0, runner.logText) }
+        try assertNoRework()
+        let steps = try transitions("delivery_charges")
+        XCTAssertEqual(steps.map(\.step), ["pending>running", "running>paused", "paused>running", "running>succeeded"], "\(steps)")
+        XCTAssertTrue(steps[1].reason.contains("preempted by urgent_fix (P1)"), steps[1].reason)
+        XCTAssertEqual(try transitions("urgent_fix").map(\.step), ["pending>running", "running>succeeded"])
+        XCTAssertEqual(try transitions("daily_sales_summary").map(\.step), ["pending>running", "running>succeeded"],
+                       "the job that cannot pause was not touched")
+        XCTAssertEqual(try night.scalar("SELECT count(DISTINCT runner) FROM nightshift.state_transitions WHERE to_state = 'running'"), "2")
+    }
+
     func testAP2JobStartedPastItsDeadlineIsRecordedAndInTheSummary() throws {
         // The runner comes up at 03:10; the 02:00 occurrence is still within a 3-hour grace and
         // fires late. Its P2 job was due at 02:00 and had to start by 03:00.
