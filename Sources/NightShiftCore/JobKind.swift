@@ -8,4 +8,9 @@ public enum JobKind: String, Sendable, CaseIterable, Codable {
     case export
     /// Not yet executable; reserved so configuration can name them.
     case report, archive
+
+    /// Can stop at a checkpoint and resume with no rework (the decision model may pause it).
+    public var pausesAtCheckpoints: Bool { self == .calculation }
+    /// Writes to the exports volume.
+    public var writesExports: Bool { self == .export }
 }

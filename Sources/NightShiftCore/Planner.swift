@@ -169,7 +169,10 @@ public enum Planner {
         let count = names.count
         var remaining = graph.dependencies.map(\.count)
         let dependents = graph.dependentsOf
-        let due = (0..<count).map { i in request.dueTimes[originals[i].name].flatMap { occurrenceOf[i] == 0 ? $0 : nil } ?? occurrences[occurrenceOf[i]].start }
+        // `dueTimes` are for the planned batch's jobs; another occurrence's jobs are due at its start.
+        let due = (0..<count).map { i in
+            occurrenceOf[i] == 0 ? request.dueTimes[originals[i].name] ?? request.start : occurrences[occurrenceOf[i]].start
+        }
         let seconds: [Int] = (0..<count).map { i in
             if let past = request.history[originals[i].name], past.runs > 0 { return max(1, Int(past.seconds.rounded())) }
             return jobs[i].estimateSeconds
@@ -219,7 +222,7 @@ public enum Planner {
 
         func queued(_ i: Int) -> QueuedJob {
             QueuedJob(id: i, name: originals[i].name, batchRun: occurrenceOf[i], priority: jobs[i].priority, due: due[i], seconds: left[i],
-                      checkpointed: jobs[i].kind == .calculation, locks: jobs[i].locks, writesExports: jobs[i].kind == .export)
+                      checkpointed: jobs[i].kind.pausesAtCheckpoints, locks: jobs[i].locks, writesExports: jobs[i].kind.writesExports)
         }
         func release(_ i: Int) {
             for d in dependents[i] {
@@ -254,7 +257,7 @@ public enum Planner {
             while true {
                 let runningNow = running.values.map(\.active)
                 let free = request.slots - running.count
-                var decision = model.decide(&queue, DispatchState(now: clock, running: runningNow, freeSlots: free,
+                let decision = model.decide(&queue, DispatchState(now: clock, running: runningNow, freeSlots: free,
                                                                   noSlotAnywhere: free <= 0, activeBatches: active))
                 for violation in decision.violations where violations.insert(violation.job.job.id).inserted {
                     warnings.append("\(violation.job.job.name) \(violation.reason)")
@@ -297,7 +300,6 @@ public enum Planner {
                         otherWaiters.append(i)
                     }
                 }
-                decision.waits.removeAll()
                 if decision.pauses.isEmpty { break }
             }
             // A window boundary that did not stop a job (it may still run there) is passed.

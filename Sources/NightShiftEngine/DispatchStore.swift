@@ -17,8 +17,6 @@ extension RunnerStore {
         public var activeBatches: Set<Int> = []
         /// Job slots of the live runners (their workers).
         public var capacity = 0
-        /// Batch run of each job in the snapshot.
-        public var batchOf: [Int: Int] = [:]
     }
 
     /// Reads the snapshot. Call inside the transaction that holds the dispatch lock.
@@ -45,7 +43,6 @@ extension RunnerStore {
             let job = queuedJob(ready, row)
             snapshot.queued.append(job)
             snapshot.states[job.id] = JobState(rawValue: ready.string(row, "state")!)!
-            snapshot.batchOf[job.id] = job.batchRun
         }
         let running = try db.execute("""
             SELECT j.id, j.job, j.batch_run_id, j.priority, extract(epoch FROM j.due_at)::float8 AS due,
@@ -58,7 +55,6 @@ extension RunnerStore {
             let job = queuedJob(running, row)
             snapshot.running.append(ActiveJob(job: job, started: Date(timeIntervalSince1970: running.double(row, "started") ?? 0),
                                               pausing: running.bool(row, "pausing") ?? false))
-            snapshot.batchOf[job.id] = job.batchRun
         }
         let active = try db.execute("""
             SELECT DISTINCT j.batch_run_id FROM nightshift.batch_runs b JOIN nightshift.job_runs j ON j.batch_run_id = b.id
@@ -76,13 +72,13 @@ extension RunnerStore {
         QueuedJob(id: result.int(row, "id")!, name: result.string(row, "job")!, batchRun: result.int(row, "batch_run_id")!,
                   priority: Priority(rawValue: result.int(row, "priority")!)!,
                   due: Date(timeIntervalSince1970: result.double(row, "due") ?? 0), seconds: result.int(row, "seconds") ?? 1,
-                  checkpointed: result.bool(row, "checkpointed") ?? false, locks: pgTextArray(result.string(row, "locks")),
+                  checkpointed: result.bool(row, "checkpointed") ?? false, locks: parseTextArray(result.string(row, "locks") ?? "{}"),
                   writesExports: result.bool(row, "writes_exports") ?? false)
     }
 
     /// Writes what the decision says besides starts: pause requests (the lease holder pauses at
     /// its next checkpoint), why ready jobs wait, window violations (on the batch run, once).
-    public func record(_ decision: DispatchDecision, snapshot: DispatchSnapshot) throws {
+    public func record(_ decision: DispatchDecision) throws {
         for pause in decision.pauses {
             try db.execute("""
                 UPDATE nightshift.job_runs SET pause_requested = $2, pause_cause = $3
@@ -161,10 +157,4 @@ extension RunnerStore {
         }
         return claimed
     }
-}
-
-/// A text[] as libpq returns it ({a,"b c"}), for simple identifiers such as lock names.
-func pgTextArray(_ text: String?) -> [String] {
-    guard let text, text.count > 2 else { return [] }
-    return text.dropFirst().dropLast().split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
 }

@@ -58,7 +58,7 @@ final class Dispatcher: @unchecked Sendable {
             let state = DispatchState(now: now, running: snapshot.running, freeSlots: limit, noSlotAnywhere: freeElsewhere <= 0,
                                       activeBatches: snapshot.activeBatches, resources: resources)
             let decision = model.decide(&queue, state)
-            try store.record(decision, snapshot: snapshot)
+            try store.record(decision)
             for pause in decision.pauses {
                 context.logger.notice("pause asked for", metadata: ["job": "\(pause.job.job.name)", "cause": "\(pause.cause.rawValue)",
                                                                     "reason": "\(pause.reason)"])

@@ -127,7 +127,7 @@ public final class RunnerStore {
                     """, [String(id), job.name, job.kind.rawValue, String(job.priority.rawValue), skip == nil ? "pending" : "skipped",
                           pgArray(job.dependsOn), String(job.retries), job.timeoutSeconds.map(String.init),
                           skip == nil ? "false" : "true", skip, iso8601(now), pgArray(job.locks),
-                          job.kind == .calculation ? "true" : "false", job.kind == .export ? "true" : "false",
+                          String(job.kind.pausesAtCheckpoints), String(job.kind.writesExports),
                           String(new.expectedSeconds[job.name] ?? job.estimateSeconds), iso8601(new.scheduledFor)])
                 let jobRunID = row.int(0, "id")!
                 try transition(batchRunID: id, jobRunID: jobRunID, from: nil, to: JobState.pending.rawValue, reason: "planned",

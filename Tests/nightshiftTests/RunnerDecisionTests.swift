@@ -26,6 +26,36 @@ final class RunnerDecisionTests: XCTestCase {
 
     override func tearDown() { night?.tearDown() }
 
+    /// Appends a `batches:` section (YAML indented under it) to the test project's settings.
+    func addBatches(_ yaml: String) throws {
+        try night.project.write("etc/nightshift.yaml", try night.project.read("etc/nightshift.yaml") + "\nbatches:\n" + yaml)
+    }
+
+    /// A P1 job arriving mid-night: the weekly batch fires at 02:02 every day with urgent_fix.
+    func addUrgentP1JobAt0202() throws {
+        try addBatches("""
+              weekly:
+                cron: "2 2 * * *"
+                window_hours: 2
+                priority: P1
+            """)
+        try addJob("urgent_fix", batch: "weekly", priority: "P1", sql: "SELECT pg_sleep(0.5)")
+    }
+
+    /// Adds an aggregation job of `batch` running `sql`.
+    func addJob(_ name: String, batch: String, priority: String, sql: String) throws {
+        try night.project.write("jobs/\(name).yaml", """
+            name: \(name)
+            kind: aggregation
+            batch: \(batch)
+            priority: \(priority)
+            estimate_minutes: 1
+            aggregation:
+              sql: jobs/\(name).sql
+            """)
+        try night.project.write("sql/jobs/\(name).sql", sql)
+    }
+
     /// Each record applied once, and as many as there are.
     func assertNoRework(file: StaticString = #filePath, line: UInt = #line) throws {
         let counts = try night.query("SELECT count(*) AS applies, count(DISTINCT delivery_id) AS records FROM public.apply_log")
@@ -160,10 +190,7 @@ final class RunnerDecisionTests: XCTestCase {
     /// same night — with the run's durations as history — predicts the order, the start instants
     /// (within a dispatch tolerance), the preemption and the resumption that the run recorded.
     func testThePlanPredictsWhatTheRunDid() throws {
-        var settings = try night.project.read("etc/nightshift.yaml")
-        settings += """
-
-            batches:
+        try addBatches("""
               monthly:
                 cron: "55 1 1 * *"
                 window_hours: 4
@@ -172,28 +199,9 @@ final class RunnerDecisionTests: XCTestCase {
                 cron: "2 2 * * *"
                 window_hours: 2
                 priority: P1
-            """
-        try night.project.write("etc/nightshift.yaml", settings)
-        try night.project.write("jobs/monthly_rollup.yaml", """
-            name: monthly_rollup
-            kind: aggregation
-            batch: monthly
-            priority: P2
-            estimate_minutes: 1
-            aggregation:
-              sql: jobs/monthly_rollup.sql
             """)
-        try night.project.write("sql/jobs/monthly_rollup.sql", "SELECT pg_sleep(2)")
-        try night.project.write("jobs/urgent_fix.yaml", """
-            name: urgent_fix
-            kind: aggregation
-            batch: weekly
-            priority: P1
-            estimate_minutes: 1
-            aggregation:
-              sql: jobs/urgent_fix.sql
-            """)
-        try night.project.write("sql/jobs/urgent_fix.sql", "SELECT pg_sleep(1)")
+        try addJob("monthly_rollup", batch: "monthly", priority: "P2", sql: "SELECT pg_sleep(2)")
+        try addJob("urgent_fix", batch: "weekly", priority: "P1", sql: "SELECT pg_sleep(1)")
         let runner = try night.start(["run", "--at", "2026-12-01T01:54:00+08:00", "--speed", "60", "--until", "2026-12-01T02:25:00+08:00"],
                                      name: "night")
         XCTAssertEqual(runner.wait(timeout: 120), 0, runner.logText)
@@ -263,26 +271,7 @@ final class RunnerDecisionTests: XCTestCase {
     func testWithTwoRunnersFullAP1JobPreemptsTheCalculationOnWhicheverRunnerHoldsIt() throws {
         // Two runners, one slot each: the slow summary (P2, cannot pause) on one, the calculation
         // (P3) on the other. The P1 job arriving at 02:02 finds no slot anywhere.
-        var settings = try night.project.read("etc/nightshift.yaml")
-        settings += """
-
-            batches:
-              weekly:
-                cron: "2 2 * * *"
-                window_hours: 2
-                priority: P1
-            """
-        try night.project.write("etc/nightshift.yaml", settings)
-        try night.project.write("jobs/urgent_fix.yaml", """
-            name: urgent_fix
-            kind: aggregation
-            batch: weekly
-            priority: P1
-            estimate_minutes: 1
-            aggregation:
-              sql: jobs/urgent_fix.sql
-            """)
-        try night.project.write("sql/jobs/urgent_fix.sql", "SELECT pg_sleep(0.5)")
+        try addUrgentP1JobAt0202()
         let summary = try night.project.read("sql/jobs/daily_sales_summary.sql")
         try night.project.write("sql/jobs/daily_sales_summary.sql", "SELECT pg_sleep(6);\n" + summary)
         let runners = try (1...2).map {
@@ -303,15 +292,11 @@ final class RunnerDecisionTests: XCTestCase {
     func testAP2JobStartedPastItsDeadlineIsRecordedAndInTheSummary() throws {
         // The runner comes up at 03:10; the 02:00 occurrence is still within a 3-hour grace and
         // fires late. Its P2 job was due at 02:00 and had to start by 03:00.
-        var settings = try night.project.read("etc/nightshift.yaml")
-        settings += """
-
-            batches:
+        try addBatches("""
               daily:
                 cron: "0 2 * * *"
                 grace_minutes: 180
-            """
-        try night.project.write("etc/nightshift.yaml", settings)
+            """)
         let runner = try night.start(["run", "--at", "2026-11-23T03:10:00+08:00", "--speed", "60", "--until", "2026-11-23T03:35:00+08:00"],
                                      name: "late")
         XCTAssertEqual(runner.wait(timeout: 120), 0, runner.logText)
@@ -335,26 +320,7 @@ final class RunnerDecisionTests: XCTestCase {
 
     func testAP1JobArrivingMidNightPreemptsTheCalculationWhichResumesWithNoRework() throws {
         // The weekly batch fires at 02:02 every day here, with one P1 job; one slot on one runner.
-        var settings = try night.project.read("etc/nightshift.yaml")
-        settings += """
-
-            batches:
-              weekly:
-                cron: "2 2 * * *"
-                window_hours: 2
-                priority: P1
-            """
-        try night.project.write("etc/nightshift.yaml", settings)
-        try night.project.write("jobs/urgent_fix.yaml", """
-            name: urgent_fix
-            kind: aggregation
-            batch: weekly
-            priority: P1
-            estimate_minutes: 1
-            aggregation:
-              sql: jobs/urgent_fix.sql
-            """)
-        try night.project.write("sql/jobs/urgent_fix.sql", "SELECT pg_sleep(0.5)")
+        try addUrgentP1JobAt0202()
         let runner = try night.start(["run", "--at", "2026-11-23T02:01:00+08:00", "--speed", "60", "--until", "2026-11-23T02:25:00+08:00"],
                                      name: "preempt")
         XCTAssertEqual(runner.wait(timeout: 120), 0, runner.logText)
