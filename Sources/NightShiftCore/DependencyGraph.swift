@@ -7,12 +7,16 @@ public struct DependencyGraph: Sendable {
     public var jobs: [String: JobDefinition] { Dictionary(definitions.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first }) }
     /// Jobs sorted by name; a job's index is its name rank.
     let definitions: [JobDefinition]
+    /// Where each job was in the input: `definitions[i]` is `input[inputPosition[i]]`.
+    let inputPosition: [Int]
     let index: [String: Int]
     /// Dependency and dependent indices per job (deduplicated, ascending).
     let dependencies: [[Int]]
     let dependentsOf: [[Int]]
     /// The topological order (indices), computed once.
     let topological: [Int]
+    /// The first job (by name) naming a dependency that is not a job.
+    private let firstWithUnknown: Int?
 
     public enum Problem: Error, Equatable, CustomStringConvertible, Sendable {
         case unknownDependency(job: String, missing: String)
@@ -32,22 +36,27 @@ public struct DependencyGraph: Sendable {
     /// Builds the graph, reporting the first unknown dependency (by job name) or a cycle.
     public init(_ input: [JobDefinition]) throws(DependencyGraph.Problem) {
         self.init(unchecked: input)
-        for job in definitions {
-            for dep in job.dependsOn where index[dep] == nil { throw .unknownDependency(job: job.name, missing: dep) }
+        if let job = firstWithUnknown, let dep = definitions[job].dependsOn.first(where: { index[$0] == nil }) {
+            throw .unknownDependency(job: definitions[job].name, missing: dep)
         }
         if topological.count < definitions.count, let cycle = findCycle() { throw .cycle(cycle) }
     }
 
     private init(unchecked input: [JobDefinition]) {
-        definitions = input.sorted { $0.name < $1.name }
+        inputPosition = input.indices.sorted { input[$0].name < input[$1].name }
+        definitions = inputPosition.map { input[$0] }
         var index: [String: Int] = [:]
         index.reserveCapacity(definitions.count)
         for (i, job) in definitions.enumerated() { index[job.name] = i }
         self.index = index
         var dependencies = Array(repeating: [Int](), count: definitions.count)
         var dependentsOf = Array(repeating: [Int](), count: definitions.count)
+        var firstWithUnknown: Int?
         for (i, job) in definitions.enumerated() {
-            var deps = job.dependsOn.compactMap { index[$0] }.sorted()
+            let named = job.dependsOn
+            var deps = named.compactMap { index[$0] }
+            if deps.count < named.count && firstWithUnknown == nil { firstWithUnknown = i }
+            deps.sort()
             if deps.count > 1 {
                 var unique = 1
                 for k in 1..<deps.count where deps[k] != deps[unique - 1] {
@@ -61,6 +70,7 @@ public struct DependencyGraph: Sendable {
         }
         self.dependencies = dependencies
         self.dependentsOf = dependentsOf
+        self.firstWithUnknown = firstWithUnknown
         topological = DependencyGraph.kahn(definitions: definitions, dependencies: dependencies, dependentsOf: dependentsOf)
     }
 

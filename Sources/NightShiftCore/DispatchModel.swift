@@ -127,6 +127,8 @@ public struct DispatchDecision: Sendable {
 
     /// Start these, in this order.
     public var starts: [QueuedJob] = []
+    /// The window decision each start was made under (same order as `starts`).
+    public var startWindows: [WindowDecision] = []
     /// Ask these to pause at their next checkpoint.
     public var pauses: [Pause] = []
     /// These do not start now (the rest of the queue simply waits for a slot).
@@ -162,26 +164,15 @@ public struct DispatchModel: Sendable {
     }
 
     public func decide(_ queue: inout ReadyQueue, _ state: DispatchState) -> DispatchDecision {
+        var memo = WindowMemo()
+        return decide(&queue, state, memo: &memo)
+    }
+
+    /// `memo` keeps window decisions between calls (a plan's simulated night).
+    public func decide(_ queue: inout ReadyQueue, _ state: DispatchState, memo: inout WindowMemo) -> DispatchDecision {
         var decision = DispatchDecision()
         let now = state.now
-        // The window verdict depends only on the priority and the instant: once per priority here.
-        var p1, p2, p3, p4: WindowDecision? // no array: this runs at every event of a plan
-        func window(_ priority: Priority) -> WindowDecision {
-            switch priority {
-            case .p1: if let p1 { return p1 }
-            case .p2: if let p2 { return p2 }
-            case .p3: if let p3 { return p3 }
-            case .p4: if let p4 { return p4 }
-            }
-            let decided = windows.decide(priority, at: now)
-            switch priority {
-            case .p1: p1 = decided
-            case .p2: p2 = decided
-            case .p3: p3 = decided
-            case .p4: p4 = decided
-            }
-            return decided
-        }
+        func window(_ priority: Priority) -> WindowDecision { memo.decide(priority, at: now, in: windows) }
         let overloaded = state.resources.loadPerCore.map { $0 > limits.loadLimit } ?? false
 
         // 1. Running jobs that may no longer run.
@@ -207,11 +198,13 @@ public struct DispatchModel: Sendable {
         var batches = state.activeBatches
         var free = state.freeSlots
         while free > 0, let job = queue.pop(at: now) {
-            if let wait = obstacle(job, now: now, window: window(job.priority), held: held, batches: batches, resources: state.resources) {
+            let window = window(job.priority)
+            if let wait = obstacle(job, now: now, window: window, held: held, batches: batches, resources: state.resources, memo: &memo) {
                 decision.waits.append(wait)
                 continue
             }
             decision.starts.append(job)
+            decision.startWindows.append(window)
             free -= 1
             batches.insert(job.batchRun)
             for lock in job.locks { held[lock] = job.name }
@@ -227,7 +220,8 @@ public struct DispatchModel: Sendable {
             var inspected: [QueuedJob] = []
             while let head = queue.peek(at: now), head.priority == .p1 {
                 _ = queue.pop(at: now)
-                if let wait = obstacle(head, now: now, window: window(head.priority), held: held, batches: batches, resources: state.resources) {
+                if let wait = obstacle(head, now: now, window: window(head.priority), held: held, batches: batches, resources: state.resources,
+                                       memo: &memo) {
                     decision.waits.append(wait)
                     continue
                 }
@@ -251,7 +245,7 @@ public struct DispatchModel: Sendable {
 
     /// Why `job` cannot start at `now`, or nil when it can.
     func obstacle(_ job: QueuedJob, now: Date, window: WindowDecision, held: [String: String], batches: Set<Int>,
-                  resources: ResourceReading) -> DispatchDecision.Wait? {
+                  resources: ResourceReading, memo: inout WindowMemo) -> DispatchDecision.Wait? {
         func wait(_ obstacle: DispatchDecision.Obstacle, _ reason: String) -> DispatchDecision.Wait {
             DispatchDecision.Wait(job: job, obstacle: obstacle, reason: reason)
         }
@@ -263,7 +257,10 @@ public struct DispatchModel: Sendable {
         case let .deferred(until): return DispatchDecision.Wait(job: job, obstacle: .window(until: until), window: window)
         case .notAllowed: return DispatchDecision.Wait(job: job, obstacle: .window(until: nil), window: window)
         }
-        if !job.checkpointed, let never = windows.neverWindowAhead(from: now, seconds: job.seconds) {
+        // A job that cannot pause must not run into a `never` window (none within the rule's
+        // current stretch: nothing to look up).
+        if !job.checkpointed, now.addingTimeInterval(TimeInterval(job.seconds)) > memo.rule(at: now, in: windows).until,
+           let never = windows.neverWindowAhead(from: now, seconds: job.seconds) {
             let zone = windows.zone
             return wait(.neverWindowAhead(until: never.ends),
                         "it cannot pause and is expected to run \(minutes(job.seconds)), into the never window at \(never.begins.iso8601(in: zone)); starts after it ends at \(never.ends.iso8601(in: zone))")

@@ -1,36 +1,76 @@
 /// A validated job, as configured in `jobs/<name>.yaml`.
+///
+/// Immutable; its fields live in one shared box, so a copy is one reference count, not a dozen
+/// (the planner moves 10,000 of them through graphs, queues and entries).
 public struct JobDefinition: Sendable, Equatable {
-    public let name: String
-    public let description: String
-    public let kind: JobKind
-    public let batch: BatchKind
-    public let priority: Priority
-    public let dependsOn: [String]
+    private final class Storage: Sendable {
+        let name: String
+        let description: String
+        let kind: JobKind
+        let batch: BatchKind
+        let priority: Priority
+        let dependsOn: [String]
+        let estimateSeconds: Int
+        let retries: Int
+        let locks: [String]
+        let timeoutSeconds: Int?
+        let action: JobAction
+
+        init(name: String, description: String, kind: JobKind, batch: BatchKind, priority: Priority, dependsOn: [String],
+             estimateSeconds: Int, retries: Int, locks: [String], timeoutSeconds: Int?, action: JobAction) {
+            self.name = name
+            self.description = description
+            self.kind = kind
+            self.batch = batch
+            self.priority = priority
+            self.dependsOn = dependsOn
+            self.estimateSeconds = estimateSeconds
+            self.retries = retries
+            self.locks = locks
+            self.timeoutSeconds = timeoutSeconds
+            self.action = action
+        }
+    }
+
+    private let storage: Storage
+
+    public var name: String { storage.name }
+    public var description: String { storage.description }
+    public var kind: JobKind { storage.kind }
+    public var batch: BatchKind { storage.batch }
+    public var priority: Priority { storage.priority }
+    public var dependsOn: [String] { storage.dependsOn }
     /// Declared duration estimate, used for planning until past runs exist.
-    public let estimateSeconds: Int
+    public var estimateSeconds: Int { storage.estimateSeconds }
     /// How many times a transient failure is retried (DESIGN: 3).
-    public let retries: Int
+    public var retries: Int { storage.retries }
     /// Exclusive resources (e.g. a table): jobs sharing a lock never run at the same time.
-    public let locks: [String]
+    public var locks: [String] { storage.locks }
     /// How long one attempt may run before it is stopped and recorded `timed_out` (nil: only the
     /// batch window limits it).
-    public let timeoutSeconds: Int?
-    public let action: JobAction
+    public var timeoutSeconds: Int? { storage.timeoutSeconds }
+    public var action: JobAction { storage.action }
 
     public init(name: String, description: String, kind: JobKind, batch: BatchKind, priority: Priority,
                 dependsOn: [String], estimateSeconds: Int, retries: Int, locks: [String] = [], timeoutSeconds: Int? = nil,
                 action: JobAction) {
-        self.name = name
-        self.description = description
-        self.kind = kind
-        self.batch = batch
-        self.priority = priority
-        self.dependsOn = dependsOn
-        self.estimateSeconds = estimateSeconds
-        self.retries = retries
-        self.locks = locks
-        self.timeoutSeconds = timeoutSeconds
-        self.action = action
+        storage = Storage(name: name, description: description, kind: kind, batch: batch, priority: priority, dependsOn: dependsOn,
+                          estimateSeconds: estimateSeconds, retries: retries, locks: locks, timeoutSeconds: timeoutSeconds,
+                          action: action)
+    }
+
+    /// The same job with other dependencies (an override ignoring one), or under another name too
+    /// (a batch planned twice in one night).
+    public func with(name: String? = nil, dependsOn: [String]) -> JobDefinition {
+        JobDefinition(name: name ?? self.name, description: description, kind: kind, batch: batch, priority: priority, dependsOn: dependsOn,
+                      estimateSeconds: estimateSeconds, retries: retries, locks: locks, timeoutSeconds: timeoutSeconds, action: action)
+    }
+
+    public static func == (a: JobDefinition, b: JobDefinition) -> Bool {
+        if a.storage === b.storage { return true }
+        return a.name == b.name && a.description == b.description && a.kind == b.kind && a.batch == b.batch
+            && a.priority == b.priority && a.dependsOn == b.dependsOn && a.estimateSeconds == b.estimateSeconds
+            && a.retries == b.retries && a.locks == b.locks && a.timeoutSeconds == b.timeoutSeconds && a.action == b.action
     }
 }
 

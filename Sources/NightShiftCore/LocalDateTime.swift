@@ -17,7 +17,16 @@ public struct LocalDateTime: Sendable, Hashable, Comparable, CustomStringConvert
 
     /// The wall-clock reading of `instant` in `zone` (seconds dropped).
     public init(_ instant: Date, in zone: TimeZone) {
-        let seconds = Int(instant.timeIntervalSince1970.rounded(.down)) + zone.secondsFromGMT(for: instant)
+        self.init(instant, offset: zone.secondsFromGMT(for: instant))
+    }
+
+    /// The wall-clock reading of `instant`, through offsets read once (see `ZoneOffsets`).
+    public init(_ instant: Date, in offsets: ZoneOffsets) {
+        self.init(instant, offset: offsets.secondsFromGMT(for: instant))
+    }
+
+    private init(_ instant: Date, offset: Int) {
+        let seconds = Int(instant.timeIntervalSince1970.rounded(.down)) + offset
         let days = Int((Double(seconds) / 86_400).rounded(.down))
         date = LocalDate(dayNumber: days)
         minute = (seconds - days * 86_400) / 60
@@ -42,21 +51,32 @@ extension TimeZone {
     ///   after it**, i.e. the moment the clocks jump (02:30 in New York on a spring-forward day →
     ///   03:00 EDT).
     public func instant(of local: LocalDateTime) -> Date {
+        LocalDateTime.instant(of: local, offset: secondsFromGMT(for:))
+    }
+}
+
+extension LocalDateTime {
+    /// `TimeZone.instant(of:)` over any source of UTC offsets.
+    static func instant(of local: LocalDateTime, offset secondsFromGMT: (Date) -> Int) -> Date {
         let wall = local.wallSeconds
-        let before = secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(wall - 86_400)))
-        let after = secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(wall + 86_400)))
+        let before = secondsFromGMT(Date(timeIntervalSince1970: TimeInterval(wall - 86_400)))
+        let after = secondsFromGMT(Date(timeIntervalSince1970: TimeInterval(wall + 86_400)))
+        // No offset change within a day either side (no zone changes twice in two days): one answer.
+        if before == after, secondsFromGMT(Date(timeIntervalSince1970: TimeInterval(wall - before))) == before {
+            return Date(timeIntervalSince1970: TimeInterval(wall - before))
+        }
         var valid: [Int] = []
         for offset in Set([before, after]) {
             let candidate = wall - offset
-            if secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(candidate))) == offset { valid.append(candidate) }
+            if secondsFromGMT(Date(timeIntervalSince1970: TimeInterval(candidate))) == offset { valid.append(candidate) }
         }
         if let first = valid.min() { return Date(timeIntervalSince1970: TimeInterval(first)) }
         // In a gap: the clocks jumped somewhere between these two readings; find the jump.
         var low = wall - max(before, after), high = wall - min(before, after)
-        let startOffset = secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(low)))
+        let startOffset = secondsFromGMT(Date(timeIntervalSince1970: TimeInterval(low)))
         while high - low > 1 {
             let mid = (low + high) / 2
-            if secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(mid))) == startOffset { low = mid } else { high = mid }
+            if secondsFromGMT(Date(timeIntervalSince1970: TimeInterval(mid))) == startOffset { low = mid } else { high = mid }
         }
         return Date(timeIntervalSince1970: TimeInterval(high))
     }

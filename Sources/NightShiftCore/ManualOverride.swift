@@ -59,9 +59,7 @@ public struct AppliedOverrides: Sendable {
         }
         self.jobs = jobs.map { job in
             guard let drop = ignored[job.name] else { return job }
-            return JobDefinition(name: job.name, description: job.description, kind: job.kind, batch: job.batch, priority: job.priority,
-                                 dependsOn: job.dependsOn.filter { !drop.contains($0) }, estimateSeconds: job.estimateSeconds,
-                                 retries: job.retries, locks: job.locks, timeoutSeconds: job.timeoutSeconds, action: job.action)
+            return job.with(dependsOn: job.dependsOn.filter { !drop.contains($0) })
         }
         self.skipped = skipped
         self.byJob = byJob

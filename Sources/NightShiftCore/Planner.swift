@@ -136,25 +136,27 @@ public enum Planner {
         let occurrences = [PlanOccurrence(batch: request.batch, start: request.start, jobs: request.jobs, overrides: request.overrides)]
             + request.others
         var combined: [JobDefinition] = []
-        var originalOf: [String: (job: JobDefinition, occurrence: Int)] = [:]
+        var combinedOriginal: [JobDefinition] = []
+        var combinedApplied: [JobDefinition] = [] // after overrides, under its own name
+        var combinedOccurrence: [Int] = []
         var skipped: Set<String> = []
         var overridesByJob: [String: [ManualOverride]] = [:]
         var warnings: [String] = []
+        var seen: Set<String> = [] // job names of earlier occurrences (only when there are several)
         for (k, occurrence) in occurrences.enumerated() {
             let applied = AppliedOverrides(jobs: occurrence.jobs, overrides: occurrence.overrides)
             warnings += applied.unknown.map { "override for unknown job \($0.job) ignored (\($0.summary))" }
-            let own = Dictionary(occurrence.jobs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-            let qualify = own.keys.contains { originalOf[$0] != nil }
+            let qualify = k > 0 && occurrence.jobs.contains { seen.contains($0.name) }
+            if occurrences.count > 1 { for job in occurrence.jobs { seen.insert(job.name) } }
             func internalName(_ name: String) -> String { qualify ? "\(name)@\(k)" : name }
-            for job in applied.jobs {
+            for (original, job) in zip(occurrence.jobs, applied.jobs) {
                 let name = internalName(job.name)
-                originalOf[name] = (own[job.name]!, k)
                 if applied.skipped.contains(job.name) { skipped.insert(name) }
                 if let found = applied.byJob[job.name] { overridesByJob[name] = found }
-                combined.append(qualify ? JobDefinition(name: name, description: job.description, kind: job.kind, batch: job.batch,
-                                                        priority: job.priority, dependsOn: job.dependsOn.map(internalName),
-                                                        estimateSeconds: job.estimateSeconds, retries: job.retries, locks: job.locks,
-                                                        timeoutSeconds: job.timeoutSeconds, action: job.action) : job)
+                combined.append(qualify ? job.with(name: name, dependsOn: job.dependsOn.map(internalName)) : job)
+                combinedOriginal.append(original)
+                combinedApplied.append(job)
+                combinedOccurrence.append(k)
             }
         }
         let graph = try DependencyGraph(combined)
@@ -163,10 +165,11 @@ public enum Planner {
 
         // Work on the graph's integer indices (jobs ranked by name): the benchmark plans 10,000 jobs.
         let jobs = graph.definitions
-        let names = jobs.map(\.name)
-        let originals = names.map { originalOf[$0]!.job }
-        let occurrenceOf = names.map { originalOf[$0]!.occurrence }
-        let count = names.count
+        let originals = graph.inputPosition.map { combinedOriginal[$0] }
+        let applied = graph.inputPosition.map { combinedApplied[$0] }
+        let occurrenceOf = graph.inputPosition.map { combinedOccurrence[$0] }
+        let count = jobs.count
+        let isSkipped = skipped.isEmpty ? [Bool](repeating: false, count: count) : jobs.map { skipped.contains($0.name) }
         var remaining = graph.dependencies.map(\.count)
         let dependents = graph.dependentsOf
         // `dueTimes` are for the planned batch's jobs; another occurrence's jobs are due at its start.
@@ -192,6 +195,7 @@ public enum Planner {
 
         let model = DispatchModel(windows: request.windows, policy: request.policy, limits: DispatchLimits(maxBatches: request.maxBatches))
         var queue = ReadyQueue(policy: request.policy)
+        var memo = WindowMemo()
         var clock = request.start
         // Per job: what is left to run, when it first started, its segments and pauses, why it waited.
         var left = seconds
@@ -202,12 +206,12 @@ public enum Planner {
         var firstDecision: [WindowDecision?] = Array(repeating: nil, count: count)
         var aged: [Priority?] = Array(repeating: nil, count: count)
         var late: [Int?] = Array(repeating: nil, count: count)
-        var blocked: [Int: String] = [:]
+        var blocked: [String?] = Array(repeating: nil, count: count)
         var finished: [Date?] = Array(repeating: nil, count: count)
         // The order the simulation met the jobs in: first start, skip or block.
         var order: [Int] = []
-        // Running jobs: the model's view, when each finishes, and when its window stops it.
-        var running: [Int: (active: ActiveJob, finish: Date, stop: Date?)] = [:]
+        // Running jobs (a handful): the model's view, when each finishes, and when its window stops it.
+        var running: [(active: ActiveJob, finish: Date, stop: Date?)] = []
         var timers = Heap<(Date, Int)>(by: { ($0.0, $0.1) < ($1.0, $1.1) })
         // Jobs waiting for a lock, by lock: released when a job holding that lock finishes or pauses.
         var lockWaiters: [String: [Int]] = [:]
@@ -233,7 +237,7 @@ public enum Planner {
         func becomeReady(_ i: Int) {
             if let stuck = graph.dependencies[i].first(where: { blocked[$0] != nil }) {
                 block(i, "dependency \(originals[stuck].name) cannot start")
-            } else if skipped.contains(names[i]) {
+            } else if isSkipped[i] {
                 finished[i] = clock
                 order.append(i)
                 ended(i)
@@ -255,26 +259,28 @@ public enum Planner {
         while true {
             // Decide until nothing changes at this instant (a pause frees a slot for a start).
             while true {
-                let runningNow = running.values.map(\.active)
+                let runningNow = running.map(\.active)
                 let free = request.slots - running.count
                 let decision = model.decide(&queue, DispatchState(now: clock, running: runningNow, freeSlots: free,
-                                                                  noSlotAnywhere: free <= 0, activeBatches: active))
+                                                                  noSlotAnywhere: free <= 0, activeBatches: active),
+                                           memo: &memo)
                 for violation in decision.violations where violations.insert(violation.job.job.id).inserted {
                     warnings.append("\(violation.job.job.name) \(violation.reason)")
                 }
                 for pause in decision.pauses {
                     let i = pause.job.job.id
-                    guard let run = running.removeValue(forKey: i) else { continue }
+                    guard let at = running.firstIndex(where: { $0.active.job.id == i }) else { continue }
+                    let run = running.remove(at: at)
                     segments[i].append(DateInterval(start: segmentStart[i]!, end: clock))
                     left[i] = max(1, Int(run.finish.timeIntervalSince(clock).rounded()))
                     pauses[i].append("\(short(clock, zone)) \(pause.reason)")
                     queue.push(queued(i))
                     releaseLocks(of: i)
                 }
-                for job in decision.starts {
+                for (job, window) in zip(decision.starts, decision.startWindows) {
                     let i = job.id
                     if firstDecision[i] == nil {
-                        firstDecision[i] = request.windows.decide(jobs[i].priority, at: clock)
+                        firstDecision[i] = window
                         aged[i] = request.policy.effectivePriority(jobs[i].priority, due: due[i], now: clock)
                         order.append(i)
                     }
@@ -282,7 +288,7 @@ public enum Planner {
                     active.insert(occurrenceOf[i])
                     let finish = clock.addingTimeInterval(TimeInterval(left[i]))
                     let stop = job.checkpointed ? request.windows.firstDisallowed(jobs[i].priority, from: clock, to: finish) : nil
-                    running[i] = (ActiveJob(job: job, started: clock), finish, stop)
+                    running.append((ActiveJob(job: job, started: clock), finish, stop))
                 }
                 for (job, seconds) in decision.lateStarts where late[job.id] == nil { late[job.id] = seconds }
                 for wait in decision.waits {
@@ -303,13 +309,24 @@ public enum Planner {
                 if decision.pauses.isEmpty { break }
             }
             // A window boundary that did not stop a job (it may still run there) is passed.
-            for (i, run) in running where run.stop.map({ $0 <= clock }) == true { running[i] = (run.active, run.finish, nil) }
-            // Advance to the next event: a finish, a window stopping a running job, a timer.
-            let nextRunning = running.values.map { run in run.stop.map { min($0, run.finish) } ?? run.finish }.min()
-            guard let next = [nextRunning, timers.peek?.0].compactMap({ $0 }).min() else { break }
+            var next = timers.peek?.0
+            for k in running.indices {
+                if let stop = running[k].stop, stop <= clock { running[k].stop = nil }
+                // Advance to the next event: a finish, a window stopping a running job, a timer.
+                let event = running[k].stop.map { min($0, running[k].finish) } ?? running[k].finish
+                if next == nil || event < next! { next = event }
+            }
+            guard let next else { break }
             clock = max(clock, next)
-            for (i, run) in running where run.finish <= clock {
-                running[i] = nil
+            var k = 0
+            while k < running.count {
+                let run = running[k]
+                guard run.finish <= clock else {
+                    k += 1
+                    continue
+                }
+                running.remove(at: k)
+                let i = run.active.job.id
                 segments[i].append(DateInterval(start: segmentStart[i]!, end: run.finish))
                 finished[i] = run.finish
                 ended(i)
@@ -329,16 +346,17 @@ public enum Planner {
         // Entries in the order the simulation met the jobs (first start, skip or block).
         func entry(_ i: Int) -> PlanEntry {
             let job = jobs[i]
-            let status: PlanEntry.Status = skipped.contains(job.name) ? .skipped : blocked[i].map { .blocked($0) } ?? .scheduled
+            let status: PlanEntry.Status = isSkipped[i] ? .skipped : blocked[i].map { .blocked($0) } ?? .scheduled
             let ran = segments[i]
-            return PlanEntry(job: originals[i], occurrence: occurrenceOf[i], status: status, effectivePriority: aged[i] ?? job.priority, waitsFor: job.dependsOn.map { originalOf[$0]?.job.name ?? $0 },
+            return PlanEntry(job: originals[i], occurrence: occurrenceOf[i], status: status, effectivePriority: aged[i] ?? job.priority, waitsFor: applied[i].dependsOn,
                              decision: status == .skipped ? nil : firstDecision[i], wait: lastWait[i],
                              start: ran.first?.start, finish: ran.last?.end, segments: ran, pauses: pauses[i],
-                             seconds: status == .skipped ? 0 : seconds[i], source: sourceOf(i), overrides: overridesByJob[job.name] ?? [],
+                             seconds: status == .skipped ? 0 : seconds[i], source: sourceOf(i), overrides: overridesByJob.isEmpty ? [] : overridesByJob[job.name] ?? [],
                              lateBy: late[i])
         }
-        let met = Set(order)
-        for i in 0..<count where !met.contains(i) {
+        var met = [Bool](repeating: false, count: count)
+        for i in order { met[i] = true }
+        for i in 0..<count where !met[i] {
             blocked[i] = "waiting on a cycle or an unfinished dependency" // unreachable for a valid graph
             order.append(i)
         }
@@ -358,8 +376,8 @@ public enum Planner {
             guard occurrenceOf[i] == 0 else { continue }
             if priority != .p4 {
                 if let end = segments[i].last?.end, end > requiredFinish { requiredFinish = end }
-                if blocked[i] != nil && !skipped.contains(names[i]) { anyBlocked = true }
-            } else if !skipped.contains(names[i]), (segments[i].last.map { $0.end > windowEnd } ?? true) {
+                if blocked[i] != nil && !isSkipped[i] { anyBlocked = true }
+            } else if !isSkipped[i], (segments[i].last.map { $0.end > windowEnd } ?? true) {
                 lateBestEffort.append(originals[i].name)
             }
         }

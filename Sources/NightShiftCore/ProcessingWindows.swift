@@ -81,6 +81,9 @@ func ordinal(_ n: Int) -> String {
 }
 
 /// The answer to "may a job of this priority start now?".
+///
+/// Immutable, its fields in one shared box: a plan keeps one per job, and copies are one
+/// reference count.
 public struct WindowDecision: Sendable, Equatable {
     public enum Verdict: Sendable, Equatable {
         case allowed
@@ -88,19 +91,54 @@ public struct WindowDecision: Sendable, Equatable {
         case notAllowed
     }
 
-    public let verdict: Verdict
-    public let priority: Priority
+    private final class Storage: Sendable {
+        let verdict: Verdict
+        let priority: Priority
+        let rule: WindowRule
+        let window: ProcessingWindow?
+        let allowedUnderRule: Set<Priority>
+        let nextRule: WindowRule?
+        let nextWindow: ProcessingWindow?
+        let zone: TimeZone
+        let horizonDays: Int
+        let calendarWarning: String?
+
+        init(verdict: Verdict, priority: Priority, rule: WindowRule, window: ProcessingWindow?, allowedUnderRule: Set<Priority>,
+             nextRule: WindowRule?, nextWindow: ProcessingWindow?, zone: TimeZone, horizonDays: Int, calendarWarning: String?) {
+            self.verdict = verdict
+            self.priority = priority
+            self.rule = rule
+            self.window = window
+            self.allowedUnderRule = allowedUnderRule
+            self.nextRule = nextRule
+            self.nextWindow = nextWindow
+            self.zone = zone
+            self.horizonDays = horizonDays
+            self.calendarWarning = calendarWarning
+        }
+    }
+
+    private let storage: Storage
+
+    init(verdict: Verdict, priority: Priority, rule: WindowRule, window: ProcessingWindow?, allowedUnderRule: Set<Priority>,
+         nextRule: WindowRule?, nextWindow: ProcessingWindow?, zone: TimeZone, horizonDays: Int, calendarWarning: String?) {
+        storage = Storage(verdict: verdict, priority: priority, rule: rule, window: window, allowedUnderRule: allowedUnderRule,
+                          nextRule: nextRule, nextWindow: nextWindow, zone: zone, horizonDays: horizonDays, calendarWarning: calendarWarning)
+    }
+
+    public var verdict: Verdict { storage.verdict }
+    public var priority: Priority { storage.priority }
     /// The rule in force at the instant asked about, and the window that set it (nil: no window).
-    public let rule: WindowRule
-    public let window: ProcessingWindow?
+    public var rule: WindowRule { storage.rule }
+    public var window: ProcessingWindow? { storage.window }
     /// Who lets whom start under `rule`.
-    let allowedUnderRule: Set<Priority>
+    var allowedUnderRule: Set<Priority> { storage.allowedUnderRule }
     /// For a deferral: the rule and window in force when the job may start.
-    let nextRule: WindowRule?
-    let nextWindow: ProcessingWindow?
-    let zone: TimeZone
-    let horizonDays: Int
-    let calendarWarning: String?
+    var nextRule: WindowRule? { storage.nextRule }
+    var nextWindow: ProcessingWindow? { storage.nextWindow }
+    var zone: TimeZone { storage.zone }
+    var horizonDays: Int { storage.horizonDays }
+    var calendarWarning: String? { storage.calendarWarning }
 
     public static func == (a: WindowDecision, b: WindowDecision) -> Bool {
         a.verdict == b.verdict && a.priority == b.priority && a.rule == b.rule && a.window == b.window
@@ -137,6 +175,8 @@ public struct WindowSet: Sendable {
     public let horizonDays: Int
     /// Minutes of the day where some window starts or ends: the rule can only change there.
     let boundaries: [Int]
+    /// The zone's offsets, read once.
+    let offsets: ZoneOffsets
 
     public static let defaultAllowed: [WindowRule: Set<Priority>] = [
         .never: [], .avoid: [.p1, .p2], .restricted: [.p1, .p2, .p3], .open: [.p1, .p2, .p3], .optimal: [.p1, .p2, .p3, .p4],
@@ -148,6 +188,7 @@ public struct WindowSet: Sendable {
         self.allowed = allowed
         self.calendar = calendar
         self.zone = zone
+        offsets = ZoneOffsets(zone)
         self.horizonDays = horizonDays
         boundaries = Array(Set([0] + windows.flatMap { [$0.start, $0.end % 1440] })).sorted()
     }
@@ -166,7 +207,21 @@ public struct WindowSet: Sendable {
 
     /// May a job of `priority` start at `instant`? If not, when is the first instant it may.
     public func decide(_ priority: Priority, at instant: Date) -> WindowDecision {
-        let local = LocalDateTime(instant, in: zone)
+        decide(priority, at: LocalDateTime(instant, in: offsets))
+    }
+
+    /// The instant the rule may next change after `instant`: the next window boundary (a new day
+    /// is one). Sooner when the zone's offset changes before it: then the instant itself, so
+    /// nothing is reused across a clock change.
+    func ruleHolds(from instant: Date) -> Date {
+        let local = LocalDateTime(instant, in: offsets)
+        let next = boundaries.first { $0 > local.minute }.map { LocalDateTime(date: local.date, minute: $0) }
+            ?? LocalDateTime(date: local.date.adding(days: 1), minute: 0)
+        let until = offsets.instant(of: next)
+        return offsets.secondsFromGMT(for: until) == offsets.secondsFromGMT(for: instant) ? until : instant
+    }
+
+    private func decide(_ priority: Priority, at local: LocalDateTime) -> WindowDecision {
         let (rule, window) = rule(at: local)
         let allowedNow = allowed[rule] ?? []
         let warning = calendar.coverageWarning(for: local.date)
@@ -185,14 +240,14 @@ public struct WindowSet: Sendable {
     /// the window boundaries, where the rule can change.
     public func firstInstant(from: Date, to: Date, where matches: (WindowRule) -> Bool) -> Date? {
         guard from < to else { return nil }
-        let local = LocalDateTime(from, in: zone)
+        let local = LocalDateTime(from, in: offsets)
         if matches(rule(at: local).rule) { return from }
-        let days = max(0, LocalDate(to, in: zone).dayNumber - local.date.dayNumber)
+        let days = max(0, LocalDateTime(to, in: offsets).date.dayNumber - local.date.dayNumber)
         for offset in 0...days {
             let day = local.date.adding(days: offset)
             for minute in boundaries where offset > 0 || minute > local.minute {
                 let candidate = LocalDateTime(date: day, minute: minute)
-                let instant = zone.instant(of: candidate)
+                let instant = offsets.instant(of: candidate)
                 if instant >= to { return nil }
                 if matches(rule(at: candidate).rule) { return instant }
             }
@@ -222,9 +277,38 @@ public struct WindowSet: Sendable {
             for minute in boundaries where offset > 0 || minute > local.minute {
                 let candidate = LocalDateTime(date: day, minute: minute)
                 let (rule, window) = rule(at: candidate)
-                if permits(priority, rule) { return (zone.instant(of: candidate), rule, window) }
+                if permits(priority, rule) { return (offsets.instant(of: candidate), rule, window) }
             }
         }
         return nil
+    }
+}
+
+/// Window decisions reused while they hold: the rule, and so every decision, only changes at a
+/// window boundary. The planner decides about 10,000 times a night; most instants share a stretch
+/// between two boundaries.
+public struct WindowMemo: Sendable {
+    private var stretch: (from: Date, until: Date, rule: WindowRule)?
+    private var decisions: [WindowDecision?] = [nil, nil, nil, nil]
+
+    public init() {}
+
+    /// The rule at `instant` and until when it holds.
+    mutating func rule(at instant: Date, in windows: WindowSet) -> (rule: WindowRule, until: Date) {
+        if let stretch, stretch.from <= instant, instant < stretch.until { return (stretch.rule, stretch.until) }
+        let until = windows.ruleHolds(from: instant)
+        let rule = windows.rule(at: LocalDateTime(instant, in: windows.offsets)).rule
+        stretch = (instant, until, rule)
+        decisions = [nil, nil, nil, nil]
+        return (rule, until)
+    }
+
+    mutating func decide(_ priority: Priority, at instant: Date, in windows: WindowSet) -> WindowDecision {
+        let (_, until) = rule(at: instant, in: windows)
+        if let known = decisions[priority.rawValue - 1] { return known }
+        let decided = windows.decide(priority, at: instant)
+        // Held only for a stretch longer than an instant (not across a change of offset).
+        if until > instant { decisions[priority.rawValue - 1] = decided }
+        return decided
     }
 }

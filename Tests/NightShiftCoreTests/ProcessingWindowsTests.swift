@@ -1,5 +1,5 @@
 import Foundation
-import NightShiftCore
+@testable import NightShiftCore
 import XCTest
 
 /// The default windows of etc/windows.yaml, built in code (the config tests check the file matches).
@@ -133,6 +133,40 @@ final class ProcessingWindowsTests: XCTestCase {
                     XCTAssertFalse(referenceAllows(priority, referenceRule(LocalDateTime(t, in: zone), calendar: windows.calendar)),
                                    "\(priority) was allowed at \(LocalDateTime(t, in: zone)) before \(LocalDateTime(until, in: zone))")
                     t = t.addingTimeInterval(60)
+                }
+            }
+        }
+    }
+}
+
+/// The memo the planner keeps between decisions gives what a fresh decision gives, at instants met
+/// in clock order as a plan meets them, in Taipei and in a zone with DST (boundaries inside and
+/// next to the changes of clock).
+final class WindowMemoTests: XCTestCase {
+    func testMemoisedDecisionsEqualFreshOnesAlongARandomClock() throws {
+        let taipei = defaultWindows(calendar: testCalendar())
+        let newYork = WindowSet(windows: taipei.windows + [ProcessingWindow(name: "dst_edge", days: .all, start: 90, end: 150, rule: .avoid)],
+                                calendar: testCalendar(), zone: try XCTUnwrap(TimeZone(identifier: "America/New_York")))
+        for (windows, from) in [(taipei, at("2026-02-10T00:00:00+08:00")), (newYork, at("2026-03-06T00:00:00-05:00")),
+                                (newYork, at("2026-10-30T00:00:00-04:00"))] {
+            var rng = SplitMix(seed: 8)
+            var memo = WindowMemo()
+            var clock = from
+            for _ in 0..<6_000 {
+                // Mostly small steps (many decisions inside one stretch), sometimes hours.
+                clock.addTimeInterval(Double(rng.next() % 10 == 0 ? rng.next() % 14_400 : rng.next() % 900))
+                let priority = Priority(rawValue: Int(rng.next() % 4) + 1)!
+                let fresh = windows.decide(priority, at: clock)
+                let memoised = memo.decide(priority, at: clock, in: windows)
+                XCTAssertEqual(memoised, fresh, "\(priority) at \(clock.iso8601(in: windows.zone))")
+                XCTAssertEqual(memoised.verdict, fresh.verdict, "\(priority) at \(clock.iso8601(in: windows.zone))")
+                let (rule, until) = memo.rule(at: clock, in: windows)
+                XCTAssertEqual(rule, fresh.rule)
+                XCTAssertGreaterThanOrEqual(until, clock)
+                // The rule holds over the whole stretch the memo claims.
+                if until > clock {
+                    XCTAssertEqual(windows.decide(priority, at: until.addingTimeInterval(-1)).rule, rule,
+                                   "stretch \(clock.iso8601(in: windows.zone))–\(until.iso8601(in: windows.zone))")
                 }
             }
         }
