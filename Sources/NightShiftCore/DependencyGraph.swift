@@ -11,10 +11,10 @@ public struct DependencyGraph: Sendable {
     let inputPosition: [Int]
     let index: [String: Int]
     /// Dependency and dependent indices per job (deduplicated, ascending).
-    let dependencies: [[Int]]
-    let dependentsOf: [[Int]]
-    /// The topological order (indices), computed once.
-    let topological: [Int]
+    let dependencies: Adjacency
+    let dependentsOf: Adjacency
+    /// Every job can be ordered (no cycle).
+    let acyclic: Bool
     /// The first job (by name) naming a dependency that is not a job.
     private let firstWithUnknown: Int?
 
@@ -39,39 +39,49 @@ public struct DependencyGraph: Sendable {
         if let job = firstWithUnknown, let dep = definitions[job].dependsOn.first(where: { index[$0] == nil }) {
             throw .unknownDependency(job: definitions[job].name, missing: dep)
         }
-        if topological.count < definitions.count, let cycle = findCycle() { throw .cycle(cycle) }
+        if !acyclic, let cycle = findCycle() { throw .cycle(cycle) }
     }
 
     private init(unchecked input: [JobDefinition]) {
-        inputPosition = input.indices.sorted { input[$0].name < input[$1].name }
+        // Names read once: comparing through the jobs would retain and release each job per comparison.
+        let names = input.map { $0.name }
+        inputPosition = input.indices.sorted { names[$0] < names[$1] }
         definitions = inputPosition.map { input[$0] }
         var index: [String: Int] = [:]
         index.reserveCapacity(definitions.count)
-        for (i, job) in definitions.enumerated() { index[job.name] = i }
+        for (i, position) in inputPosition.enumerated() { index[names[position]] = i }
         self.index = index
-        var dependencies = Array(repeating: [Int](), count: definitions.count)
-        var dependentsOf = Array(repeating: [Int](), count: definitions.count)
+        // Dependencies row by row into one flat array, through one reused scratch array.
+        var starts = [0]
+        starts.reserveCapacity(definitions.count + 1)
+        var targets: [Int] = []
+        var deps: [Int] = []
         var firstWithUnknown: Int?
         for (i, job) in definitions.enumerated() {
             let named = job.dependsOn
-            var deps = named.compactMap { index[$0] }
+            deps.removeAll(keepingCapacity: true)
+            for name in named { if let d = index[name] { deps.append(d) } }
             if deps.count < named.count && firstWithUnknown == nil { firstWithUnknown = i }
             deps.sort()
-            if deps.count > 1 {
-                var unique = 1
-                for k in 1..<deps.count where deps[k] != deps[unique - 1] {
-                    deps[unique] = deps[k]
-                    unique += 1
-                }
-                deps.removeLast(deps.count - unique)
-            }
-            dependencies[i] = deps
-            for d in deps { dependentsOf[d].append(i) }
+            for (k, d) in deps.enumerated() where k == 0 || d != deps[k - 1] { targets.append(d) }
+            starts.append(targets.count)
         }
+        let dependencies = Adjacency(starts: starts, targets: targets)
         self.dependencies = dependencies
-        self.dependentsOf = dependentsOf
+        dependentsOf = dependencies.reversed()
         self.firstWithUnknown = firstWithUnknown
-        topological = DependencyGraph.kahn(definitions: definitions, dependencies: dependencies, dependentsOf: dependentsOf)
+        // Cycle check: Kahn's count with a plain stack (the priority order is built only when asked).
+        var indegree = dependencies.counts
+        var ready = indegree.indices.filter { indegree[$0] == 0 }
+        var ordered = 0
+        while let i = ready.popLast() {
+            ordered += 1
+            for next in dependentsOf[i] {
+                indegree[next] -= 1
+                if indegree[next] == 0 { ready.append(next) }
+            }
+        }
+        acyclic = ordered == definitions.count
     }
 
     /// Every problem at once (for `nightshift check`): unknown dependencies, then one cycle.
@@ -84,17 +94,19 @@ public struct DependencyGraph: Sendable {
             }
         }
         let graph = DependencyGraph(unchecked: definitions)
-        if graph.topological.count < graph.definitions.count, let cycle = graph.findCycle() { found.append(.cycle(cycle)) }
+        if !graph.acyclic, let cycle = graph.findCycle() { found.append(.cycle(cycle)) }
         return found
     }
 
     /// A topological order: every job after all its dependencies; among jobs that are ready at
     /// the same time, the more urgent priority first, then the name.
-    public func order() -> [JobDefinition] { topological.map { definitions[$0] } }
+    public func order() -> [JobDefinition] {
+        DependencyGraph.kahn(definitions: definitions, dependencies: dependencies, dependentsOf: dependentsOf).map { definitions[$0] }
+    }
 
-    static func kahn(definitions: [JobDefinition], dependencies: [[Int]], dependentsOf: [[Int]]) -> [Int] {
-        let priority = definitions.map(\.priority.rawValue)
-        var indegree = dependencies.map(\.count)
+    static func kahn(definitions: [JobDefinition], dependencies: Adjacency, dependentsOf: Adjacency) -> [Int] {
+        let priority = definitions.map { $0.priority.rawValue } // a closure, not a key path: this runs on 10,000 jobs
+        var indegree = dependencies.counts
         // Ties by name are ties by index, since indices are name ranks.
         var ready = Heap<Int>(by: { priority[$0] != priority[$1] ? priority[$0] < priority[$1] : $0 < $1 })
         for i in definitions.indices where indegree[i] == 0 { ready.push(i) }
@@ -133,7 +145,7 @@ public struct DependencyGraph: Sendable {
                 let deps = dependencies[top.node]
                 if top.next < deps.count {
                     stack[stack.count - 1].next += 1
-                    let dep = deps[top.next]
+                    let dep = deps[deps.startIndex + top.next]
                     if colour[dep] == 1 {
                         let path = stack.map(\.node)
                         let start = path.firstIndex(of: dep)!
@@ -151,5 +163,40 @@ public struct DependencyGraph: Sendable {
             }
         }
         return nil
+    }
+}
+
+/// Integer adjacency lists in two flat arrays (compressed rows): a graph of 10,000 jobs is two
+/// arrays, not 10,000.
+struct Adjacency: Sendable {
+    /// Row `i` is `targets[starts[i]..<starts[i + 1]]`.
+    private let starts: [Int]
+    private let targets: [Int]
+
+    init(starts: [Int], targets: [Int]) {
+        self.starts = starts
+        self.targets = targets
+    }
+
+    subscript(i: Int) -> ArraySlice<Int> { targets[starts[i]..<starts[i + 1]] }
+
+    /// The length of every row.
+    var counts: [Int] { (0..<(starts.count - 1)).map { starts[$0 + 1] - starts[$0] } }
+
+    /// The same edges the other way round; rows stay ascending.
+    func reversed() -> Adjacency {
+        let nodes = starts.count - 1
+        var reversedStarts = [Int](repeating: 0, count: nodes + 1)
+        for target in targets { reversedStarts[target + 1] += 1 }
+        for i in 0..<nodes { reversedStarts[i + 1] += reversedStarts[i] }
+        var fill = reversedStarts
+        var reversedTargets = [Int](repeating: 0, count: targets.count)
+        for source in 0..<nodes {
+            for target in self[source] {
+                reversedTargets[fill[target]] = source
+                fill[target] += 1
+            }
+        }
+        return Adjacency(starts: reversedStarts, targets: reversedTargets)
     }
 }

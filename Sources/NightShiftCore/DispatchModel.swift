@@ -206,7 +206,7 @@ public struct DispatchModel: Sendable {
             decision.starts.append(job)
             decision.startWindows.append(window)
             free -= 1
-            batches.insert(job.batchRun)
+            if !batches.contains(job.batchRun) { batches.insert(job.batchRun) } // no copy of the set when already in
             for lock in job.locks { held[lock] = job.name }
             if let latest = policy.latestStart(job.priority, due: job.due), now > latest {
                 decision.lateStarts.append((job, Int(now.timeIntervalSince(latest))))

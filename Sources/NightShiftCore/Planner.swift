@@ -170,7 +170,7 @@ public enum Planner {
         let occurrenceOf = graph.inputPosition.map { combinedOccurrence[$0] }
         let count = jobs.count
         let isSkipped = skipped.isEmpty ? [Bool](repeating: false, count: count) : jobs.map { skipped.contains($0.name) }
-        var remaining = graph.dependencies.map(\.count)
+        var remaining = graph.dependencies.counts
         let dependents = graph.dependentsOf
         // `dueTimes` are for the planned batch's jobs; another occurrence's jobs are due at its start.
         let due = (0..<count).map { i in
@@ -211,7 +211,8 @@ public enum Planner {
         // The order the simulation met the jobs in: first start, skip or block.
         var order: [Int] = []
         // Running jobs (a handful): the model's view, when each finishes, and when its window stops it.
-        var running: [(active: ActiveJob, finish: Date, stop: Date?)] = []
+        var running: [ActiveJob] = []
+        var runningUntil: [(finish: Date, stop: Date?)] = [] // parallel to `running`
         var timers = Heap<(Date, Int)>(by: { ($0.0, $0.1) < ($1.0, $1.1) })
         // Jobs waiting for a lock, by lock: released when a job holding that lock finishes or pauses.
         var lockWaiters: [String: [Int]] = [:]
@@ -259,9 +260,8 @@ public enum Planner {
         while true {
             // Decide until nothing changes at this instant (a pause frees a slot for a start).
             while true {
-                let runningNow = running.map(\.active)
                 let free = request.slots - running.count
-                let decision = model.decide(&queue, DispatchState(now: clock, running: runningNow, freeSlots: free,
+                let decision = model.decide(&queue, DispatchState(now: clock, running: running, freeSlots: free,
                                                                   noSlotAnywhere: free <= 0, activeBatches: active),
                                            memo: &memo)
                 for violation in decision.violations where violations.insert(violation.job.job.id).inserted {
@@ -269,8 +269,9 @@ public enum Planner {
                 }
                 for pause in decision.pauses {
                     let i = pause.job.job.id
-                    guard let at = running.firstIndex(where: { $0.active.job.id == i }) else { continue }
-                    let run = running.remove(at: at)
+                    guard let at = running.firstIndex(where: { $0.job.id == i }) else { continue }
+                    running.remove(at: at)
+                    let run = runningUntil.remove(at: at)
                     segments[i].append(DateInterval(start: segmentStart[i]!, end: clock))
                     left[i] = max(1, Int(run.finish.timeIntervalSince(clock).rounded()))
                     pauses[i].append("\(short(clock, zone)) \(pause.reason)")
@@ -288,7 +289,8 @@ public enum Planner {
                     active.insert(occurrenceOf[i])
                     let finish = clock.addingTimeInterval(TimeInterval(left[i]))
                     let stop = job.checkpointed ? request.windows.firstDisallowed(jobs[i].priority, from: clock, to: finish) : nil
-                    running.append((ActiveJob(job: job, started: clock), finish, stop))
+                    running.append(ActiveJob(job: job, started: clock))
+                    runningUntil.append((finish, stop))
                 }
                 for (job, seconds) in decision.lateStarts where late[job.id] == nil { late[job.id] = seconds }
                 for wait in decision.waits {
@@ -310,23 +312,23 @@ public enum Planner {
             }
             // A window boundary that did not stop a job (it may still run there) is passed.
             var next = timers.peek?.0
-            for k in running.indices {
-                if let stop = running[k].stop, stop <= clock { running[k].stop = nil }
+            for k in runningUntil.indices {
+                if let stop = runningUntil[k].stop, stop <= clock { runningUntil[k].stop = nil }
                 // Advance to the next event: a finish, a window stopping a running job, a timer.
-                let event = running[k].stop.map { min($0, running[k].finish) } ?? running[k].finish
+                let event = runningUntil[k].stop.map { min($0, runningUntil[k].finish) } ?? runningUntil[k].finish
                 if next == nil || event < next! { next = event }
             }
             guard let next else { break }
             clock = max(clock, next)
             var k = 0
             while k < running.count {
-                let run = running[k]
+                let run = runningUntil[k]
                 guard run.finish <= clock else {
                     k += 1
                     continue
                 }
-                running.remove(at: k)
-                let i = run.active.job.id
+                let i = running.remove(at: k).job.id
+                runningUntil.remove(at: k)
                 segments[i].append(DateInterval(start: segmentStart[i]!, end: run.finish))
                 finished[i] = run.finish
                 ended(i)
