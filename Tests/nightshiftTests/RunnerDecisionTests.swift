@@ -268,6 +268,34 @@ final class RunnerDecisionTests: XCTestCase {
         XCTAssertEqual(try night.jobState("delivery_charges"), "succeeded", "other work went on")
     }
 
+    func testP4WorkWaitsWhileTheMachineIsOverloaded() throws {
+        // A 1 % limit, and two busy loops to make sure the load passes it: the P4 job waits with the
+        // reason in status; the P1–P3 jobs run.
+        let settings = try night.project.read("etc/nightshift.yaml")
+        try night.project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "max_load_percent: 10000", with: "max_load_percent: 1"))
+        let burners = try (0..<2).map { _ in
+            let burner = Process()
+            burner.executableURL = URL(fileURLWithPath: "/bin/sh")
+            burner.arguments = ["-c", "while :; do :; done"]
+            try burner.run()
+            return burner
+        }
+        defer { for burner in burners { burner.terminate() } }
+        // The 1-minute load average is recomputed every 5 s: give it a few readings.
+        Thread.sleep(forTimeInterval: 11)
+        let runner = try night.start(["run", "--at", "2026-11-23T01:59:50+08:00", "--speed", "60", "--until", "2026-11-23T02:20:00+08:00"],
+                                     name: "load")
+        try night.waitUntil("the P4 job waits for the load") {
+            (try night.scalar("SELECT wait_reason FROM nightshift.job_runs WHERE job = 'customer_consumption'") ?? "").contains("system load")
+        }
+        let status = try night.cli(["status"])
+        XCTAssertTrue(status.stdout.contains("customer_consumption") && status.stdout.contains("over the 1% limit"), status.stdout)
+        XCTAssertEqual(runner.wait(timeout: 90), 0, runner.logText)
+        XCTAssertEqual(try night.jobState("customer_consumption"), "pending", "never started while overloaded")
+        XCTAssertEqual(try night.jobState("delivery_charges"), "succeeded", "P3 work went on")
+        XCTAssertEqual(try night.jobState("daily_sales_summary"), "succeeded", "P2 work went on")
+    }
+
     func testWithTwoRunnersFullAP1JobPreemptsTheCalculationOnWhicheverRunnerHoldsIt() throws {
         // Two runners, one slot each: the slow summary (P2, cannot pause) on one, the calculation
         // (P3) on the other. The P1 job arriving at 02:02 finds no slot anywhere.
