@@ -8,6 +8,8 @@ public struct Configuration: Sendable {
     /// Processing windows with the calendar and time zone.
     public let windows: WindowSet
     public let priorityPolicy: PriorityPolicy
+    /// Who may ask for work (etc/operators.yaml), the quota, and approval in production.
+    public let requestPolicy: RequestPolicy
     /// Things an operator should know that do not stop the runner (provisional or ending calendars).
     public let warnings: [String]
 
@@ -67,9 +69,11 @@ public struct Configuration: Sendable {
         if calendar.years.isEmpty {
             warnings.append("etc/calendars: no holiday calendar is configured; every date is treated by its weekday alone")
         }
+        let requestPolicy = OperatorsFile.read(root: root, production: settings.isProduction, diagnostics: diagnostics, warnings: &warnings)
+        guard diagnostics.errors.isEmpty else { return (nil, diagnostics.errors) }
         let windows = WindowSet(windows: windowsFile.windows, allowed: windowsFile.allowed, calendar: calendar, zone: settings.timeZone)
         return (Configuration(settings: settings, jobs: jobs.sorted { $0.name < $1.name }, windows: windows,
-                              priorityPolicy: windowsFile.policy, warnings: warnings), [])
+                              priorityPolicy: windowsFile.policy, requestPolicy: requestPolicy, warnings: warnings), [])
     }
 
     /// Loads the configuration or throws every problem found.

@@ -5,6 +5,10 @@ import NightShiftCore
 public struct RunnerSettings: Sendable {
     public let root: String
     public let timeZone: TimeZone
+    /// `environment:` development, staging or production. In production a manager's request runs
+    /// only after a second manager approves it.
+    public let environment: String
+    public var isProduction: Bool { environment == "production" }
     /// libpq URI or conninfo; empty means DATABASE_URL, else the PG* variables.
     public let databaseURL: String
     public let jobsDirectory: String
@@ -33,10 +37,10 @@ public struct RunnerSettings: Sendable {
     /// runner that would pass it waits before it starts.
     public let totalConnections: Int
 
-    /// The connections a runner keeps open: one each for the scheduler, dispatcher, rescuer and
-    /// heartbeat, one for registration or `run --once`, and two per job slot (its job and its
-    /// bookkeeping).
-    public static let serviceConnections = 5
+    /// The connections a runner keeps open: one each for the scheduler, intake, dispatcher,
+    /// rescuer and heartbeat, one for registration or `run --once`, and two per job slot (its job
+    /// and its bookkeeping).
+    public static let serviceConnections = 6
     public static func connectionsNeeded(slots: Int) -> Int { serviceConnections + 2 * slots }
     public let schedules: [BatchKind: BatchSchedule]
     /// `runner:` — how the long-running service works.
@@ -60,6 +64,9 @@ public struct RunnerSettings: Sendable {
         if zone == nil {
             top.error("timezone", line: nil, "`\(zoneName)` is not an IANA time zone", fix: "use a name like Asia/Taipei")
         }
+        let environment = top.scalar("environment", required: false, expected: "development, staging or production",
+                                     example: "production") { ["development", "staging", "production"].contains($0) ? $0 : nil }
+            ?? "development"
         let database = top.mapping("database", required: false, example: "`url: \"\"`")
         let url = database?.string("url", required: false, example: "postgresql://user@host:5432/db") ?? ""
         database?.finish()
@@ -128,7 +135,7 @@ public struct RunnerSettings: Sendable {
         top.finish()
 
         guard diagnostics.errors.count == before, let zone else { return nil }
-        return RunnerSettings(root: root, timeZone: zone, databaseURL: url, jobsDirectory: jobs, sqlDirectory: sql,
+        return RunnerSettings(root: root, timeZone: zone, environment: environment, databaseURL: url, jobsDirectory: jobs, sqlDirectory: sql,
                               templatesDirectory: templates, exportsDirectory: exports, outboxDirectory: outbox,
                               keyring: keyringValue.hasPrefix("/") ? keyringValue : "\(root)/\(keyringValue)",
                               recipient: recipient, compressionLevel: level, mailFrom: from, mailTo: to,

@@ -59,11 +59,12 @@ public struct JobDefinition: Sendable, Equatable {
                           action: action)
     }
 
-    /// The same job with other dependencies (an override ignoring one), or under another name too
-    /// (a batch planned twice in one night).
-    public func with(name: String? = nil, dependsOn: [String]) -> JobDefinition {
-        JobDefinition(name: name ?? self.name, description: description, kind: kind, batch: batch, priority: priority, dependsOn: dependsOn,
-                      estimateSeconds: estimateSeconds, retries: retries, locks: locks, timeoutSeconds: timeoutSeconds, action: action)
+    /// The same job with other dependencies (an override ignoring one), under another name (a
+    /// batch planned twice in one night), or at another priority (a manager's request).
+    public func with(name: String? = nil, dependsOn: [String]? = nil, priority: Priority? = nil) -> JobDefinition {
+        JobDefinition(name: name ?? self.name, description: description, kind: kind, batch: batch, priority: priority ?? self.priority,
+                      dependsOn: dependsOn ?? self.dependsOn, estimateSeconds: estimateSeconds, retries: retries, locks: locks,
+                      timeoutSeconds: timeoutSeconds, action: action)
     }
 
     public static func == (a: JobDefinition, b: JobDefinition) -> Bool {

@@ -10,12 +10,27 @@ struct OccurrenceFactory {
     let configuration: Configuration
     let db: PostgresConnection
 
+    /// What a request asks of the run (`nightshift.requests`).
+    struct Requested {
+        let id: Int
+        /// Only this job, run alone (its dependencies are not waited for).
+        let job: String?
+        let businessDate: LocalDate?
+        /// Every job at this priority instead of its own.
+        let priority: Priority?
+    }
+
     func create(batch: BatchKind, at instant: Date, trigger: String, now: Date, runner: String, notes: [String] = [],
-                rerun: Bool = false) throws -> RunnerStore.Creation {
+                rerun: Bool = false, request: Requested? = nil) throws -> RunnerStore.Creation {
         let zone = configuration.settings.timeZone
-        let businessDate = batch.businessDate(at: instant, in: zone)
+        let businessDate = request?.businessDate ?? batch.businessDate(at: instant, in: zone)
         let overrides = try OverrideStore(db: db).overrides(batch: batch, businessDate: businessDate)
-        let applied = AppliedOverrides(jobs: configuration.jobs(in: batch), overrides: overrides.map(\.override))
+        var jobs = configuration.jobs(in: batch)
+        if let request {
+            if let only = request.job { jobs = jobs.filter { $0.name == only }.map { $0.with(dependsOn: []) } }
+            if let priority = request.priority { jobs = jobs.map { $0.with(priority: priority) } }
+        }
+        let applied = AppliedOverrides(jobs: jobs, overrides: overrides.map(\.override))
         var skipped: [String: String] = [:]
         for name in applied.skipped {
             skipped[name] = applied.byJob[name]?.first { $0.action == .skip }?.summary ?? "skipped by an override"
@@ -23,8 +38,16 @@ struct OccurrenceFactory {
         let warnings = notes + configuration.calendarCoverageWarnings(from: instant, days: 0)
             + applied.unknown.map { "override for \($0.job), which is not a \(batch.rawValue) job, was ignored (\($0.summary))" }
         let schedule = configuration.schedule(batch)
+        // A requested run may wait for its window: its batch window counts from when the windows
+        // first let all its jobs start (a P3 request at 10:00 on a workday starts at 18:00).
+        var opens = instant
+        if request != nil {
+            for priority in Set(applied.jobs.map(\.priority)) {
+                if case let .deferred(until) = configuration.windows.decide(priority, at: instant).verdict, until > opens { opens = until }
+            }
+        }
         var new = RunnerStore.NewBatchRun(batch: batch, scheduledFor: instant,
-                                          deadline: instant.addingTimeInterval(TimeInterval(schedule.windowSeconds)),
+                                          deadline: opens.addingTimeInterval(TimeInterval(schedule.windowSeconds)),
                                           businessDate: businessDate, trigger: trigger, jobs: try DependencyGraph(applied.jobs).order(),
                                           skipped: skipped,
                                           warnings: warnings)
@@ -33,6 +56,7 @@ struct OccurrenceFactory {
             expected[job] = max(1, Int(past.seconds.rounded()))
         }
         new.expectedSeconds = expected
+        new.requestID = request?.id
         let store = RunnerStore(db: db, zone: zone)
         let creation = try store.createBatchRun(new, now: now, runner: runner, rerun: rerun)
         if case let .created(id) = creation, !overrides.isEmpty {

@@ -4,8 +4,8 @@ import NightShiftConfig
 import NightShiftCore
 import PostgresClient
 
-/// One runner process: the scheduler (leader only), the dispatcher, the workers, the rescuer and
-/// the heartbeat, each on threads of its own. Any number of runners may share one database.
+/// One runner process: the scheduler (leader only), the intake (requests), the dispatcher, the
+/// workers, the rescuer and the heartbeat, each on threads of its own. Any number of runners may share one database.
 ///
 /// `run()` blocks until the runner stops: on `requestStop` (SIGTERM/SIGINT), at `until` on the
 /// runner's clock, or — in `once` mode — when its batch run is closed and summarised. Stopping
@@ -53,6 +53,7 @@ public final class Runner: @unchecked Sendable {
         let rescuer = Rescuer(context: context)
         let heartbeat = Heartbeat(context: context, workers: workers, notifier: notifier)
         let scheduler = mode == .service ? Scheduler(context: context) : nil
+        let intake = mode == .service ? Intake(context: context) : nil
         heartbeat.isLeader = { scheduler?.isLeader ?? false }
 
         guard try register() else {
@@ -66,6 +67,13 @@ public final class Runner: @unchecked Sendable {
         // The scheduler looks at least every 30 s of the runner's clock, so a fast clock fires on time.
         let scheduleInterval = min(poll, max(0.02, context.clock.realSeconds(forClockSeconds: 30)))
         let scheduleLoop = scheduler.map { ServiceLoop(name: "scheduler", interval: scheduleInterval, logger: logger, pass: $0.runOnce) }
+        // The intake's pass ends by waiting for a request's NOTIFY (at most one poll interval).
+        let intakeLoop = intake.map { intake in
+            ServiceLoop(name: "intake", interval: 0, logger: logger) {
+                try intake.runOnce()
+                try intake.waitForRequests(upTo: poll)
+            }
+        }
         workers.claimNext = dispatcher.claim
         // A worker claims its own next job; the dispatcher looks again (for idle workers), and the
         // rescuer closes finished batches on its next pass (within runner.poll_milliseconds).
@@ -76,10 +84,12 @@ public final class Runner: @unchecked Sendable {
             if case let .once(mine) = mode, id == mine, batchIsSummarised(id) { done.set("batch run \(id) ended") }
         }
         scheduler?.onCreated = { dispatchLoop.wake() }
+        intake?.onQueued = { dispatchLoop.wake() }
 
-        workers.start()
-        for loop in [heartbeatLoop, rescueLoop, dispatchLoop] + [scheduleLoop].compactMap({ $0 }) { loop.start() }
+        // READY=1 before any loop starts: the heartbeat's first WATCHDOG=1 must not come first.
         notifier?.notify("READY=1")
+        workers.start()
+        for loop in [heartbeatLoop, rescueLoop, dispatchLoop] + [scheduleLoop, intakeLoop].compactMap({ $0 }) { loop.start() }
         logger.notice("runner started", metadata: ["runner": "\(context.identity.id)", "workers": "\(settings.workers)",
                                                    "clock": "\(context.clock.now().iso8601(in: context.zone))",
                                                    "speed": "\(context.clock.speed)"])
@@ -105,8 +115,10 @@ public final class Runner: @unchecked Sendable {
 
         // Take no new work; let running jobs reach a checkpoint and release themselves.
         scheduleLoop?.stop()
+        intakeLoop?.stop()
         dispatchLoop.stop()
         scheduleLoop?.join()
+        intakeLoop?.join()
         dispatchLoop.join()
         heartbeat.stopRequested()
         workers.stopAll()
@@ -119,6 +131,7 @@ public final class Runner: @unchecked Sendable {
         heartbeatLoop.stop()
         heartbeatLoop.join()
         scheduler?.close()
+        intake?.close()
         dispatcher.close()
         rescuer.close()
         heartbeat.close()

@@ -55,6 +55,17 @@ public struct RunnerStatus: Codable, Sendable {
     /// Things a person should look at: expired leases not yet rescued, summaries not written.
     public let stuck: [String]
 
+    /// A request for work not finished yet (`nightshift requests` shows them all).
+    public struct OpenRequest: Codable, Sendable {
+        public let id: Int
+        public let state: String
+        public let what: String
+        public let requestedBy: String
+        /// What it waits for, or where it runs.
+        public let situation: String
+    }
+    public let requests: [OpenRequest]
+
     /// Reads the status; `leaseSeconds` decides when a silent runner counts as gone.
     public static func load(db: PostgresConnection, leaseSeconds: Int, zone: TimeZone) throws -> RunnerStatus {
         let running = try db.execute("""
@@ -157,8 +168,11 @@ public struct RunnerStatus: Codable, Sendable {
             stuck.append("work is waiting but no runner is alive: start `nightshift run` (or the systemd unit)")
         }
         let now = try db.execute("SELECT extract(epoch FROM clock_timestamp())::float8 AS t").double(0, "t") ?? 0
+        let requests = try RequestStore(db: db).list(since: Date(timeIntervalSince1970: now)).filter(\.state.isOpen).map {
+            OpenRequest(id: $0.id, state: $0.state.rawValue, what: $0.what, requestedBy: $0.requestedBy, situation: $0.situation)
+        }
         return RunnerStatus(at: Date(timeIntervalSince1970: now).iso8601(in: zone), running: runningJobs, waiting: waitingJobs,
-                            runners: runnerInfos, stuck: stuck)
+                            runners: runnerInfos, stuck: stuck, requests: requests)
     }
 }
 

@@ -72,6 +72,8 @@ public final class RunnerStore {
         public var warnings: [String]
         /// Expected seconds per job (mean of recent runs, else the estimate): the decision model's duration.
         public var expectedSeconds: [String: Int] = [:]
+        /// The request this run was made for (`nightshift.requests`), if any.
+        public var requestID: Int?
     }
 
     public enum Creation: Equatable {
@@ -99,11 +101,11 @@ public final class RunnerStore {
             }
             let inserted = try db.execute("""
                 INSERT INTO nightshift.batch_runs (batch, business_date, scheduled_for, trigger, state, started_at, run_number,
-                                                   deadline, warnings)
-                VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8::text[])
+                                                   deadline, warnings, request_id)
+                VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8::text[], $9::bigint)
                 ON CONFLICT (batch, scheduled_for, run_number) DO NOTHING RETURNING id
                 """, [new.batch.rawValue, new.businessDate.description, iso8601(new.scheduledFor), new.trigger, iso8601(now),
-                      String(runNumber), iso8601(new.deadline), pgArray(new.warnings)])
+                      String(runNumber), iso8601(new.deadline), pgArray(new.warnings), new.requestID.map(String.init)])
             guard let id = inserted.int(0, "id") else {
                 // Another runner created it between our look and our insert.
                 let other = try db.execute("""

@@ -118,7 +118,9 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Runs `body` inside BEGIN/COMMIT; rolls back when it throws and rethrows the original error.
+    /// Called inside a transaction already, `body` joins it (the outer one commits or rolls back).
     public func transaction<T>(begin: String = "BEGIN", _ body: () throws -> T) throws -> T {
+        if inTransaction { return try body() }
         try execute(begin)
         do {
             let value = try body()
@@ -146,6 +148,50 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Starts a `COPY ... TO STDOUT` and returns a pull-based stream of its rows.
     public func copyOutStream(_ sql: String) throws -> CopyOutStream {
         try CopyOutStream(connection: self, sql: sql)
+    }
+
+    /// A NOTIFY received on a channel this connection LISTENs to.
+    public struct Notification: Sendable, Equatable {
+        public let channel: String
+        public let payload: String
+        /// The backend that sent it.
+        public let senderPID: Int32
+    }
+
+    /// Waits up to `timeout` seconds for notifications on the channels this connection LISTENs
+    /// to (`LISTEN channel` first), and returns them; empty when none came in time. Throws when the
+    /// connection is lost (SQLSTATE 08006): the caller reconnects, LISTENs again, and looks for
+    /// what it may have missed.
+    public func notifications(waitingUpTo timeout: TimeInterval) throws -> [Notification] {
+        let conn = try live(.execute, "(waiting for notifications)")
+        var received = drainNotifications(conn)
+        if !received.isEmpty { return received }
+        let socket = PQsocket(conn)
+        guard socket >= 0 else { throw connectionError(conn, operation: .execute, sql: "(waiting for notifications)") }
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, Int32(max(0, min(timeout, 3600)) * 1000))
+        if ready < 0 && errno != EINTR {
+            throw PostgresError(operation: .execute, sqlState: nil, message: "poll() on the connection failed: errno \(errno)",
+                                context: "(waiting for notifications)")
+        }
+        if ready > 0 {
+            guard PQconsumeInput(conn) == 1 else {
+                throw PostgresError(operation: .execute, sqlState: "08006", message: String(cString: PQerrorMessage(conn)),
+                                    context: "(waiting for notifications)")
+            }
+            received = drainNotifications(conn)
+        }
+        return received
+    }
+
+    private func drainNotifications(_ conn: OpaquePointer) -> [Notification] {
+        var received: [Notification] = []
+        while let raw = PQnotifies(conn) {
+            received.append(Notification(channel: String(cString: raw.pointee.relname), payload: String(cString: raw.pointee.extra),
+                                         senderPID: raw.pointee.be_pid))
+            PQfreemem(raw)
+        }
+        return received
     }
 
     // MARK: internals shared with CopyOutStream

@@ -7,9 +7,10 @@ struct NightShift: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nightshift",
         abstract: "The night-window batch runner of the Lucky Gas ERP.",
-        discussion: "Configuration lives under --root (default: the current directory, or $NIGHTSHIFT_ROOT): etc/nightshift.yaml (database, paths, export key, mail, limits, batch schedules), etc/windows.yaml (processing windows and priority rules), etc/calendars/*.yaml (Taiwan holidays and make-up workdays) and jobs/*.yaml. The database is --database-url, else database.url in etc/nightshift.yaml, else $DATABASE_URL, else the standard PG* variables.",
+        discussion: "Configuration lives under --root (default: the current directory, or $NIGHTSHIFT_ROOT): etc/nightshift.yaml (database, paths, export key, mail, limits, batch schedules), etc/windows.yaml (processing windows and priority rules), etc/calendars/*.yaml (Taiwan holidays and make-up workdays), etc/operators.yaml (who may submit and approve requests) and jobs/*.yaml. The database is --database-url, else database.url in etc/nightshift.yaml, else $DATABASE_URL, else the standard PG* variables.",
         subcommands: [CheckCommand.self, MigrateCommand.self, SeedCommand.self, RunCommand.self, PlanCommand.self,
-                      CronCommand.self, OverrideCommand.self, StatusCommand.self, HistoryCommand.self]
+                      CronCommand.self, OverrideCommand.self, SubmitCommand.self, RequestsCommand.self, ApproveCommand.self,
+                      RejectCommand.self, CancelCommand.self, StatusCommand.self, HistoryCommand.self]
     )
 }
 

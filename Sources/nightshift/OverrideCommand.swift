@@ -12,9 +12,10 @@ struct OverrideCommand: ParsableCommand {
         discussion: """
             --skip: the job does not run; its dependents treat it as done.
             --ignore-dependency DEP: the job runs without waiting for DEP.
-            Recorded in nightshift.manual_overrides with --by and --reason, and applied by the next run \
-            of that batch and business date. Example:
-              nightshift override --date 2026-11-22 --job daily_delivery_export --skip --by alice --reason "bank holiday"
+            Recorded in nightshift.manual_overrides with who asked (your operating-system account; \
+            managers and directors in etc/operators.yaml) and --reason, and applied by the next run of \
+            that batch and business date. Example:
+              nightshift override --date 2026-11-22 --job daily_delivery_export --skip --reason "bank holiday"
             """
     )
 
@@ -24,7 +25,6 @@ struct OverrideCommand: ParsableCommand {
     @Option(help: "The job.") var job: String?
     @Flag(help: "Skip the job.") var skip = false
     @Option(help: "Run the job without waiting for this dependency.") var ignoreDependency: String?
-    @Option(help: "Who asks (default: $SUDO_USER or $USER).") var by: String?
     @Option(help: "Why.") var reason: String?
     @Flag(help: "List the overrides recorded for the batch and date.") var list = false
 
@@ -59,8 +59,14 @@ struct OverrideCommand: ParsableCommand {
             printError("error: \(definition.name) does not depend on \(dep); its dependencies: \(definition.dependsOn.joined(separator: ", "))")
             throw ExitCode(2)
         }
-        let environment = ProcessInfo.processInfo.environment
-        let who = by ?? environment["SUDO_USER"] ?? environment["USER"] ?? "unknown"
+        let identity = OperatorIdentity.current()
+        if let refusal = configuration.requestPolicy.refusal(identity.account, .override) {
+            let command = (["nightshift"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+            try? RequestStore(db: db).refuse(by: identity, command: command, reason: refusal)
+            printError("refused: \(refusal)")
+            throw ExitCode(1)
+        }
+        let who = identity.account
         let override = ManualOverride(job: definition.name, action: skip ? .skip : .ignoreDependency(ignoreDependency!),
                                       requestedBy: who, reason: reason!)
         let id = try store.record(override, batch: kind, businessDate: day)

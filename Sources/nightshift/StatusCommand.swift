@@ -53,6 +53,10 @@ struct StatusCommand: ParsableCommand {
             print("  \(runner.id)  \(runner.state)\(runner.leader ? " (leader)" : "")  \(runner.mode), \(runner.workers) worker\(runner.workers == 1 ? "" : "s"), "
                   + String(format: "heartbeat %.1f s ago", runner.heartbeatAgeSeconds) + ", clock \(runner.clock)")
         }
+        if !status.requests.isEmpty {
+            print("requests:")
+            for request in status.requests { print("  #\(request.id) \(request.what) by \(request.requestedBy): \(request.situation)") }
+        }
         if !status.stuck.isEmpty {
             print("needs a look:")
             for item in status.stuck { print("  ! \(item)") }

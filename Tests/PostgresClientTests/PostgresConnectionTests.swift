@@ -124,4 +124,34 @@ final class PostgresConnectionTests: XCTestCase {
             XCTAssertEqual((error as! PostgresError).sqlState, "08003")
         }
     }
+
+    func testNotificationsArriveWhileWaitingAndALostConnectionThrows() throws {
+        try db.execute("LISTEN nightshift_test")
+        let other = try database.connect()
+        defer { other.close() }
+        // Nothing sent: the wait times out empty, after about the timeout.
+        let t0 = Date()
+        XCTAssertEqual(try db.notifications(waitingUpTo: 0.3), [])
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(t0), 0.25)
+        // Sent from another session while this one waits: it wakes at once, with the payload.
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.2) { _ = try? other.execute("SELECT pg_notify('nightshift_test', '42')") }
+        let t1 = Date()
+        let received = try db.notifications(waitingUpTo: 5)
+        XCTAssertEqual(received.map(\.payload), ["42"])
+        XCTAssertEqual(received.first?.channel, "nightshift_test")
+        XCTAssertEqual(received.first?.senderPID, other.backendPID)
+        XCTAssertLessThan(Date().timeIntervalSince(t1), 4)
+        // Two sent before the wait: both returned by it.
+        try other.execute("NOTIFY nightshift_test, 'a'")
+        try other.execute("NOTIFY nightshift_test, 'b'")
+        Thread.sleep(forTimeInterval: 0.1)
+        var both: [String] = []
+        while both.count < 2, case let next = try db.notifications(waitingUpTo: 2), !next.isEmpty { both += next.map(\.payload) }
+        XCTAssertEqual(both, ["a", "b"])
+        // The session killed: the wait throws a connection failure.
+        try other.execute("SELECT pg_terminate_backend($1::int)", [String(db.backendPID)])
+        XCTAssertThrowsError(try db.notifications(waitingUpTo: 5)) { error in
+            XCTAssertEqual((error as? PostgresError)?.sqlState, "08006", "\(error)")
+        }
+    }
 }

@@ -12,6 +12,14 @@ public final class ProjectCopy {
         for folder in ["etc", "jobs", "sql", "templates"] {
             try FileManager.default.copyItem(atPath: "\(source)/\(folder)", toPath: "\(root)/\(folder)")
         }
+        // The account running the tests may do everything (a director); others are set per test.
+        try operators([currentAccount(): "director"])
+    }
+
+    /// Writes etc/operators.yaml with these accounts and roles.
+    public func operators(_ accounts: [String: String], quotaPerDay: Int = 3, approvalHours: Int = 24) throws {
+        let lines = accounts.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)" }.joined(separator: "\n")
+        try write("etc/operators.yaml", "accounts:\n\(lines)\nquota_per_day: \(quotaPerDay)\napproval_hours: \(approvalHours)\n")
     }
 
     public func write(_ relative: String, _ text: String) throws {
@@ -59,4 +67,17 @@ public final class ProjectCopy {
     }
 
     public func cleanup() { directory.remove() }
+}
+
+/// The operating-system account a person running this process is, as NightShift sees it: the
+/// login account (/proc/self/loginuid) when set, else the real uid's name. Read independently of
+/// NightShift's code, from the password database.
+public func currentAccount() -> String {
+    var uid = getuid()
+    if let text = try? String(contentsOfFile: "/proc/self/loginuid", encoding: .utf8),
+       let login = UInt32(text.trimmingCharacters(in: .whitespacesAndNewlines)), login != UInt32.max {
+        uid = login
+    }
+    guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "uid:\(uid)" }
+    return String(cString: name)
 }

@@ -1,0 +1,170 @@
+import Foundation
+import NightShiftCore
+import PostgresClient
+
+/// Requests for work and their audit trail (`nightshift.requests`, `nightshift.audit`).
+///
+/// People's clients write only through the narrow functions of migration 0005
+/// (`nightshift.submit_request`, `decide_request`, `refuse_attempt`), which the role
+/// `nightshift_requester` may call; the runner's intake moves requests on with its own rights.
+public struct RequestStore {
+    let db: PostgresConnection
+
+    public init(db: PostgresConnection) { self.db = db }
+
+    /// What a request asks for.
+    public struct Submission: Sendable, Equatable {
+        public enum Source: String, Sendable { case cli, event, api }
+        public let source: Source
+        public let batch: BatchKind
+        /// nil: the whole batch.
+        public let job: String?
+        /// nil: the batch's business date when it is queued.
+        public let businessDate: LocalDate?
+        /// nil: the jobs' own priorities.
+        public let priority: Priority?
+        public let reason: String
+
+        public init(source: Source, batch: BatchKind, job: String?, businessDate: LocalDate?, priority: Priority?, reason: String) {
+            self.source = source
+            self.batch = batch
+            self.job = job
+            self.businessDate = businessDate
+            self.priority = priority
+            self.reason = reason
+        }
+
+        /// e.g. `daily batch`, `job delivery_charges (daily)`, with the date and priority asked for.
+        public var summary: String {
+            var text = job.map { "job \($0) (\(batch.rawValue))" } ?? "\(batch.rawValue) batch"
+            if let businessDate { text += " for \(businessDate)" }
+            if let priority { text += " at \(priority)" }
+            return text
+        }
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        case recorded(id: Int, state: RequestState)
+        /// Refused, in one line (also an audit row).
+        case refused(String)
+    }
+
+    /// Records a request, or its refusal when the person's quota for the day is used up.
+    public func submit(_ submission: Submission, by identity: OperatorIdentity, command: String, policy: RequestPolicy,
+                       zone: TimeZone) throws -> Outcome {
+        let result = try db.execute("""
+            SELECT request_id, state, refusal FROM nightshift.submit_request($1, $2, $3, $4, $5::date, $6::smallint, $7, $8, $9, $10,
+                                                                             $11::boolean, $12::int, $13)
+            """, [submission.source.rawValue, submission.job == nil ? "batch" : "job", submission.batch.rawValue, submission.job,
+                  submission.businessDate?.description, submission.priority.map { String($0.rawValue) }, submission.reason,
+                  identity.account, hostText(identity), command, String(policy.needsApproval), String(policy.quotaPerDay),
+                  zone.identifier])
+        return outcome(result)
+    }
+
+    /// Records an attempt refused before it became a request.
+    public func refuse(by identity: OperatorIdentity, command: String, reason: String, requestID: Int? = nil) throws {
+        try db.execute("SELECT nightshift.refuse_attempt($1, $2, $3, $4, $5::bigint)",
+                       [identity.account, hostText(identity), command, reason, requestID.map(String.init)])
+    }
+
+    public enum Decision: String, Sendable { case approve, reject, cancel }
+
+    /// Approves, rejects or cancels request `id` (the database checks the request's state, that
+    /// nobody decides on their own request, and who may cancel).
+    public func decide(_ id: Int, _ decision: Decision, by identity: OperatorIdentity, isDirector: Bool, command: String,
+                       reason: String?) throws -> Outcome {
+        let result = try db.execute("""
+            SELECT state, refusal FROM nightshift.decide_request($1::bigint, $2, $3, $4::boolean, $5, $6, $7)
+            """, [String(id), decision.rawValue, identity.account, String(isDirector), hostText(identity), command, reason])
+        if let refusal = result.string(0, "refusal") { return .refused(refusal) }
+        return .recorded(id: id, state: RequestState(rawValue: result.string(0, "state")!)!)
+    }
+
+    private func outcome(_ result: QueryResult) -> Outcome {
+        if let refusal = result.string(0, "refusal") { return .refused(refusal) }
+        return .recorded(id: result.int(0, "request_id")!, state: RequestState(rawValue: result.string(0, "state")!)!)
+    }
+
+    /// The host as recorded: the machine, and the account acted as under sudo.
+    private func hostText(_ identity: OperatorIdentity) -> String {
+        identity.actingAs.map { "\(identity.host) (as \($0))" } ?? identity.host
+    }
+
+    // MARK: reading
+
+    /// A request as `nightshift requests` and `status` show it.
+    public struct Listed: Sendable {
+        public let id: Int
+        public let state: RequestState
+        public let stateReason: String?
+        public let source: String
+        public let batch: String
+        public let job: String?
+        public let businessDate: String?
+        public let priority: Int?
+        public let reason: String
+        public let requestedBy: String
+        public let host: String
+        public let requestedAt: Date
+        public let approvedBy: String?
+        public let decidedBy: String?
+        public let batchRunID: Int?
+        public let outcome: String?
+        /// For a queued request: its batch run's jobs not started yet, and why the first of them waits.
+        public let waitingJobs: Int
+        public let runningJobs: Int
+        public let waitReason: String?
+
+        /// e.g. `daily batch for 2026-11-22 at P1`, `job delivery_charges (daily)`.
+        public var what: String {
+            var text = job.map { "job \($0) (\(batch))" } ?? "\(batch) batch"
+            if let businessDate { text += " for \(businessDate)" }
+            if let priority { text += " at P\(priority)" }
+            return text
+        }
+
+        /// One line: what it is waiting for, or how it ended.
+        public var situation: String {
+            switch state {
+            case .awaitingApproval: return "awaiting a second manager's approval"
+            case .accepted: return "accepted; the runner queues it within 2 s (is `nightshift run` running?)"
+            case .queued:
+                if runningJobs > 0 { return "running in batch run #\(batchRunID ?? 0)" }
+                if let waitReason { return "queued in batch run #\(batchRunID ?? 0), waiting: \(waitReason)" }
+                return "queued in batch run #\(batchRunID ?? 0)"
+            case .finished: return "finished: batch run #\(batchRunID ?? 0) \(outcome ?? "ended")"
+            case .rejected, .cancelled, .refused, .expired:
+                return "\(state.rawValue)\(decidedBy.map { " by \($0)" } ?? "")\(stateReason.map { ": \($0)" } ?? "")"
+            }
+        }
+    }
+
+    /// Open requests, and the others made since `since`, newest first.
+    public func list(since: Date, limit: Int = 200) throws -> [Listed] {
+        let rows = try db.execute("""
+            SELECT r.id, r.state, r.state_reason, r.source, r.batch, r.job, r.business_date::text AS business_date, r.priority,
+                   r.reason, r.requested_by, r.host, extract(epoch FROM r.requested_at) AS requested_at, r.approved_by, r.decided_by,
+                   r.batch_run_id, r.outcome,
+                   (SELECT count(*) FROM nightshift.job_runs j WHERE j.batch_run_id = r.batch_run_id
+                        AND j.state IN ('pending', 'retrying', 'paused')) AS waiting,
+                   (SELECT count(*) FROM nightshift.job_runs j WHERE j.batch_run_id = r.batch_run_id AND j.state = 'running') AS running,
+                   (SELECT j.wait_reason FROM nightshift.job_runs j WHERE j.batch_run_id = r.batch_run_id
+                        AND j.state IN ('pending', 'retrying', 'paused') AND j.wait_reason IS NOT NULL ORDER BY j.priority, j.id LIMIT 1)
+                        AS wait_reason
+            FROM nightshift.requests r
+            WHERE r.state IN ('awaiting_approval', 'accepted', 'queued') OR r.requested_at >= $1::timestamptz
+            ORDER BY r.id DESC LIMIT $2
+            """, [iso8601(since), String(limit)])
+        return (0..<rows.rowCount).map { row in
+            Listed(id: rows.int(row, "id")!, state: RequestState(rawValue: rows.string(row, "state")!)!,
+                   stateReason: rows.string(row, "state_reason"), source: rows.string(row, "source")!, batch: rows.string(row, "batch")!,
+                   job: rows.string(row, "job"), businessDate: rows.string(row, "business_date"), priority: rows.int(row, "priority"),
+                   reason: rows.string(row, "reason")!, requestedBy: rows.string(row, "requested_by")!, host: rows.string(row, "host")!,
+                   requestedAt: Date(timeIntervalSince1970: rows.double(row, "requested_at")!), approvedBy: rows.string(row, "approved_by"),
+                   decidedBy: rows.string(row, "decided_by"), batchRunID: rows.int(row, "batch_run_id"), outcome: rows.string(row, "outcome"),
+                   waitingJobs: rows.int(row, "waiting") ?? 0, runningJobs: rows.int(row, "running") ?? 0,
+                   waitReason: rows.string(row, "wait_reason"))
+        }
+    }
+}

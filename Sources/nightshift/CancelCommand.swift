@@ -1,0 +1,24 @@
+import ArgumentParser
+import NightShiftEngine
+
+struct CancelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cancel",
+        abstract: "Cancel a request before any of its jobs started (your own; a director: anyone's).",
+        discussion: "A queued request whose jobs have not started is taken out of the queue: its batch run ends as cancelled. Once a job started, skip the rest with `nightshift override`. Audited."
+    )
+
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The request number (`nightshift requests`).") var id: Int
+    @Option(help: "Why (recorded and audited).") var reason: String?
+
+    func run() throws {
+        let client = try RequestClient(options)
+        try client.require(.cancel)
+        let outcome = try client.call {
+            try client.store.decide(id, .cancel, by: client.identity, isDirector: client.policy.isDirector(client.identity.account),
+                                    command: client.command, reason: reason)
+        }
+        try client.report(outcome) { id, _ in "request #\(id) cancelled by \(client.identity.account)" }
+    }
+}

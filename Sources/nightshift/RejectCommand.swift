@@ -1,0 +1,26 @@
+import ArgumentParser
+import NightShiftEngine
+
+struct RejectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reject",
+        abstract: "Reject another manager's request that awaits approval.",
+        discussion: "Managers and directors; nobody rejects their own request (cancel it instead). Audited."
+    )
+
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The request number (`nightshift requests`).") var id: Int
+    @Option(help: "Why (recorded and audited).") var reason: String
+
+    func run() throws {
+        let client = try RequestClient(options)
+        try client.require(.reject)
+        let why = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        if why.isEmpty { try client.refuse("say why with --reason", requestID: id) }
+        let outcome = try client.call {
+            try client.store.decide(id, .reject, by: client.identity, isDirector: client.policy.isDirector(client.identity.account),
+                                    command: client.command, reason: why)
+        }
+        try client.report(outcome) { id, _ in "request #\(id) rejected by \(client.identity.account)" }
+    }
+}
