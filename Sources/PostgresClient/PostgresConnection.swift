@@ -163,25 +163,30 @@ public final class PostgresConnection: @unchecked Sendable {
     /// connection is lost (SQLSTATE 08006): the caller reconnects, LISTENs again, and looks for
     /// what it may have missed.
     public func notifications(waitingUpTo timeout: TimeInterval) throws -> [Notification] {
-        let conn = try live(.execute, "(waiting for notifications)")
-        var received = drainNotifications(conn)
-        if !received.isEmpty { return received }
-        let socket = PQsocket(conn)
-        guard socket >= 0 else { throw connectionError(conn, operation: .execute, sql: "(waiting for notifications)") }
-        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-        let ready = poll(&descriptor, 1, Int32(max(0, min(timeout, 3600)) * 1000))
-        if ready < 0 && errno != EINTR {
-            throw PostgresError(operation: .execute, sqlState: nil, message: "poll() on the connection failed: errno \(errno)",
-                                context: "(waiting for notifications)")
-        }
-        if ready > 0 {
-            guard PQconsumeInput(conn) == 1 else {
-                throw PostgresError(operation: .execute, sqlState: "08006", message: String(cString: PQerrorMessage(conn)),
-                                    context: "(waiting for notifications)")
+        let context = "(waiting for notifications)"
+        let conn = try live(.execute, context)
+        let deadline = Date().addingTimeInterval(max(0, min(timeout, 3600)))
+        while true {
+            let received = drainNotifications(conn)
+            if !received.isEmpty { return received }
+            guard PQstatus(conn) == CONNECTION_OK else {
+                throw PostgresError(operation: .execute, sqlState: "08006", message: String(cString: PQerrorMessage(conn)), context: context)
             }
-            received = drainNotifications(conn)
+            let left = deadline.timeIntervalSinceNow
+            if left <= 0 { return [] }
+            let socket = PQsocket(conn)
+            guard socket >= 0 else { throw connectionError(conn, operation: .execute, sql: context) }
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&descriptor, 1, Int32((left * 1000).rounded(.up)))
+            if ready < 0 && errno != EINTR {
+                throw PostgresError(operation: .execute, sqlState: nil, message: "poll() on the connection failed: errno \(errno)",
+                                    context: context)
+            }
+            // Readable: take in what arrived (a notification, or the server closing the session).
+            if ready > 0, PQconsumeInput(conn) != 1 {
+                throw PostgresError(operation: .execute, sqlState: "08006", message: String(cString: PQerrorMessage(conn)), context: context)
+            }
         }
-        return received
     }
 
     private func drainNotifications(_ conn: OpaquePointer) -> [Notification] {

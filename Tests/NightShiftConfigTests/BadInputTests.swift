@@ -32,6 +32,40 @@ final class BadInputTests: XCTestCase {
         XCTAssertTrue(errors().first?.contains("resolves (through a symbolic link) to /etc/passwd") == true, "\(errors())")
     }
 
+    func testOperatorsFileErrorsNameTheLineAndTheFix() throws {
+        try project.write("etc/operators.yaml", """
+            accounts:
+              alice: manager
+              bob: boss
+            quota_per_day: 0
+            approval_hour: 24
+            """)
+        let found = errors()
+        XCTAssertEqual(found.count, 3, "\(found)")
+        XCTAssertTrue(found.contains { $0.hasPrefix("etc/operators.yaml:3") && $0.contains("accounts.bob") && $0.contains("`boss` is not a role")
+            && $0.contains("operator, manager or director") }, "\(found)")
+        XCTAssertTrue(found.contains { $0.contains("quota_per_day") && $0.contains("from 1 to 100") }, "\(found)")
+        XCTAssertTrue(found.contains { $0.contains("approval_hour") && $0.contains("unknown key") && $0.contains("did you mean `approval_hours`") },
+                      "\(found)")
+
+        try project.write("etc/operators.yaml", "accounts:\n  alice: manager\n")
+        let configuration = try Configuration.load(root: project.root)
+        XCTAssertEqual(configuration.requestPolicy.accounts, ["alice": .manager])
+        XCTAssertEqual(configuration.requestPolicy.quotaPerDay, 3)
+        XCTAssertFalse(configuration.requestPolicy.needsApproval, "development")
+
+        try project.remove("etc/operators.yaml")
+        let without = try Configuration.load(root: project.root)
+        XCTAssertTrue(without.requestPolicy.accounts.isEmpty)
+        XCTAssertTrue(without.warnings.contains { $0.contains("etc/operators.yaml is missing: nobody may submit requests") }, "\(without.warnings)")
+
+        let settings = try project.read("etc/nightshift.yaml")
+        try project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "environment: development", with: "environment: prod"))
+        XCTAssertTrue(errors().first?.contains("`prod` is not development, staging or production") == true, "\(errors())")
+        try project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "environment: development", with: "environment: production"))
+        XCTAssertTrue(try Configuration.load(root: project.root).requestPolicy.needsApproval)
+    }
+
     func testSlotsConnectionsAndTheReplacedWorkersKey() throws {
         let settings = try project.read("etc/nightshift.yaml")
         try project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "concurrent_jobs: 2 ", with: "concurrent_jobs: 4 "))

@@ -44,6 +44,7 @@ public final class ProjectCopy {
                           maxLoadPercent: Int = 10_000, maxConnections: Int = 10) throws {
         try write("etc/nightshift.yaml", """
             timezone: Asia/Taipei
+            environment: development
             database:
               url: ""
             paths:

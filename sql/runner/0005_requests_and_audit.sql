@@ -93,6 +93,7 @@ CREATE FUNCTION nightshift.submit_request(
     p_actor text, p_host text, p_command text, p_needs_approval boolean, p_quota int, p_zone text)
 RETURNS TABLE (request_id bigint, state text, refusal text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, nightshift AS $$
+#variable_conflict use_column
 DECLARE
     v_day date := (clock_timestamp() AT TIME ZONE p_zone)::date;
     v_used int;
@@ -140,6 +141,7 @@ CREATE FUNCTION nightshift.decide_request(p_id bigint, p_action text, p_actor te
                                           p_command text, p_reason text)
 RETURNS TABLE (state text, refusal text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, nightshift AS $$
+#variable_conflict use_column
 DECLARE
     r nightshift.requests%ROWTYPE;
     v_refusal text;

@@ -1,0 +1,201 @@
+import Foundation
+import PostgresClient
+import TestSupport
+import XCTest
+
+/// `nightshift submit`, `requests`, `approve`, `reject` and `cancel` as people use them: run as
+/// real operating-system accounts (`runuser`, so these tests need root), against a real server,
+/// with the audit read back from the database.
+final class RequestCommandTests: CommandLineTestCase {
+    var database: TestDatabase!
+    let me = currentAccount()
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        try XCTSkipUnless(getuid() == 0, "these tests run the CLI as other accounts with runuser, which needs root")
+        database = try TestDatabase()
+        // daemon is a manager, nobody an operator; the account running the tests a director; bin is not listed.
+        try project.operators([me: "director", "daemon": "manager", "nobody": "operator"])
+        let migrate = try nightshift(["migrate"], environment: ["DATABASE_URL": database.url])
+        XCTAssertEqual(migrate.status, 0, migrate.stderr)
+    }
+
+    override func tearDown() {
+        database?.drop()
+        super.tearDown()
+    }
+
+    /// Runs the CLI as `account` (nil: the account running the tests).
+    func cli(_ arguments: [String], as account: String? = nil, environment: [String: String] = [:]) throws -> ProcessOutput {
+        let command = [try nightshiftBinary()] + arguments + ["--root", project.root]
+        let env = ["DATABASE_URL": database.url].merging(environment) { $1 }
+        guard let account else { return try runProcess(command, environment: env) }
+        return try runProcess(["runuser", "-u", account, "--"] + command, environment: env)
+    }
+
+    func query(_ sql: String, _ parameters: [String?] = []) throws -> QueryResult {
+        let db = try database.connect()
+        defer { db.close() }
+        return try db.execute(sql, parameters)
+    }
+
+    func audit() throws -> [(actor: String, outcome: String, detail: String)] {
+        let rows = try query("SELECT actor, outcome, coalesce(detail, '') AS detail FROM nightshift.audit ORDER BY id")
+        return (0..<rows.rowCount).map { (rows.string($0, "actor")!, rows.string($0, "outcome")!, rows.string($0, "detail")!) }
+    }
+
+    func testWhoAsksIsTheOperatingSystemAccountNeverAFlagOrTheEnvironment() throws {
+        // The environment says daemon; the process is the test account.
+        let spoofed = try cli(["submit", "daily", "--reason", "env says daemon"],
+                              environment: ["USER": "daemon", "LOGNAME": "daemon", "SUDO_USER": "daemon"])
+        XCTAssertEqual(spoofed.status, 0, spoofed.stderr)
+        XCTAssertEqual(try query("SELECT requested_by FROM nightshift.requests").string(0, 0), me)
+        // There is no flag for it.
+        for flag in ["--by", "--as", "--user"] {
+            let flagged = try cli(["submit", "daily", "--reason", "x", flag, "daemon"])
+            XCTAssertNotEqual(flagged.status, 0, flag)
+        }
+        XCTAssertEqual(try query("SELECT count(*) FROM nightshift.requests").int(0, 0), 1)
+        // nobody, with an environment naming the manager daemon, is still an operator: refused.
+        let operatorTry = try cli(["submit", "daily", "--reason", "x"], as: "nobody", environment: ["USER": "daemon", "SUDO_USER": "daemon"])
+        XCTAssertEqual(operatorTry.status, 1)
+        XCTAssertEqual(operatorTry.stderr, "refused: nobody is an operator; to submit a request needs a manager or above (etc/operators.yaml)\n")
+        // An account not listed is refused.
+        let stranger = try cli(["submit", "daily", "--reason", "x"], as: "bin")
+        XCTAssertEqual(stranger.status, 1)
+        XCTAssertTrue(stranger.stderr.hasPrefix("refused: bin is not in etc/operators.yaml"), stranger.stderr)
+        let outcomes = try audit()
+        XCTAssertEqual(outcomes.map(\.actor), [me, "nobody", "bin"])
+        XCTAssertEqual(outcomes.map(\.outcome), ["accepted", "refused", "refused"])
+    }
+
+    func testUnderSudoThePersonIsTheAccountThatLoggedIn() throws {
+        // pam_loginuid sets the login uid at login and sudo keeps it: daemon logged in, then became
+        // nobody. Writing /proc/self/loginuid needs CAP_AUDIT_CONTROL (root) and an unset value.
+        let daemonUID = try XCTUnwrap(Int(runProcess(["id", "-u", "daemon"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let probe = try runProcess(["sh", "-c", "echo \(daemonUID) > /proc/self/loginuid && cat /proc/self/loginuid"])
+        try XCTSkipUnless(probe.status == 0 && probe.stdout.hasPrefix("\(daemonUID)"), "cannot set a login uid here: \(probe.stderr)")
+        let command = [try nightshiftBinary(), "submit", "daily", "--reason", "as nobody", "--root", project.root]
+        let output = try runProcess(["sh", "-c", "echo \(daemonUID) > /proc/self/loginuid && exec runuser -u nobody -- \"$@\"", "sh"] + command,
+                                    environment: ["DATABASE_URL": database.url])
+        XCTAssertEqual(output.status, 0, output.stderr)
+        XCTAssertTrue(output.stdout.contains("daemon (as nobody)@"), output.stdout)
+        let row = try query("SELECT requested_by, host FROM nightshift.requests")
+        XCTAssertEqual(row.string(0, "requested_by"), "daemon")
+        XCTAssertTrue(row.string(0, "host")?.hasSuffix("(as nobody)") == true, row.string(0, "host") ?? "")
+    }
+
+    func testTheFourthRequestOfADayIsRefusedEvenWhenSixArriveAtOnce() throws {
+        for n in 1...3 {
+            let ok = try cli(["submit", "daily", "--reason", "request \(n)"], as: "daemon")
+            XCTAssertEqual(ok.status, 0, ok.stderr)
+        }
+        let fourth = try cli(["submit", "daily", "--reason", "request 4"], as: "daemon")
+        XCTAssertEqual(fourth.status, 1)
+        XCTAssertEqual(fourth.stderr.split(separator: "\n").count, 1, "one line: \(fourth.stderr)")
+        XCTAssertTrue(fourth.stderr.hasPrefix("refused: daemon has made 3 request(s) today"), fourth.stderr)
+        // The test account's quota: six at once, three get through.
+        let results = try (0..<6).map { n in
+            try RunnerProcess(arguments: [try nightshiftBinary(), "submit", "daily", "--reason", "burst \(n)", "--root", project.root],
+                              environment: ["DATABASE_URL": database.url], log: "\(project.root)/burst\(n).log")
+        }.map { $0.wait(timeout: 60) }
+        XCTAssertEqual(results.filter { $0 == 0 }.count, 3, "\(results)")
+        XCTAssertEqual(results.filter { $0 == 1 }.count, 3, "\(results)")
+        XCTAssertEqual(try query("SELECT requested_by, count(*)::int FROM nightshift.requests GROUP BY 1 ORDER BY 1").rowCount, 2)
+        XCTAssertEqual(try query("SELECT count(*) FROM nightshift.requests WHERE requested_by = $1", [me]).int(0, 0), 3)
+        XCTAssertEqual(try query("SELECT count(*) FROM nightshift.audit WHERE outcome = 'refused' AND detail LIKE 'quota:%'").int(0, 0), 4)
+    }
+
+    func testInProductionASecondManagerApprovesAndNobodyApprovesTheirOwn() throws {
+        let settings = try project.read("etc/nightshift.yaml")
+        try project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "environment: development", with: "environment: production"))
+        let submitted = try cli(["submit", "delivery_charges", "--date", "2026-11-22", "--priority", "P2", "--reason", "price fix"], as: "daemon")
+        XCTAssertEqual(submitted.status, 0, submitted.stderr)
+        XCTAssertTrue(submitted.stdout.contains("runs after a second manager approves it (`nightshift approve 1`)"), submitted.stdout)
+        XCTAssertEqual(try query("SELECT state FROM nightshift.requests WHERE id = 1").string(0, 0), "awaiting_approval")
+
+        let own = try cli(["approve", "1"], as: "daemon")
+        XCTAssertEqual(own.status, 1)
+        XCTAssertEqual(own.stderr, "refused: request #1 is daemon's own: a second manager must approve it\n")
+        let byOperator = try cli(["approve", "1"], as: "nobody")
+        XCTAssertEqual(byOperator.status, 1)
+        XCTAssertTrue(byOperator.stderr.contains("nobody is an operator"), byOperator.stderr)
+        let listed = try cli(["requests"], as: "nobody")
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        XCTAssertTrue(listed.stdout.contains("#1 [awaiting_approval] job delivery_charges (daily) for 2026-11-22 at P2 by daemon"), listed.stdout)
+        XCTAssertTrue(listed.stdout.contains("awaiting a second manager's approval"), listed.stdout)
+
+        let approved = try cli(["approve", "1", "--reason", "checked the price table"])
+        XCTAssertEqual(approved.status, 0, approved.stderr)
+        let row = try query("SELECT state, approved_by FROM nightshift.requests WHERE id = 1")
+        XCTAssertEqual(row.string(0, "state"), "accepted")
+        XCTAssertEqual(row.string(0, "approved_by"), me)
+        let again = try cli(["reject", "1", "--reason", "too late"])
+        XCTAssertEqual(again.status, 1)
+        XCTAssertTrue(again.stderr.contains("request #1 is accepted, not awaiting approval"), again.stderr)
+
+        // A second request, rejected by the director; the requester cannot cancel it any more.
+        XCTAssertEqual(try cli(["submit", "daily", "--reason", "again"], as: "daemon").status, 0)
+        XCTAssertEqual(try cli(["reject", "2", "--reason", "not needed"]).status, 0)
+        let cancelRejected = try cli(["cancel", "2"], as: "daemon")
+        XCTAssertEqual(cancelRejected.status, 1)
+        XCTAssertTrue(cancelRejected.stderr.contains("request #2 is rejected already"), cancelRejected.stderr)
+
+        XCTAssertEqual(try audit().map(\.outcome), ["accepted", "refused", "refused", "approved", "refused", "accepted", "rejected", "refused"])
+    }
+
+    func testOnlyTheRequesterOrADirectorCancels() throws {
+        XCTAssertEqual(try cli(["submit", "daily", "--reason", "mine"]).status, 0)
+        let byOther = try cli(["cancel", "1"], as: "daemon")
+        XCTAssertEqual(byOther.status, 1)
+        XCTAssertTrue(byOther.stderr.contains("request #1 is \(me)'s: only they or a director may cancel it"), byOther.stderr)
+        XCTAssertEqual(try cli(["submit", "daily", "--reason", "daemon's"], as: "daemon").status, 0)
+        let byDirector = try cli(["cancel", "2", "--reason", "duplicate"])
+        XCTAssertEqual(byDirector.status, 0, byDirector.stderr)
+        XCTAssertEqual(try query("SELECT state || ' by ' || decided_by FROM nightshift.requests WHERE id = 2").string(0, 0), "cancelled by \(me)")
+    }
+
+    func testTheAuditTableRefusesUpdateDeleteAndTruncateInTheDatabase() throws {
+        XCTAssertEqual(try cli(["submit", "daily", "--reason", "x"]).status, 0)
+        let db = try database.connect() // the superuser that owns everything
+        defer { db.close() }
+        for statement in ["UPDATE nightshift.audit SET outcome = 'refused'", "DELETE FROM nightshift.audit",
+                          "TRUNCATE nightshift.audit"] {
+            XCTAssertThrowsError(try db.execute(statement), statement) { error in
+                XCTAssertEqual((error as? PostgresError)?.sqlState, "42501", "\(error)")
+                XCTAssertTrue("\(error)".contains("nightshift.audit is append-only"), "\(error)")
+            }
+        }
+        XCTAssertEqual(try query("SELECT count(*) FROM nightshift.audit").int(0, 0), 1)
+    }
+
+    func testARequesterLoginMayOnlyCallTheRequestFunctions() throws {
+        let role = "ns_mgr_\(UUID().uuidString.prefix(8).lowercased())"
+        let admin = try database.connect()
+        defer {
+            _ = try? admin.execute("DROP OWNED BY \(role)")
+            _ = try? admin.execute("DROP ROLE IF EXISTS \(role)")
+            admin.close()
+        }
+        try admin.execute("CREATE ROLE \(role) LOGIN IN ROLE nightshift_requester")
+        let url = database.url.replacingOccurrences(of: "postgres@", with: "\(role)@")
+        XCTAssertNotEqual(url, database.url)
+        let submitted = try cli(["submit", "daily", "--reason", "from a remote client"], as: "daemon", environment: ["DATABASE_URL": url])
+        XCTAssertEqual(submitted.status, 0, submitted.stderr)
+        XCTAssertEqual(try query("SELECT db_user FROM nightshift.requests").string(0, 0), role)
+        let listed = try cli(["requests"], as: "daemon", environment: ["DATABASE_URL": url])
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        let client = try PostgresConnection(conninfo: url)
+        defer { client.close() }
+        for statement in ["INSERT INTO nightshift.requests (source, target, batch, reason, requested_by, host, quota_day, state) "
+                            + "VALUES ('cli', 'batch', 'daily', 'x', 'daemon', 'h', current_date, 'accepted')",
+                          "UPDATE nightshift.requests SET state = 'accepted'",
+                          "INSERT INTO nightshift.audit (actor, host, command, outcome) VALUES ('x', 'h', 'c', 'accepted')",
+                          "UPDATE nightshift.job_runs SET state = 'succeeded'",
+                          "DELETE FROM nightshift.batch_runs"] {
+            XCTAssertThrowsError(try client.execute(statement), statement) { error in
+                XCTAssertEqual((error as? PostgresError)?.sqlState, "42501", "\(statement): \(error)")
+            }
+        }
+    }
+}
