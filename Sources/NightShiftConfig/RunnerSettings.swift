@@ -16,6 +16,8 @@ public struct RunnerSettings: Sendable {
     public let templatesDirectory: String
     public let exportsDirectory: String
     public let outboxDirectory: String
+    /// The watched folder for event files (`paths.inbox`), with processing/, processed/ and rejected/ inside.
+    public let inboxDirectory: String
     public let keyring: String
     public let recipient: String
     public let compressionLevel: Int
@@ -77,11 +79,11 @@ public struct RunnerSettings: Sendable {
             return value.hasPrefix("/") ? value : "\(root)/\(value)"
         }
         let jobs = dir("jobs", "jobs"), sql = dir("sql", "sql"), templates = dir("templates", "templates")
-        let exports = dir("exports", "var/exports"), outbox = dir("outbox", "var/outbox")
+        let exports = dir("exports", "var/exports"), outbox = dir("outbox", "var/outbox"), inbox = dir("inbox", "var/inbox")
         // Inputs must be directories that exist; outputs are created when first needed, but what
         // is there already must be a directory.
         for (key, path, mustExist) in [("jobs", jobs, true), ("sql", sql, true), ("templates", templates, true),
-                                       ("exports", exports, false), ("outbox", outbox, false)] {
+                                       ("exports", exports, false), ("outbox", outbox, false), ("inbox", inbox, false)] {
             var isDirectory: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
             let line = paths?.line(of: key)
@@ -136,7 +138,7 @@ public struct RunnerSettings: Sendable {
 
         guard diagnostics.errors.count == before, let zone else { return nil }
         return RunnerSettings(root: root, timeZone: zone, environment: environment, databaseURL: url, jobsDirectory: jobs, sqlDirectory: sql,
-                              templatesDirectory: templates, exportsDirectory: exports, outboxDirectory: outbox,
+                              templatesDirectory: templates, exportsDirectory: exports, outboxDirectory: outbox, inboxDirectory: inbox,
                               keyring: keyringValue.hasPrefix("/") ? keyringValue : "\(root)/\(keyringValue)",
                               recipient: recipient, compressionLevel: level, mailFrom: from, mailTo: to,
                               retries: retries, retryDelaySeconds: delay, concurrentJobs: concurrent,

@@ -2,9 +2,11 @@ import Foundation
 import NightShiftCore
 import PostgresClient
 
-/// Takes requests for work into the queue. One pass, on a connection that LISTENs on channel
-/// `nightshift_requests` (every accepted or approved request NOTIFYs it):
+/// Takes work into the queue: event files from the inbox and requests. One pass, on a
+/// connection that LISTENs on channel `nightshift_requests` (every accepted or approved request
+/// NOTIFYs it):
 ///
+/// 0. complete event files in the inbox are claimed, recorded and turned into requests (`Inbox`);
 /// 1. requests awaiting approval longer than `approval_hours` expire;
 /// 2. each accepted request is checked again against this runner's own configuration (role,
 ///    approval in production, quota, the job) and either refused or made a batch run — in one
@@ -13,8 +15,9 @@ import PostgresClient
 ///    until windows, priorities and limits let it start, with the reason recorded on its jobs;
 /// 3. queued requests whose batch run ended are finished, with its outcome.
 ///
-/// Every step is an audit row. Between passes the service waits for a notification, at most
-/// `runner.poll_milliseconds` (the polling fallback when a notification is missed).
+/// Every step is an audit row. Between passes the service waits for a notification or an inbox
+/// change (inotify), at most `runner.poll_milliseconds` (the polling fallback when a notification
+/// is missed, or when the inbox's file system has no inotify).
 final class Intake: @unchecked Sendable {
     private let context: RunnerContext
     private let keeper: ConnectionKeeper
@@ -22,10 +25,16 @@ final class Intake: @unchecked Sendable {
     private var listening: Int32 = 0
     /// Called when a request became a batch run (wakes the dispatcher).
     var onQueued: () -> Void = {}
+    private let inbox: Inbox
+    private var notifier: InboxNotifier?
+    private var inboxReady = false
+    /// Files still settling: look again soon.
+    private var settling = false
 
     init(context: RunnerContext) {
         self.context = context
         keeper = ConnectionKeeper(connect: context.connect)
+        inbox = Inbox(root: context.configuration.settings.inboxDirectory)
     }
 
     private var actor: String { "runner \(context.identity.id)" }
@@ -36,21 +45,66 @@ final class Intake: @unchecked Sendable {
                 try db.execute("LISTEN nightshift_requests")
                 listening = db.backendPID
             }
+            try processInbox(db)
             try expire(db)
             while try takeNext(db) {}
             try finishEnded(db)
         }
     }
 
-    /// Waits for a request notification, at most `seconds`.
-    func waitForRequests(upTo seconds: TimeInterval) throws {
+    /// Waits for a request notification or an inbox change, at most `seconds` (less while files settle).
+    func waitForWork(upTo seconds: TimeInterval) throws {
+        let wait = settling ? min(seconds, inbox.settle) : seconds
         try keeper.use { db in
             guard listening == db.backendPID else { return } // a new session: the next pass LISTENs and looks
-            _ = try db.notifications(waitingUpTo: seconds)
+            _ = try db.notifications(waitingUpTo: wait, orUntilReadable: notifier?.waitDescriptor)
         }
     }
 
-    func close() { keeper.close() }
+    func close() {
+        keeper.close()
+        notifier?.close()
+    }
+
+    private func processInbox(_ db: PostgresConnection) throws {
+        if !inboxReady {
+            try inbox.prepare()
+            inboxReady = true
+            do {
+                notifier = try InboxNotifier(watching: inbox.root)
+            } catch {
+                context.logger.warning("inotify is not available for the inbox; polling it every runner.poll_milliseconds",
+                                       metadata: ["inbox": "\(inbox.root)", "error": "\(error)"])
+            }
+        }
+        if let notifier { inbox.noteRenamedIn(notifier.changes().filter(\.renamedIn).map(\.name)) }
+        let today = LocalDate(context.clock.now(), in: context.zone)
+        var claimed = try inbox.leftInProcessing()
+        let (ready, settling) = try inbox.ready()
+        self.settling = settling
+        for name in ready { if try inbox.claim(name) != nil { claimed.append(name) } }
+        for name in claimed {
+            do {
+                let handling = try inbox.handle(name, db: db, configuration: context.configuration, today: today,
+                                                runner: context.identity.id, host: context.identity.host)
+                switch handling {
+                case let .processed(event, request):
+                    context.logger.notice("event file processed", metadata: ["file": "\(name)", "event": "\(event)",
+                                                                             "request": "\(request.map(String.init) ?? "none")"])
+                case let .rejected(event, reason):
+                    context.logger.warning("event file rejected", metadata: ["file": "\(name)", "event": "\(event)", "reason": "\(reason)"])
+                case let .duplicate(of):
+                    context.logger.notice("event file is a duplicate; not run again", metadata: ["file": "\(name)", "event": "\(of)"])
+                }
+            } catch let error as PostgresError {
+                throw error // the database: the pass is retried, the file stays in processing/
+            } catch {
+                // The file itself cannot be read: set aside with the reason.
+                context.logger.error("event file set aside", metadata: ["file": "\(name)", "error": "\(error)"])
+                try inbox.finish(name, rejectedBecause: "the file could not be read: \(error)")
+            }
+        }
+    }
 
     private func expire(_ db: PostgresConnection) throws {
         let hours = context.configuration.requestPolicy.approvalHours
@@ -118,13 +172,15 @@ final class Intake: @unchecked Sendable {
     /// differ, or be bypassed by calling the database function directly).
     private func refusal(source: String, requester: String, approvedBy: String?, nthToday: Int, batch: BatchKind, job: String?) -> String? {
         let policy = context.configuration.requestPolicy
-        if source == "cli", let refusal = policy.refusal(requester, .submit) { return refusal }
-        if policy.needsApproval {
+        // People's requests: role, approval and quota. Events are checked when their file is read.
+        let person = source == "cli"
+        if person, let refusal = policy.refusal(requester, .submit) { return refusal }
+        if person && policy.needsApproval {
             guard let approvedBy else { return "production: the request was not approved by a second manager" }
             if approvedBy == requester { return "production: \(requester) approved their own request" }
             if let refusal = policy.refusal(approvedBy, .approve) { return "approval by \(approvedBy) does not count: \(refusal)" }
         }
-        if nthToday > policy.quotaPerDay {
+        if person && nthToday > policy.quotaPerDay {
             return "\(requester)'s request number \(nthToday) of the day passes quota_per_day: \(policy.quotaPerDay) (etc/operators.yaml)"
         }
         let jobs = context.configuration.jobs(in: batch)

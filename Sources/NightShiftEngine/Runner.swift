@@ -67,11 +67,11 @@ public final class Runner: @unchecked Sendable {
         // The scheduler looks at least every 30 s of the runner's clock, so a fast clock fires on time.
         let scheduleInterval = min(poll, max(0.02, context.clock.realSeconds(forClockSeconds: 30)))
         let scheduleLoop = scheduler.map { ServiceLoop(name: "scheduler", interval: scheduleInterval, logger: logger, pass: $0.runOnce) }
-        // The intake's pass ends by waiting for a request's NOTIFY (at most one poll interval).
+        // The intake's pass ends by waiting for a request's NOTIFY or an inbox change (at most one poll interval).
         let intakeLoop = intake.map { intake in
             ServiceLoop(name: "intake", interval: 0, logger: logger) {
                 try intake.runOnce()
-                try intake.waitForRequests(upTo: poll)
+                try intake.waitForWork(upTo: poll)
             }
         }
         workers.claimNext = dispatcher.claim

@@ -163,6 +163,12 @@ public final class PostgresConnection: @unchecked Sendable {
     /// connection is lost (SQLSTATE 08006): the caller reconnects, LISTENs again, and looks for
     /// what it may have missed.
     public func notifications(waitingUpTo timeout: TimeInterval) throws -> [Notification] {
+        try notifications(waitingUpTo: timeout, orUntilReadable: nil)
+    }
+
+    /// As `notifications(waitingUpTo:)`, and also returns (empty) as soon as `descriptor` is
+    /// readable: one thread waits for the database and, say, a directory watch at once.
+    public func notifications(waitingUpTo timeout: TimeInterval, orUntilReadable descriptor: Int32?) throws -> [Notification] {
         let context = "(waiting for notifications)"
         let conn = try live(.execute, context)
         let deadline = Date().addingTimeInterval(max(0, min(timeout, 3600)))
@@ -176,12 +182,14 @@ public final class PostgresConnection: @unchecked Sendable {
             if left <= 0 { return [] }
             let socket = PQsocket(conn)
             guard socket >= 0 else { throw connectionError(conn, operation: .execute, sql: context) }
-            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&descriptor, 1, Int32((left * 1000).rounded(.up)))
+            var descriptors = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0)]
+            if let descriptor { descriptors.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)) }
+            let ready = poll(&descriptors, nfds_t(descriptors.count), Int32((left * 1000).rounded(.up)))
             if ready < 0 && errno != EINTR {
                 throw PostgresError(operation: .execute, sqlState: nil, message: "poll() on the connection failed: errno \(errno)",
                                     context: context)
             }
+            if descriptors.count > 1 && descriptors[1].revents != 0 { return drainNotifications(conn) }
             // Readable: take in what arrived (a notification, or the server closing the session).
             if ready > 0, PQconsumeInput(conn) != 1 {
                 throw PostgresError(operation: .execute, sqlState: "08006", message: String(cString: PQerrorMessage(conn)), context: context)

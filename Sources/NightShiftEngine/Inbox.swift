@@ -1,0 +1,212 @@
+import Foundation
+import NightShiftConfig
+import NightShiftCore
+import Packaging
+import PostgresClient
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The watched folder of event files (`paths.inbox`) and what happens to each file:
+///
+/// 1. **Complete files only.** A name starting with `.` or ending in `.tmp`, `.part` or `.swp`
+///    is being written and is left alone. A file renamed into the folder is complete; any other
+///    is taken once its size and modification time are the same at two looks `settle` apart.
+/// 2. **Claim** by renaming it into `processing/` (atomic: of several runners, one wins).
+/// 3. **Record** it in one transaction: its SHA-256 (unique: the same content twice is one
+///    event), valid or rejected with the reason, and for a valid event the request it makes.
+/// 4. **Move** it to `processed/`, or to `rejected/` with `<file>.reason` beside it.
+///
+/// A runner killed at any step leaves the file in the inbox or in `processing/`; the next pass
+/// (of any runner) takes files in `processing/` that nobody touched for `abandoned` seconds, finds
+/// the row of step 3 if it was written, and only finishes the move: no event is lost, none runs
+/// twice.
+final class Inbox {
+    let root: String
+    var processing: String { "\(root)/processing" }
+    var processed: String { "\(root)/processed" }
+    var rejected: String { "\(root)/rejected" }
+    /// How long size and mtime must hold still.
+    let settle: TimeInterval
+    /// How long a file may sit in processing/ before another pass takes it over.
+    let abandoned: TimeInterval
+    private var sightings: [String: (size: Int64, mtime: Double, at: Date)] = [:]
+    private var renamedIn: Set<String> = []
+    /// Files this process claimed (processing/ files of others are left to them until abandoned).
+    private var firstPass = true
+
+    init(root: String, settle: TimeInterval = 0.5, abandoned: TimeInterval = 60) {
+        self.root = root
+        self.settle = settle
+        self.abandoned = abandoned
+    }
+
+    func prepare() throws {
+        for directory in [root, processing, processed, rejected] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+    }
+
+    func noteRenamedIn(_ names: [String]) { renamedIn.formUnion(names) }
+
+    static func isTemporary(_ name: String) -> Bool {
+        name.hasPrefix(".") || name.hasSuffix(".tmp") || name.hasSuffix(".part") || name.hasSuffix(".swp") || name.hasSuffix("~")
+    }
+
+    /// Files of the inbox ready to be claimed now, and whether others are still settling.
+    func ready(now: Date = Date()) throws -> (names: [String], settling: Bool) {
+        var names: [String] = []
+        var present: Set<String> = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: root).sorted() where !Inbox.isTemporary(name) {
+            guard let info = Inbox.fileInfo("\(root)/\(name)"), info.isRegular else { continue }
+            present.insert(name)
+            if renamedIn.contains(name) {
+                names.append(name)
+                continue
+            }
+            if let seen = sightings[name], seen.size == info.size, seen.mtime == info.mtime {
+                if now.timeIntervalSince(seen.at) >= settle { names.append(name) }
+            } else {
+                sightings[name] = (info.size, info.mtime, now)
+            }
+        }
+        sightings = sightings.filter { present.contains($0.key) }
+        renamedIn.formIntersection(present)
+        let settling = sightings.keys.contains { !names.contains($0) }
+        return (names, settling)
+    }
+
+    /// Claims `name` into processing/; nil when another runner took it first.
+    func claim(_ name: String) throws -> String? {
+        sightings[name] = nil
+        renamedIn.remove(name)
+        let target = "\(processing)/\(name)"
+        if rename("\(root)/\(name)", target) == 0 { return target }
+        if errno == ENOENT { return nil }
+        throw InboxError(path: "\(root)/\(name)", operation: "rename to processing/", code: errno)
+    }
+
+    /// Files in processing/ to take over: all of them on this process's first pass (a restart
+    /// after a crash), else those nobody touched for `abandoned` seconds (a dead runner's).
+    func leftInProcessing(now: Date = Date()) throws -> [String] {
+        defer { firstPass = false }
+        return try FileManager.default.contentsOfDirectory(atPath: processing).sorted().filter { name in
+            guard !name.hasSuffix(".reason"), let info = Inbox.fileInfo("\(processing)/\(name)"), info.isRegular else { return false }
+            return firstPass || now.timeIntervalSince1970 - info.ctime >= abandoned
+        }
+    }
+
+    /// Moves a handled file out of processing/ (to processed/ or rejected/, with the reason).
+    func finish(_ name: String, rejectedBecause reason: String?) throws {
+        let destination = reason == nil ? processed : rejected
+        var target = "\(destination)/\(name)"
+        var n = 1
+        while FileManager.default.fileExists(atPath: target) {
+            n += 1
+            target = "\(destination)/\(name).\(n)"
+        }
+        if let reason {
+            // The reason first, written whole (temp file, then rename): never a file without it.
+            let reasonPath = "\(target).reason"
+            let temporary = "\(destination)/.\((target as NSString).lastPathComponent).reason.tmp"
+            try Data((reason + "\n").utf8).write(to: URL(fileURLWithPath: temporary))
+            guard rename(temporary, reasonPath) == 0 else { throw InboxError(path: reasonPath, operation: "rename", code: errno) }
+        }
+        guard rename("\(processing)/\(name)", target) == 0 else {
+            if errno == ENOENT { return } // another runner finished it
+            throw InboxError(path: "\(processing)/\(name)", operation: "rename to \((destination as NSString).lastPathComponent)/", code: errno)
+        }
+    }
+
+    struct FileInfo {
+        let size: Int64
+        let mtime: Double
+        let ctime: Double
+        let isRegular: Bool
+    }
+
+    /// lstat: a symbolic link is not a regular file, so a link in the inbox is never followed.
+    static func fileInfo(_ path: String) -> FileInfo? {
+        var info = Glibc.stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return FileInfo(size: Int64(info.st_size),
+                        mtime: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9,
+                        ctime: Double(info.st_ctim.tv_sec) + Double(info.st_ctim.tv_nsec) / 1e9,
+                        isRegular: (info.st_mode & S_IFMT) == S_IFREG)
+    }
+}
+
+/// What the intake did with one event file.
+enum EventHandling: Equatable {
+    case processed(event: Int, request: Int?)
+    case rejected(event: Int, reason: String)
+    /// The same content came before (another file name): not run again.
+    case duplicate(of: Int)
+}
+
+extension Inbox {
+    /// Records the claimed file `name` (in processing/) and makes its request, in one
+    /// transaction, then moves it on. Safe to repeat for the same file at any step.
+    func handle(_ name: String, db: PostgresConnection, configuration: Configuration, today: LocalDate, runner: String,
+                host: String) throws -> EventHandling {
+        let path = "\(processing)/\(name)"
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        var hash = SHA256()
+        hash.update(data)
+        let sha = hash.finalize()
+        let handling: EventHandling = try db.transaction {
+            // One handler per content at a time; the row says whether it was handled before.
+            try db.execute("SELECT pg_advisory_xact_lock(hashtext('nightshift.event'), hashtext($1))", [sha])
+            let known = try db.execute("SELECT id, state, reason, file_name FROM nightshift.events WHERE sha256 = $1", [sha])
+            if let id = known.int(0, "id") {
+                if known.string(0, "file_name") != name {
+                    try db.execute("UPDATE nightshift.events SET duplicates = duplicates + 1 WHERE id = $1", [String(id)])
+                    try db.execute("""
+                        INSERT INTO nightshift.audit (actor, host, command, outcome, detail)
+                        VALUES ($1, $2, $3, 'refused', $4)
+                        """, ["inbox", host, "event file \(name)", "the same content as event #\(id) (\(known.string(0, "file_name")!)): not run again"])
+                    return .duplicate(of: id)
+                }
+                if known.string(0, "state") == "rejected" { return .rejected(event: id, reason: known.string(0, "reason") ?? "rejected") }
+                return .processed(event: id, request: nil)
+            }
+            switch EventFile.parse(data, jobs: configuration.jobs, today: today) {
+            case let .failure(rejection):
+                let id = try db.execute("""
+                    INSERT INTO nightshift.events (sha256, file_name, runner, state, reason) VALUES ($1, $2, $3, 'rejected', $4) RETURNING id
+                    """, [sha, name, runner, rejection.description]).int(0, "id")!
+                try db.execute("""
+                    INSERT INTO nightshift.audit (actor, host, command, outcome, detail) VALUES ('inbox', $1, $2, 'refused', $3)
+                    """, [host, "event file \(name)", rejection.description])
+                return .rejected(event: id, reason: rejection.description)
+            case let .success(event):
+                let id = try db.execute("""
+                    INSERT INTO nightshift.events (sha256, file_name, runner, state, type, business_date, priority, source, job)
+                    VALUES ($1, $2, $3, 'processed', $4, $5::date, $6, $7, $8) RETURNING id
+                    """, [sha, name, runner, event.type.rawValue, event.businessDate.description, String(event.priority.rawValue),
+                          event.source, event.job]).int(0, "id")!
+                var requestID: Int?
+                let batch = event.job.flatMap { job in configuration.jobs.first { $0.name == job }?.batch } ?? event.type.batch
+                if let batch {
+                    let submission = RequestStore.Submission(source: .event, batch: batch, job: event.job, businessDate: event.businessDate,
+                                                             priority: event.priority,
+                                                             reason: "event #\(id) \(event.type.rawValue) from \(event.source)"
+                                                                + (event.note.map { ": \($0)" } ?? ""))
+                    let identity = OperatorIdentity(account: "event:\(event.source)", host: host)
+                    let policy = RequestPolicy(accounts: [:], quotaPerDay: Int(Int32.max), needsApproval: false)
+                    if case let .recorded(request, _) = try RequestStore(db: db).submit(submission, by: identity, command: "event file \(name)",
+                                                                                       policy: policy, zone: configuration.settings.timeZone) {
+                        requestID = request
+                        try db.execute("UPDATE nightshift.events SET request_id = $2 WHERE id = $1", [String(id), String(request)])
+                    }
+                }
+                return .processed(event: id, request: requestID)
+            }
+        }
+        switch handling {
+        case .processed, .duplicate: try finish(name, rejectedBecause: nil)
+        case let .rejected(_, reason): try finish(name, rejectedBecause: reason)
+        }
+        return handling
+    }
+}
