@@ -47,6 +47,11 @@ public struct RunnerSettings: Sendable {
     public let schedules: [BatchKind: BatchSchedule]
     /// `runner:` — how the long-running service works.
     public let service: ServiceSettings
+    /// `month_end_close:` — the monthly batch waits until its month is closed (a
+    /// `month_end_close_done` event for that month, or `monthEndCheck` returning true).
+    public let monthlyWaitsForClose: Bool
+    /// A query in sql/ (relative path) that says whether the month of `nightshift.business_date` is closed.
+    public let monthEndCheck: String?
 
     /// The connection string to use: the configured URL, else DATABASE_URL, else "" (PG* variables).
     public func connectionString(environment: [String: String]) -> String {
@@ -134,6 +139,20 @@ public struct RunnerSettings: Sendable {
         limits?.finish()
         let schedules = BatchesSection.read(top.mapping("batches", required: false, example: "`daily: {cron: \"0 2 * * *\"}`"))
         let service = ServiceSettings.read(top.mapping("runner", required: false, example: "`lease_seconds: 30`"), workers: concurrent)
+        let monthEnd = top.mapping("month_end_close", required: false, example: "`wait: true`")
+        let waitForClose = monthEnd?.scalar("wait", required: false, expected: "true or false", example: "true") { ["true": true, "false": false][$0] }
+            ?? true
+        let check = monthEnd?.string("check", required: false, example: "checks/month_end_closed.sql")
+        if let monthEnd, let check {
+            switch ConfigText.inside(sql, check) {
+            case let .failure(failure): monthEnd.error("check", line: monthEnd.line(of: "check"), failure.problem, fix: failure.fix)
+            case let .success(path) where !FileManager.default.fileExists(atPath: path):
+                monthEnd.error("check", line: monthEnd.line(of: "check"), "sql/\(check) does not exist",
+                               fix: "write the query there (it returns one boolean) or remove month_end_close.check")
+            case .success: break
+            }
+        }
+        monthEnd?.finish()
         top.finish()
 
         guard diagnostics.errors.count == before, let zone else { return nil }
@@ -145,6 +164,6 @@ public struct RunnerSettings: Sendable {
                               maxConcurrentBatches: batchesAtOnce, maxLoadPercent: loadPercent, minExportsFreePercent: exportsFree,
                               maxConnections: connections, totalConnections: totalConnections,
                               schedules: schedules,
-                              service: service)
+                              service: service, monthlyWaitsForClose: waitForClose, monthEndCheck: check)
     }
 }

@@ -22,12 +22,12 @@ extension RunnerStore {
     /// Reads the snapshot. Call inside the transaction that holds the dispatch lock.
     public func dispatchSnapshot(now: Date, onlyBatchRun: Int?, leaseSeconds: Int) throws -> DispatchSnapshot {
         var snapshot = DispatchSnapshot()
-        // Ready = waiting, back-off over, batch window open, every dependency done. Dependencies
+        // Ready = waiting, batch not held, back-off over, batch window open, every dependency done. Dependencies
         // are looked up once for the jobs that have any (a hashed anti-join), not per row.
         let ready = try db.execute("""
             WITH waiting AS (
                 SELECT j.* FROM nightshift.batch_runs b JOIN nightshift.job_runs j ON j.batch_run_id = b.id
-                WHERE b.state = 'running' AND j.state IN ('pending', 'retrying', 'paused')
+                WHERE b.state = 'running' AND j.state IN ('pending', 'retrying', 'paused') AND b.waiting_for IS NULL
                   AND (b.deadline IS NULL OR b.deadline > $1::timestamptz)
                   AND (j.not_before IS NULL OR j.not_before <= $1::timestamptz)
                   AND ($2::bigint IS NULL OR b.id = $2::bigint)

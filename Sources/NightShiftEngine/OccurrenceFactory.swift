@@ -57,6 +57,11 @@ struct OccurrenceFactory {
         }
         new.expectedSeconds = expected
         new.requestID = request?.id
+        if batch == .monthly && configuration.settings.monthlyWaitsForClose {
+            let month = String(format: "%04d-%02d", businessDate.year, businessDate.month)
+            new.waitingFor = "the month-end close of \(month): a month_end_close_done event for \(month) in the inbox"
+                + (configuration.settings.monthEndCheck.map { ", or sql/\($0) returning true" } ?? "")
+        }
         let store = RunnerStore(db: db, zone: zone)
         let creation = try store.createBatchRun(new, now: now, runner: runner, rerun: rerun)
         if case let .created(id) = creation, !overrides.isEmpty {

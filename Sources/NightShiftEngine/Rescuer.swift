@@ -31,6 +31,11 @@ final class Rescuer: @unchecked Sendable {
                                                                                 "former_owner": "\(job.formerOwner)", "now": "\(job.state.rawValue)"])
             }
             if !rescued.isEmpty { onRescued() }
+            let released = try MonthEndClose(configuration: context.configuration, db: db).releaseDue(now: now, runner: runner)
+            for (id, why) in released {
+                context.logger.notice("held batch released", metadata: ["batch_run": "\(id)", "why": "\(why)"])
+            }
+            if !released.isEmpty { onRescued() }
             let skipped = try store.skipBlockedJobs(now: now, runner: runner)
             if skipped > 0 { context.logger.warning("jobs skipped", metadata: ["count": "\(skipped)"]) }
             for id in try store.closeFinishedBatches(now: now, runner: runner) {

@@ -108,7 +108,7 @@ public struct RunnerStatus: Codable, Sendable {
                       AND NOT (d.state = 'succeeded' OR (d.state = 'skipped' AND d.skipped_by_override))) AS blockers,
                    (SELECT t.reason FROM nightshift.state_transitions t WHERE t.job_run_id = j.id ORDER BY t.id DESC LIMIT 1) AS last_reason,
                    (SELECT count(*) FROM nightshift.job_runs r WHERE r.batch_run_id = j.batch_run_id AND r.state = 'running') AS running_in_batch,
-                   j.wait_reason, to_char(j.wait_until AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI') AS wait_until_local
+                   j.wait_reason, to_char(j.wait_until AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI') AS wait_until_local, b.waiting_for
             FROM nightshift.job_runs j JOIN nightshift.batch_runs b ON b.id = j.batch_run_id
             WHERE b.state = 'running' AND j.state IN ('pending', 'retrying', 'paused')
             ORDER BY j.priority, b.scheduled_for, j.id
@@ -116,7 +116,9 @@ public struct RunnerStatus: Codable, Sendable {
         var waitingJobs: [Waiting] = []
         for row in 0..<waiting.rowCount {
             var why: String
-            if let blockers = waiting.string(row, "blockers") {
+            if let held = waiting.string(row, "waiting_for") {
+                why = "the batch waits for \(held)"
+            } else if let blockers = waiting.string(row, "blockers") {
                 why = "waits for \(blockers)"
             } else if let reason = waiting.string(row, "wait_reason") {
                 // What the dispatcher's decision model said on its last pass.

@@ -74,6 +74,9 @@ public final class RunnerStore {
         public var expectedSeconds: [String: Int] = [:]
         /// The request this run was made for (`nightshift.requests`), if any.
         public var requestID: Int?
+        /// Held until a condition is met (the month-end close), in words. Its window (`deadline`)
+        /// then counts from the release.
+        public var waitingFor: String?
     }
 
     public enum Creation: Equatable {
@@ -101,11 +104,12 @@ public final class RunnerStore {
             }
             let inserted = try db.execute("""
                 INSERT INTO nightshift.batch_runs (batch, business_date, scheduled_for, trigger, state, started_at, run_number,
-                                                   deadline, warnings, request_id)
-                VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8::text[], $9::bigint)
+                                                   deadline, warnings, request_id, waiting_for)
+                VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8::text[], $9::bigint, $10)
                 ON CONFLICT (batch, scheduled_for, run_number) DO NOTHING RETURNING id
                 """, [new.batch.rawValue, new.businessDate.description, iso8601(new.scheduledFor), new.trigger, iso8601(now),
-                      String(runNumber), iso8601(new.deadline), pgArray(new.warnings), new.requestID.map(String.init)])
+                      String(runNumber), new.waitingFor == nil ? iso8601(new.deadline) : nil, pgArray(new.warnings),
+                      new.requestID.map(String.init), new.waitingFor])
             guard let id = inserted.int(0, "id") else {
                 // Another runner created it between our look and our insert.
                 let other = try db.execute("""
@@ -122,15 +126,16 @@ public final class RunnerStore {
                 let row = try db.execute("""
                     INSERT INTO nightshift.job_runs (batch_run_id, job, kind, priority, state, depends_on, retries, timeout_seconds,
                                                      skipped_by_override, skip_reason, finished_at, locks, checkpointed, writes_exports,
-                                                     expected_seconds, due_at)
+                                                     expected_seconds, due_at, wait_reason)
                     VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, $10, CASE WHEN $9 THEN $11::timestamptz END,
-                            $12::text[], $13, $14, $15, $16)
+                            $12::text[], $13, $14, $15, $16, $17)
                     RETURNING id
                     """, [String(id), job.name, job.kind.rawValue, String(job.priority.rawValue), skip == nil ? "pending" : "skipped",
                           pgArray(job.dependsOn), String(job.retries), job.timeoutSeconds.map(String.init),
                           skip == nil ? "false" : "true", skip, iso8601(now), pgArray(job.locks),
                           String(job.kind.pausesAtCheckpoints), String(job.kind.writesExports),
-                          String(new.expectedSeconds[job.name] ?? job.estimateSeconds), iso8601(new.scheduledFor)])
+                          String(new.expectedSeconds[job.name] ?? job.estimateSeconds), iso8601(new.scheduledFor),
+                          new.waitingFor.map { "the batch waits for \($0)" }])
                 let jobRunID = row.int(0, "id")!
                 try transition(batchRunID: id, jobRunID: jobRunID, from: nil, to: JobState.pending.rawValue, reason: "planned",
                                at: now, runner: runner)
