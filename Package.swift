@@ -13,6 +13,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // The HTTP trigger: a small server on BSD sockets with no further dependencies (builds in
+        // seconds; Hummingbird or Vapor bring SwiftNIO, minutes on CI's two cores).
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         // C libraries: module maps only. Only the wrapper modules below import them.
@@ -36,8 +39,15 @@ let package = Package(
             "NightShiftCore", "NightShiftConfig", "PostgresClient", "Packaging", "NightShiftMail",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The HTTP trigger API (`api:` in etc/nightshift.yaml), served by `nightshift run`.
+        .target(name: "NightShiftAPI", dependencies: [
+            "NightShiftEngine", "NightShiftConfig", "NightShiftCore", "PostgresClient", "Packaging",
+            .product(name: "FlyingFox", package: "FlyingFox"),
+            .product(name: "FlyingSocks", package: "FlyingFox"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "nightshift", dependencies: [
-            "NightShiftEngine", "NightShiftConfig", "NightShiftCore",
+            "NightShiftEngine", "NightShiftConfig", "NightShiftCore", "NightShiftAPI", "Packaging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -54,6 +64,7 @@ let package = Package(
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
         .testTarget(name: "PackagingTests", dependencies: ["Packaging", "TestSupport"]),
         .testTarget(name: "NightShiftMailTests", dependencies: ["NightShiftMail", "TestSupport"]),
+        .testTarget(name: "NightShiftAPITests", dependencies: ["NightShiftAPI", "NightShiftConfig", "NightShiftCore", "TestSupport"]),
         .testTarget(name: "NightShiftEngineTests", dependencies: [
             "NightShiftEngine", "NightShiftConfig", "NightShiftCore", "PostgresClient", "TestSupport",
             .product(name: "Logging", package: "swift-log"),

@@ -52,6 +52,11 @@ public struct RunnerSettings: Sendable {
     public let monthlyWaitsForClose: Bool
     /// A query in sql/ (relative path) that says whether the month of `nightshift.business_date` is closed.
     public let monthEndCheck: String?
+    /// `api:` — the HTTP trigger served by `nightshift run` (nil: none).
+    public let api: APISettings?
+
+    /// The connections one runner opens with this configuration (the HTTP trigger has its own).
+    public var connectionsPerRunner: Int { Self.connectionsNeeded(slots: concurrentJobs) + (api == nil ? 0 : 1) }
 
     /// The connection string to use: the configured URL, else DATABASE_URL, else "" (PG* variables).
     public func connectionString(environment: [String: String]) -> String {
@@ -125,10 +130,11 @@ public struct RunnerSettings: Sendable {
         let exportsFree = limits?.int("min_exports_free_percent", range: 0...99, example: "20") ?? 20
         let connections = limits?.int("max_connections", range: 7...500, example: "10") ?? 10
         let totalConnections = limits?.int("total_connections", range: 7...10_000, example: "50") ?? 50
-        let needed = RunnerSettings.connectionsNeeded(slots: concurrent)
+        let api = APISettings.read(top.mapping("api", required: false, example: "`listen: \"127.0.0.1:8470\"`"), root: root)
+        let needed = RunnerSettings.connectionsNeeded(slots: concurrent) + (api == nil ? 0 : 1)
         if let limits, needed > connections {
             limits.error("max_connections", line: limits.line(of: "max_connections") ?? limits.line(of: "concurrent_jobs"),
-                         "\(concurrent) job slots need \(needed) connections (\(RunnerSettings.serviceConnections) for the runner's services, 2 per slot), over max_connections: \(connections)",
+                         "\(concurrent) job slots need \(needed) connections (\(RunnerSettings.serviceConnections) for the runner's services\(api == nil ? "" : ", 1 for the HTTP API"), 2 per slot), over max_connections: \(connections)",
                          fix: "raise limits.max_connections to at least \(needed), or lower limits.concurrent_jobs")
         }
         if let limits, connections > totalConnections {
@@ -164,6 +170,6 @@ public struct RunnerSettings: Sendable {
                               maxConcurrentBatches: batchesAtOnce, maxLoadPercent: loadPercent, minExportsFreePercent: exportsFree,
                               maxConnections: connections, totalConnections: totalConnections,
                               schedules: schedules,
-                              service: service, monthlyWaitsForClose: waitForClose, monthEndCheck: check)
+                              service: service, monthlyWaitsForClose: waitForClose, monthEndCheck: check, api: api)
     }
 }

@@ -142,6 +142,16 @@ public struct RequestStore {
 
     /// Open requests, and the others made since `since`, newest first.
     public func list(since: Date, limit: Int = 200) throws -> [Listed] {
+        try listed(where: "r.state IN ('awaiting_approval', 'accepted', 'queued') OR r.requested_at >= $1::timestamptz",
+                   [iso8601(since), String(limit)])
+    }
+
+    /// One request, by number.
+    public func request(_ id: Int) throws -> Listed? {
+        try listed(where: "r.id = $1::bigint", [String(id), "1"]).first
+    }
+
+    private func listed(where condition: String, _ parameters: [String?]) throws -> [Listed] {
         let rows = try db.execute("""
             SELECT r.id, r.state, r.state_reason, r.source, r.batch, r.job, r.business_date::text AS business_date, r.priority,
                    r.reason, r.requested_by, r.host, extract(epoch FROM r.requested_at) AS requested_at, r.approved_by, r.decided_by,
@@ -153,9 +163,9 @@ public struct RequestStore {
                         AND j.state IN ('pending', 'retrying', 'paused') AND j.wait_reason IS NOT NULL ORDER BY j.priority, j.id LIMIT 1)
                         AS wait_reason
             FROM nightshift.requests r
-            WHERE r.state IN ('awaiting_approval', 'accepted', 'queued') OR r.requested_at >= $1::timestamptz
+            WHERE \(condition)
             ORDER BY r.id DESC LIMIT $2
-            """, [iso8601(since), String(limit)])
+            """, parameters)
         return (0..<rows.rowCount).map { row in
             Listed(id: rows.int(row, "id")!, state: RequestState(rawValue: rows.string(row, "state")!)!,
                    stateReason: rows.string(row, "state_reason"), source: rows.string(row, "source")!, batch: rows.string(row, "batch")!,

@@ -147,7 +147,7 @@ public final class Runner: @unchecked Sendable {
     /// stop came first.
     private func register() throws -> Bool {
         let settings = context.configuration.settings
-        let needed = RunnerSettings.connectionsNeeded(slots: context.settings.workers)
+        let needed = settings.connectionsPerRunner
         var delay = 1.0
         var lastNotice: Date?
         while !stop.isSet {

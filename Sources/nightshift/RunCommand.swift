@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NightShiftConfig
 import NightShiftCore
+import NightShiftAPI
 import NightShiftEngine
 import PostgresClient
 
@@ -93,6 +94,16 @@ struct RunCommand: AsyncParsableCommand {
             return
         }
 
+        // The HTTP trigger, when configured, serves while the runner runs.
+        var api: APIServer?
+        if let settings = configuration.settings.api {
+            let server = try APIServer(settings: settings, configuration: configuration, connect: connect, logger: logger)
+            do { try await server.start() } catch {
+                printError("error: the HTTP trigger cannot listen on \(settings.host):\(settings.port) (api.listen): \(error)")
+                throw ExitCode(1)
+            }
+            api = server
+        }
         let reason = try await runAsService(logger: logger) { stop in
             // The clock starts now, with the runner: --at is the instant it reads at its start.
             let clock = RunnerClock(start: instant, speed: speed)
@@ -102,6 +113,7 @@ struct RunCommand: AsyncParsableCommand {
             try runner.run()
             return runner.stopReason
         }
+        await api?.stop()
         print("runner stopped: \(reason)")
     }
 
