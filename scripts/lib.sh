@@ -21,7 +21,7 @@ ensure_packages() {
 # The packages NightShift needs to build and run, and the real tools its tests use.
 BUILD_PACKAGES=(libpq-dev libarchive-dev libgpgme-dev pkg-config)
 RUN_PACKAGES=(postgresql gnupg)
-TEST_PACKAGES=(unzip libarchive-tools python3)
+TEST_PACKAGES=(unzip libarchive-tools python3 curl)
 
 ensure_swift() {
     if ! command -v swift >/dev/null 2>&1; then
