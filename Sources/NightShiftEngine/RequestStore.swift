@@ -68,6 +68,12 @@ public struct RequestStore {
                        [identity.account, hostText(identity), command, reason, requestID.map(String.init)])
     }
 
+    /// Records an accepted action that is not a request (a manager's `run --once`).
+    public func recordAccepted(by identity: OperatorIdentity, command: String, detail: String) throws {
+        try db.execute("INSERT INTO nightshift.audit (actor, host, command, outcome, detail) VALUES ($1, $2, $3, 'accepted', $4)",
+                       [identity.account, hostText(identity), command, detail])
+    }
+
     public enum Decision: String, Sendable { case approve, reject, cancel }
 
     /// Approves, rejects or cancels request `id` (the database checks the request's state, that

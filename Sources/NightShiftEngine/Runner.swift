@@ -112,6 +112,7 @@ public final class Runner: @unchecked Sendable {
         if !done.isSet { stop.set(reason) }
         logger.notice("runner stopping", metadata: ["reason": "\(reason)"])
         notifier?.notify("STOPPING=1")
+        heartbeat.stopRequested() // from now on its STATUS says stopping
 
         // Take no new work; let running jobs reach a checkpoint and release themselves.
         scheduleLoop?.stop()
@@ -120,7 +121,6 @@ public final class Runner: @unchecked Sendable {
         scheduleLoop?.join()
         intakeLoop?.join()
         dispatchLoop.join()
-        heartbeat.stopRequested()
         workers.stopAll()
         heartbeatLoop.wake()
         workers.join()

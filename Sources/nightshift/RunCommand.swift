@@ -30,7 +30,8 @@ struct RunCommand: AsyncParsableCommand {
 
             With --once, the batch occurrence at --at (default: now) is created if needed and run to its \
             end; if another runner is running it, this one joins it (no job runs twice) and waits. A batch \
-            that already ended is not run again unless --rerun is given. Exit status: 0 when every job \
+            that already ended is not run again unless --rerun is given. --once is a person starting work: \
+            their operating-system account must be a manager or above in etc/operators.yaml (audited). Exit status: 0 when every job \
             succeeded, 1 when any failed, timed out or was skipped (or the run was interrupted), 2 for \
             configuration errors.
             """
@@ -77,6 +78,8 @@ struct RunCommand: AsyncParsableCommand {
 
         if once {
             let kind = BatchKind(rawValue: batch)!
+            // A person starting a batch by hand: a manager or above (etc/operators.yaml), audited.
+            try authorizeOnce(configuration: configuration, connect: connect)
             let outcome = try await runAsService(logger: logger) { stop in
                 try BatchRunner(configuration: configuration, connect: connect, logger: logger)
                     .run(batch: kind, at: instant ?? Date(), trigger: "cli", rerun: rerun, speed: speed, until: end,
@@ -115,6 +118,23 @@ struct RunCommand: AsyncParsableCommand {
         }
         await api?.stop()
         print("runner stopped: \(reason)")
+    }
+
+    /// `run --once` is a person starting work: their operating-system account must be a manager
+    /// or above; the attempt is audited either way. (The service itself, started by systemd, is not
+    /// a person's request and needs no role.)
+    func authorizeOnce(configuration: Configuration, connect: () throws -> PostgresConnection) throws {
+        let identity = OperatorIdentity.current()
+        let command = (["nightshift"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        let db = try connect()
+        defer { db.close() }
+        let store = RequestStore(db: db)
+        if let refusal = configuration.requestPolicy.refusal(identity.account, .submit) {
+            try store.refuse(by: identity, command: command, reason: refusal)
+            printError("refused: \(refusal)")
+            throw ExitCode(1)
+        }
+        try store.recordAccepted(by: identity, command: command, detail: "run --once of the \(batch) batch")
     }
 
     /// Applies pending runner migrations. The service waits for an unreachable database (with

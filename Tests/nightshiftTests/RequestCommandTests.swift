@@ -155,6 +155,18 @@ final class RequestCommandTests: CommandLineTestCase {
         XCTAssertEqual(try query("SELECT state || ' by ' || decided_by FROM nightshift.requests WHERE id = 2").string(0, 0), "cancelled by \(me)")
     }
 
+    func testRunOnceAndOverridesNeedAManager() throws {
+        let once = try cli(["run", "--once", "--at", "2026-11-23T02:00:00+08:00"], as: "nobody")
+        XCTAssertEqual(once.status, 1)
+        XCTAssertEqual(once.stderr.split(separator: "\n").last, "refused: nobody is an operator; to submit a request needs a manager or above (etc/operators.yaml)")
+        let override = try cli(["override", "--date", "2026-11-22", "--job", "daily_delivery_export", "--skip", "--reason", "x"], as: "nobody")
+        XCTAssertEqual(override.status, 1)
+        XCTAssertTrue(override.stderr.contains("refused: nobody is an operator; to record an override needs a manager"), override.stderr)
+        XCTAssertEqual(try query("SELECT count(*) FROM nightshift.batch_runs").int(0, 0), 0)
+        XCTAssertEqual(try query("SELECT count(*) FROM nightshift.manual_overrides").int(0, 0), 0)
+        XCTAssertEqual(try audit().map { "\($0.actor) \($0.outcome)" }, ["nobody refused", "nobody refused"])
+    }
+
     func testTheAuditTableRefusesUpdateDeleteAndTruncateInTheDatabase() throws {
         XCTAssertEqual(try cli(["submit", "daily", "--reason", "x"]).status, 0)
         let db = try database.connect() // the superuser that owns everything
