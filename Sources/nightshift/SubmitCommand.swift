@@ -15,8 +15,8 @@ struct SubmitCommand: ParsableCommand {
             production` it first needs a second manager's `nightshift approve`. At most quota_per_day \
             requests per person per day. A job requested alone runs without waiting for its dependencies.
             Examples:
-              nightshift submit daily --date 2026-11-22 --reason "re-run after the price fix"
-              nightshift submit delivery_charges --priority P1 --reason "customer complaint #4411"
+              nightshift submit daily --date 2026-11-22 --reason "price fix"
+              nightshift submit delivery_charges --priority P1 --reason "complaint"
             A refusal prints one line on stderr and exits 1.
             """
     )
