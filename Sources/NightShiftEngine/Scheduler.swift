@@ -44,10 +44,10 @@ final class Scheduler: @unchecked Sendable {
                     // Already held: the second acquisition stacks; release it again.
                     try db.execute("SELECT pg_advisory_unlock(hashtext('nightshift.scheduler'))")
                 }
-                if acquired != isLeader {
-                    try db.execute("UPDATE nightshift.runners SET is_leader = $2 WHERE id = $1",
-                                   [context.identity.id, acquired ? "true" : "false"])
-                }
+                // Every pass, not only on a change: a heartbeat that read the flag just before it
+                // changed may have written the old value after this pass's predecessor.
+                try db.execute("UPDATE nightshift.runners SET is_leader = $2 WHERE id = $1 AND is_leader IS DISTINCT FROM $2",
+                               [context.identity.id, acquired ? "true" : "false"])
                 setLeader(acquired)
                 guard acquired else { return }
                 let store = RunnerStore(db: db, zone: context.zone)

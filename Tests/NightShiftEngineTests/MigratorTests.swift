@@ -24,9 +24,13 @@ final class MigratorTests: XCTestCase {
 
     func testRunnerMigrationsApplyOnceAndAgainIsANoOp() throws {
         let migrator = Migrator(set: "runner", directory: "\(repositoryRoot())/sql/runner")
-        XCTAssertEqual(try migrator.apply(on: db).map(\.version), [1, 2, 3, 4])
+        // Every file of sql/runner, in order, once.
+        let files = try FileManager.default.contentsOfDirectory(atPath: "\(repositoryRoot())/sql/runner").filter { $0.hasSuffix(".sql") }
+        let versions = files.compactMap { Int($0.prefix(4)) }.sorted()
+        XCTAssertGreaterThanOrEqual(versions.count, 6)
+        XCTAssertEqual(try migrator.apply(on: db).map(\.version), versions)
         XCTAssertEqual(try migrator.apply(on: db), [])
-        XCTAssertEqual(try db.execute("SELECT count(*) AS n FROM nightshift.schema_migrations").int(0, "n"), 4)
+        XCTAssertEqual(try db.execute("SELECT count(*) AS n FROM nightshift.schema_migrations").int(0, "n"), versions.count)
         XCTAssertEqual(try db.execute("SELECT count(*) AS n FROM nightshift.batch_runs").int(0, "n"), 0)
     }
 
@@ -44,7 +48,7 @@ final class MigratorTests: XCTestCase {
                 VALUES ('daily', '2026-11-22', '2026-11-23T02:00:00+08:00', 'cli', 'succeeded', now())
                 """)
         }
-        XCTAssertEqual(try Migrator(set: "runner", directory: "\(repositoryRoot())/sql/runner").apply(on: db).map(\.version), [3, 4])
+        XCTAssertEqual(try Migrator(set: "runner", directory: "\(repositoryRoot())/sql/runner").apply(on: db).map(\.version).prefix(2), [3, 4])
         let runs = try db.execute("SELECT run_number, summary_at IS NOT NULL AS summarised FROM nightshift.batch_runs ORDER BY id")
         XCTAssertEqual((0..<runs.rowCount).map { runs.int($0, "run_number")! }, [1, 2])
         XCTAssertEqual((0..<runs.rowCount).map { runs.bool($0, "summarised")! }, [true, true], "old batches get no new summary")

@@ -98,7 +98,7 @@ final class RunnerServiceTests: XCTestCase {
         let runners = try XCTUnwrap(json["runners"] as? [[String: Any]])
         XCTAssertEqual(runners.count, 1)
         XCTAssertEqual(runners[0]["alive"] as? Bool, true)
-        XCTAssertEqual(runners[0]["leader"] as? Bool, true)
+        XCTAssertEqual(runners[0]["leader"] as? Bool, true, runner.logText)
         let text = try night.cli(["status"])
         XCTAssertTrue(text.stdout.contains("delivery_charges [P3] daily 2026-11-22, attempt 1"), text.stdout)
 
