@@ -75,9 +75,11 @@ enum JobFile {
                     (try? /^[a-z_][a-z0-9_]*$/.wholeMatch(in: $0)) != nil ? $0 : nil
                 }
                 let chunk = section.int("chunk_size", range: 1...100_000, example: "1000") ?? 1000
+                let keys = section.has("keys") ? sqlFile(section, "keys", example: "jobs/\(stem)/keys.sql") : nil
+                let maxRejects = section.int("max_rejects", range: 0...1_000_000, example: "50") ?? 50
                 if let staging, let stage, let apply, let key {
                     action = .calculation(CalculationSpec(stagingSQL: staging, stageSQL: stage, applySQL: apply,
-                                                          keyColumn: key, chunkSize: chunk))
+                                                          keyColumn: key, chunkSize: chunk, keysSQL: keys, maxRejects: maxRejects))
                 }
                 section.finish()
             }

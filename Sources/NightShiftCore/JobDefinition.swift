@@ -92,13 +92,21 @@ public struct CalculationSpec: Sendable, Equatable {
     /// The staging table's column holding the primary key of the processed records.
     public let keyColumn: String
     public let chunkSize: Int
+    /// Selects `key` (and optionally `record`, the row as JSON) of the next chunk, like the stage
+    /// SQL: with it, a bad record is isolated and set aside for review instead of failing the job.
+    public let keysSQL: String?
+    /// More bad records than this in one run fail the job.
+    public let maxRejects: Int
 
-    public init(stagingSQL: String, stageSQL: String, applySQL: String, keyColumn: String, chunkSize: Int) {
+    public init(stagingSQL: String, stageSQL: String, applySQL: String, keyColumn: String, chunkSize: Int, keysSQL: String? = nil,
+                maxRejects: Int = 50) {
         self.stagingSQL = stagingSQL
         self.stageSQL = stageSQL
         self.applySQL = applySQL
         self.keyColumn = keyColumn
         self.chunkSize = chunkSize
+        self.keysSQL = keysSQL
+        self.maxRejects = maxRejects
     }
 }
 

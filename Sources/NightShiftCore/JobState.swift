@@ -4,7 +4,7 @@
 /// ```
 ///            ┌──────────── released (graceful stop) / rescued (lease expired) ─────────┐
 ///            ▼                                                                         │
-/// pending ──► running ──► succeeded                                                    │
+/// pending ──► running ──► succeeded (or succeeded_with_rejects: bad records set aside)  │
 ///    │        ▲  │ ├──────► failed        (permanent error, or retries exhausted)      │
 ///    │        │  │ ├──────► timed_out     (job timeout or batch window passed)         │
 ///    │        │  │ ├──────► retrying ──► running   (transient error; after not_before) │
@@ -24,15 +24,21 @@
 /// - `paused` — the worker holding the lease, at the job's next checkpoint, after the dispatcher
 ///   (of any runner) asked it to pause; the lease and the slot are released.
 /// - `retrying` — the worker, after a transient failure; claimable again after its back-off.
-/// - `succeeded`, `failed`, `timed_out` — the worker holding the lease (a fenced write); `failed`
+/// - `succeeded`, `succeeded_with_rejects`, `failed`, `timed_out` — the worker holding the lease
+///   (a fenced write); `succeeded_with_rejects` when bad records went to the review queue; `failed`
 ///   also by the rescuer when a job's runner died more often than its retries allow.
 /// - `skipped` — the rescuer, when a dependency failed, was skipped or timed out, or the batch
 ///   window ended first; the runner, for an operator's skip override.
 public enum JobState: String, Sendable, CaseIterable, Codable {
     case pending, running, paused, retrying, succeeded, failed, skipped
     case timedOut = "timed_out"
+    /// Done, with some bad records set aside in the review queue (no more than its max_rejects).
+    case succeededWithRejects = "succeeded_with_rejects"
 
-    public var isFinal: Bool { self == .succeeded || self == .failed || self == .skipped || self == .timedOut }
+    public var isFinal: Bool { isSuccess || self == .failed || self == .skipped || self == .timedOut }
+
+    /// Its work is done: dependents may start.
+    public var isSuccess: Bool { self == .succeeded || self == .succeededWithRejects }
 
     /// Waiting for the dispatcher: it may be claimed when ready.
     public var isQueued: Bool { self == .pending || self == .retrying || self == .paused }
@@ -41,7 +47,7 @@ public enum JobState: String, Sendable, CaseIterable, Codable {
     public func canMove(to next: JobState) -> Bool {
         switch (self, next) {
         case (.pending, .running), (.pending, .skipped),
-             (.running, .succeeded), (.running, .failed), (.running, .retrying), (.running, .timedOut), (.running, .pending),
+             (.running, .succeeded), (.running, .succeededWithRejects), (.running, .failed), (.running, .retrying), (.running, .timedOut), (.running, .pending),
              (.running, .paused), (.paused, .running), (.paused, .skipped),
              (.retrying, .running), (.retrying, .failed), (.retrying, .skipped):
             return true

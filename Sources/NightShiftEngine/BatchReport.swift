@@ -40,6 +40,17 @@ public struct BatchReport: Sendable {
     public let summary: JobOutput?
     /// Why the summary could not be written (it is retried by the rescuer).
     public let summaryError: String?
+    /// Bad records its jobs set aside for review (the first 100), and how many in all.
+    public let rejects: [Reject]
+    public let rejectCount: Int
+
+    public struct Reject: Sendable {
+        public let reviewID: Int
+        public let job: String
+        public let key: Int
+        public let sqlState: String?
+        public let message: String
+    }
 
     public var succeeded: Bool { state == .succeeded }
 
@@ -86,8 +97,17 @@ public struct BatchReport: Sendable {
             jobs.append(Job(job: JobInfo(name: name, kind: rows.string(row, "kind")!, priority: Priority(rawValue: rows.int(row, "priority")!) ?? .p3),
                             jobRunID: rows.int(row, "id")!, state: state, rows: rows.int(row, "rows_processed") ?? 0,
                             attempts: rows.int(row, "attempts") ?? 0, seconds: rows.double(row, "seconds") ?? 0,
-                            failure: state == .succeeded ? nil : failure, skipReason: rows.string(row, "skip_reason"),
+                            failure: state.isSuccess ? nil : failure, skipReason: rows.string(row, "skip_reason"),
                             outputs: byJob[rows.int(row, "id")!] ?? [], note: rows.string(row, "note")))
+        }
+        let rejected = try db.execute("""
+            SELECT r.id, r.job, r.record_key, r.sqlstate, r.message, count(*) OVER () AS total
+            FROM nightshift.review_queue r JOIN nightshift.job_runs j ON j.id = r.job_run_id
+            WHERE j.batch_run_id = $1 ORDER BY r.job, r.record_key LIMIT 100
+            """, [String(id)])
+        let rejects = (0..<rejected.rowCount).map { row in
+            Reject(reviewID: rejected.int(row, "id")!, job: rejected.string(row, "job")!, key: rejected.int(row, "record_key")!,
+                   sqlState: rejected.string(row, "sqlstate"), message: rejected.string(row, "message")!)
         }
         let date = { (column: String) in batch.double(0, column).map { Date(timeIntervalSince1970: $0) } }
         return BatchReport(batchRunID: id, batch: BatchKind(rawValue: batch.string(0, "batch")!)!,
@@ -96,7 +116,8 @@ public struct BatchReport: Sendable {
                            state: BatchState(rawValue: batch.string(0, "state")!)!,
                            jobs: dependencyOrder(jobs, dependencies: dependencies), startedAt: date("started_at")!,
                            finishedAt: date("finished_at"), warnings: parseTextArray(batch.string(0, "warnings") ?? "{}"),
-                           summary: summary, summaryError: batch.string(0, "summary_error"))
+                           summary: summary, summaryError: batch.string(0, "summary_error"), rejects: rejects,
+                           rejectCount: rejected.int(0, "total") ?? 0)
     }
 
     /// Dependencies first; among jobs ready together, higher priority, then name.

@@ -31,10 +31,10 @@ struct CalculationExecutor: JobExecutor {
         // the work is done and only the job's own state was not recorded.
         let me = String(context.jobRunID)
         let existing = try db.execute("""
-            SELECT last_key, rows_done, chunks_done, completed, job_run_id, run_base_rows FROM nightshift.checkpoints
+            SELECT last_key, rows_done, chunks_done, completed, job_run_id, run_base_rows, rejects FROM nightshift.checkpoints
             WHERE job = $1 AND business_date = $2
             """, [job, context.businessDate.description])
-        var lastKey = 0, rowsDone = 0, chunksDone = 0, baseRows = 0
+        var lastKey = 0, rowsDone = 0, chunksDone = 0, baseRows = 0, rejects = 0
         var note: String?
         if existing.rowCount == 1 {
             let mine = existing.string(0, "job_run_id") == me
@@ -42,9 +42,12 @@ struct CalculationExecutor: JobExecutor {
                 lastKey = existing.int(0, "last_key")!
                 rowsDone = existing.int(0, "rows_done")!
                 chunksDone = existing.int(0, "chunks_done")!
+                rejects = existing.int(0, "rejects") ?? 0
                 baseRows = mine ? existing.int(0, "run_base_rows")! : rowsDone
                 if mine && existing.bool(0, "completed") == true {
-                    return JobOutcome(rows: rowsDone - baseRows, note: "completed by an earlier attempt")
+                    var outcome = JobOutcome(rows: rowsDone - baseRows, note: "completed by an earlier attempt")
+                    outcome.rejects = rejects
+                    return outcome
                 }
                 if lastKey > 0 {
                     note = "resumed after key \(lastKey) (\(rowsDone) rows already done)"
@@ -54,12 +57,14 @@ struct CalculationExecutor: JobExecutor {
         }
         try db.transaction {
             try db.execute("""
-                INSERT INTO nightshift.checkpoints (job, business_date, job_run_id, last_key, rows_done, chunks_done, completed, run_base_rows)
-                VALUES ($1, $2, $3, $4, $5, $6, false, $7)
+                INSERT INTO nightshift.checkpoints (job, business_date, job_run_id, last_key, rows_done, chunks_done, completed, run_base_rows,
+                                                    rejects)
+                VALUES ($1, $2, $3, $4, $5, $6, false, $7, $8)
                 ON CONFLICT (job, business_date) DO UPDATE
                 SET job_run_id = $3, last_key = $4, rows_done = $5, chunks_done = $6, completed = false, run_base_rows = $7,
-                    updated_at = clock_timestamp()
-                """, [job, context.businessDate.description, me, String(lastKey), String(rowsDone), String(chunksDone), String(baseRows)])
+                    rejects = $8, updated_at = clock_timestamp()
+                """, [job, context.businessDate.description, me, String(lastKey), String(rowsDone), String(chunksDone), String(baseRows),
+                      String(rejects)])
             try context.fence(rows: rowsDone - baseRows)
         }
 
@@ -67,28 +72,57 @@ struct CalculationExecutor: JobExecutor {
         try db.executeScript(createSQL)
         defer { if db.isOpen && !db.inTransaction { _ = try? db.execute("DROP TABLE IF EXISTS pg_temp.\(staging)") } }
 
+        // A data error in a chunk (22xxx, 23xxx) is isolated by bisection when the job has a keys
+        // query: the chunk is retried at half the size until it succeeds (that part commits) or is
+        // one record, which then goes to the review queue with its key, record and error; then the
+        // full chunk size again. Without a keys query the job fails, naming the chunk.
+        var size = spec.chunkSize
         while true {
             try context.checkpoint()
-            let chunkRows: Int = try db.transaction {
-                try db.setParameters(context.parameters + [("after_key", String(lastKey)), ("chunk_size", String(spec.chunkSize))])
-                try db.executeScript(stageSQL)
-                let staged = try db.execute(summarySQL)
-                let count = staged.int(0, "n") ?? 0
-                guard count > 0 else { return 0 }
-                guard let newKey = staged.int(0, "last_key"), newKey > lastKey else {
-                    throw JobFailure(failureClass: .permanent, sqlState: nil,
-                                     message: "the stage SQL returned keys that do not move past \(lastKey); it must select \(spec.keyColumn) > nightshift.after_key() ORDER BY \(spec.keyColumn)")
+            let chunkRows: Int
+            do {
+                chunkRows = try db.transaction {
+                    try db.setParameters(context.parameters + [("after_key", String(lastKey)), ("chunk_size", String(size))])
+                    try db.executeScript(stageSQL)
+                    let staged = try db.execute(summarySQL)
+                    let count = staged.int(0, "n") ?? 0
+                    guard count > 0 else { return 0 }
+                    guard let newKey = staged.int(0, "last_key"), newKey > lastKey else {
+                        throw JobFailure(failureClass: .permanent, sqlState: nil,
+                                         message: "the stage SQL returned keys that do not move past \(lastKey); it must select \(spec.keyColumn) > nightshift.after_key() ORDER BY \(spec.keyColumn)")
+                    }
+                    try db.executeScript(applySQL)
+                    try db.execute("""
+                        UPDATE nightshift.checkpoints SET last_key = $3, rows_done = rows_done + $4, chunks_done = chunks_done + 1,
+                            job_run_id = $5, updated_at = clock_timestamp()
+                        WHERE job = $1 AND business_date = $2
+                        """, [job, context.businessDate.description, String(newKey), String(count), me])
+                    // The chunk, its checkpoint and the lease renewal commit together, or not at all.
+                    try context.fence(rows: rowsDone + count - baseRows)
+                    lastKey = newKey
+                    return count
                 }
-                try db.executeScript(applySQL)
-                try db.execute("""
-                    UPDATE nightshift.checkpoints SET last_key = $3, rows_done = rows_done + $4, chunks_done = chunks_done + 1,
-                        job_run_id = $5, updated_at = clock_timestamp()
-                    WHERE job = $1 AND business_date = $2
-                    """, [job, context.businessDate.description, String(newKey), String(count), me])
-                // The chunk, its checkpoint and the lease renewal commit together, or not at all.
-                try context.fence(rows: rowsDone + count - baseRows)
-                lastKey = newKey
-                return count
+            } catch let error as PostgresError where error.isDataError {
+                guard let keysSQL = try spec.keysSQL.map(load) else {
+                    throw JobFailure(failureClass: .badRecord, sqlState: error.sqlState,
+                                     message: "a record after key \(lastKey) (in the next \(size)) has bad data: \(error.message); set calculation.keys to set bad records aside for review")
+                }
+                if size > 1 {
+                    size = (size + 1) / 2
+                    continue
+                }
+                // One record, and it fails: set it aside with why, and move past it.
+                let key = try reject(after: lastKey, keysSQL: keysSQL, error: error, context: context, me: me)
+                rejects += 1
+                lastKey = key
+                context.logger.warning("bad record set aside for review", metadata: ["job": "\(job)", "key": "\(key)",
+                                                                                     "sqlstate": "\(error.sqlState ?? "")"])
+                if rejects > spec.maxRejects {
+                    throw JobFailure(failureClass: .permanent, sqlState: error.sqlState,
+                                     message: "\(rejects) records set aside for review, more than max_rejects: \(spec.maxRejects); see `nightshift review list --job \(job)`")
+                }
+                size = spec.chunkSize
+                continue
             }
             if chunkRows == 0 { break }
             rowsDone += chunkRows
@@ -100,6 +134,41 @@ struct CalculationExecutor: JobExecutor {
                            [job, context.businessDate.description])
             try context.fence(rows: rowsDone - baseRows)
         }
-        return JobOutcome(rows: rowsDone - baseRows, note: note)
+        var outcome = JobOutcome(rows: rowsDone - baseRows, note: note)
+        outcome.rejects = rejects
+        return outcome
+    }
+
+    /// Sets the record after `lastKey` aside in the review queue (its key and the row as JSON from
+    /// the keys query), and moves the checkpoint past it, in one transaction. Returns its key.
+    private func reject(after lastKey: Int, keysSQL: String, error: PostgresError, context: JobContext, me: String) throws -> Int {
+        let db = context.db
+        return try db.transaction {
+            try db.setParameters(context.parameters + [("after_key", String(lastKey)), ("chunk_size", "1")])
+            let found = try db.executeScript(keysSQL)
+            guard let key = found.int(0, "key") else {
+                throw JobFailure(failureClass: .permanent, sqlState: error.sqlState,
+                                 message: "a record after key \(lastKey) has bad data (\(error.message)), but the keys query finds no record there; it must select the same records as the stage query, as `key`")
+            }
+            guard key > lastKey else {
+                throw JobFailure(failureClass: .permanent, sqlState: nil,
+                                 message: "the keys query returned key \(key), not past \(lastKey); it must select \(spec.keyColumn) > nightshift.after_key() ORDER BY \(spec.keyColumn) AS key")
+            }
+            let record = found.columnIndex("record").flatMap { found.string(0, $0) }
+            try db.execute("""
+                INSERT INTO nightshift.review_queue (job, job_run_id, business_date, record_key, record, sqlstate, message)
+                VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)
+                ON CONFLICT (job, business_date, record_key) DO UPDATE
+                SET job_run_id = EXCLUDED.job_run_id, record = EXCLUDED.record, sqlstate = EXCLUDED.sqlstate,
+                    message = EXCLUDED.message, rejected_at = clock_timestamp(), state = 'open', decided_by = NULL, decided_at = NULL
+                """, [context.job.name, me, context.businessDate.description, String(key), record, error.sqlState, error.message])
+            try db.execute("""
+                UPDATE nightshift.checkpoints SET last_key = $3, rejects = rejects + 1, job_run_id = $4, updated_at = clock_timestamp()
+                WHERE job = $1 AND business_date = $2
+                """, [context.job.name, context.businessDate.description, String(key), me])
+            try db.execute("UPDATE nightshift.job_runs SET rejected_rows = rejected_rows + 1 WHERE id = $1", [me])
+            try context.fence(rows: nil)
+            return key
+        }
     }
 }

@@ -33,7 +33,7 @@ extension RunnerStore {
                   AND ($2::bigint IS NULL OR b.id = $2::bigint)
             ), unmet AS (
                 SELECT w.id FROM waiting w JOIN nightshift.job_runs d ON d.batch_run_id = w.batch_run_id AND d.job = ANY (w.depends_on)
-                WHERE cardinality(w.depends_on) > 0 AND NOT (d.state = 'succeeded' OR (d.state = 'skipped' AND d.skipped_by_override))
+                WHERE cardinality(w.depends_on) > 0 AND NOT (d.state IN ('succeeded', 'succeeded_with_rejects') OR (d.state = 'skipped' AND d.skipped_by_override))
             )
             SELECT w.id, w.job, w.batch_run_id, w.priority, w.state, extract(epoch FROM w.due_at)::float8 AS due,
                    greatest(1, w.expected_seconds - w.run_seconds)::int AS seconds, w.checkpointed, w.locks, w.writes_exports

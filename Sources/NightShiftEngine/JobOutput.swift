@@ -14,6 +14,8 @@ public struct JobOutcome: Sendable {
     public var outputs: [JobOutput] = []
     /// A remark for the summary, e.g. "resumed after key 1234".
     public var note: String?
+    /// Bad records set aside for review in this run: the job ends `succeeded_with_rejects`.
+    public var rejects = 0
     /// Complete, fsynced files to move into place when the job is recorded as succeeded, in this
     /// order (the runner does it while it provably holds the job's lease).
     public var publish: [Publication] = []

@@ -47,7 +47,7 @@ public enum RunHistory {
                                  ELSE extract(epoch FROM finished_at - started_at)::float8 END AS seconds,
                        row_number() OVER (PARTITION BY job ORDER BY finished_at DESC) AS n
                 FROM nightshift.job_runs
-                WHERE state = 'succeeded' AND job = ANY($1::text[]) AND started_at IS NOT NULL AND finished_at IS NOT NULL
+                WHERE state IN ('succeeded', 'succeeded_with_rejects') AND job = ANY($1::text[]) AND started_at IS NOT NULL AND finished_at IS NOT NULL
             ) recent WHERE n <= $2 GROUP BY job
             """, ["{" + jobs.map { "\"\($0)\"" }.joined(separator: ",") + "}", String(runs)])
         var history: [String: (Double, Int)] = [:]

@@ -75,7 +75,7 @@ public struct RunnerStatus: Codable, Sendable {
                    extract(epoch FROM j.progress_at - j.attempt_started_real)::float8 AS elapsed,
                    extract(epoch FROM j.lease_expires_at - clock_timestamp())::float8 AS lease_left,
                    (SELECT p.rows_processed FROM nightshift.job_runs p
-                    WHERE p.job = j.job AND p.state = 'succeeded' AND p.rows_processed > 0 ORDER BY p.finished_at DESC LIMIT 1) AS expected
+                    WHERE p.job = j.job AND p.state IN ('succeeded', 'succeeded_with_rejects') AND p.rows_processed > 0 ORDER BY p.finished_at DESC LIMIT 1) AS expected
             FROM nightshift.job_runs j JOIN nightshift.batch_runs b ON b.id = j.batch_run_id
             WHERE j.state = 'running' ORDER BY j.priority, j.id
             """)
@@ -105,7 +105,7 @@ public struct RunnerStatus: Codable, Sendable {
             SELECT j.id, j.batch_run_id, b.batch, j.job, j.state, j.priority, j.not_before, to_char(j.not_before AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI:SS') AS not_before_local,
                    (SELECT string_agg(d.job || ' (' || d.state || ')', ', ' ORDER BY d.job) FROM nightshift.job_runs d
                     WHERE d.batch_run_id = j.batch_run_id AND d.job = ANY (j.depends_on)
-                      AND NOT (d.state = 'succeeded' OR (d.state = 'skipped' AND d.skipped_by_override))) AS blockers,
+                      AND NOT (d.state IN ('succeeded', 'succeeded_with_rejects') OR (d.state = 'skipped' AND d.skipped_by_override))) AS blockers,
                    (SELECT t.reason FROM nightshift.state_transitions t WHERE t.job_run_id = j.id ORDER BY t.id DESC LIMIT 1) AS last_reason,
                    (SELECT count(*) FROM nightshift.job_runs r WHERE r.batch_run_id = j.batch_run_id AND r.state = 'running') AS running_in_batch,
                    j.wait_reason, to_char(j.wait_until AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI') AS wait_until_local, b.waiting_for

@@ -319,7 +319,7 @@ public final class RunnerStore {
             let result = try self.db.execute("""
                 UPDATE nightshift.job_runs SET
                     state = $3, lease_owner = NULL, lease_expires_at = NULL,
-                    finished_at = CASE WHEN $3 IN ('succeeded', 'failed', 'timed_out') THEN $4::timestamptz END,
+                    finished_at = CASE WHEN $3 IN ('succeeded', 'succeeded_with_rejects', 'failed', 'timed_out') THEN $4::timestamptz END,
                     rows_processed = coalesce($5::bigint, rows_processed),
                     error_class = coalesce($6, error_class),
                     error_sqlstate = coalesce($7, error_sqlstate),
@@ -350,7 +350,7 @@ public final class RunnerStore {
         let result = try db.execute("""
             WITH done AS (
                 SELECT b.id,
-                       count(*) FILTER (WHERE j.state = 'succeeded') AS succeeded,
+                       count(*) FILTER (WHERE j.state IN ('succeeded', 'succeeded_with_rejects')) AS succeeded,
                        count(*) FILTER (WHERE j.state IN ('failed', 'timed_out')) AS failed,
                        count(*) FILTER (WHERE j.state = 'skipped') AS skipped,
                        count(*) FILTER (WHERE j.state = 'skipped' AND NOT j.skipped_by_override) AS blocking_skips,

@@ -25,6 +25,7 @@ struct SummaryMail {
     func context(_ report: BatchReport) -> [String: Any] {
         let zone = configuration.settings.timeZone
         let failed = report.jobs.filter { $0.state == .failed || $0.state == .timedOut }.count
+        // succeeded_with_rejects counts as succeeded here; its rejects are listed on their own.
         let finished = report.finishedAt ?? report.startedAt
         let skipped = report.jobs.filter { $0.state == .skipped }.count
         return [
@@ -41,6 +42,12 @@ struct SummaryMail {
             "succeeded": report.jobs.count - failed - skipped,
             "failed": failed,
             "skipped": skipped,
+            "has_rejects": report.rejectCount > 0,
+            "reject_count": report.rejectCount,
+            "more_rejects": report.rejectCount > report.rejects.count ? report.rejectCount - report.rejects.count : 0,
+            "rejects": report.rejects.map { reject -> [String: Any] in
+                ["review_id": reject.reviewID, "job": reject.job, "key": reject.key, "sqlstate": reject.sqlState ?? "", "message": reject.message]
+            },
             "jobs": report.jobs.map { job -> [String: Any] in
                 var entry: [String: Any] = [
                     "name": job.job.name,

@@ -232,11 +232,13 @@ final class Workers: @unchecked Sendable {
             try store.whileLeased(lease) {
                 try OutputFile.publish(outcome.publish.map { ($0.staged, $0.final) })
                 for output in outcome.outputs { try store.recordOutput(batchRunID: claimed.batchRunID, jobRunID: id, output: output) }
-                try store.leaveRunning(lease, batchRunID: claimed.batchRunID, to: .succeeded,
-                                       reason: outcome.note ?? "\(outcome.rows) rows", now: now,
+                let rejected = outcome.rejects > 0 ? "; \(outcome.rejects) bad record\(outcome.rejects == 1 ? "" : "s") set aside for review" : ""
+                try store.leaveRunning(lease, batchRunID: claimed.batchRunID, to: outcome.rejects > 0 ? .succeededWithRejects : .succeeded,
+                                       reason: (outcome.note ?? "\(outcome.rows) rows") + rejected, now: now,
                                        update: .init(rows: outcome.rows, note: outcome.note))
             }
-            logger.info("job succeeded", metadata: ["job": "\(claimed.job)", "rows": "\(outcome.rows)"])
+            logger.info(outcome.rejects > 0 ? "job succeeded with rejects" : "job succeeded",
+                        metadata: ["job": "\(claimed.job)", "rows": "\(outcome.rows)", "rejects": "\(outcome.rejects)"])
         case let .failure(error):
             discardStaged(result)
             if let reason = stopReason(of: error, control: control) {

@@ -72,7 +72,7 @@ struct HistoryCommand: ParsableCommand {
             let duration = entry.seconds.map { " in \(Self.duration($0))" } ?? ""
             print("#\(entry.batchRun) \(entry.batch) \(entry.businessDate) (scheduled \(entry.scheduledFor), run \(entry.runNumber), by \(entry.trigger)): \(entry.state.uppercased())\(duration)")
             for job in entry.jobs {
-                var line = "    \(job.job.padding(toLength: 24, withPad: " ", startingAt: 0)) P\(job.priority)  \(job.state.padding(toLength: 9, withPad: " ", startingAt: 0))  \(String(job.rows).padding(toLength: 8, withPad: " ", startingAt: 0))  \(Self.duration(job.seconds))"
+                var line = "    \(job.job.padding(toLength: 24, withPad: " ", startingAt: 0)) P\(job.priority)  \(job.state.padding(toLength: max(9, job.state.count), withPad: " ", startingAt: 0))  \(String(job.rows).padding(toLength: 8, withPad: " ", startingAt: 0))  \(Self.duration(job.seconds))"
                 if job.attempts > 1 { line += "  (\(job.attempts) attempts)" }
                 print(line)
                 if let error = job.error { print("        error: \(error)") }

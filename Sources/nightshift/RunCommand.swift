@@ -162,7 +162,7 @@ struct RunCommand: AsyncParsableCommand {
         print("  " + "job".padding(toLength: width, withPad: " ", startingAt: 0) + "  prio  state      rows       seconds")
         for job in report.jobs {
             let name = job.job.name.padding(toLength: width, withPad: " ", startingAt: 0)
-            let state = job.state.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
+            let state = job.state.rawValue.padding(toLength: max(9, job.state.rawValue.count), withPad: " ", startingAt: 0)
             let rows = String(job.rows).padding(toLength: 9, withPad: " ", startingAt: 0)
             print("  \(name)  \(job.job.priority)    \(state)  \(rows)  \(String(format: "%.2f", job.seconds))")
             if let failure = job.failure { print("      error: \(failure)") }

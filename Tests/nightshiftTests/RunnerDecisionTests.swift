@@ -336,15 +336,7 @@ final class RunnerDecisionTests: XCTestCase {
         XCTAssertNil(try night.scalar("SELECT late_start_seconds FROM nightshift.job_runs WHERE job = 'delivery_charges'"), "P3 has no start deadline")
         let warnings = try night.scalar("SELECT array_to_string(warnings, ' | ') FROM nightshift.batch_runs") ?? ""
         XCTAssertTrue(warnings.contains("daily_sales_summary (P2) started \(late / 60) min after its start deadline"), warnings)
-        let outbox = "\(night.project.root)/var/outbox"
-        let mail = try FileManager.default.contentsOfDirectory(atPath: outbox).filter { $0.hasSuffix(".eml") }
-        XCTAssertEqual(mail.count, 1)
-        // The plain-text part of the message, base64 as written to the outbox.
-        let lines = try String(contentsOfFile: "\(outbox)/\(mail[0])", encoding: .utf8).components(separatedBy: "\r\n")
-        let part = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("Content-Type: text/plain") })
-        let body = try XCTUnwrap(lines[part...].firstIndex(of: ""))
-        let encoded = lines[(body + 1)...].prefix { !$0.hasPrefix("--") }.joined()
-        let text = String(decoding: Data(base64Encoded: encoded, options: .ignoreUnknownCharacters) ?? Data(), as: UTF8.self)
+        let text = try night.summaryPlainText()
         XCTAssertTrue(text.contains("daily_sales_summary (P2) started \(late / 60) min after its start deadline"), text)
     }
 

@@ -108,6 +108,18 @@ final class RunnerNight {
         return processes.first { owner.contains(":\($0.pid):") }
     }
 
+    /// The plain-text part of the one summary message in the outbox, decoded from base64.
+    func summaryPlainText(file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let outbox = "\(project.root)/var/outbox"
+        let mail = try FileManager.default.contentsOfDirectory(atPath: outbox).filter { $0.hasSuffix(".eml") }
+        XCTAssertEqual(mail.count, 1, file: file, line: line)
+        let lines = try String(contentsOfFile: "\(outbox)/\(mail[0])", encoding: .utf8).components(separatedBy: "\r\n")
+        let part = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("Content-Type: text/plain") })
+        let body = try XCTUnwrap(lines[part...].firstIndex(of: ""))
+        let encoded = lines[(body + 1)...].prefix { !$0.hasPrefix("--") }.joined()
+        return String(decoding: Data(base64Encoded: encoded, options: .ignoreUnknownCharacters) ?? Data(), as: UTF8.self)
+    }
+
     func exportFiles() -> [String] {
         (try? FileManager.default.contentsOfDirectory(atPath: "\(project.root)/var/exports"))?.sorted() ?? []
     }

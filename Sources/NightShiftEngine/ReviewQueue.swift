@@ -1,0 +1,124 @@
+import Foundation
+import NightShiftConfig
+import NightShiftCore
+import PostgresClient
+
+/// Bad records a calculation set aside (`nightshift.review_queue`), and what people do with them:
+/// list, retry (apply the one record again, now that its data or the job was fixed), dismiss.
+/// Each retry and dismissal is an audit row.
+public struct ReviewQueue {
+    let db: PostgresConnection
+    let configuration: Configuration
+
+    public init(db: PostgresConnection, configuration: Configuration) {
+        self.db = db
+        self.configuration = configuration
+    }
+
+    public struct Item: Sendable {
+        public let id: Int
+        public let job: String
+        public let businessDate: String
+        public let key: Int
+        public let record: String?
+        public let sqlState: String?
+        public let message: String
+        public let state: String
+        public let rejectedAt: Date
+        public let decidedBy: String?
+        public let note: String?
+    }
+
+    public func list(job: String?, openOnly: Bool, limit: Int = 500, id: Int? = nil) throws -> [Item] {
+        let rows = try db.execute("""
+            SELECT id, job, business_date::text AS business_date, record_key, record::text AS record, sqlstate, message, state,
+                   extract(epoch FROM rejected_at)::float8 AS rejected_at, decided_by, note
+            FROM nightshift.review_queue
+            WHERE ($1::text IS NULL OR job = $1) AND (NOT $2::boolean OR state = 'open') AND ($4::bigint IS NULL OR id = $4)
+            ORDER BY id LIMIT $3
+            """, [job, String(openOnly), String(limit), id.map(String.init)])
+        return (0..<rows.rowCount).map { row in
+            Item(id: rows.int(row, "id")!, job: rows.string(row, "job")!, businessDate: rows.string(row, "business_date")!,
+                 key: rows.int(row, "record_key")!, record: rows.string(row, "record"), sqlState: rows.string(row, "sqlstate"),
+                 message: rows.string(row, "message")!, state: rows.string(row, "state")!,
+                 rejectedAt: Date(timeIntervalSince1970: rows.double(row, "rejected_at") ?? 0), decidedBy: rows.string(row, "decided_by"),
+                 note: rows.string(row, "note"))
+        }
+    }
+
+    public enum Outcome: Equatable {
+        case resolved
+        case stillBad(sqlState: String?, message: String)
+        case refused(String)
+    }
+
+    /// Applies the one record again with the job's own stage and apply SQL (its checkpoint is not
+    /// touched): resolved when it goes through, else the item stays open with the new error.
+    public func retry(_ id: Int, by identity: OperatorIdentity, command: String) throws -> Outcome {
+        guard let item = try list(job: nil, openOnly: false, id: id).first else {
+            return try refuse("there is no review item #\(id); `nightshift review list` shows them", identity, command, nil)
+        }
+        guard item.state == "open" else { return try refuse("review item #\(id) is \(item.state) already", identity, command, id) }
+        guard let definition = configuration.jobs.first(where: { $0.name == item.job }), case let .calculation(spec) = definition.action else {
+            return try refuse("\(item.job) is no longer a calculation job; dismiss the item instead", identity, command, id)
+        }
+        let staging = CalculationExecutor.stagingTable(for: item.job)
+        func load(_ file: String) throws -> String { try configuration.sql(file).replacingOccurrences(of: "{{staging}}", with: staging) }
+        try db.execute("DROP TABLE IF EXISTS pg_temp.\(staging)")
+        try db.executeScript(try load(spec.stagingSQL))
+        defer { _ = try? db.execute("DROP TABLE IF EXISTS pg_temp.\(staging)") }
+        do {
+            try db.transaction {
+                try db.setParameters([("business_date", item.businessDate), ("time_zone", configuration.settings.timeZone.identifier),
+                                      ("after_key", String(item.key - 1)), ("chunk_size", "1")])
+                try db.executeScript(try load(spec.stageSQL))
+                let staged = try db.execute("SELECT count(*) AS n, max(\(spec.keyColumn)) AS key FROM \(staging)")
+                guard staged.int(0, "n") == 1, staged.int(0, "key") == item.key else {
+                    throw ReviewRetryProblem(message: "the stage query no longer selects key \(item.key) for \(item.businessDate)")
+                }
+                try db.executeScript(try load(spec.applySQL))
+                try db.execute("""
+                    UPDATE nightshift.review_queue SET state = 'resolved', decided_by = $2, decided_at = clock_timestamp(), note = 'applied by a retry'
+                    WHERE id = $1
+                    """, [String(id), identity.account])
+                try audit(identity, command, "resolved", "review item #\(id): \(item.job) key \(item.key) applied")
+            }
+            return .resolved
+        } catch let error as PostgresError where error.isDataError {
+            try db.execute("UPDATE nightshift.review_queue SET sqlstate = $2, message = $3 WHERE id = $1",
+                           [String(id), error.sqlState, error.message])
+            try audit(identity, command, "retry_failed", "review item #\(id): \(error.message)")
+            return .stillBad(sqlState: error.sqlState, message: error.message)
+        } catch let problem as ReviewRetryProblem {
+            try audit(identity, command, "retry_failed", "review item #\(id): \(problem.message)")
+            return .stillBad(sqlState: nil, message: problem.message)
+        }
+    }
+
+    /// Sets an open item aside for good, with why.
+    public func dismiss(_ id: Int, by identity: OperatorIdentity, command: String, reason: String) throws -> Outcome {
+        let updated = try db.execute("""
+            UPDATE nightshift.review_queue SET state = 'dismissed', decided_by = $2, decided_at = clock_timestamp(), note = $3
+            WHERE id = $1 AND state = 'open' RETURNING job, record_key
+            """, [String(id), identity.account, reason])
+        guard updated.rowCount == 1 else {
+            return try refuse("review item #\(id) does not exist or is not open", identity, command, nil)
+        }
+        try audit(identity, command, "dismissed", "review item #\(id): \(updated.string(0, "job")!) key \(updated.string(0, "record_key")!): \(reason)")
+        return .resolved
+    }
+
+    private func refuse(_ reason: String, _ identity: OperatorIdentity, _ command: String, _ id: Int?) throws -> Outcome {
+        try RequestStore(db: db).refuse(by: identity, command: command, reason: reason)
+        return .refused(reason)
+    }
+
+    private func audit(_ identity: OperatorIdentity, _ command: String, _ outcome: String, _ detail: String) throws {
+        try db.execute("INSERT INTO nightshift.audit (actor, host, command, outcome, detail) VALUES ($1, $2, $3, $4, $5)",
+                       [identity.account, identity.host, command, outcome, detail])
+    }
+}
+
+struct ReviewRetryProblem: Error {
+    let message: String
+}
