@@ -3,7 +3,7 @@ import XCTest
 
 final class JobStateTests: XCTestCase {
     func testOnlyDocumentedTransitionsAreLegal() {
-        let legal: Set<String> = ["pending→running", "pending→skipped", "running→succeeded", "running→failed",
+        let legal: Set<String> = ["pending→running", "pending→skipped", "running→succeeded", "running→succeeded_with_rejects", "running→failed",
                                   "running→retrying", "running→timed_out", "running→pending",
                                   "running→paused", "paused→running", "paused→skipped",
                                   "retrying→running", "retrying→failed", "retrying→skipped"]
@@ -12,7 +12,8 @@ final class JobStateTests: XCTestCase {
                 XCTAssertEqual(from.canMove(to: to), legal.contains("\(from.rawValue)→\(to.rawValue)"), "\(from) → \(to)")
             }
         }
-        XCTAssertEqual(JobState.allCases.filter(\.isFinal), [.succeeded, .failed, .skipped, .timedOut])
+        XCTAssertEqual(JobState.allCases.filter(\.isFinal), [.succeeded, .failed, .skipped, .timedOut, .succeededWithRejects])
+        XCTAssertEqual(JobState.allCases.filter(\.isSuccess), [.succeeded, .succeededWithRejects])
         XCTAssertEqual(JobState.allCases.filter(\.blocksDependents), [.failed, .skipped, .timedOut])
         XCTAssertEqual(JobState.allCases.filter(\.isQueued), [.pending, .paused, .retrying])
     }
