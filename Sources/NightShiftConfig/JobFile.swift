@@ -77,9 +77,22 @@ enum JobFile {
                 let chunk = section.int("chunk_size", range: 1...100_000, example: "1000") ?? 1000
                 let keys = section.has("keys") ? sqlFile(section, "keys", example: "jobs/\(stem)/keys.sql") : nil
                 let maxRejects = section.int("max_rejects", range: 0...1_000_000, example: "50") ?? 50
+                var checks: [CalculationCheck] = []
+                for (i, item) in (section.sequence("checks", required: false, example: "a list of `{name: ..., sql: ...}`") ?? []).enumerated() {
+                    guard let entry = MappingReader(item, file: section.file, prefix: "\(section.path("checks"))[\(i)]",
+                                                    diagnostics: section.diagnostics) else { continue }
+                    let name = entry.string("name", example: "totals reconcile")
+                    let sql = sqlFile(entry, "sql", example: "jobs/\(stem)/check_totals.sql")
+                    if let name, checks.contains(where: { $0.name == name }) {
+                        entry.error("name", line: entry.line(of: "name"), "check \(name) is listed twice", fix: "give each check its own name")
+                    }
+                    entry.finish()
+                    if let name, let sql { checks.append(CalculationCheck(name: name, sql: sql)) }
+                }
                 if let staging, let stage, let apply, let key {
                     action = .calculation(CalculationSpec(stagingSQL: staging, stageSQL: stage, applySQL: apply,
-                                                          keyColumn: key, chunkSize: chunk, keysSQL: keys, maxRejects: maxRejects))
+                                                          keyColumn: key, chunkSize: chunk, keysSQL: keys, maxRejects: maxRejects,
+                                                          checks: checks))
                 }
                 section.finish()
             }

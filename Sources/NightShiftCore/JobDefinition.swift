@@ -97,9 +97,12 @@ public struct CalculationSpec: Sendable, Equatable {
     public let keysSQL: String?
     /// More bad records than this in one run fail the job.
     public let maxRejects: Int
+    /// Run after the last chunk, before the job is done: each must say `ok`.
+    public let checks: [CalculationCheck]
 
     public init(stagingSQL: String, stageSQL: String, applySQL: String, keyColumn: String, chunkSize: Int, keysSQL: String? = nil,
-                maxRejects: Int = 50) {
+                maxRejects: Int = 50, checks: [CalculationCheck] = []) {
+        self.checks = checks
         self.stagingSQL = stagingSQL
         self.stageSQL = stageSQL
         self.applySQL = applySQL
@@ -107,6 +110,19 @@ public struct CalculationSpec: Sendable, Equatable {
         self.chunkSize = chunkSize
         self.keysSQL = keysSQL
         self.maxRejects = maxRejects
+    }
+}
+
+/// A check a calculation must pass before it is done: a query (in sql/) returning one row with a
+/// boolean `ok`; its other columns are the figures shown when it fails (totals that must
+/// reconcile, counts that must match, amounts that must not be negative).
+public struct CalculationCheck: Sendable, Equatable {
+    public let name: String
+    public let sql: String
+
+    public init(name: String, sql: String) {
+        self.name = name
+        self.sql = sql
     }
 }
 

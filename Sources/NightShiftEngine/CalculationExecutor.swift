@@ -129,6 +129,25 @@ struct CalculationExecutor: JobExecutor {
             chunksDone += 1
             context.control.setProgress(rows: rowsDone - baseRows)
         }
+        // Every check passes before the job is done; a failing one names itself and its figures.
+        for check in spec.checks {
+            try context.checkpoint()
+            let result = try db.transaction(begin: "BEGIN READ ONLY") { () -> QueryResult in
+                try db.setParameters(context.parameters)
+                return try db.executeScript(try load(check.sql))
+            }
+            guard let ok = result.columnIndex("ok").flatMap({ result.string(0, $0) }) else {
+                throw JobFailure(failureClass: .permanent, sqlState: nil,
+                                 message: "check `\(check.name)` (sql/\(check.sql)) returned no `ok` column; it must return one row with a boolean ok")
+            }
+            if ok != "t" {
+                let figures = (0..<result.columnCount).filter { result.columnName($0) != "ok" }
+                    .map { "\(result.columnName($0)) = \(result.string(0, $0) ?? "NULL")" }.joined(separator: ", ")
+                throw JobFailure(failureClass: .permanent, sqlState: nil,
+                                 message: "check `\(check.name)` failed: \(figures.isEmpty ? "ok is false" : figures) (sql/\(check.sql))")
+            }
+            context.logger.info("check passed", metadata: ["job": "\(job)", "check": "\(check.name)"])
+        }
         try db.transaction {
             try db.execute("UPDATE nightshift.checkpoints SET completed = true, updated_at = clock_timestamp() WHERE job = $1 AND business_date = $2",
                            [job, context.businessDate.description])
