@@ -22,10 +22,12 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CGPGME", pkgConfig: "gpgme", providers: [.apt(["libgpgme-dev"])]),
+        // OpenSSL's libcrypto, for SHA-256 (hardware SHA where the CPU has it).
+        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // Wrappers: the only code that touches C pointers.
         .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
-        .target(name: "Packaging", dependencies: ["CArchive", "CGPGME"]),
+        .target(name: "Packaging", dependencies: ["CArchive", "CGPGME", "CLibCrypto"]),
 
         // Pure domain: no I/O.
         .target(name: "NightShiftCore"),

@@ -19,7 +19,7 @@ ensure_packages() {
 }
 
 # The packages NightShift needs to build and run, and the real tools its tests use.
-BUILD_PACKAGES=(libpq-dev libarchive-dev libgpgme-dev pkg-config)
+BUILD_PACKAGES=(libpq-dev libarchive-dev libgpgme-dev libssl-dev pkg-config)
 RUN_PACKAGES=(postgresql gnupg)
 TEST_PACKAGES=(unzip libarchive-tools python3 curl)
 

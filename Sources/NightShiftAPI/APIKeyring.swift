@@ -14,9 +14,10 @@ final class APIKeyring: @unchecked Sendable {
 
     func key(presented: String?) -> APIKey? {
         guard let presented, !presented.isEmpty, presented.utf8.count <= 256 else { return nil }
-        var hash = SHA256()
+        let hash = SHA256()
         hash.update(Array(presented.utf8))
-        let digest = Array(hash.finalize().utf8)
+        guard let hex = try? hash.finalize() else { return nil } // no digest: nobody is let in
+        let digest = Array(hex.utf8)
         var found: APIKey?
         for key in current() where APIKeyring.equal(Array(key.sha256.utf8), digest) { found = key }
         return found

@@ -81,7 +81,7 @@ final class CSVArchiveSource: ArchiveContentSource {
         if exhausted || entryRows == rowsPerFile {
             try archive.finishEntry()
             entryOpen = false
-            entries.append(Entry(name: entryName(entries.count + 1), rows: entryRows, bytes: entryBytes, sha256: hasher.finalize()))
+            entries.append(Entry(name: entryName(entries.count + 1), rows: entryRows, bytes: entryBytes, sha256: try hasher.finalize()))
         }
         return true
     }

@@ -151,9 +151,9 @@ extension Inbox {
                 host: String) throws -> EventHandling {
         let path = "\(processing)/\(name)"
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        var hash = SHA256()
+        let hash = SHA256()
         hash.update(data)
-        let sha = hash.finalize()
+        let sha = try hash.finalize()
         let handling: EventHandling = try db.transaction {
             // One handler per content at a time; the row says whether it was handled before.
             try db.execute("SELECT pg_advisory_xact_lock(hashtext('nightshift.event'), hashtext($1))", [sha])

@@ -49,9 +49,9 @@ public struct Migrator {
             }
             let path = "\(directory)/\(name)"
             let sql = try String(contentsOfFile: path, encoding: .utf8)
-            var hasher = SHA256()
+            let hasher = SHA256()
             hasher.update(Array(sql.utf8))
-            result.append(Migration(version: version, name: String(match.2), path: path, sql: sql, checksum: hasher.finalize()))
+            result.append(Migration(version: version, name: String(match.2), path: path, sql: sql, checksum: try hasher.finalize()))
         }
         return result
     }

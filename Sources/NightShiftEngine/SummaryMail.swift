@@ -17,9 +17,9 @@ struct SummaryMail {
                                   date: report.finishedAt ?? report.startedAt, text: rendered.text, html: rendered.html)
         let name = "\(report.batch.rawValue)-\(report.businessDate)-run\(report.batchRunID)"
         let stored = try Outbox(directory: settings.outboxDirectory).store(message, name: name)
-        var hasher = SHA256()
+        let hasher = SHA256()
         stored.data.withUnsafeBytes { hasher.update($0) }
-        return JobOutput(kind: .summaryMail, path: stored.path, sha256: hasher.finalize(), bytes: stored.data.count, rows: nil)
+        return JobOutput(kind: .summaryMail, path: stored.path, sha256: try hasher.finalize(), bytes: stored.data.count, rows: nil)
     }
 
     func context(_ report: BatchReport) -> [String: Any] {

@@ -8,7 +8,7 @@ public final class OutputFile: @unchecked Sendable {
     public let path: String
     public var partialPath: String { path + ".partial" }
     private var fd: Int32 = -1
-    private var hasher = SHA256()
+    private let hasher = SHA256()
     public private(set) var bytesWritten = 0
     private var committed = false
 
@@ -50,7 +50,7 @@ public final class OutputFile: @unchecked Sendable {
         if Glibc.close(closing) != 0 { throw OutputFileError(errno: errno, path: partialPath, operation: "closing") }
         if rename(partialPath, path) != 0 { throw OutputFileError(errno: errno, path: path, operation: "renaming \(partialPath) to") }
         committed = true
-        return hasher.finalize()
+        return try hasher.finalize()
     }
 
     /// Closes and deletes the partial file if it was not committed. Idempotent.

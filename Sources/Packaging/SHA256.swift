@@ -1,90 +1,66 @@
-/// Streaming SHA-256 (FIPS 180-4). Feed bytes with `update`, read the hex digest with `finalize`.
-public struct SHA256: Sendable {
-    private var state: [UInt32] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-    ]
-    private var block = [UInt8](repeating: 0, count: 64)
-    private var blockCount = 0
-    private var totalBytes: UInt64 = 0
+import CLibCrypto
+import Foundation
 
-    private static let k: [UInt32] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-    ]
+/// Streaming SHA-256 through OpenSSL's libcrypto (EVP; the CPU's SHA instructions where it has
+/// them). Feed bytes with `update`, read the lowercase hex digest with `finalize`. The only owner
+/// of its `EVP_MD_CTX`, freed in deinit. A failing libcrypto call is remembered and thrown by
+/// `finalize` as `DigestError` with OpenSSL's error code.
+public final class SHA256: @unchecked Sendable {
+    private var context: OpaquePointer?
+    private var failure: DigestError?
 
-    public init() {}
-
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        totalBytes &+= UInt64(bytes.count)
-        var index = 0
-        let count = bytes.count
-        if blockCount > 0 {
-            while blockCount < 64 && index < count { block[blockCount] = bytes[index]; blockCount += 1; index += 1 }
-            if blockCount == 64 { block.withUnsafeBytes { compress($0.baseAddress!) }; blockCount = 0 }
+    public init() {
+        context = EVP_MD_CTX_new()
+        guard let context else {
+            failure = DigestError(operation: "EVP_MD_CTX_new", code: ERR_get_error())
+            return
         }
-        while count - index >= 64 {
-            compress(bytes.baseAddress! + index)
-            index += 64
+        if EVP_DigestInit_ex(context, EVP_sha256(), nil) != 1 {
+            failure = DigestError(operation: "EVP_DigestInit_ex(sha256)", code: ERR_get_error())
         }
-        while index < count { block[blockCount] = bytes[index]; blockCount += 1; index += 1 }
     }
 
-    public mutating func update<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
+    deinit { EVP_MD_CTX_free(context) }
+
+    public func update(_ bytes: UnsafeRawBufferPointer) {
+        guard failure == nil, let context, bytes.count > 0 else { return }
+        if EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) != 1 {
+            failure = DigestError(operation: "EVP_DigestUpdate", code: ERR_get_error())
+        }
+    }
+
+    public func update<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
         let array = Array(bytes)
         array.withUnsafeBytes { update($0) }
     }
 
-    /// The lowercase hex digest. The hasher should not be updated afterwards.
-    public mutating func finalize() -> String {
-        let bitLength = totalBytes &* 8
-        var tail: [UInt8] = [0x80]
-        let padding = (56 - (blockCount + 1) % 64 + 64) % 64
-        tail += [UInt8](repeating: 0, count: padding)
-        for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
-        let saved = totalBytes
-        tail.withUnsafeBytes { update($0) }
-        totalBytes = saved
-        return state.map { word in
-            let hex = String(word, radix: 16)
-            return String(repeating: "0", count: 8 - hex.count) + hex
+    /// The lowercase hex digest. The hasher is spent afterwards.
+    public func finalize() throws -> String {
+        if let failure { throw failure }
+        guard let context else { throw DigestError(operation: "finalize", code: 0) }
+        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        guard EVP_DigestFinal_ex(context, &digest, &length) == 1, length == 32 else {
+            let error = DigestError(operation: "EVP_DigestFinal_ex", code: ERR_get_error())
+            failure = error
+            throw error
+        }
+        failure = DigestError(operation: "update after finalize", code: 0)
+        return digest.prefix(Int(length)).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
         }.joined()
-    }
-
-    private mutating func compress(_ pointer: UnsafeRawPointer) {
-        var w = [UInt32](repeating: 0, count: 64)
-        for i in 0..<16 {
-            let b = pointer + i * 4
-            w[i] = UInt32(b.load(as: UInt8.self)) << 24 | UInt32((b + 1).load(as: UInt8.self)) << 16
-                | UInt32((b + 2).load(as: UInt8.self)) << 8 | UInt32((b + 3).load(as: UInt8.self))
-        }
-        for i in 16..<64 {
-            let s0 = w[i - 15].rotr(7) ^ w[i - 15].rotr(18) ^ (w[i - 15] >> 3)
-            let s1 = w[i - 2].rotr(17) ^ w[i - 2].rotr(19) ^ (w[i - 2] >> 10)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-        }
-        var a = state[0], b = state[1], c = state[2], d = state[3]
-        var e = state[4], f = state[5], g = state[6], h = state[7]
-        for i in 0..<64 {
-            let s1 = e.rotr(6) ^ e.rotr(11) ^ e.rotr(25)
-            let ch = (e & f) ^ (~e & g)
-            let t1 = h &+ s1 &+ ch &+ SHA256.k[i] &+ w[i]
-            let s0 = a.rotr(2) ^ a.rotr(13) ^ a.rotr(22)
-            let maj = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = s0 &+ maj
-            h = g; g = f; f = e; e = d &+ t1
-            d = c; c = b; b = a; a = t1 &+ t2
-        }
-        state[0] &+= a; state[1] &+= b; state[2] &+= c; state[3] &+= d
-        state[4] &+= e; state[5] &+= f; state[6] &+= g; state[7] &+= h
     }
 }
 
-private extension UInt32 {
-    @inline(__always) func rotr(_ n: UInt32) -> UInt32 { (self >> n) | (self << (32 - n)) }
+/// A libcrypto digest call failed: which, and OpenSSL's packed error code (ERR_get_error).
+public struct DigestError: Error, CustomStringConvertible, Sendable {
+    public let operation: String
+    public let code: UInt
+
+    public var description: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        ERR_error_string_n(code, &buffer, buffer.count)
+        return "SHA-256 (libcrypto) \(operation) failed: \(String(cString: buffer)) (OpenSSL error \(code))"
+    }
 }

@@ -48,12 +48,12 @@ struct ApiKeyCommand: ParsableCommand {
             let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
             let key = "nsk_" + Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
                 .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-            var hash = SHA256()
+            let hash = SHA256()
             hash.update(Array(key.utf8))
             var text = FileManager.default.fileExists(atPath: path) ? try String(contentsOfFile: path, encoding: .utf8)
                 : "# API keys of the HTTP trigger: SHA-256 of each key, never the key. Written by `nightshift api-key add`.\nkeys:\n"
             if !text.hasSuffix("\n") { text += "\n" }
-            text += "  - name: \(name)\n    sha256: \(hash.finalize())\n    batches: [\(kinds.joined(separator: ", "))]\n"
+            text += "  - name: \(name)\n    sha256: \(try hash.finalize())\n    batches: [\(kinds.joined(separator: ", "))]\n"
             let temporary = path + ".tmp"
             guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]),
                   rename(temporary, path) == 0 else {
