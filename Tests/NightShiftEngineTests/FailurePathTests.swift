@@ -84,8 +84,11 @@ final class FailurePathTests: XCTestCase {
         let total = ids.rowCount
         // Chunks of 400 keep the test data small: a bad record in the third chunk (row 900).
         XCTAssertGreaterThan(total, 1000)
+        // Without a keys query the bad record cannot be set aside: the job fails (the review queue
+        // has tests of its own), and this test is about resuming after that failure.
         let job = try night.project.read("jobs/delivery_charges.yaml")
-        try night.project.write("jobs/delivery_charges.yaml", job.replacingOccurrences(of: "chunk_size: 1000", with: "chunk_size: 400"))
+        try night.project.write("jobs/delivery_charges.yaml", job.replacingOccurrences(of: "chunk_size: 1000", with: "chunk_size: 400")
+            .replacingOccurrences(of: "  keys: jobs/delivery_charges/keys.sql\n", with: ""))
         let poison = try XCTUnwrap(ids.string(900, 0))
         try night.db.execute("CREATE TABLE public.poison (id bigint)")
         try night.db.execute("INSERT INTO public.poison VALUES ($1)", [poison])
