@@ -30,6 +30,8 @@ final class Intake: @unchecked Sendable {
     private var inboxReady = false
     /// Files still settling: look again soon.
     private var settling = false
+    /// The inbox's last failure (said once, not every pass).
+    private var inboxFailure: String?
 
     init(context: RunnerContext) {
         self.context = context
@@ -45,7 +47,18 @@ final class Intake: @unchecked Sendable {
                 try db.execute("LISTEN nightshift_requests")
                 listening = db.backendPID
             }
-            try processInbox(db)
+            // A broken inbox (unwritable folder, full disk) must not hold up people's requests.
+            do {
+                try processInbox(db)
+                inboxFailure = nil
+            } catch let error as PostgresError {
+                throw error
+            } catch {
+                if inboxFailure != "\(error)" {
+                    context.logger.error("the inbox cannot be read; requests are still taken", metadata: ["inbox": "\(inbox.root)", "error": "\(error)"])
+                }
+                inboxFailure = "\(error)"
+            }
             try expire(db)
             while try takeNext(db) {}
             try finishEnded(db)
