@@ -71,6 +71,12 @@ struct PlanCommand: ParsableCommand {
             notes.append("database not reachable (\(error)): durations are estimates and overrides are not shown")
         }
         let schedule = configuration.schedule(kind)
+        // The plan assumes the month is closed; the runner holds the monthly batch until it is.
+        if configuration.settings.monthlyWaitsForClose && (kind == .monthly || others.contains { $0.0 == .monthly }) {
+            notes.append("the monthly batch starts only once its month is closed (a month_end_close_done event"
+                + (configuration.settings.monthEndCheck.map { ", or sql/\($0) returning true" } ?? "")
+                + "); this plan assumes it is, and its window counts from the close")
+        }
         let plan = try Planner.plan(PlanRequest(batch: kind, jobs: jobs, start: instant, schedule: schedule,
                                                 windows: configuration.windows, policy: configuration.priorityPolicy,
                                                 history: history, overrides: overrides, slots: configuration.settings.concurrentJobs,

@@ -38,6 +38,8 @@ final class RunnerMonthEndTests: XCTestCase {
     }
 
     func testTheMonthlyBatchWaitsForTheCloseEventAndStatusSaysSo() throws {
+        let plan = try night.cli(["plan", "--at", "2026-12-01T00:00:00+08:00", "--batch", "monthly"])
+        XCTAssertTrue(plan.stdout.contains("warning: the monthly batch starts only once its month is closed"), plan.stdout + plan.stderr)
         let runner = try night.start(["run", "--at", "2026-11-30T23:59:50+08:00", "--speed", "60", "--until", "2026-12-01T01:00:00+08:00"],
                                      name: "runner")
         try night.waitUntil("the monthly occurrence exists") { try monthly().state != nil }
