@@ -210,15 +210,15 @@ public struct WindowSet: Sendable {
         decide(priority, at: LocalDateTime(instant, in: offsets))
     }
 
-    /// The instant the rule may next change after `instant`: the next window boundary (a new day
-    /// is one). Sooner when the zone's offset changes before it: then the instant itself, so
+    /// The rule at `instant` and the instant it may next change: the next window boundary (a new
+    /// day is one). Sooner when the zone's offset changes before it: then the instant itself, so
     /// nothing is reused across a clock change.
-    func ruleHolds(from instant: Date) -> Date {
+    func ruleStretch(from instant: Date) -> (rule: WindowRule, until: Date) {
         let local = LocalDateTime(instant, in: offsets)
         let next = boundaries.first { $0 > local.minute }.map { LocalDateTime(date: local.date, minute: $0) }
             ?? LocalDateTime(date: local.date.adding(days: 1), minute: 0)
         let until = offsets.instant(of: next)
-        return offsets.secondsFromGMT(for: until) == offsets.secondsFromGMT(for: instant) ? until : instant
+        return (rule(at: local).rule, offsets.secondsFromGMT(for: until) == offsets.secondsFromGMT(for: instant) ? until : instant)
     }
 
     private func decide(_ priority: Priority, at local: LocalDateTime) -> WindowDecision {
@@ -296,8 +296,7 @@ public struct WindowMemo: Sendable {
     /// The rule at `instant` and until when it holds.
     mutating func rule(at instant: Date, in windows: WindowSet) -> (rule: WindowRule, until: Date) {
         if let stretch, stretch.from <= instant, instant < stretch.until { return (stretch.rule, stretch.until) }
-        let until = windows.ruleHolds(from: instant)
-        let rule = windows.rule(at: LocalDateTime(instant, in: windows.offsets)).rule
+        let (rule, until) = windows.ruleStretch(from: instant)
         stretch = (instant, until, rule)
         decisions = [nil, nil, nil, nil]
         return (rule, until)

@@ -13,7 +13,6 @@ final class Heartbeat: @unchecked Sendable {
     private let notifier: SystemdNotifier?
     private let lock = NSLock()
     private var stopRequestedAt: Date?
-    var isLeader: () -> Bool = { false }
 
     init(context: RunnerContext, workers: Workers, notifier: SystemdNotifier?) {
         self.context = context
@@ -53,7 +52,7 @@ final class Heartbeat: @unchecked Sendable {
                 // A pause is taken at the job's next checkpoint; its statement is not cancelled.
                 if let pause { control.requestStop(.pause(pause)) }
             }
-            try store.beatRunner(context.identity.id, clockNow: context.clock.now(), isLeader: isLeader(), stopping: stopping != nil)
+            try store.beatRunner(context.identity.id, clockNow: context.clock.now(), stopping: stopping != nil)
         }
         let jobs = "\(running.count) job\(running.count == 1 ? "" : "s")"
         let clock = context.clock.now().iso8601(in: context.zone)

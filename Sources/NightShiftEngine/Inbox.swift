@@ -154,6 +154,7 @@ extension Inbox {
         let hash = SHA256()
         hash.update(data)
         let sha = try hash.finalize()
+        let inbox = RequestStore(db: db), who = OperatorIdentity(account: "inbox", host: host), command = "event file \(name)"
         let handling: EventHandling = try db.transaction {
             // One handler per content at a time; the row says whether it was handled before.
             try db.execute("SELECT pg_advisory_xact_lock(hashtext('nightshift.event'), hashtext($1))", [sha])
@@ -161,10 +162,8 @@ extension Inbox {
             if let id = known.int(0, "id") {
                 if known.string(0, "file_name") != name {
                     try db.execute("UPDATE nightshift.events SET duplicates = duplicates + 1 WHERE id = $1", [String(id)])
-                    try db.execute("""
-                        INSERT INTO nightshift.audit (actor, host, command, outcome, detail)
-                        VALUES ($1, $2, $3, 'refused', $4)
-                        """, ["inbox", host, "event file \(name)", "the same content as event #\(id) (\(known.string(0, "file_name")!)): not run again"])
+                    try inbox.refuse(by: who, command: command,
+                                     reason: "the same content as event #\(id) (\(known.string(0, "file_name")!)): not run again")
                     return .duplicate(of: id)
                 }
                 if known.string(0, "state") == "rejected" { return .rejected(event: id, reason: known.string(0, "reason") ?? "rejected") }
@@ -175,9 +174,7 @@ extension Inbox {
                 let id = try db.execute("""
                     INSERT INTO nightshift.events (sha256, file_name, runner, state, reason) VALUES ($1, $2, $3, 'rejected', $4) RETURNING id
                     """, [sha, name, runner, rejection.description]).int(0, "id")!
-                try db.execute("""
-                    INSERT INTO nightshift.audit (actor, host, command, outcome, detail) VALUES ('inbox', $1, $2, 'refused', $3)
-                    """, [host, "event file \(name)", rejection.description])
+                try inbox.refuse(by: who, command: command, reason: rejection.description)
                 return .rejected(event: id, reason: rejection.description)
             case let .success(event):
                 let id = try db.execute("""
@@ -194,7 +191,7 @@ extension Inbox {
                                                                 + (event.note.map { ": \($0)" } ?? ""))
                     let identity = OperatorIdentity(account: "event:\(event.source)", host: host)
                     let policy = RequestPolicy(accounts: [:], quotaPerDay: Int(Int32.max), needsApproval: false)
-                    if case let .recorded(request, _) = try RequestStore(db: db).submit(submission, by: identity, command: "event file \(name)",
+                    if case let .recorded(request, _) = try inbox.submit(submission, by: identity, command: command,
                                                                                        policy: policy, zone: configuration.settings.timeZone) {
                         requestID = request
                         try db.execute("UPDATE nightshift.events SET request_id = $2 WHERE id = $1", [String(id), String(request)])

@@ -215,9 +215,8 @@ final class Intake: @unchecked Sendable {
     }
 
     private func audit(_ db: PostgresConnection, _ command: String, _ outcome: String, _ request: Int, _ detail: String) throws {
-        try db.execute("""
-            INSERT INTO nightshift.audit (actor, host, command, outcome, request_id, detail) VALUES ($1, $2, $3, $4, $5::bigint, $6)
-            """, [actor, context.identity.host, command, outcome, String(request), detail])
+        try RequestStore(db: db).audit(OperatorIdentity(account: actor, host: context.identity.host), command: command, outcome: outcome,
+                                       requestID: request, detail: detail)
     }
 }
 

@@ -70,8 +70,15 @@ public struct RequestStore {
 
     /// Records an accepted action that is not a request (a manager's `run --once`).
     public func recordAccepted(by identity: OperatorIdentity, command: String, detail: String) throws {
-        try db.execute("INSERT INTO nightshift.audit (actor, host, command, outcome, detail) VALUES ($1, $2, $3, 'accepted', $4)",
-                       [identity.account, hostText(identity), command, detail])
+        try audit(identity, command: command, outcome: "accepted", detail: detail)
+    }
+
+    /// One audit row: who (and from where), what was asked, what came of it. The runner's own
+    /// steps (queued, resolved, …) are written here too; people's clients go through the functions.
+    public func audit(_ identity: OperatorIdentity, command: String, outcome: String, requestID: Int? = nil, detail: String?) throws {
+        try db.execute("""
+            INSERT INTO nightshift.audit (actor, host, command, outcome, request_id, detail) VALUES ($1, $2, $3, $4, $5::bigint, $6)
+            """, [identity.account, hostText(identity), command, outcome, requestID.map(String.init), detail])
     }
 
     public enum Decision: String, Sendable { case approve, reject, cancel }

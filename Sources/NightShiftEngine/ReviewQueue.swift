@@ -114,8 +114,7 @@ public struct ReviewQueue {
     }
 
     private func audit(_ identity: OperatorIdentity, _ command: String, _ outcome: String, _ detail: String) throws {
-        try db.execute("INSERT INTO nightshift.audit (actor, host, command, outcome, detail) VALUES ($1, $2, $3, $4, $5)",
-                       [identity.account, identity.host, command, outcome, detail])
+        try RequestStore(db: db).audit(identity, command: command, outcome: outcome, detail: detail)
     }
 }
 

@@ -54,7 +54,6 @@ public final class Runner: @unchecked Sendable {
         let heartbeat = Heartbeat(context: context, workers: workers, notifier: notifier)
         let scheduler = mode == .service ? Scheduler(context: context) : nil
         let intake = mode == .service ? Intake(context: context) : nil
-        heartbeat.isLeader = { scheduler?.isLeader ?? false }
 
         guard try register() else {
             logger.notice("runner stopped before it started", metadata: ["reason": "\(stop.reason)"])

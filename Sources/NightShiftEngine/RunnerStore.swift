@@ -43,12 +43,14 @@ public final class RunnerStore {
         }
     }
 
-    public func beatRunner(_ id: String, clockNow: Date, isLeader: Bool, stopping: Bool) throws {
+    /// The runner's heartbeat. `is_leader` is not written here: the scheduler, which holds the
+    /// leader lock, is its only writer.
+    public func beatRunner(_ id: String, clockNow: Date, stopping: Bool) throws {
         try db.execute("""
-            UPDATE nightshift.runners SET heartbeat_at = clock_timestamp(), clock_now = $2, is_leader = $3,
-                state = CASE WHEN $4 THEN 'stopping' ELSE state END
+            UPDATE nightshift.runners SET heartbeat_at = clock_timestamp(), clock_now = $2,
+                state = CASE WHEN $3 THEN 'stopping' ELSE state END
             WHERE id = $1
-            """, [id, iso8601(clockNow), isLeader ? "true" : "false", stopping ? "true" : "false"])
+            """, [id, iso8601(clockNow), stopping ? "true" : "false"])
     }
 
     public func stopRunner(_ id: String) throws {

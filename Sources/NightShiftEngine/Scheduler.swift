@@ -44,8 +44,7 @@ final class Scheduler: @unchecked Sendable {
                     // Already held: the second acquisition stacks; release it again.
                     try db.execute("SELECT pg_advisory_unlock(hashtext('nightshift.scheduler'))")
                 }
-                // Every pass, not only on a change: a heartbeat that read the flag just before it
-                // changed may have written the old value after this pass's predecessor.
+                // The only writer of is_leader (a no-op when the row already says so).
                 try db.execute("UPDATE nightshift.runners SET is_leader = $2 WHERE id = $1 AND is_leader IS DISTINCT FROM $2",
                                [context.identity.id, acquired ? "true" : "false"])
                 setLeader(acquired)

@@ -15,10 +15,6 @@ struct ApproveCommand: ParsableCommand {
     func run() throws {
         let client = try RequestClient(options)
         try client.require(.approve)
-        let outcome = try client.call {
-            try client.store.decide(id, .approve, by: client.identity, isDirector: client.policy.isDirector(client.identity.account),
-                                    command: client.command, reason: reason)
-        }
-        try client.report(outcome) { id, _ in "request #\(id) approved by \(client.identity.account); the runner queues it within 2 s" }
+        try client.decide(id, .approve, reason: reason, done: "approved by \(client.identity.account); the runner queues it within 2 s")
     }
 }

@@ -15,10 +15,6 @@ struct CancelCommand: ParsableCommand {
     func run() throws {
         let client = try RequestClient(options)
         try client.require(.cancel)
-        let outcome = try client.call {
-            try client.store.decide(id, .cancel, by: client.identity, isDirector: client.policy.isDirector(client.identity.account),
-                                    command: client.command, reason: reason)
-        }
-        try client.report(outcome) { id, _ in "request #\(id) cancelled by \(client.identity.account)" }
+        try client.decide(id, .cancel, reason: reason, done: "cancelled by \(client.identity.account)")
     }
 }

@@ -17,10 +17,6 @@ struct RejectCommand: ParsableCommand {
         try client.require(.reject)
         let why = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         if why.isEmpty { try client.refuse("say why with --reason", requestID: id) }
-        let outcome = try client.call {
-            try client.store.decide(id, .reject, by: client.identity, isDirector: client.policy.isDirector(client.identity.account),
-                                    command: client.command, reason: why)
-        }
-        try client.report(outcome) { id, _ in "request #\(id) rejected by \(client.identity.account)" }
+        try client.decide(id, .reject, reason: why, done: "rejected by \(client.identity.account)")
     }
 }

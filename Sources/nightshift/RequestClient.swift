@@ -59,6 +59,15 @@ struct RequestClient {
         }
     }
 
+    /// Approves, rejects or cancels request `id` as this person and prints the outcome; `done`
+    /// ends the line ("approved by alice; …").
+    func decide(_ id: Int, _ decision: RequestStore.Decision, reason: String?, done: String) throws {
+        let outcome = try call {
+            try store.decide(id, decision, by: identity, isDirector: policy.isDirector(identity.account), command: command, reason: reason)
+        }
+        try report(outcome) { id, _ in "request #\(id) \(done)" }
+    }
+
     /// Prints what came of a submission or a decision; a refusal exits 1.
     func report(_ outcome: RequestStore.Outcome, _ done: (Int, RequestState) -> String) throws {
         switch outcome {
