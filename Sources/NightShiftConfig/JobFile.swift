@@ -104,9 +104,27 @@ enum JobFile {
                     (try? /^[A-Za-z0-9_{}.-]+$/.wholeMatch(in: $0)) != nil ? $0 : nil
                 }
                 let rows = section.int("rows_per_file", range: 1...10_000_000, example: "50000") ?? 50_000
-                let recipient = section.string("recipient", required: false, example: settings.recipient) ?? settings.recipient
+                let recipients = section.stringList("recipients", example: "[\(settings.recipient)]") ?? [settings.recipient]
+                let format = section.scalar("format", required: false, expected: "zip or tar.zst", example: "zip") {
+                    ExportFormat(rawValue: $0)
+                } ?? .zip
+                let customerData = section.bool("customer_data") ?? false
+                let sign = section.bool("sign") ?? false
+                let key = section.has("key") ? section.scalar("key", required: true, expected: "a column name", example: "delivery_id") {
+                    (try? /^[a-z_][a-z0-9_]*$/.wholeMatch(in: $0)) != nil ? $0 : nil
+                } : nil
+                if customerData && recipients.isEmpty {
+                    section.error("recipients", line: section.line(of: "recipients"),
+                                  "the export carries customer data (customer_data: true) but has no recipient, so it would be written unencrypted",
+                                  fix: "list the OpenPGP recipients under `recipients:` (or remove the key to use export.recipient)")
+                }
+                if sign && settings.signingKey == nil {
+                    section.error("sign", line: section.line(of: "sign"), "the export is to be signed but no signing key is configured",
+                                  fix: "set export.signing_key in etc/nightshift.yaml (a key whose secret part is in the keyring) or set `sign: false`")
+                }
                 if let query, let fileName {
-                    action = .export(ExportSpec(querySQL: query, fileName: fileName, rowsPerFile: rows, recipient: recipient))
+                    action = .export(ExportSpec(querySQL: query, fileName: fileName, rowsPerFile: rows, recipients: recipients,
+                                                format: format, customerData: customerData, sign: sign, keyColumn: key))
                 }
                 section.finish()
             }

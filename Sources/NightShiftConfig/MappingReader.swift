@@ -59,6 +59,10 @@ final class MappingReader {
         scalar(key, required: required, expected: "a text value", example: example) { $0 }
     }
 
+    func bool(_ key: String, example: String = "true") -> Bool? {
+        scalar(key, required: false, expected: "true or false", example: example) { ["true": true, "false": false][$0] }
+    }
+
     func int(_ key: String, required: Bool = false, range: ClosedRange<Int>, example: String) -> Int? {
         scalar(key, required: required, expected: "a whole number from \(range.lowerBound) to \(range.upperBound)",
                example: example) { Int($0).flatMap { range.contains($0) ? $0 : nil } }

@@ -18,9 +18,20 @@ public struct RunnerSettings: Sendable {
     public let outboxDirectory: String
     /// The watched folder for event files (`paths.inbox`), with processing/, processed/ and rejected/ inside.
     public let inboxDirectory: String
+    /// Report files (`paths.reports`), a folder per job inside.
+    public let reportsDirectory: String
     public let keyring: String
+    /// The default export recipient (a job may name its own `recipients:`).
     public let recipient: String
+    /// deflate level of zip exports (0–9).
     public let compressionLevel: Int
+    /// zstd level of tar.zst exports (1–19).
+    public let zstdLevel: Int
+    /// Threads compressing and encrypting an export's parts at once (`export.threads`).
+    public let exportThreads: Int
+    /// The key (fingerprint or e-mail, its secret part in the keyring) that signs exports and
+    /// their manifests when a job says `sign: true`.
+    public let signingKey: String?
     public let mailFrom: String
     public let mailTo: [String]
     public let retries: Int
@@ -90,10 +101,12 @@ public struct RunnerSettings: Sendable {
         }
         let jobs = dir("jobs", "jobs"), sql = dir("sql", "sql"), templates = dir("templates", "templates")
         let exports = dir("exports", "var/exports"), outbox = dir("outbox", "var/outbox"), inbox = dir("inbox", "var/inbox")
+        let reports = dir("reports", "var/reports")
         // Inputs must be directories that exist; outputs are created when first needed, but what
         // is there already must be a directory.
         for (key, path, mustExist) in [("jobs", jobs, true), ("sql", sql, true), ("templates", templates, true),
-                                       ("exports", exports, false), ("outbox", outbox, false), ("inbox", inbox, false)] {
+                                       ("exports", exports, false), ("outbox", outbox, false), ("inbox", inbox, false),
+                                       ("reports", reports, false)] {
             var isDirectory: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
             let line = paths?.line(of: key)
@@ -111,6 +124,9 @@ public struct RunnerSettings: Sendable {
         let keyringValue = export?.string("keyring", required: true, example: "var/gnupg") ?? ""
         let recipient = export?.string("recipient", required: true, example: "exports@luckygas.example") ?? ""
         let level = export?.int("compression_level", range: 0...9, example: "6") ?? 6
+        let zstdLevel = export?.int("zstd_level", range: 1...19, example: "3") ?? 3
+        let threads = export?.int("threads", range: 1...32, example: "2") ?? 2
+        let signingKey = export?.string("signing_key", required: false, example: "signing@luckygas.example")
         export?.finish()
 
         let mail = top.mapping("mail", required: true, example: "`from: NightShift <nightshift@example.com>`")
@@ -164,8 +180,9 @@ public struct RunnerSettings: Sendable {
         guard diagnostics.errors.count == before, let zone else { return nil }
         return RunnerSettings(root: root, timeZone: zone, environment: environment, databaseURL: url, jobsDirectory: jobs, sqlDirectory: sql,
                               templatesDirectory: templates, exportsDirectory: exports, outboxDirectory: outbox, inboxDirectory: inbox,
-                              keyring: keyringValue.hasPrefix("/") ? keyringValue : "\(root)/\(keyringValue)",
-                              recipient: recipient, compressionLevel: level, mailFrom: from, mailTo: to,
+                              reportsDirectory: reports, keyring: keyringValue.hasPrefix("/") ? keyringValue : "\(root)/\(keyringValue)",
+                              recipient: recipient, compressionLevel: level, zstdLevel: zstdLevel, exportThreads: threads,
+                              signingKey: signingKey, mailFrom: from, mailTo: to,
                               retries: retries, retryDelaySeconds: delay, concurrentJobs: concurrent,
                               maxConcurrentBatches: batchesAtOnce, maxLoadPercent: loadPercent, minExportsFreePercent: exportsFree,
                               maxConnections: connections, totalConnections: totalConnections,

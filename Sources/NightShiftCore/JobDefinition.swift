@@ -126,26 +126,44 @@ public struct CalculationCheck: Sendable, Equatable {
     }
 }
 
+/// The container of an export's files: zip (deflate) or tar.zst.
+public enum ExportFormat: String, Sendable, Equatable, CaseIterable {
+    case zip
+    case tarZstd = "tar.zst"
+}
+
 public struct ExportSpec: Sendable, Equatable {
     /// A SELECT whose rows become the CSV files.
     public let querySQL: String
     /// Output base name; `{date}` becomes the business date.
     public let fileName: String
-    /// Rows per CSV file inside the archive (DESIGN: 50,000).
+    /// Rows per CSV file, each in an archive of its own (DESIGN: 50,000).
     public let rowsPerFile: Int
-    /// The OpenPGP recipient (e-mail or fingerprint).
-    public let recipient: String
+    /// OpenPGP recipients (e-mail or fingerprint); empty: the archives are not encrypted.
+    public let recipients: [String]
+    public let format: ExportFormat
+    /// The job says its rows carry customer data: it must be encrypted to someone.
+    public let customerData: Bool
+    /// Sign each archive and the manifest with the configured signing key.
+    public let sign: Bool
+    /// The query's ascending bigint key column. With it, the query is read in key order one part
+    /// at a time (`nightshift.after_key()`, `nightshift.chunk_size()`), so the server never sorts
+    /// the whole result before the first row arrives.
+    public let keyColumn: String?
 
-    public init(querySQL: String, fileName: String, rowsPerFile: Int, recipient: String) {
+    public init(querySQL: String, fileName: String, rowsPerFile: Int, recipients: [String], format: ExportFormat = .zip,
+                customerData: Bool = false, sign: Bool = false, keyColumn: String? = nil) {
         self.querySQL = querySQL
         self.fileName = fileName
         self.rowsPerFile = rowsPerFile
-        self.recipient = recipient
+        self.recipients = recipients
+        self.format = format
+        self.customerData = customerData
+        self.sign = sign
+        self.keyColumn = keyColumn
     }
 
     public func baseName(for date: LocalDate) -> String {
         fileName.replacingOccurrences(of: "{date}", with: date.description)
     }
 }
-
-import Foundation

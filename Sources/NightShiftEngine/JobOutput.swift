@@ -1,6 +1,6 @@
 /// A file a job or batch produced, as recorded in `nightshift.outputs`.
 public struct JobOutput: Sendable, Equatable {
-    public enum Kind: String, Sendable { case export, manifest, summaryMail = "summary_mail" }
+    public enum Kind: String, Sendable { case export, manifest, signature, report, archive, summaryMail = "summary_mail" }
     public let kind: Kind
     public let path: String
     public let sha256: String
@@ -19,6 +19,9 @@ public struct JobOutcome: Sendable {
     /// Complete, fsynced files to move into place when the job is recorded as succeeded, in this
     /// order (the runner does it while it provably holds the job's lease).
     public var publish: [Publication] = []
+    /// Files to remove once the new ones are published (parts of an earlier, longer run of the
+    /// same output that the new manifest no longer lists).
+    public var retire: [String] = []
 }
 
 /// A staged file and the name it is published under.

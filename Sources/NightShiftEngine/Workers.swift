@@ -231,6 +231,7 @@ final class Workers: @unchecked Sendable {
         case let .success(outcome):
             try store.whileLeased(lease) {
                 try OutputFile.publish(outcome.publish.map { ($0.staged, $0.final) })
+                for path in outcome.retire { try? FileManager.default.removeItem(atPath: path) }
                 for output in outcome.outputs { try store.recordOutput(batchRunID: claimed.batchRunID, jobRunID: id, output: output) }
                 let rejected = outcome.rejects > 0 ? "; \(outcome.rejects) bad record\(outcome.rejects == 1 ? "" : "s") set aside for review" : ""
                 try store.leaveRunning(lease, batchRunID: claimed.batchRunID, to: outcome.rejects > 0 ? .succeededWithRejects : .succeeded,

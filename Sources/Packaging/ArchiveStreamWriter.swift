@@ -1,7 +1,30 @@
 import CArchive
 
-/// Writes a zip archive entry by entry to a byte sink, without knowing entry sizes in advance
-/// (libarchive then writes Zip64 entries with data descriptors, which `unzip` and `bsdtar` read).
+/// The container and compression of an export archive.
+public enum ArchiveFormat: Sendable, Equatable {
+    /// zip with deflate at level 0–9 (what office tools open).
+    case zip(level: Int)
+    /// POSIX (pax) tar compressed with zstd at level 1–19 (faster and smaller; `tar --zstd`).
+    case tarZstd(level: Int)
+
+    /// The file name extension: `zip` or `tar.zst`.
+    public var fileExtension: String {
+        switch self {
+        case .zip: "zip"
+        case .tarZstd: "tar.zst"
+        }
+    }
+
+    /// A tar entry's header carries its size, so a tar entry cannot be streamed.
+    public var needsEntrySize: Bool {
+        if case .tarZstd = self { return true }
+        return false
+    }
+}
+
+/// Writes a zip or tar.zst archive entry by entry to a byte sink. A zip entry's size need not be
+/// known in advance (libarchive then writes Zip64 entries with data descriptors, which `unzip`
+/// and `bsdtar` read); a tar entry's must.
 ///
 /// The only owner of its `struct archive *`. Not thread-safe: use it from one thread.
 public final class ArchiveStreamWriter: @unchecked Sendable {
@@ -21,18 +44,25 @@ public final class ArchiveStreamWriter: @unchecked Sendable {
 
     /// - Parameters:
     ///   - name: what the archive is, for error messages (usually the output path).
-    ///   - compressionLevel: deflate level 0–9.
+    ///   - format: zip (deflate) or tar.zst, with its compression level.
     ///   - sink: receives the archive's bytes in order.
-    public init(name: String, compressionLevel: Int = 6, sink: @escaping Sink) throws {
+    public init(name: String, format: ArchiveFormat = .zip(level: 6), sink: @escaping Sink) throws {
         self.name = name
         self.sinkBox = SinkBox(sink)
         guard let archive = archive_write_new() else {
             throw ArchiveError(code: ENOMEM, message: "archive_write_new returned NULL", context: "creating \(name)")
         }
         self.archive = archive
-        try check(archive_write_set_format_zip(archive), "selecting the zip format")
-        try check(archive_write_set_options(archive, "zip:compression=deflate,zip:compression-level=\(compressionLevel)"),
-                  "setting zip options")
+        switch format {
+        case let .zip(level):
+            try check(archive_write_set_format_zip(archive), "selecting the zip format")
+            try check(archive_write_set_options(archive, "zip:compression=deflate,zip:compression-level=\(level)"),
+                      "setting zip options")
+        case let .tarZstd(level):
+            try check(archive_write_set_format_pax_restricted(archive), "selecting the tar (pax) format")
+            try check(archive_write_add_filter_zstd(archive), "adding the zstd filter")
+            try check(archive_write_set_filter_option(archive, "zstd", "compression-level", "\(level)"), "setting the zstd level")
+        }
         try check(archive_write_set_bytes_in_last_block(archive, 1), "disabling block padding")
         let context = Unmanaged.passUnretained(sinkBox).toOpaque()
         let status = archive_write_open(archive, context, nil, { _, clientData, buffer, length in

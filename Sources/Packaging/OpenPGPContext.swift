@@ -38,43 +38,104 @@ public final class OpenPGPContext: @unchecked Sendable {
 
     /// Finds the one usable encryption key for `recipient` (an e-mail address, user ID or fingerprint).
     public func encryptionKey(for recipient: String) throws -> OpenPGPKey {
-        let ctx = try live("looking up \(recipient)")
+        try uniqueKey(recipient, secret: false, role: "export recipient",
+                      fix: "import the recipient's public key: gpg --homedir \(homedir ?? "~/.gnupg") --import KEY.asc")
+    }
+
+    /// Finds the one usable signing key (with its secret part in this keyring) for `signer`.
+    public func signingKey(for signer: String) throws -> OpenPGPKey {
+        try uniqueKey(signer, secret: true, role: "signing key",
+                      fix: "import the signing key's secret part (gpg --homedir \(homedir ?? "~/.gnupg") --import SECRET.asc) "
+                          + "or correct export.signing_key in etc/nightshift.yaml")
+    }
+
+    private func uniqueKey(_ pattern: String, secret: Bool, role: String, fix: String) throws -> OpenPGPKey {
+        let ctx = try live("looking up \(pattern)")
         let keyring = homedir ?? "the default keyring"
-        try OpenPGPContext.check(gpgme_op_keylist_start(ctx, recipient, 0), "listing keys for \(recipient) in \(keyring)")
+        try OpenPGPContext.check(gpgme_op_keylist_start(ctx, pattern, secret ? 1 : 0), "listing keys for \(pattern) in \(keyring)")
         var found: [OpenPGPKey] = []
         while true {
             var key: gpgme_key_t?
             let err = gpgme_op_keylist_next(ctx, &key)
             if nightshift_gpg_err_code(err) == GPG_ERR_EOF.rawValue { break }
-            try OpenPGPContext.check(err, "listing keys for \(recipient) in \(keyring)")
+            try OpenPGPContext.check(err, "listing keys for \(pattern) in \(keyring)")
             if let key { found.append(OpenPGPKey(handle: key)) }
         }
         _ = gpgme_op_keylist_end(ctx)
-        let usable = found.filter(\.isUsableForEncryption)
+        let usable = found.filter { secret ? $0.isUsableForSigning : $0.isUsableForEncryption }
         let distinct = Dictionary(grouping: usable, by: \.fingerprint)
         guard let first = usable.first else {
-            throw OpenPGPError(code: GPG_ERR_NO_PUBKEY.rawValue, source: 0,
-                               message: found.isEmpty ? "no public key for recipient \(recipient)"
-                                   : "the key for \(recipient) cannot encrypt (revoked, expired, disabled or sign-only)",
-                               context: "looking up the export recipient in \(keyring)",
-                               fix: "import the recipient's public key: gpg --homedir \(keyring) --import KEY.asc")
+            let what = secret ? "no secret key for \(pattern)" : "no public key for recipient \(pattern)"
+            let unusable = secret ? "the key for \(pattern) cannot sign (revoked, expired, disabled or encrypt-only)"
+                : "the key for \(pattern) cannot encrypt (revoked, expired, disabled or sign-only)"
+            throw OpenPGPError(code: (secret ? GPG_ERR_NO_SECKEY : GPG_ERR_NO_PUBKEY).rawValue, source: 0,
+                               message: found.isEmpty ? what : unusable,
+                               context: "looking up the \(role) in \(keyring)", fix: fix)
         }
         guard distinct.count == 1 else {
             throw OpenPGPError(code: GPG_ERR_AMBIGUOUS_NAME.rawValue, source: 0,
-                               message: "\(distinct.count) keys match \(recipient): \(distinct.keys.sorted().joined(separator: ", "))",
-                               context: "looking up the export recipient in \(keyring)",
-                               fix: "name the recipient by fingerprint in etc/nightshift.yaml")
+                               message: "\(distinct.count) keys match \(pattern): \(distinct.keys.sorted().joined(separator: ", "))",
+                               context: "looking up the \(role) in \(keyring)",
+                               fix: "name the \(role) by fingerprint in etc/nightshift.yaml")
         }
         return first
     }
 
-    /// Encrypts a stream to `recipients`. gpgme pulls plaintext through `read` (fill the buffer,
+    /// A detached, ASCII-armored signature of `bytes` by `signer` (`gpg --verify FILE.asc FILE` checks it).
+    public func detachedSignature(of bytes: [UInt8], by signer: OpenPGPKey) throws -> [UInt8] {
+        let ctx = try live("signing")
+        try useSigner(signer, ctx)
+        gpgme_set_armor(ctx, 1)
+        defer { gpgme_set_armor(ctx, 0); gpgme_signers_clear(ctx) }
+        var plain: gpgme_data_t?
+        var signature: gpgme_data_t?
+        defer {
+            if let plain { gpgme_data_release(plain) }
+            if let signature { gpgme_data_release(signature) }
+        }
+        try bytes.withUnsafeBufferPointer { buffer in
+            try OpenPGPContext.check(gpgme_data_new_from_mem(&plain, UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self),
+                                                             buffer.count, 1), "wrapping the bytes to sign")
+        }
+        try OpenPGPContext.check(gpgme_data_new(&signature), "creating the signature buffer")
+        try OpenPGPContext.check(gpgme_op_sign(ctx, plain, signature, GPGME_SIG_MODE_DETACH), "signing with \(signer.fingerprint)")
+        try OpenPGPContext.checkSigners(ctx, signer)
+        var length = 0
+        guard let memory = gpgme_data_release_and_get_mem(signature, &length) else {
+            signature = nil
+            throw OpenPGPError(code: 0, source: 0, message: "gpgme returned no signature", context: "signing with \(signer.fingerprint)", fix: nil)
+        }
+        signature = nil
+        defer { gpgme_free(memory) }
+        return Array(UnsafeRawBufferPointer(start: memory, count: length))
+    }
+
+    private func useSigner(_ signer: OpenPGPKey, _ ctx: gpgme_ctx_t) throws {
+        gpgme_signers_clear(ctx)
+        try OpenPGPContext.check(gpgme_signers_add(ctx, signer.handle), "selecting signing key \(signer.fingerprint)")
+    }
+
+    /// gpgme reports a signer it could not use (no secret key, a passphrase it could not get) in
+    /// the sign result rather than as an error.
+    private static func checkSigners(_ ctx: gpgme_ctx_t, _ signer: OpenPGPKey) throws {
+        guard let result = gpgme_op_sign_result(ctx) else { return }
+        if let invalid = result.pointee.invalid_signers {
+            throw OpenPGPError(code: nightshift_gpg_err_code(invalid.pointee.reason), source: 0,
+                               message: "signing key \(signer.fingerprint) could not sign", context: "signing",
+                               fix: "check that the secret key is in the keyring and needs no passphrase (or that gpg-agent has it)")
+        }
+        guard result.pointee.signatures != nil else {
+            throw OpenPGPError(code: 0, source: 0, message: "gpgme made no signature", context: "signing with \(signer.fingerprint)", fix: nil)
+        }
+    }
+
+    /// Encrypts a stream to `recipients` (and signs it with `signer`, if given). gpgme pulls plaintext through `read` (fill the buffer,
     /// return the byte count, 0 at the end) and pushes ciphertext through `write`. Nothing is
     /// buffered beyond what gpgme itself holds, so memory stays flat.
     ///
     /// Keys are trusted as configured (ALWAYS_TRUST): the operator chose the recipient in etc/.
     /// Compression is off because the payload is already a zip.
-    public func encrypt(to recipients: [OpenPGPKey], literalFileName: String?,
+    public func encrypt(to recipients: [OpenPGPKey], signedBy signer: OpenPGPKey? = nil, literalFileName: String?,
                         read: @escaping (UnsafeMutableRawBufferPointer) throws -> Int,
                         write: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
         let ctx = try live("encrypting")
@@ -119,8 +180,11 @@ public final class OpenPGPContext: @unchecked Sendable {
 
         var keys: [gpgme_key_t?] = recipients.map { $0.handle } + [nil]
         let flags = gpgme_encrypt_flags_t(GPGME_ENCRYPT_ALWAYS_TRUST.rawValue | GPGME_ENCRYPT_NO_COMPRESS.rawValue)
+        if let signer { try useSigner(signer, ctx) }
+        defer { if signer != nil { gpgme_signers_clear(ctx) } }
         let err = keys.withUnsafeMutableBufferPointer { buffer in
-            gpgme_op_encrypt(ctx, buffer.baseAddress, flags, plain, cipher)
+            signer == nil ? gpgme_op_encrypt(ctx, buffer.baseAddress, flags, plain, cipher)
+                : gpgme_op_encrypt_sign(ctx, buffer.baseAddress, flags, plain, cipher)
         }
         if let streamError = streams.error { throw streamError }
         try OpenPGPContext.check(err, "encrypting to \(recipients.map(\.fingerprint).joined(separator: ", "))")
@@ -130,6 +194,7 @@ public final class OpenPGPContext: @unchecked Sendable {
                                message: "recipient \(fpr) was rejected", context: "encrypting",
                                fix: "check that the recipient key is valid and not expired")
         }
+        if let signer { try OpenPGPContext.checkSigners(ctx, signer) }
     }
 
     final class StreamBox {

@@ -18,4 +18,9 @@ public final class OpenPGPKey: @unchecked Sendable {
         let key = handle.pointee
         return key.can_encrypt != 0 && key.revoked == 0 && key.expired == 0 && key.disabled == 0 && key.invalid == 0
     }
+
+    var isUsableForSigning: Bool {
+        let key = handle.pointee
+        return key.can_sign != 0 && key.secret != 0 && key.revoked == 0 && key.expired == 0 && key.disabled == 0 && key.invalid == 0
+    }
 }

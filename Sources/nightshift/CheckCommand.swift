@@ -21,15 +21,23 @@ struct CheckCommand: ParsableCommand {
         if let configuration {
             let settings = configuration.settings
             do { _ = try MailTemplates(directory: settings.templatesDirectory, name: "summary") } catch { problems.append("\(error)") }
-            let recipients = Set(configuration.jobs.compactMap { job -> String? in
-                if case let .export(spec) = job.action { return spec.recipient }
-                return nil
-            })
-            for recipient in recipients.sorted() {
-                do {
-                    _ = try OpenPGPContext(homedir: settings.keyring).encryptionKey(for: recipient)
-                } catch {
-                    problems.append("etc/nightshift.yaml: export.recipient: \(error)")
+            // Every export's keys must be in the keyring: recipients able to encrypt, the signing key able to sign.
+            var recipients: [String: String] = [:]
+            var signers: Set<String> = []
+            for job in configuration.jobs {
+                guard case let .export(spec) = job.action else { continue }
+                for recipient in spec.recipients where recipients[recipient] == nil { recipients[recipient] = job.name }
+                if spec.sign { signers.insert(job.name) }
+            }
+            let pgp = try OpenPGPContext(homedir: settings.keyring)
+            for (recipient, job) in recipients.sorted(by: { $0.key < $1.key }) {
+                do { _ = try pgp.encryptionKey(for: recipient) } catch {
+                    problems.append("jobs/\(job).yaml: export.recipients (\(recipient)): \(error)")
+                }
+            }
+            if let signingKey = settings.signingKey, !signers.isEmpty {
+                do { _ = try pgp.signingKey(for: signingKey) } catch {
+                    problems.append("etc/nightshift.yaml: export.signing_key (used by \(signers.sorted().joined(separator: ", "))): \(error)")
                 }
             }
         }

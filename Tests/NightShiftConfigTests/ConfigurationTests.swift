@@ -21,7 +21,10 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(export.dependsOn, ["daily_sales_summary", "delivery_charges"])
         guard case let .export(spec) = export.action else { return XCTFail() }
         XCTAssertEqual(spec.rowsPerFile, 50_000)
-        XCTAssertEqual(spec.recipient, "exports@luckygas.example")
+        XCTAssertEqual(spec.recipients, ["exports@luckygas.example"])
+        XCTAssertEqual(spec.keyColumn, "delivery_id")
+        XCTAssertTrue(spec.customerData)
+        XCTAssertEqual(spec.format, .zip)
     }
 
     func testUnknownKeyNamesFileLineAndSuggestsTheKnownKey() throws {
@@ -100,6 +103,18 @@ final class ConfigurationTests: XCTestCase {
               sql: jobs/daily_sales_summary.sql
             """)
         XCTAssertEqual(errors(), ["jobs/extra.yaml: depends_on: job extra depends on daily_sales_sumary, which is not a configured job. Fix: fix the name in depends_on or add jobs/daily_sales_sumary.yaml"])
+    }
+
+    func testCustomerDataWithoutARecipientAndSigningWithoutAKeyAreConfigurationErrors() throws {
+        var job = try project.read("jobs/daily_delivery_export.yaml")
+        job = job.replacingOccurrences(of: "customer_data: true", with: "customer_data: true\n  recipients: []\n  sign: true\n  format: tar.gz")
+        job = job.replacingOccurrences(of: "  format: zip\n", with: "")
+        try project.write("jobs/daily_delivery_export.yaml", job)
+        let found = errors()
+        XCTAssertTrue(found.contains { $0.hasPrefix("jobs/daily_delivery_export.yaml:") && $0.contains("export.recipients: the export carries customer data (customer_data: true) but has no recipient") }, "\(found)")
+        XCTAssertTrue(found.contains { $0.contains("export.sign: the export is to be signed but no signing key is configured. Fix: set export.signing_key") }, "\(found)")
+        XCTAssertTrue(found.contains { $0.contains("export.format: `tar.gz` is not zip or tar.zst") }, "\(found)")
+        XCTAssertEqual(found.count, 3, "\(found)")
     }
 
     func testYAMLSyntaxErrorHasALine() throws {

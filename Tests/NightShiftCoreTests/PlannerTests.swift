@@ -162,7 +162,7 @@ final class PlannerDecisionTests: XCTestCase {
              locks: [String] = []) -> JobDefinition {
         let action: JobAction = switch kind {
         case .calculation: .calculation(CalculationSpec(stagingSQL: "s", stageSQL: "s", applySQL: "a", keyColumn: "id", chunkSize: 1000))
-        case .export: .export(ExportSpec(querySQL: "q", fileName: "f", rowsPerFile: 50000, recipient: "r"))
+        case .export: .export(ExportSpec(querySQL: "q", fileName: "f", rowsPerFile: 50000, recipients: ["r"]))
         default: .aggregation(sql: "x.sql")
         }
         return JobDefinition(name: name, description: "", kind: kind, batch: .daily, priority: priority, dependsOn: deps,

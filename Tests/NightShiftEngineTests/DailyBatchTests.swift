@@ -41,38 +41,26 @@ final class DailyBatchTests: XCTestCase {
                        try night.scalar("SELECT max(id) FROM erp.deliveries WHERE delivery_date = '2026-11-22' AND status = 'delivered'"))
         XCTAssertEqual(try night.count("SELECT count(*) FROM pg_class WHERE relname LIKE 'batch_temp_%'"), 0)
 
-        // (c) export: only ciphertext and the manifest on disk; gpg decrypts it; unzip reads it.
+        // (c) export: only ciphertext and the manifest on disk, a zip per 500 rows; gpg decrypts
+        // each, unzip reads it, every SHA-256 and row count matches the manifest.
         let exports = "\(night.project.root)/var/exports"
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: exports).sorted(),
-                       ["deliveries-2026-11-22.manifest.json", "deliveries-2026-11-22.zip.gpg"])
         let all = try night.count("SELECT count(*) FROM erp.deliveries WHERE delivery_date = '2026-11-22'")
+        let parts = (all + 499) / 500
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: exports).sorted(),
+                       ((1...parts).map { String(format: "deliveries-2026-11-22-%04d.zip.gpg", $0) } + ["deliveries-2026-11-22.manifest.json"]).sorted())
         XCTAssertEqual(report.jobs[2].rows, all)
         let work = try TemporaryDirectory()
         defer { work.remove() }
-        try night.keyring.decrypt("\(exports)/deliveries-2026-11-22.zip.gpg", to: work.file("export.zip"))
-        let unzip = try runProcess(["unzip", "-q", work.file("export.zip"), "-d", work.file("csv")])
-        XCTAssertEqual(unzip.status, 0, unzip.stderr)
-        let names = try FileManager.default.contentsOfDirectory(atPath: work.file("csv")).sorted()
-        XCTAssertEqual(names.count, (all + 499) / 500)
-        XCTAssertEqual(names.first, "deliveries-2026-11-22-0001.csv")
-
-        struct Manifest: Decodable {
-            struct Archive: Decodable { let sha256: String; let bytes: Int }
-            struct File: Decodable { let name: String; let rows: Int; let sha256: String }
-            let archive: Archive
-            let files: [File]
-            let rows: Int
-        }
-        let manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: "\(exports)/deliveries-2026-11-22.manifest.json")))
-        XCTAssertEqual(manifest.rows, all)
-        XCTAssertEqual(manifest.files.map(\.name), names)
-        XCTAssertEqual(manifest.archive.sha256, try sha256sum("\(exports)/deliveries-2026-11-22.zip.gpg"))
+        let export = try ExportOnDisk(directory: exports, base: "deliveries-2026-11-22", keyring: night.keyring, work: work.path)
+        XCTAssertEqual(export.rows, all)
+        XCTAssertEqual(export.files.map(\.name), (1...parts).map { String(format: "deliveries-2026-11-22-%04d.csv", $0) })
+        XCTAssertEqual(export.manifest["encrypted_to"] as? [String], [try night.keyring.fingerprint()])
+        let manifest = (files: export.files, rows: export.rows)
 
         var exportedIDs: [String] = []
         var exportedAmounts: [String: String] = [:]
         for file in manifest.files {
-            XCTAssertEqual(file.sha256, try sha256sum(work.file("csv/\(file.name)")))
-            let lines = try String(contentsOfFile: work.file("csv/\(file.name)"), encoding: .utf8).split(separator: "\n")
+            let lines = file.text.split(separator: "\n")
             XCTAssertEqual(lines.first, "delivery_id,delivered_at,branch,customer_id,customer_name,customer_phone,customer_address,product,quantity,amount,vat,net,deposit_due,status")
             XCTAssertEqual(lines.count - 1, file.rows)
             for line in lines.dropFirst() {
@@ -124,7 +112,7 @@ final class DailyBatchTests: XCTestCase {
             "customer_consumption:pending>running", "customer_consumption:running>succeeded",
             "(batch):running>succeeded",
         ])
-        XCTAssertEqual(try night.count("SELECT count(*) FROM nightshift.outputs WHERE batch_run_id = $1", [String(report.batchRunID)]), 3)
+        XCTAssertEqual(try night.count("SELECT count(*) FROM nightshift.outputs WHERE batch_run_id = $1", [String(report.batchRunID)]), parts + 2)
     }
 
     func testRunningTheSameDateTwiceGivesTheSameResults() throws {
@@ -141,10 +129,6 @@ final class DailyBatchTests: XCTestCase {
         XCTAssertEqual(try night.scalar(charges), first.1)
         XCTAssertEqual(try night.count("SELECT count(*) FROM nightshift.batch_runs WHERE state = 'succeeded'"), 2)
     }
-}
-
-func sha256sum(_ path: String) throws -> String {
-    String(try runProcess(["sha256sum", path]).stdout.prefix(64))
 }
 
 func formatted(_ n: Int) -> String {

@@ -36,7 +36,7 @@ final class FailurePathTests: XCTestCase {
         XCTAssertEqual(jobs.string(2, "skip_reason"), "dependency daily_sales_summary failed")
         XCTAssertEqual(try night.scalar("SELECT state FROM nightshift.batch_runs"), "failed")
         XCTAssertEqual(try night.count("SELECT count(*) FROM nightshift.state_transitions WHERE to_state = 'skipped'"), 1)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(night.project.root)/var/exports/deliveries-2026-11-22.zip.gpg"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(night.project.root)/var/exports/deliveries-2026-11-22.manifest.json"))
 
         let text = try String(contentsOfFile: report.summary!.path, encoding: .utf8)
         let parsed = try runProcess(["python3", "-c", """

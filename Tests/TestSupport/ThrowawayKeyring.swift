@@ -25,6 +25,15 @@ public final class ThrowawayKeyring {
         guard result.status == 0 else { throw TestSetupError("gpg --decrypt \(file) failed: \(result.stderr)") }
     }
 
+    /// The fingerprint of the key pair (upper-case hex, as gpgme reports it).
+    public func fingerprint() throws -> String {
+        let listed = try runProcess(["gpg", "--homedir", home, "--batch", "--with-colons", "--list-keys", email])
+        guard let line = listed.stdout.split(separator: "\n").first(where: { $0.hasPrefix("fpr:") }) else {
+            throw TestSetupError("gpg --list-keys \(email) printed no fingerprint: \(listed.stderr)")
+        }
+        return String(line.split(separator: ":", omittingEmptySubsequences: false)[9])
+    }
+
     /// Stops the gpg-agent this keyring started and deletes the keyring.
     public func remove() {
         _ = try? runProcess(["gpgconf", "--homedir", home, "--kill", "gpg-agent"])

@@ -73,7 +73,7 @@ final class PlanningCommandTests: CommandLineTestCase {
         XCTAssertEqual(run.status, 0, run.stdout + run.stderr)
         XCTAssertTrue(run.stdout.contains("daily_delivery_export  P3    skipped"), run.stdout)
         XCTAssertTrue(run.stdout.contains("skipped: skipped by \(me): bank is closed"), run.stdout)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(project.root)/var/exports/deliveries-2026-11-22.zip.gpg"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(project.root)/var/exports/deliveries-2026-11-22.manifest.json"))
         let db = try database.connect()
         defer { db.close() }
         XCTAssertEqual(try db.execute("SELECT count(*) AS n FROM nightshift.manual_overrides WHERE applied_to IS NOT NULL AND requested_by = $1", [me]).int(0, "n"), 1)

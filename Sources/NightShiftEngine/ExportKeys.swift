@@ -1,0 +1,55 @@
+import NightShiftConfig
+import NightShiftCore
+import Packaging
+
+/// The OpenPGP keys of one export: its recipients and, when it signs, the signing key. Looked up
+/// once before any work (a missing key is a configuration error), then again on each packing
+/// thread in a gpgme context of its own (a context is not shared between threads).
+struct ExportKeys {
+    let keyring: String
+    let recipients: [String]
+    let signer: String?
+    let recipientFingerprints: [String]
+    let recipientNames: [String]
+    let signerFingerprint: String?
+    private let context: OpenPGPContext?
+    private let signingKey: OpenPGPKey?
+
+    var encrypts: Bool { !recipients.isEmpty }
+    var signs: Bool { signer != nil }
+
+    init(spec: ExportSpec, settings: RunnerSettings) throws {
+        keyring = settings.keyring
+        recipients = spec.recipients
+        signer = spec.sign ? settings.signingKey : nil
+        guard !recipients.isEmpty || signer != nil else {
+            context = nil
+            signingKey = nil
+            recipientFingerprints = []
+            recipientNames = []
+            signerFingerprint = nil
+            return
+        }
+        let pgp = try OpenPGPContext(homedir: keyring)
+        let keys = try recipients.map { try pgp.encryptionKey(for: $0) }
+        recipientFingerprints = keys.map(\.fingerprint)
+        recipientNames = keys.map(\.userID)
+        signingKey = try signer.map { try pgp.signingKey(for: $0) }
+        signerFingerprint = signingKey?.fingerprint
+        context = pgp
+    }
+
+    /// A fresh context with the keys, for one packing thread (nil: the archives are not encrypted).
+    func protection() throws -> ArchiveProtection? {
+        guard encrypts else { return nil }
+        let pgp = try OpenPGPContext(homedir: keyring)
+        return ArchiveProtection(pgp: pgp, recipients: try recipients.map { try pgp.encryptionKey(for: $0) },
+                                 signer: try signer.map { try pgp.signingKey(for: $0) })
+    }
+
+    /// The manifest's detached, armored signature (nil when the export is not signed).
+    func signManifest(_ bytes: [UInt8]) throws -> [UInt8]? {
+        guard let context, let signingKey else { return nil }
+        return try context.detachedSignature(of: bytes, by: signingKey)
+    }
+}
