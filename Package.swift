@@ -39,6 +39,7 @@ let package = Package(
         ]),
         .target(name: "NightShiftEngine", dependencies: [
             "NightShiftCore", "NightShiftConfig", "PostgresClient", "Packaging", "NightShiftMail",
+            .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The HTTP trigger API (`api:` in etc/nightshift.yaml), served by `nightshift run`.

@@ -13,6 +13,7 @@ of the same throwaway server, in the same go. Figures come from the runner table
 Usage: bench_dispatch.py NIGHTSHIFT_BINARY ROOT ADMIN_URL [--jobs N]
 """
 import os
+import pwd
 import shutil
 import statistics
 import subprocess
@@ -45,6 +46,9 @@ def make_project():
     text = text.replace("max_load_percent: 80 ", "max_load_percent: 10000 ")
     text += "\nrunner:\n  poll_milliseconds: 100\n"
     open(settings, "w").write(text)
+    # `run --once` is a person starting work: this account must be a manager (etc/operators.yaml).
+    with open(os.path.join(project, "etc/operators.yaml"), "w") as f:
+        f.write(f"accounts:\n  {pwd.getpwuid(os.getuid()).pw_name}: director\n")
     return project
 
 

@@ -36,7 +36,7 @@ enum JobFile {
         let timeout = top.int("timeout_minutes", range: 1...72 * 60, example: "30")
 
         var action: JobAction?
-        let sections: [JobKind: String] = [.aggregation: "aggregation", .calculation: "calculation", .export: "export"]
+        let sections: [JobKind: String] = [.aggregation: "aggregation", .calculation: "calculation", .export: "export", .report: "report"]
         for (sectionKind, section) in sections where sectionKind != kind && top.has(section) {
             top.error(section, line: nil, "a `\(section):` section does not belong to a job of kind \(kind?.rawValue ?? "?")",
                       fix: "remove the section or set `kind: \(section)`")
@@ -128,11 +128,14 @@ enum JobFile {
                 }
                 section.finish()
             }
-        case .report, .archive:
-            if let kind {
-                top.error("kind", line: nil, "jobs of kind \(kind.rawValue) cannot run yet in this version",
-                          fix: "use aggregation, calculation or export")
+        case .report:
+            if let section = top.mapping("report", required: true, example: "`query: reports/NAME.sql`") {
+                action = ReportSection.read(section, stem: stem, settings: settings, sqlFile: sqlFile).map { .report($0) }
+                section.finish()
             }
+        case .archive:
+            top.error("kind", line: nil, "jobs of kind archive cannot run yet in this version",
+                      fix: "use aggregation, calculation, export or report")
         case nil:
             break
         }

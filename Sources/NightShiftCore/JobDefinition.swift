@@ -80,6 +80,7 @@ public enum JobAction: Sendable, Equatable {
     case aggregation(sql: String)
     case calculation(CalculationSpec)
     case export(ExportSpec)
+    case report(ReportSpec)
 }
 
 public struct CalculationSpec: Sendable, Equatable {

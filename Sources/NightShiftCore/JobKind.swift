@@ -6,11 +6,13 @@ public enum JobKind: String, Sendable, CaseIterable, Codable {
     case calculation
     /// A query streamed to CSV, zipped and OpenPGP-encrypted.
     case export
-    /// Not yet executable; reserved so configuration can name them.
-    case report, archive
+    /// A query read through a cursor into CSV, fixed-width and HTML files for people.
+    case report
+    /// Not yet executable; reserved so configuration can name it.
+    case archive
 
     /// Can stop at a checkpoint and resume with no rework (the decision model may pause it).
     public var pausesAtCheckpoints: Bool { self == .calculation }
     /// Writes to the exports volume.
-    public var writesExports: Bool { self == .export }
+    public var writesExports: Bool { self == .export || self == .report }
 }

@@ -61,6 +61,7 @@ enum Executors {
         case let .aggregation(sql): AggregationExecutor(sqlFile: sql)
         case let .calculation(spec): CalculationExecutor(spec: spec)
         case let .export(spec): ExportExecutor(spec: spec)
+        case let .report(spec): ReportExecutor(spec: spec)
         }
     }
 }

@@ -65,13 +65,18 @@ final class Rescuer: @unchecked Sendable {
 
     /// Staged files are named `.<final name>.j<job run>a<attempt>[.partial]`: one whose attempt
     /// is not running under a live lease any more is left over from a crash and removed.
+    /// Exports and reports (a folder per report job) are swept alike.
     func sweepStagedExports(db: PostgresConnection) throws {
-        let directory = context.configuration.settings.exportsDirectory
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        let settings = context.configuration.settings
+        let reportFolders = ((try? FileManager.default.contentsOfDirectory(atPath: settings.reportsDirectory)) ?? [])
+            .map { "\(settings.reportsDirectory)/\($0)" }
         var staged: [(name: String, jobRun: Int, attempt: Int)] = []
-        for name in names where name.hasPrefix(".") {
-            guard let match = name.firstMatch(of: /\.j(\d+)a(\d+)(\.partial)?$/), let run = Int(match.1), let attempt = Int(match.2) else { continue }
-            staged.append((name, run, attempt))
+        for directory in [settings.exportsDirectory] + reportFolders {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { continue }
+            for name in names where name.hasPrefix(".") {
+                guard let match = name.firstMatch(of: /\.j(\d+)a(\d+)(\.partial)?$/), let run = Int(match.1), let attempt = Int(match.2) else { continue }
+                staged.append(("\(directory)/\(name)", run, attempt))
+            }
         }
         guard !staged.isEmpty else { return }
         let live = try db.execute("""
@@ -81,7 +86,7 @@ final class Rescuer: @unchecked Sendable {
         var running: [Int: Int] = [:]
         for row in 0..<live.rowCount { running[live.int(row, "id")!] = live.int(row, "attempts")! }
         for file in staged where running[file.jobRun] != file.attempt {
-            try? FileManager.default.removeItem(atPath: "\(directory)/\(file.name)")
+            try? FileManager.default.removeItem(atPath: file.name)
             context.logger.info("swept a staged file of an attempt that no longer runs", metadata: ["file": "\(file.name)"])
         }
     }

@@ -6,12 +6,18 @@ public enum ArchiveFormat: Sendable, Equatable {
     case zip(level: Int)
     /// POSIX (pax) tar compressed with zstd at level 1–19 (faster and smaller; `tar --zstd`).
     case tarZstd(level: Int)
+    /// One file, gzip-compressed (level 1–9), no container: `report.csv.gz`.
+    case gzip(level: Int)
+    /// One file, zstd-compressed (level 1–19), no container: `report.csv.zst`.
+    case zstd(level: Int)
 
     /// The file name extension: `zip` or `tar.zst`.
     public var fileExtension: String {
         switch self {
         case .zip: "zip"
         case .tarZstd: "tar.zst"
+        case .gzip: "gz"
+        case .zstd: "zst"
         }
     }
 
@@ -60,6 +66,16 @@ public final class ArchiveStreamWriter: @unchecked Sendable {
                       "setting zip options")
         case let .tarZstd(level):
             try check(archive_write_set_format_pax_restricted(archive), "selecting the tar (pax) format")
+            try check(archive_write_add_filter_zstd(archive), "adding the zstd filter")
+            try check(archive_write_set_filter_option(archive, "zstd", "compression-level", "\(level)"), "setting the zstd level")
+        case let .gzip(level):
+            try check(archive_write_set_format_raw(archive), "selecting a single compressed stream")
+            try check(archive_write_add_filter_gzip(archive), "adding the gzip filter")
+            try check(archive_write_set_filter_option(archive, "gzip", "compression-level", "\(level)"), "setting the gzip level")
+            // No name or time in the gzip header: the same content gives the same bytes.
+            try check(archive_write_set_filter_option(archive, "gzip", "timestamp", nil), "leaving the time out of the gzip header")
+        case let .zstd(level):
+            try check(archive_write_set_format_raw(archive), "selecting a single compressed stream")
             try check(archive_write_add_filter_zstd(archive), "adding the zstd filter")
             try check(archive_write_set_filter_option(archive, "zstd", "compression-level", "\(level)"), "setting the zstd level")
         }

@@ -44,6 +44,21 @@ public final class QueryResult: @unchecked Sendable {
         return String(cString: PQgetvalue(handle, Int32(row), Int32(column)))
     }
 
+    /// The text bytes of a cell (valid while this result lives), or nil for SQL NULL: a row
+    /// written out byte for byte needs no String per value.
+    public func bytes(_ row: Int, _ column: Int) -> UnsafeRawBufferPointer? {
+        guard let handle, row < rowCount, column < columnCount else { return nil }
+        if PQgetisnull(handle, Int32(row), Int32(column)) == 1 { return nil }
+        let length = Int(PQgetlength(handle, Int32(row), Int32(column)))
+        return UnsafeRawBufferPointer(start: PQgetvalue(handle, Int32(row), Int32(column)), count: length)
+    }
+
+    /// The type OID of a column (1700 numeric, 20/21/23 integers, 700/701 floats, 25 text, …).
+    public func columnType(_ column: Int) -> UInt32 {
+        guard let handle else { return 0 }
+        return UInt32(PQftype(handle, Int32(column)))
+    }
+
     public func string(_ row: Int, _ column: String) -> String? {
         columnIndex(column).flatMap { string(row, $0) }
     }

@@ -13,10 +13,16 @@ final class ConfigurationTests: XCTestCase {
 
     func testTheShippedConfigurationIsValid() throws {
         let configuration = try Configuration.load(root: project.root)
-        XCTAssertEqual(configuration.jobs.map(\.name), ["customer_consumption", "daily_delivery_export", "daily_sales_summary", "delivery_charges"])
+        let daily = configuration.jobs.filter { $0.batch == .daily }
+        XCTAssertEqual(daily.map(\.name), ["branch_sales_report", "customer_consumption", "daily_delivery_export", "daily_sales_summary",
+                                           "delivery_charges", "delivery_register"])
         XCTAssertEqual(configuration.settings.timeZone.identifier, "Asia/Taipei")
-        XCTAssertEqual(configuration.jobs[0].locks, ["erp.customer_consumption"])
-        let export = configuration.jobs[1]
+        func job(_ name: String) -> JobDefinition { configuration.jobs.first { $0.name == name }! }
+        XCTAssertEqual(job("customer_consumption").locks, ["erp.customer_consumption"])
+        guard case let .report(report) = job("branch_sales_report").action else { return XCTFail() }
+        XCTAssertEqual(report.outputs.map(\.fileExtension), ["html", "csv", "txt"])
+        XCTAssertEqual(report.outputs[2].encoding, .big5)
+        let export = job("daily_delivery_export")
         XCTAssertEqual(export.priority, .p3)
         XCTAssertEqual(export.dependsOn, ["daily_sales_summary", "delivery_charges"])
         guard case let .export(spec) = export.action else { return XCTFail() }
@@ -32,7 +38,7 @@ final class ConfigurationTests: XCTestCase {
         text = text.replacingOccurrences(of: "priority: P2", with: "priorty: P2")
         try project.write("jobs/daily_sales_summary.yaml", text)
         let found = errors()
-        XCTAssertEqual(found, ["jobs/daily_sales_summary.yaml:6: priorty: unknown key. Fix: did you mean `priority`? remove it or use one of: aggregation, batch, calculation, depends_on, description, estimate_minutes, export, kind, locks, name, priority, retries, timeout_minutes"])
+        XCTAssertEqual(found, ["jobs/daily_sales_summary.yaml:6: priorty: unknown key. Fix: did you mean `priority`? remove it or use one of: aggregation, batch, calculation, depends_on, description, estimate_minutes, export, kind, locks, name, priority, report, retries, timeout_minutes"])
     }
 
     func testBadValuesSayWhatIsAllowed() throws {
@@ -78,7 +84,8 @@ final class ConfigurationTests: XCTestCase {
         try project.write("jobs/daily_sales_summary.yaml", text)
         let found = errors()
         XCTAssertEqual(found.count, 1, "\(found)")
-        XCTAssertTrue(found[0].contains("dependency cycle: daily_sales_summary → daily_delivery_export → daily_sales_summary"), found[0])
+        XCTAssertTrue(found[0].contains("dependency cycle: daily_sales_summary → daily_delivery_export → daily_sales_summary")
+                      || found[0].contains("dependency cycle: daily_delivery_export → daily_sales_summary → daily_delivery_export"), found[0])
     }
 
     func testUnknownDependencyAndFileNameMismatch() throws {

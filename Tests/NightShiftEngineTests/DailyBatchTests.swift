@@ -19,8 +19,12 @@ final class DailyBatchTests: XCTestCase {
         let report = try night.run()
         XCTAssertEqual(report.state, .succeeded, "\(report.jobs.map { "\($0.job.name): \($0.failure?.description ?? "")" })")
         XCTAssertEqual(report.businessDate.description, "2026-11-22")
-        XCTAssertEqual(report.jobs.map(\.job.name), ["daily_sales_summary", "delivery_charges", "daily_delivery_export", "customer_consumption"])
-        XCTAssertEqual(report.jobs.map(\.state), [.succeeded, .succeeded, .succeeded, .succeeded])
+        // Dependency and priority order: the P2 aggregation, then its report and the P3 calculation,
+        // the export that needs both, then the P4 trend and the register.
+        let order = ["daily_sales_summary", "branch_sales_report", "delivery_charges", "daily_delivery_export", "customer_consumption",
+                     "delivery_register"]
+        XCTAssertEqual(report.jobs.map(\.job.name), order)
+        XCTAssertEqual(report.jobs.map(\.state), order.map { _ in .succeeded })
 
         // (a) aggregation: matches the deliveries, computed independently here.
         let delivered = try night.count("SELECT count(*) FROM erp.deliveries WHERE delivery_date = '2026-11-22' AND status = 'delivered'")
@@ -48,7 +52,7 @@ final class DailyBatchTests: XCTestCase {
         let parts = (all + 499) / 500
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: exports).sorted(),
                        ((1...parts).map { String(format: "deliveries-2026-11-22-%04d.zip.gpg", $0) } + ["deliveries-2026-11-22.manifest.json"]).sorted())
-        XCTAssertEqual(report.jobs[2].rows, all)
+        XCTAssertEqual(report.jobs[3].rows, all)
         let work = try TemporaryDirectory()
         defer { work.remove() }
         let export = try ExportOnDisk(directory: exports, base: "deliveries-2026-11-22", keyring: night.keyring, work: work.path)
@@ -84,8 +88,8 @@ final class DailyBatchTests: XCTestCase {
             print(m['Subject']); print(m.get_body(('plain',)).get_content()); print(m.get_body(('html',)).get_content())
             """, eml])
         XCTAssertEqual(parsed.status, 0, parsed.stderr)
-        XCTAssertTrue(parsed.stdout.hasPrefix("[NightShift] daily batch 2026-11-22: all 4 jobs succeeded\n"), parsed.stdout)
-        for name in ["daily_sales_summary", "delivery_charges", "daily_delivery_export", "customer_consumption", "幸福瓦斯"] {
+        XCTAssertTrue(parsed.stdout.hasPrefix("[NightShift] daily batch 2026-11-22: all 6 jobs succeeded\n"), parsed.stdout)
+        for name in order + ["幸福瓦斯"] {
             XCTAssertTrue(parsed.stdout.contains(name), name)
         }
         XCTAssertTrue(parsed.stdout.contains("rows: \(formatted(delivered))"), parsed.stdout)
@@ -93,26 +97,21 @@ final class DailyBatchTests: XCTestCase {
         // Everything is recorded: batch run, job runs with rows, every transition, every output.
         let batch = try night.db.execute("SELECT * FROM nightshift.batch_runs WHERE id = $1", [String(report.batchRunID)])
         XCTAssertEqual(batch.string(0, "state"), "succeeded")
-        XCTAssertEqual(batch.int(0, "jobs_succeeded"), 4)
+        XCTAssertEqual(batch.int(0, "jobs_succeeded"), 6)
         XCTAssertNotNil(batch.string(0, "finished_at"))
         let jobRows = try night.db.execute("SELECT job, state, rows_processed, attempts FROM nightshift.job_runs WHERE batch_run_id = $1 ORDER BY id",
                                            [String(report.batchRunID)])
-        XCTAssertEqual((0..<4).map { jobRows.string($0, "state") }, ["succeeded", "succeeded", "succeeded", "succeeded"])
-        XCTAssertEqual(jobRows.int(1, "rows_processed"), delivered)
+        XCTAssertEqual((0..<jobRows.rowCount).map { jobRows.string($0, "state") }, order.map { _ in "succeeded" })
+        XCTAssertEqual((0..<jobRows.rowCount).first { jobRows.string($0, "job") == "delivery_charges" }.flatMap { jobRows.int($0, "rows_processed") },
+                       delivered)
         let transitions = try night.db.execute("""
             SELECT coalesce(j.job, '(batch)') || ':' || coalesce(t.from_state, '') || '>' || t.to_state AS step
             FROM nightshift.state_transitions t LEFT JOIN nightshift.job_runs j ON j.id = t.job_run_id ORDER BY t.id
             """)
-        XCTAssertEqual((0..<transitions.rowCount).map { transitions.string($0, "step")! }, [
-            "(batch):>running",
-            "daily_sales_summary:>pending", "delivery_charges:>pending", "daily_delivery_export:>pending", "customer_consumption:>pending",
-            "daily_sales_summary:pending>running", "daily_sales_summary:running>succeeded",
-            "delivery_charges:pending>running", "delivery_charges:running>succeeded",
-            "daily_delivery_export:pending>running", "daily_delivery_export:running>succeeded",
-            "customer_consumption:pending>running", "customer_consumption:running>succeeded",
-            "(batch):running>succeeded",
-        ])
-        XCTAssertEqual(try night.count("SELECT count(*) FROM nightshift.outputs WHERE batch_run_id = $1", [String(report.batchRunID)]), parts + 2)
+        XCTAssertEqual((0..<transitions.rowCount).map { transitions.string($0, "step")! },
+                       ["(batch):>running"] + order.map { "\($0):>pending" }
+                       + order.flatMap { ["\($0):pending>running", "\($0):running>succeeded"] } + ["(batch):running>succeeded"])
+        XCTAssertEqual(try night.count("SELECT count(*) FROM nightshift.outputs WHERE batch_run_id = $1", [String(report.batchRunID)]), parts + 1 + 4 + 1)
     }
 
     func testRunningTheSameDateTwiceGivesTheSameResults() throws {

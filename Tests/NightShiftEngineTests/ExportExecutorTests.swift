@@ -42,7 +42,7 @@ final class ExportExecutorTests: XCTestCase {
                        ("customer_data: true", "customer_data: true\n  recipients: [\(night.keyring.email), \(office.email)]\n  sign: true")])
 
         let report = try night.run()
-        XCTAssertEqual(report.jobs.map(\.state.rawValue), ["succeeded", "succeeded", "succeeded", "succeeded"])
+        XCTAssertEqual(report.jobs.map(\.state.rawValue), report.jobs.map { _ in "succeeded" })
         let all = try night.count("SELECT count(*) FROM erp.deliveries WHERE delivery_date = '2026-11-22'")
         let parts = (all + 149) / 150
         XCTAssertGreaterThan(parts, 2)

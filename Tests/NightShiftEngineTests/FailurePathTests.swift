@@ -33,9 +33,11 @@ final class FailurePathTests: XCTestCase {
         XCTAssertEqual(jobs.string(0, "error_sqlstate"), "42703")
         XCTAssertEqual(jobs.string(0, "error_class"), "permanent")
         XCTAssertTrue(jobs.string(0, "error_message")!.contains("column d.qty does not exist"), jobs.string(0, "error_message")!)
-        XCTAssertEqual(jobs.string(2, "skip_reason"), "dependency daily_sales_summary failed")
+        let skipped = (0..<jobs.rowCount).filter { jobs.string($0, "state") == "skipped" }
+        XCTAssertEqual(skipped.map { jobs.string($0, "job")! }.sorted(), ["branch_sales_report", "daily_delivery_export"])
+        XCTAssertEqual(skipped.map { jobs.string($0, "skip_reason")! }, ["dependency daily_sales_summary failed", "dependency daily_sales_summary failed"])
         XCTAssertEqual(try night.scalar("SELECT state FROM nightshift.batch_runs"), "failed")
-        XCTAssertEqual(try night.count("SELECT count(*) FROM nightshift.state_transitions WHERE to_state = 'skipped'"), 1)
+        XCTAssertEqual(try night.count("SELECT count(*) FROM nightshift.state_transitions WHERE to_state = 'skipped'"), 2)
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(night.project.root)/var/exports/deliveries-2026-11-22.manifest.json"))
 
         let text = try String(contentsOfFile: report.summary!.path, encoding: .utf8)
@@ -45,7 +47,7 @@ final class FailurePathTests: XCTestCase {
             m = email.message_from_string(sys.stdin.read(), policy=policy.default)
             print(m['Subject']); print(m.get_body(('plain',)).get_content())
             """], stdin: Data(text.utf8)).stdout
-        XCTAssertTrue(parsed.hasPrefix("[NightShift] daily batch 2026-11-22: 1 failed, 1 skipped of 4 jobs"), parsed)
+        XCTAssertTrue(parsed.hasPrefix("[NightShift] daily batch 2026-11-22: 1 failed, 2 skipped of 6 jobs"), parsed)
         XCTAssertTrue(parsed.contains("FAILED — action needed"))
         XCTAssertTrue(parsed.contains("error: [SQLSTATE 42703]"), parsed)
         XCTAssertTrue(parsed.contains("skipped because: dependency daily_sales_summary failed"), parsed)

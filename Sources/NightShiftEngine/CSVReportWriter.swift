@@ -1,0 +1,63 @@
+import NightShiftCore
+import Packaging
+
+/// CSV as the office opens it (RFC 4180: CRLF line ends, quotes only where needed), in UTF-8
+/// (with a byte-order mark for Excel when asked) or Big5. Every file of a split starts with the
+/// header line.
+final class CSVReportWriter: ReportWriter {
+    private let files: ReportFileSeries
+    private let encoder: ReportEncoder
+    private let bom: Bool
+    private let name: String
+    private var header: [UInt8] = []
+    private var columns: [String] = []
+    private var line: [UInt8] = []
+
+    init(output: ReportOutput, files: ReportFileSeries, bom: Bool, name: String) throws {
+        self.files = files
+        encoder = try ReportEncoder(output.encoding)
+        self.bom = bom && output.encoding == .utf8
+        self.name = name
+    }
+
+    func begin(columns: [String]) throws {
+        self.columns = columns
+        header = bom ? [0xEF, 0xBB, 0xBF] : []
+        do {
+            try encoder.append(columns.map(csvField).joined(separator: ",") + "\r\n", to: &header)
+        } catch {
+            throw ReportDataError(output: name, row: 0, column: "(header)", problem: "\(error)", fix: "rename the column in the query")
+        }
+        try files.open()
+        try files.write(header)
+    }
+
+    func write(_ values: [String?], number: Int) throws {
+        if files.isFull {
+            try files.close()
+            try files.open()
+            try files.write(header)
+        }
+        line.removeAll(keepingCapacity: true)
+        for (i, value) in values.enumerated() {
+            if i > 0 { line.append(UInt8(ascii: ",")) }
+            guard let value, !value.isEmpty else { continue }
+            do {
+                try encoder.append(csvField(value), to: &line)
+            } catch {
+                throw ReportDataError(output: name, row: number, column: columns[i], problem: "\(error)",
+                                      fix: "write this output in utf-8, or replace the character in the query")
+            }
+        }
+        line.append(contentsOf: [0x0D, 0x0A])
+        try files.write(line, rows: 1)
+    }
+
+    func finish() throws -> [ReportFileSeries.Written] {
+        if !files.isOpen && files.written.isEmpty { try begin(columns: columns) }
+        try files.close()
+        return files.written
+    }
+
+    func abandon() { files.abandon() }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import NightShiftEngine
+import TestSupport
+import XCTest
+
+/// Report jobs, their files opened by the tools the office uses or that check them independently:
+/// Python's csv module, iconv -f BIG5, gzip, a fixed-width trailer recomputed in Python.
+final class ReportExecutorTests: XCTestCase {
+    var night: NightFixture!
+    var reports: String { "\(night.project.root)/var/reports" }
+
+    override func setUpWithError() throws {
+        night = try NightFixture(customers: 1500, days: 1)
+    }
+
+    override func tearDown() { night?.tearDown() }
+
+    func python(_ script: String, _ arguments: [String]) throws -> String {
+        let result = try runProcess(["python3", "-c", script] + arguments)
+        guard result.status == 0 else { throw TestSetupError("python failed: \(result.stderr)") }
+        return result.stdout
+    }
+
+    func testBranchSalesInHTMLCSVAndBig5FixedWidthAgreeWithTheDatabase() throws {
+        let report = try night.run()
+        let errors = try night.scalar("SELECT string_agg(job || ': ' || error_message, '; ') FROM nightshift.job_runs") ?? ""
+        XCTAssertEqual(report.jobs.first { $0.job.name == "branch_sales_report" }?.state.rawValue, "succeeded", errors)
+        let folder = "\(reports)/branch_sales_report"
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).sorted(),
+                       ["branch-sales-2026-11-22-big5.txt", "branch-sales-2026-11-22.csv", "branch-sales-2026-11-22.html"])
+        let expected = try night.db.execute("""
+            SELECT b.code, b.name, p.sku, s.deliveries, s.cylinders, s.kilograms, s.revenue
+            FROM erp.daily_sales_summary s JOIN erp.branches b ON b.id = s.branch_id JOIN erp.products p ON p.id = s.product_id
+            WHERE s.business_date = '2026-11-22' ORDER BY b.code, p.sku
+            """)
+        XCTAssertGreaterThan(expected.rowCount, 10)
+        let lines = (0..<expected.rowCount).map { r in (0..<7).map { expected.string(r, $0)! }.joined(separator: "|") }
+
+        // CSV with a BOM, read by Python's csv module as Excel would ('utf-8-sig').
+        let csv = try python("""
+            import csv, sys
+            raw = open(sys.argv[1], 'rb').read()
+            assert raw.startswith(b'\\xef\\xbb\\xbf'), 'no BOM'
+            assert b'\\r\\n' in raw, 'not CRLF'
+            rows = list(csv.reader(open(sys.argv[1], encoding='utf-8-sig', newline='')))
+            assert rows[0] == ['branch','branch_name','product','product_name','deliveries','cylinders','kilograms','revenue'], rows[0]
+            for r in rows[1:]: print('|'.join([r[0], r[1], r[2], r[4], r[5], r[6], r[7]]))
+            """, ["\(folder)/branch-sales-2026-11-22.csv"])
+        XCTAssertEqual(csv.split(separator: "\n").map(String.init), lines)
+
+        // Fixed-width Big5: iconv decodes it; widths are bytes; the trailer is recomputed independently.
+        let big5 = "\(folder)/branch-sales-2026-11-22-big5.txt"
+        let decoded = try runProcess(["iconv", "-f", "BIG5", "-t", "UTF-8", big5])
+        XCTAssertEqual(decoded.status, 0, decoded.stderr)
+        XCTAssertTrue(decoded.stdout.contains("台北營業所"), decoded.stdout)
+        let total = try night.scalar("SELECT sum(revenue) FROM erp.daily_sales_summary WHERE business_date = '2026-11-22'")!
+        let fixed = try python("""
+            import hashlib, sys
+            data = open(sys.argv[1], 'rb').read()
+            records = data.split(b'\\r\\n')
+            assert records[-1] == b'', 'the file ends with CRLF'
+            details, trailer = records[:-2], records[-2]
+            for rec in details:
+                assert len(rec) == 58, (len(rec), rec)
+            body = b''.join(rec + b'\\r\\n' for rec in details)
+            assert trailer[:1] == b'T'
+            assert int(trailer[1:11]) == len(details), trailer
+            print(trailer[11:29].decode().lstrip('0'))
+            assert trailer[29:93].decode() == hashlib.sha256(body).hexdigest(), 'checksum'
+            for rec in details:
+                f = [rec[0:3], rec[3:15], rec[15:21], rec[21:28], rec[28:35], rec[35:44], rec[44:58]]
+                print('|'.join([f[0].decode('big5').strip(), f[1].decode('big5').strip(), f[2].decode().strip()] + [str(int(x)) if b'.' not in x else x.decode().lstrip('0') for x in f[3:]]))
+            """, [big5]).split(separator: "\n").map(String.init)
+        XCTAssertEqual(fixed.first, total)
+        XCTAssertEqual(Array(fixed.dropFirst()), lines.map { line in
+            var fields = line.split(separator: "|").map(String.init)
+            fields[6] = fields[6].hasPrefix("0.") ? String(fields[6].dropFirst()) : fields[6]
+            return fields.joined(separator: "|")
+        })
+
+        // HTML: one table per branch with its subtotal, and the grand total, in Traditional Chinese.
+        let html = try String(contentsOfFile: "\(folder)/branch-sales-2026-11-22.html", encoding: .utf8)
+        XCTAssertTrue(html.hasPrefix("<!DOCTYPE html>"))
+        XCTAssertTrue(html.contains("各營業所銷售日報 Branch sales report"))
+        XCTAssertTrue(html.contains("<h2>TPE 台北營業所</h2>"), html)
+        XCTAssertTrue(html.hasSuffix("</html>\n"))
+        let branches = try night.count("SELECT count(DISTINCT branch_id) FROM erp.daily_sales_summary WHERE business_date = '2026-11-22'")
+        XCTAssertEqual(html.components(separatedBy: "小計 Subtotal").count - 1, branches)
+        XCTAssertTrue(html.contains("<td class=\"n\">\(total)</td></tr>\n</table>\n<p>\(branches) branches, \(expected.rowCount) lines.</p>"), html)
+        let tpe = try night.scalar("SELECT sum(revenue) FROM erp.daily_sales_summary WHERE business_date = '2026-11-22' AND branch_id = 1")!
+        XCTAssertTrue(html.contains("<td>小計 Subtotal</td>") && html.contains(">\(tpe)</td></tr>"), html)
+
+        // Outputs are recorded with their SHA-256.
+        let recorded = try night.db.execute("SELECT path, sha256, rows FROM nightshift.outputs WHERE kind = 'report' ORDER BY path")
+        XCTAssertEqual(recorded.rowCount, 4)
+        for row in 0..<recorded.rowCount {
+            XCTAssertEqual(recorded.string(row, "sha256"), try sha256sum(recorded.string(row, "path")!))
+        }
+    }
+
+    func testTheRegisterIsSplitGzippedBig5AndHoldsEveryDeliveryOnce() throws {
+        var job = try night.project.read("jobs/delivery_register.yaml")
+        job = job.replacingOccurrences(of: "split_rows: 100000", with: "split_rows: 150")
+        job = job.replacingOccurrences(of: "fetch_size: 10000", with: "fetch_size: 100")
+        try night.project.write("jobs/delivery_register.yaml", job)
+        // A name with a character Big5 has (堃 is not in Big5, 瓦 is) and one with a quote and a comma.
+        try night.db.execute("""
+            UPDATE erp.customers SET name = '陳"大",瓦斯行' WHERE id = (SELECT customer_id FROM erp.deliveries WHERE delivery_date = '2026-11-22' ORDER BY id LIMIT 1)
+            """)
+        _ = try night.run()
+        let folder = "\(reports)/delivery_register"
+        let all = try night.count("SELECT count(*) FROM erp.deliveries WHERE delivery_date = '2026-11-22'")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+        XCTAssertEqual(files, (1...((all + 149) / 150)).map { String(format: "delivery-register-2026-11-22-%04d.csv.gz", $0) })
+        let ids = try python("""
+            import csv, gzip, io, subprocess, sys
+            for path in sys.argv[1:]:
+                raw = subprocess.run(['gzip', '-dc', path], check=True, capture_output=True).stdout
+                text = subprocess.run(['iconv', '-f', 'BIG5', '-t', 'UTF-8'], input=raw, check=True, capture_output=True).stdout.decode()
+                rows = list(csv.reader(io.StringIO(text, newline='')))
+                assert rows[0][0] == 'delivery_id', rows[0]
+                assert len(rows) - 1 <= 150
+                for r in rows[1:]:
+                    assert len(r) == 11, r
+                    print(r[0] + '|' + r[3])
+            """, files.map { "\(folder)/\($0)" }).split(separator: "\n").map(String.init)
+        let expected = try night.db.execute("""
+            SELECT d.id, c.name FROM erp.deliveries d JOIN erp.customers c ON c.id = d.customer_id
+            WHERE d.delivery_date = '2026-11-22' ORDER BY d.id
+            """)
+        XCTAssertEqual(ids, (0..<expected.rowCount).map { "\(expected.string($0, "id")!)|\(expected.string($0, "name")!)" })
+        XCTAssertTrue(ids[0].hasSuffix("|陳\"大\",瓦斯行"), ids[0])
+
+        // A rerun without the split replaces the parts by one file.
+        try night.project.write("jobs/delivery_register.yaml", job.replacingOccurrences(of: "      split_rows: 150\n", with: ""))
+        _ = try night.run()
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), ["delivery-register-2026-11-22.csv.gz"])
+    }
+
+    func testACharacterBig5CannotHoldAndAValueTooWideNameTheRowAndColumn() throws {
+        try night.db.execute("""
+            UPDATE erp.customers SET name = '王小明😀' WHERE id = (SELECT customer_id FROM erp.deliveries WHERE delivery_date = '2026-11-22' ORDER BY id LIMIT 1 OFFSET 4)
+            """)
+        var fixed = try night.project.read("jobs/branch_sales_report.yaml")
+        fixed = fixed.replacingOccurrences(of: "{column: revenue, width: 14", with: "{column: revenue, width: 4")
+        try night.project.write("jobs/branch_sales_report.yaml", fixed)
+        let report = try night.run()
+        let register = try night.db.execute("SELECT state, error_message FROM nightshift.job_runs WHERE job = 'delivery_register'")
+        XCTAssertEqual(register.string(0, "state"), "failed")
+        let message = register.string(0, "error_message") ?? ""
+        XCTAssertTrue(message.contains("jobs/delivery_register.yaml report.outputs[0] (delivery-register-2026-11-22.csv), row 5, column customer: a character has no BIG5 form (\"😀\", U+1F600)"), message)
+        XCTAssertTrue(message.contains("Fix: write this output in utf-8, or replace the character in the query"), message)
+        let sales = try night.db.execute("SELECT state, error_message FROM nightshift.job_runs WHERE job = 'branch_sales_report'")
+        XCTAssertEqual(sales.string(0, "state"), "failed")
+        XCTAssertTrue((sales.string(0, "error_message") ?? "").contains("row 1, column revenue:") , sales.string(0, "error_message") ?? "")
+        XCTAssertTrue((sales.string(0, "error_message") ?? "").contains("wider than its field of 4"), sales.string(0, "error_message") ?? "")
+        // Nothing half-written is left, and the rest of the night ran.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(reports)/delivery_register"), [])
+        XCTAssertEqual(report.jobs.first { $0.job.name == "daily_delivery_export" }?.state.rawValue, "succeeded")
+    }
+}
