@@ -14,8 +14,12 @@ final class ConfigurationTests: XCTestCase {
     func testTheShippedConfigurationIsValid() throws {
         let configuration = try Configuration.load(root: project.root)
         let daily = configuration.jobs.filter { $0.batch == .daily }
-        XCTAssertEqual(daily.map(\.name), ["branch_sales_report", "customer_consumption", "daily_delivery_export", "daily_sales_summary",
-                                           "delivery_charges", "delivery_register"])
+        XCTAssertEqual(daily.map(\.name), ["branch_sales_report", "customer_consumption", "cylinder_reconciliation", "daily_delivery_export",
+                                           "daily_sales_summary", "delivery_charges", "delivery_register", "hourly_deliveries", "inventory_snapshot"])
+        XCTAssertEqual(configuration.jobs.filter { $0.batch == .monthly }.map(\.name),
+                       ["customer_statements", "monthly_close", "monthly_revenue_report", "monthly_sales", "receivables_aging", "vat_declaration_export"])
+        XCTAssertEqual(configuration.jobs.filter { $0.batch == .weekly }.count, 2)
+        XCTAssertEqual(configuration.jobs.filter { $0.batch == .yearend }.count, 2)
         XCTAssertEqual(configuration.settings.timeZone.identifier, "Asia/Taipei")
         func job(_ name: String) -> JobDefinition { configuration.jobs.first { $0.name == name }! }
         XCTAssertEqual(job("customer_consumption").locks, ["erp.customer_consumption"])
@@ -117,6 +121,9 @@ final class ConfigurationTests: XCTestCase {
         job = job.replacingOccurrences(of: "customer_data: true", with: "customer_data: true\n  recipients: []\n  sign: true\n  format: tar.gz")
         job = job.replacingOccurrences(of: "  format: zip\n", with: "")
         try project.write("jobs/daily_delivery_export.yaml", job)
+        let settings = try project.read("etc/nightshift.yaml")
+        try project.write("etc/nightshift.yaml", settings.split(separator: "\n").filter { !$0.contains("signing_key:") }.joined(separator: "\n"))
+        try project.remove("jobs/vat_declaration_export.yaml")
         let found = errors()
         XCTAssertTrue(found.contains { $0.hasPrefix("jobs/daily_delivery_export.yaml:") && $0.contains("export.recipients: the export carries customer data (customer_data: true) but has no recipient") }, "\(found)")
         XCTAssertTrue(found.contains { $0.contains("export.sign: the export is to be signed but no signing key is configured. Fix: set export.signing_key") }, "\(found)")

@@ -20,9 +20,10 @@ final class DailyBatchTests: XCTestCase {
         XCTAssertEqual(report.state, .succeeded, "\(report.jobs.map { "\($0.job.name): \($0.failure?.description ?? "")" })")
         XCTAssertEqual(report.businessDate.description, "2026-11-22")
         // Dependency and priority order: the P2 aggregation, then its report and the P3 calculation,
-        // the export that needs both, then the P4 trend and the register.
-        let order = ["daily_sales_summary", "branch_sales_report", "delivery_charges", "daily_delivery_export", "customer_consumption",
-                     "delivery_register"]
+        // the export that needs both and the other P3 aggregations, then the P4 trend, the
+        // reconciliation and the register.
+        let order = ["daily_sales_summary", "branch_sales_report", "delivery_charges", "daily_delivery_export", "hourly_deliveries",
+                     "inventory_snapshot", "customer_consumption", "cylinder_reconciliation", "delivery_register"]
         XCTAssertEqual(report.jobs.map(\.job.name), order)
         XCTAssertEqual(report.jobs.map(\.state), order.map { _ in .succeeded })
 
@@ -88,7 +89,7 @@ final class DailyBatchTests: XCTestCase {
             print(m['Subject']); print(m.get_body(('plain',)).get_content()); print(m.get_body(('html',)).get_content())
             """, eml])
         XCTAssertEqual(parsed.status, 0, parsed.stderr)
-        XCTAssertTrue(parsed.stdout.hasPrefix("[NightShift] daily batch 2026-11-22: all 6 jobs succeeded\n"), parsed.stdout)
+        XCTAssertTrue(parsed.stdout.hasPrefix("[NightShift] daily batch 2026-11-22: all 9 jobs succeeded\n"), parsed.stdout)
         for name in order + ["幸福瓦斯"] {
             XCTAssertTrue(parsed.stdout.contains(name), name)
         }
@@ -97,7 +98,7 @@ final class DailyBatchTests: XCTestCase {
         // Everything is recorded: batch run, job runs with rows, every transition, every output.
         let batch = try night.db.execute("SELECT * FROM nightshift.batch_runs WHERE id = $1", [String(report.batchRunID)])
         XCTAssertEqual(batch.string(0, "state"), "succeeded")
-        XCTAssertEqual(batch.int(0, "jobs_succeeded"), 6)
+        XCTAssertEqual(batch.int(0, "jobs_succeeded"), 9)
         XCTAssertNotNil(batch.string(0, "finished_at"))
         let jobRows = try night.db.execute("SELECT job, state, rows_processed, attempts FROM nightshift.job_runs WHERE batch_run_id = $1 ORDER BY id",
                                            [String(report.batchRunID)])
@@ -111,7 +112,7 @@ final class DailyBatchTests: XCTestCase {
         XCTAssertEqual((0..<transitions.rowCount).map { transitions.string($0, "step")! },
                        ["(batch):>running"] + order.map { "\($0):>pending" }
                        + order.flatMap { ["\($0):pending>running", "\($0):running>succeeded"] } + ["(batch):running>succeeded"])
-        XCTAssertEqual(try night.count("SELECT count(*) FROM nightshift.outputs WHERE batch_run_id = $1", [String(report.batchRunID)]), parts + 1 + 4 + 1)
+        XCTAssertEqual(try night.count("SELECT count(*) FROM nightshift.outputs WHERE batch_run_id = $1", [String(report.batchRunID)]), parts + 1 + 4 + 1 + 1)
     }
 
     func testRunningTheSameDateTwiceGivesTheSameResults() throws {

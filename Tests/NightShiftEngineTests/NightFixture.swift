@@ -16,7 +16,7 @@ final class NightFixture {
     let db: PostgresConnection
     static let twoAM = ISO8601DateFormatter().date(from: "2026-11-23T02:00:00+08:00")!
 
-    init(customers: Int = 4000, days: Int = 3) throws {
+    init(customers: Int = 4000, days: Int = 3, until: String = "2026-11-22") throws {
         database = try TestDatabase()
         keyring = try ThrowawayKeyring()
         project = try ProjectCopy()
@@ -24,18 +24,18 @@ final class NightFixture {
         db = try database.connect()
         try Migrator(set: "runner", directory: "\(project.root)/sql/runner").apply(on: db)
         _ = try Seeder(sqlDirectory: "\(project.root)/sql").seed(on: db, customers: customers, days: days, seed: 7,
-                                                                  until: LocalDate(iso: "2026-11-22")!)
+                                                                  until: LocalDate(iso: until)!)
     }
 
     func configuration() throws -> Configuration { try Configuration.load(root: project.root) }
 
     /// Runs the daily batch at `instant` to its end (`run --once`; a rerun when it ran before).
-    func run(at instant: Date = NightFixture.twoAM, speed: Double = 1) throws -> BatchReport {
+    func run(_ batch: BatchKind = .daily, at instant: Date = NightFixture.twoAM, speed: Double = 1) throws -> BatchReport {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let url = database.url
         let runner = BatchRunner(configuration: try configuration(), connect: { try PostgresConnection(conninfo: url) }, logger: logger)
-        return try runner.run(batch: .daily, at: instant, trigger: "test", rerun: true, speed: speed).report
+        return try runner.run(batch: batch, at: instant, trigger: "test", rerun: true, speed: speed).report
     }
 
     func scalar(_ sql: String, _ parameters: [String?] = []) throws -> String? {

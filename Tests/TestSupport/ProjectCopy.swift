@@ -55,7 +55,8 @@ public final class ProjectCopy {
               keyring: \(keyring)
               recipient: \(recipient)
               compression_level: 6
-              threads: \(exportThreads)\(signingKey.map { "\n  signing_key: \($0)" } ?? "")
+              threads: \(exportThreads)
+              signing_key: \(signingKey ?? recipient)
             mail:
               from: "NightShift <nightshift@luckygas.test>"
               to:

@@ -19,7 +19,9 @@ DO $$ DECLARE r record; BEGIN
     FOR r IN SELECT drop_sql FROM seed_ddl ORDER BY step LOOP EXECUTE r.drop_sql; END LOOP;
 END $$;
 
-TRUNCATE erp.customer_consumption, erp.delivery_charges, erp.daily_sales_summary, erp.cylinder_movements, erp.invoices,
+TRUNCATE erp.hourly_deliveries, erp.cylinder_inventory, erp.weekly_trends, erp.monthly_sales, erp.yearly_sales,
+         erp.receivables_aging, erp.monthly_close,
+         erp.customer_consumption, erp.delivery_charges, erp.daily_sales_summary, erp.cylinder_movements, erp.invoices,
          erp.payments, erp.deliveries, erp.orders, erp.customers, erp.products, erp.branches;
 
 INSERT INTO erp.branches (id, code, name, city) VALUES
@@ -111,7 +113,8 @@ CROSS JOIN seed_params p
 CROSS JOIN LATERAL (SELECT CASE WHEN erp.prand(p.seed, 19, d.id) < 0.6 THEN 'cash'
                                 WHEN erp.prand(p.seed, 19, d.id) < 0.9 THEN 'transfer'
                                 ELSE 'credit' END AS method) m
-WHERE d.status = 'delivered';
+-- A third of the sales on credit are not paid yet: the receivables the month-end close ages.
+WHERE d.status = 'delivered' AND NOT (m.method = 'credit' AND erp.prand(p.seed, 22, d.id) < 0.33);
 
 INSERT INTO erp.invoices (id, invoice_no, delivery_id, customer_id, issued_on, amount, tax)
 SELECT d.id,
