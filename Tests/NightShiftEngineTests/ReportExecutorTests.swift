@@ -61,14 +61,14 @@ final class ReportExecutorTests: XCTestCase {
             assert records[-1] == b'', 'the file ends with CRLF'
             details, trailer = records[:-2], records[-2]
             for rec in details:
-                assert len(rec) == 58, (len(rec), rec)
+                assert len(rec) == 68, (len(rec), rec)
             body = b''.join(rec + b'\\r\\n' for rec in details)
             assert trailer[:1] == b'T'
             assert int(trailer[1:11]) == len(details), trailer
             print(trailer[11:29].decode().lstrip('0'))
             assert trailer[29:93].decode() == hashlib.sha256(body).hexdigest(), 'checksum'
             for rec in details:
-                f = [rec[0:3], rec[3:15], rec[15:21], rec[21:28], rec[28:35], rec[35:44], rec[44:58]]
+                f = [rec[0:3], rec[3:15], rec[15:21], rec[21:30], rec[30:40], rec[40:52], rec[52:68]]
                 print('|'.join([f[0].decode('big5').strip(), f[1].decode('big5').strip(), f[2].decode().strip()] + [str(int(x)) if b'.' not in x else x.decode().lstrip('0') for x in f[3:]]))
             """, [big5]).split(separator: "\n").map(String.init)
         XCTAssertEqual(fixed.first, total)
@@ -142,7 +142,7 @@ final class ReportExecutorTests: XCTestCase {
             UPDATE erp.customers SET name = '王小明😀' WHERE id = (SELECT customer_id FROM erp.deliveries WHERE delivery_date = '2026-11-22' ORDER BY id LIMIT 1 OFFSET 4)
             """)
         var fixed = try night.project.read("jobs/branch_sales_report.yaml")
-        fixed = fixed.replacingOccurrences(of: "{column: revenue, width: 14", with: "{column: revenue, width: 4")
+        fixed = fixed.replacingOccurrences(of: "{column: revenue, width: 16", with: "{column: revenue, width: 4")
         try night.project.write("jobs/branch_sales_report.yaml", fixed)
         let report = try night.run()
         let register = try night.db.execute("SELECT state, error_message FROM nightshift.job_runs WHERE job = 'delivery_register'")

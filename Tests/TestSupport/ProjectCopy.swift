@@ -16,6 +16,19 @@ public final class ProjectCopy {
         try operators([currentAccount(): "director"])
     }
 
+    /// The four jobs the runner-service tests were built around (an aggregation, a checkpointed
+    /// calculation, an export after both, a P4 trend), and no other job of any batch: those tests are
+    /// about leases, crashes, windows and requests, and their timings assume this night. The full
+    /// job sets are run by DailyBatchTests, ReportExecutorTests and JobSetsTests.
+    public static let coreJobs = ["daily_sales_summary", "delivery_charges", "daily_delivery_export", "customer_consumption"]
+
+    public func keepOnlyCoreJobs() throws {
+        for file in try FileManager.default.contentsOfDirectory(atPath: "\(root)/jobs")
+        where file.hasSuffix(".yaml") && !ProjectCopy.coreJobs.contains(String(file.dropLast(5))) {
+            try remove("jobs/\(file)")
+        }
+    }
+
     /// Writes etc/operators.yaml with these accounts and roles.
     public func operators(_ accounts: [String: String], quotaPerDay: Int = 3, approvalHours: Int = 24) throws {
         let lines = accounts.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)" }.joined(separator: "\n")

@@ -18,7 +18,10 @@ func nightshiftBinary() throws -> String {
 class CommandLineTestCase: XCTestCase {
     var project: ProjectCopy!
 
-    override func setUpWithError() throws { project = try ProjectCopy() }
+    override func setUpWithError() throws {
+        project = try ProjectCopy()
+        try project.keepOnlyCoreJobs()
+    }
     override func tearDown() { project?.cleanup() }
 
     func nightshift(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
