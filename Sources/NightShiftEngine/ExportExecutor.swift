@@ -48,7 +48,7 @@ struct ExportExecutor: JobExecutor {
         let modified = Int(settings.timeZone.instant(of: LocalDateTime(date: context.businessDate, minute: 0)).timeIntervalSince1970)
         let db = context.db
 
-        let pool = ParallelWork<ExportPart, Packed>(threads: settings.exportThreads, capacity: 1, name: "export") {
+        let pool = ParallelWork<ExportPart, Packed>(threads: settings.exportThreads, capacity: settings.exportThreads, name: "export") {
             let protection = try keys.protection()
             return { part in
                 let number = String(format: "%04d", part.number)
