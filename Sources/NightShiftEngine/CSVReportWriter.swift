@@ -54,7 +54,6 @@ final class CSVReportWriter: ReportWriter {
     }
 
     func finish() throws -> [ReportFileSeries.Written] {
-        if !files.isOpen && files.written.isEmpty { try begin(columns: columns) }
         try files.close()
         return files.written
     }

@@ -109,7 +109,6 @@ final class FixedWidthReportWriter: ReportWriter {
     }
 
     func finish() throws -> [ReportFileSeries.Written] {
-        if !files.isOpen && files.written.isEmpty { try begin(columns: columns) }
         try endFile()
         return files.written
     }

@@ -12,7 +12,6 @@ final class ParallelWork<Input, Output>: @unchecked Sendable {
     private var queue: [(index: Int, input: Input)] = []
     private var results: [Int: Output] = [:]
     private var submitted = 0
-    private var finished = 0
     private var closed = false
     private var failure: Error?
     private var running: Int
@@ -82,7 +81,6 @@ final class ParallelWork<Input, Output>: @unchecked Sendable {
                 let output = try worker(item.input)
                 condition.lock()
                 results[item.index] = output
-                finished += 1
                 condition.unlock()
             } catch {
                 fail(error)
