@@ -36,7 +36,8 @@ enum JobFile {
         let timeout = top.int("timeout_minutes", range: 1...72 * 60, example: "30")
 
         var action: JobAction?
-        let sections: [JobKind: String] = [.aggregation: "aggregation", .calculation: "calculation", .export: "export", .report: "report"]
+        let sections: [JobKind: String] = [.aggregation: "aggregation", .calculation: "calculation", .export: "export", .report: "report",
+                                           .archive: "archive"]
         for (sectionKind, section) in sections where sectionKind != kind && top.has(section) {
             top.error(section, line: nil, "a `\(section):` section does not belong to a job of kind \(kind?.rawValue ?? "?")",
                       fix: "remove the section or set `kind: \(section)`")
@@ -134,8 +135,10 @@ enum JobFile {
                 section.finish()
             }
         case .archive:
-            top.error("kind", line: nil, "jobs of kind archive cannot run yet in this version",
-                      fix: "use aggregation, calculation, export or report")
+            if let section = top.mapping("archive", required: true, example: "`table: erp.deliveries`") {
+                action = ArchiveSection.read(section, stem: stem, settings: settings, sqlFile: sqlFile).map { .archive($0) }
+                section.finish()
+            }
         case nil:
             break
         }

@@ -20,6 +20,8 @@ public struct RunnerSettings: Sendable {
     public let inboxDirectory: String
     /// Report files (`paths.reports`), a folder per job inside.
     public let reportsDirectory: String
+    /// Archive jobs' encrypted archives (`paths.archives`), a folder per job inside.
+    public let archivesDirectory: String
     public let keyring: String
     /// The default export recipient (a job may name its own `recipients:`).
     public let recipient: String
@@ -101,12 +103,12 @@ public struct RunnerSettings: Sendable {
         }
         let jobs = dir("jobs", "jobs"), sql = dir("sql", "sql"), templates = dir("templates", "templates")
         let exports = dir("exports", "var/exports"), outbox = dir("outbox", "var/outbox"), inbox = dir("inbox", "var/inbox")
-        let reports = dir("reports", "var/reports")
+        let reports = dir("reports", "var/reports"), archives = dir("archives", "var/archives")
         // Inputs must be directories that exist; outputs are created when first needed, but what
         // is there already must be a directory.
         for (key, path, mustExist) in [("jobs", jobs, true), ("sql", sql, true), ("templates", templates, true),
                                        ("exports", exports, false), ("outbox", outbox, false), ("inbox", inbox, false),
-                                       ("reports", reports, false)] {
+                                       ("reports", reports, false), ("archives", archives, false)] {
             var isDirectory: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
             let line = paths?.line(of: key)
@@ -180,7 +182,7 @@ public struct RunnerSettings: Sendable {
         guard diagnostics.errors.count == before, let zone else { return nil }
         return RunnerSettings(root: root, timeZone: zone, environment: environment, databaseURL: url, jobsDirectory: jobs, sqlDirectory: sql,
                               templatesDirectory: templates, exportsDirectory: exports, outboxDirectory: outbox, inboxDirectory: inbox,
-                              reportsDirectory: reports, keyring: keyringValue.hasPrefix("/") ? keyringValue : "\(root)/\(keyringValue)",
+                              reportsDirectory: reports, archivesDirectory: archives, keyring: keyringValue.hasPrefix("/") ? keyringValue : "\(root)/\(keyringValue)",
                               recipient: recipient, compressionLevel: level, zstdLevel: zstdLevel, exportThreads: threads,
                               signingKey: signingKey, mailFrom: from, mailTo: to,
                               retries: retries, retryDelaySeconds: delay, concurrentJobs: concurrent,

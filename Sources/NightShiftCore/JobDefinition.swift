@@ -81,6 +81,7 @@ public enum JobAction: Sendable, Equatable {
     case calculation(CalculationSpec)
     case export(ExportSpec)
     case report(ReportSpec)
+    case archive(ArchiveSpec)
 }
 
 public struct CalculationSpec: Sendable, Equatable {

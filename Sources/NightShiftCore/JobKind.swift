@@ -8,11 +8,11 @@ public enum JobKind: String, Sendable, CaseIterable, Codable {
     case export
     /// A query read through a cursor into CSV, fixed-width and HTML files for people.
     case report
-    /// Not yet executable; reserved so configuration can name it.
+    /// Rows past their retention age moved, chunk by chunk, into verified encrypted archives.
     case archive
 
     /// Can stop at a checkpoint and resume with no rework (the decision model may pause it).
     public var pausesAtCheckpoints: Bool { self == .calculation }
     /// Writes to the exports volume.
-    public var writesExports: Bool { self == .export || self == .report }
+    public var writesExports: Bool { self == .export || self == .report || self == .archive }
 }

@@ -62,6 +62,7 @@ enum Executors {
         case let .calculation(spec): CalculationExecutor(spec: spec)
         case let .export(spec): ExportExecutor(spec: spec)
         case let .report(spec): ReportExecutor(spec: spec)
+        case let .archive(spec): ArchiveExecutor(spec: spec)
         }
     }
 }

@@ -139,14 +139,82 @@ public final class OpenPGPContext: @unchecked Sendable {
                         read: @escaping (UnsafeMutableRawBufferPointer) throws -> Int,
                         write: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
         let ctx = try live("encrypting")
+        try OpenPGPContext.withStreams(read: read, write: write) { plain, cipher in
+            try encrypt(ctx, recipients: recipients, signedBy: signer, literalFileName: literalFileName, plain: plain, cipher: cipher)
+        }
+    }
+
+    private func encrypt(_ ctx: gpgme_ctx_t, recipients: [OpenPGPKey], signedBy signer: OpenPGPKey?, literalFileName: String?,
+                         plain: gpgme_data_t, cipher: gpgme_data_t) throws {
+        if let literalFileName { _ = gpgme_data_set_file_name(plain, literalFileName) }
+
+        var keys: [gpgme_key_t?] = recipients.map { $0.handle } + [nil]
+        let flags = gpgme_encrypt_flags_t(GPGME_ENCRYPT_ALWAYS_TRUST.rawValue | GPGME_ENCRYPT_NO_COMPRESS.rawValue)
+        if let signer { try useSigner(signer, ctx) }
+        defer { if signer != nil { gpgme_signers_clear(ctx) } }
+        let err = keys.withUnsafeMutableBufferPointer { buffer in
+            signer == nil ? gpgme_op_encrypt(ctx, buffer.baseAddress, flags, plain, cipher)
+                : gpgme_op_encrypt_sign(ctx, buffer.baseAddress, flags, plain, cipher)
+        }
+        try OpenPGPContext.check(err, "encrypting to \(recipients.map(\.fingerprint).joined(separator: ", "))")
+        if let result = gpgme_op_encrypt_result(ctx), let invalid = result.pointee.invalid_recipients {
+            let fpr = invalid.pointee.fpr.map { String(cString: $0) } ?? "?"
+            throw OpenPGPError(code: nightshift_gpg_err_code(invalid.pointee.reason), source: 0,
+                               message: "recipient \(fpr) was rejected", context: "encrypting",
+                               fix: "check that the recipient key is valid and not expired")
+        }
+        if let signer { try OpenPGPContext.checkSigners(ctx, signer) }
+    }
+
+    /// Decrypts a stream: gpgme pulls the OpenPGP message through `read` and pushes the plaintext
+    /// through `write`. A message that was changed (its integrity check fails), or that none of this
+    /// keyring's secret keys opens, throws. The plaintext must be treated as unverified until
+    /// this returns.
+    public func decrypt(read: @escaping (UnsafeMutableRawBufferPointer) throws -> Int,
+                        write: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
+        let ctx = try live("decrypting")
+        try OpenPGPContext.withStreams(read: read, write: write) { cipher, plain in
+            let err = gpgme_op_decrypt(ctx, cipher, plain)
+            try OpenPGPContext.check(err, "decrypting with the secret keys of \(homedir ?? "the default keyring")")
+            if let result = gpgme_op_decrypt_result(ctx), result.pointee.legacy_cipher_nomdc != 0 {
+                throw OpenPGPError(code: GPG_ERR_BAD_DATA.rawValue, source: 0, message: "the message has no integrity protection (MDC)",
+                                   context: "decrypting", fix: "a NightShift archive always has one: the file was replaced; restore it from a copy")
+            }
+        }
+    }
+
+    /// Whether this keyring holds a usable secret key for `pattern` (it can decrypt what was encrypted to it).
+    public func hasSecretKey(for pattern: String) throws -> Bool {
+        let ctx = try live("looking up \(pattern)")
+        try OpenPGPContext.check(gpgme_op_keylist_start(ctx, pattern, 1), "listing secret keys for \(pattern)")
+        defer { _ = gpgme_op_keylist_end(ctx) }
+        var found = false
+        while true {
+            var key: gpgme_key_t?
+            let err = gpgme_op_keylist_next(ctx, &key)
+            if nightshift_gpg_err_code(err) == GPG_ERR_EOF.rawValue { break }
+            try OpenPGPContext.check(err, "listing secret keys for \(pattern)")
+            if let key {
+                if key.pointee.revoked == 0 && key.pointee.expired == 0 && key.pointee.disabled == 0 { found = true }
+                gpgme_key_unref(key)
+            }
+        }
+        return found
+    }
+
+    /// Two gpgme data objects over callbacks: the first pulls from `read`, the second pushes to
+    /// `write`. An error thrown by a callback is rethrown instead of gpgme's own EIO.
+    private static func withStreams(read: @escaping (UnsafeMutableRawBufferPointer) throws -> Int,
+                                    write: @escaping (UnsafeRawBufferPointer) throws -> Void,
+                                    _ body: (gpgme_data_t, gpgme_data_t) throws -> Void) throws {
         let streams = StreamBox(read: read, write: write)
         let handle = Unmanaged.passRetained(streams)
         defer { handle.release() }
 
-        let plainCallbacks = UnsafeMutablePointer<gpgme_data_cbs>.allocate(capacity: 1)
-        let cipherCallbacks = UnsafeMutablePointer<gpgme_data_cbs>.allocate(capacity: 1)
-        defer { plainCallbacks.deallocate(); cipherCallbacks.deallocate() }
-        plainCallbacks.initialize(to: gpgme_data_cbs(read: { handle, buffer, size in
+        let inputCallbacks = UnsafeMutablePointer<gpgme_data_cbs>.allocate(capacity: 1)
+        let outputCallbacks = UnsafeMutablePointer<gpgme_data_cbs>.allocate(capacity: 1)
+        defer { inputCallbacks.deallocate(); outputCallbacks.deallocate() }
+        inputCallbacks.initialize(to: gpgme_data_cbs(read: { handle, buffer, size in
             let box = Unmanaged<StreamBox>.fromOpaque(handle!).takeUnretainedValue()
             do {
                 return try box.read(UnsafeMutableRawBufferPointer(start: buffer, count: size))
@@ -156,7 +224,7 @@ public final class OpenPGPContext: @unchecked Sendable {
                 return -1
             }
         }, write: nil, seek: nil, release: nil))
-        cipherCallbacks.initialize(to: gpgme_data_cbs(read: nil, write: { handle, buffer, size in
+        outputCallbacks.initialize(to: gpgme_data_cbs(read: nil, write: { handle, buffer, size in
             let box = Unmanaged<StreamBox>.fromOpaque(handle!).takeUnretainedValue()
             do {
                 try box.write(UnsafeRawBufferPointer(start: buffer, count: size))
@@ -168,33 +236,20 @@ public final class OpenPGPContext: @unchecked Sendable {
             }
         }, seek: nil, release: nil))
 
-        var plain: gpgme_data_t?
-        var cipher: gpgme_data_t?
+        var input: gpgme_data_t?
+        var output: gpgme_data_t?
         defer {
-            if let plain { gpgme_data_release(plain) }
-            if let cipher { gpgme_data_release(cipher) }
+            if let input { gpgme_data_release(input) }
+            if let output { gpgme_data_release(output) }
         }
-        try OpenPGPContext.check(gpgme_data_new_from_cbs(&plain, plainCallbacks, handle.toOpaque()), "creating the plaintext stream")
-        try OpenPGPContext.check(gpgme_data_new_from_cbs(&cipher, cipherCallbacks, handle.toOpaque()), "creating the ciphertext stream")
-        if let literalFileName { _ = gpgme_data_set_file_name(plain, literalFileName) }
-
-        var keys: [gpgme_key_t?] = recipients.map { $0.handle } + [nil]
-        let flags = gpgme_encrypt_flags_t(GPGME_ENCRYPT_ALWAYS_TRUST.rawValue | GPGME_ENCRYPT_NO_COMPRESS.rawValue)
-        if let signer { try useSigner(signer, ctx) }
-        defer { if signer != nil { gpgme_signers_clear(ctx) } }
-        let err = keys.withUnsafeMutableBufferPointer { buffer in
-            signer == nil ? gpgme_op_encrypt(ctx, buffer.baseAddress, flags, plain, cipher)
-                : gpgme_op_encrypt_sign(ctx, buffer.baseAddress, flags, plain, cipher)
+        try OpenPGPContext.check(gpgme_data_new_from_cbs(&input, inputCallbacks, handle.toOpaque()), "creating the input stream")
+        try OpenPGPContext.check(gpgme_data_new_from_cbs(&output, outputCallbacks, handle.toOpaque()), "creating the output stream")
+        do {
+            try body(input!, output!)
+        } catch {
+            throw streams.error ?? error
         }
         if let streamError = streams.error { throw streamError }
-        try OpenPGPContext.check(err, "encrypting to \(recipients.map(\.fingerprint).joined(separator: ", "))")
-        if let result = gpgme_op_encrypt_result(ctx), let invalid = result.pointee.invalid_recipients {
-            let fpr = invalid.pointee.fpr.map { String(cString: $0) } ?? "?"
-            throw OpenPGPError(code: nightshift_gpg_err_code(invalid.pointee.reason), source: 0,
-                               message: "recipient \(fpr) was rejected", context: "encrypting",
-                               fix: "check that the recipient key is valid and not expired")
-        }
-        if let signer { try OpenPGPContext.checkSigners(ctx, signer) }
     }
 
     final class StreamBox {

@@ -75,11 +75,22 @@ extension OutputFile {
                 throw OutputFileError(errno: errno, path: move.final, operation: "publishing \(move.staged) as")
             }
         }
-        for directory in Set(moves.map { String($0.final[..<($0.final.lastIndex(of: "/") ?? $0.final.startIndex)]) }) {
-            let fd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard fd >= 0 else { throw OutputFileError(errno: errno, path: directory, operation: "opening directory") }
-            defer { _ = Glibc.close(fd) }
-            if fsync(fd) != 0 { throw OutputFileError(errno: errno, path: directory, operation: "fsync of directory") }
-        }
+        for directory in Set(moves.map { directoryOf($0.final) }) { try syncDirectory(directory) }
+    }
+
+    /// fsyncs the directory holding `path`, so a rename into it survives a power loss.
+    public static func syncDirectory(of path: String) throws {
+        try syncDirectory(directoryOf(path))
+    }
+
+    private static func directoryOf(_ path: String) -> String {
+        String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+    }
+
+    private static func syncDirectory(_ directory: String) throws {
+        let fd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw OutputFileError(errno: errno, path: directory, operation: "opening directory") }
+        defer { _ = Glibc.close(fd) }
+        if fsync(fd) != 0 { throw OutputFileError(errno: errno, path: directory, operation: "fsync of directory") }
     }
 }

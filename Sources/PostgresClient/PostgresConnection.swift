@@ -150,6 +150,11 @@ public final class PostgresConnection: @unchecked Sendable {
         try CopyOutStream(connection: self, sql: sql)
     }
 
+    /// Starts a `COPY ... FROM STDIN` and returns the stream to feed it.
+    public func copyInStream(_ sql: String) throws -> CopyInStream {
+        try CopyInStream(connection: self, sql: sql)
+    }
+
     /// A NOTIFY received on a channel this connection LISTENs to.
     public struct Notification: Sendable, Equatable {
         public let channel: String

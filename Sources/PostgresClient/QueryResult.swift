@@ -18,6 +18,7 @@ public final class QueryResult: @unchecked Sendable {
     }
 
     var isCopyOut: Bool { handle.map { PQresultStatus($0) == PGRES_COPY_OUT } ?? false }
+    var isCopyIn: Bool { handle.map { PQresultStatus($0) == PGRES_COPY_IN } ?? false }
 
     public var rowCount: Int { handle.map { Int(PQntuples($0)) } ?? 0 }
     public var columnCount: Int { handle.map { Int(PQnfields($0)) } ?? 0 }

@@ -35,6 +35,20 @@ struct CheckCommand: ParsableCommand {
                     problems.append("jobs/\(job).yaml: export.recipients (\(recipient)): \(error)")
                 }
             }
+            // Archive jobs verify by decrypting: the keyring needs a secret key of one recipient.
+            for job in configuration.jobs {
+                guard case let .archive(spec) = job.action else { continue }
+                let keys = spec.recipients.map { recipient in Result { try pgp.encryptionKey(for: recipient) } }
+                for case let (recipient, .failure(error)) in zip(spec.recipients, keys) {
+                    problems.append("jobs/\(job.name).yaml: archive.recipients (\(recipient)): \(error)")
+                }
+                let usable = keys.compactMap { try? $0.get() }
+                if !usable.isEmpty, !usable.contains(where: { (try? pgp.hasSecretKey(for: $0.fingerprint)) == true }) {
+                    problems.append("jobs/\(job.name).yaml: archive.recipients: the keyring \(settings.keyring) holds no secret key of "
+                                    + "\(spec.recipients.joined(separator: ", ")), so archives could not be verified before rows are deleted; "
+                                    + "import one recipient's secret key or add a recipient whose secret key it holds")
+                }
+            }
             if let signingKey = settings.signingKey, !signers.isEmpty {
                 do { _ = try pgp.signingKey(for: signingKey) } catch {
                     problems.append("etc/nightshift.yaml: export.signing_key (used by \(signers.sorted().joined(separator: ", "))): \(error)")

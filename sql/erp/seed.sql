@@ -1,7 +1,9 @@
 -- Fills the sample ERP deterministically and set-based. Parameters (set by `nightshift seed`
 -- with bound values): nightshift.seed, nightshift.seed_customers, nightshift.seed_days,
 -- nightshift.seed_until (the last business date). Same parameters, same data.
--- About customers × days / 3.2 deliveries.
+-- About customers × (days + 7) / 3.2 deliveries: the days up to `until`, and a week from 800 days
+-- before it (deliveries past the 2-year retention, for the archive job). Also 120 days of the
+-- ERP's application log and 14 days of data-import staging rows.
 
 -- Bulk load: foreign keys and secondary indexes are dropped first and re-created at the end,
 -- where each is validated or built in one set-based pass instead of once per inserted row.
@@ -19,7 +21,7 @@ DO $$ DECLARE r record; BEGIN
     FOR r IN SELECT drop_sql FROM seed_ddl ORDER BY step LOOP EXECUTE r.drop_sql; END LOOP;
 END $$;
 
-TRUNCATE erp.hourly_deliveries, erp.cylinder_inventory, erp.weekly_trends, erp.monthly_sales, erp.yearly_sales,
+TRUNCATE erp.system_log, erp.import_staging, erp.cylinder_opening_balance, erp.hourly_deliveries, erp.cylinder_inventory, erp.weekly_trends, erp.monthly_sales, erp.yearly_sales,
          erp.receivables_aging, erp.monthly_close,
          erp.customer_consumption, erp.delivery_charges, erp.daily_sales_summary, erp.cylinder_movements, erp.invoices,
          erp.payments, erp.deliveries, erp.orders, erp.customers, erp.products, erp.branches;
@@ -66,14 +68,15 @@ FROM seed_params p, generate_series(1, p.customers) AS n,
                           ELSE 'industrial' END AS kind) k;
 
 -- One order per (customer, day) when the customer's daily draw falls under their order rate.
--- Ids follow (day, customer), so they are the same on every run.
+-- Ids follow (day, customer), so they are the same on every run. Day i is until - (days - 1) + i:
+-- 0 … days - 1 are the recent days, days - 801 … days - 795 the week 800 days back.
 CREATE TEMP TABLE seed_orders ON COMMIT DROP AS
 SELECT row_number() OVER (ORDER BY d.i, c.id) AS id,
        c.id AS customer_id, c.branch_id, c.kind,
        p.until - (p.days - 1) + d.i AS day,
        (c.id::bigint << 16) + d.i AS draw
 FROM seed_params p
-CROSS JOIN generate_series(0, p.days - 1) AS d(i)
+CROSS JOIN LATERAL (SELECT generate_series(0, p.days - 1) UNION ALL SELECT generate_series(p.days - 801, p.days - 795)) AS d(i)
 JOIN erp.customers c ON erp.prand(p.seed, 11, (c.id::bigint << 16) + d.i) < c.order_rate;
 
 INSERT INTO erp.orders (id, customer_id, branch_id, product_id, quantity, channel, ordered_at, order_date)
@@ -133,11 +136,30 @@ CROSS JOIN seed_params p
 CROSS JOIN (VALUES ('out'), ('in')) AS dir(direction)
 WHERE d.status = 'delivered';
 
+-- The ERP's application log: 40 lines a day for 120 days (the archive keeps 90).
+INSERT INTO erp.system_log (id, logged_at, level, source, message)
+SELECT n, (p.until + 1)::timestamp AT TIME ZONE 'Asia/Taipei' - make_interval(secs => n * 2160 + floor(erp.prand(p.seed, 30, n) * 2000)::int),
+       (ARRAY['info', 'info', 'info', 'info', 'debug', 'warning', 'error'])[1 + floor(erp.prand(p.seed, 31, n) * 7)::int],
+       (ARRAY['order-entry', 'dispatch', 'billing', 'driver-app', 'sync'])[1 + floor(erp.prand(p.seed, 32, n) * 5)::int],
+       (ARRAY['order saved for customer #', 'route assigned to driver ', 'invoice printed for delivery ',
+              'driver app synced, pending records: ', 'payment posted for customer #'])[1 + floor(erp.prand(p.seed, 33, n) * 5)::int]
+           || floor(erp.prand(p.seed, 34, n) * 5000)::int
+FROM seed_params p, generate_series(1, 120 * 40) AS n;
+
+-- The data-import screen's staging rows: 25 a day for 14 days (the archive keeps 7).
+INSERT INTO erp.import_staging (id, loaded_at, source, line_no, raw_line, status)
+SELECT n, (p.until + 1)::timestamp AT TIME ZONE 'Asia/Taipei' - make_interval(secs => n * 3456),
+       'price-list-' || to_char(p.until - n / 25, 'YYYYMMDD') || '.csv', 1 + n % 25,
+       'LPG-' || lpad((1 + n % 5)::text, 2, '0') || ',' || (250 + n % 7 * 10) || ',' || to_char(p.until - n / 25, 'YYYY-MM-DD'),
+       (ARRAY['applied', 'applied', 'applied', 'rejected', 'loaded'])[1 + n % 5]
+FROM seed_params p, generate_series(1, 14 * 25) AS n;
+
 DO $$ DECLARE r record; BEGIN
     FOR r IN SELECT create_sql FROM seed_ddl ORDER BY step DESC LOOP EXECUTE r.create_sql; END LOOP;
 END $$;
 
-ANALYZE erp.customers, erp.orders, erp.deliveries, erp.payments, erp.invoices, erp.cylinder_movements;
+ANALYZE erp.customers, erp.orders, erp.deliveries, erp.payments, erp.invoices, erp.cylinder_movements,
+        erp.system_log, erp.import_staging;
 
 SELECT (SELECT count(*) FROM erp.customers) AS customers,
        (SELECT count(*) FROM erp.orders) AS orders,

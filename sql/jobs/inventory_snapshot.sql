@@ -1,6 +1,7 @@
 -- Cylinders at customers per branch and size at the end of the business day, with the deposits
 -- they hold. Incremental: yesterday's balance plus today's movements; when yesterday has no
--- snapshot (the first night, or after a gap) the balance is rebuilt from every earlier movement.
+-- snapshot (the first night, or after a gap) the balance is rebuilt from every earlier movement
+-- and the balance carried forward from archived ones.
 -- Idempotent: the day's rows are replaced in one transaction.
 DELETE FROM erp.cylinder_inventory WHERE business_date = nightshift.business_date();
 
@@ -17,11 +18,15 @@ WITH day AS (
     FROM erp.cylinder_inventory
     WHERE business_date = nightshift.business_date() - 1
 ), rebuilt AS (
-    SELECT d.branch_id, m.product_id, sum(CASE m.direction WHEN 'out' THEN m.quantity ELSE -m.quantity END) AS at_customers
-    FROM erp.deliveries d
-    JOIN erp.cylinder_movements m ON m.delivery_id = d.id
-    WHERE d.delivery_date < nightshift.business_date()
-      AND NOT EXISTS (SELECT 1 FROM previous)
+    SELECT branch_id, product_id, sum(at_customers) AS at_customers
+    FROM (SELECT d.branch_id, m.product_id, CASE m.direction WHEN 'out' THEN m.quantity ELSE -m.quantity END AS at_customers
+          FROM erp.deliveries d
+          JOIN erp.cylinder_movements m ON m.delivery_id = d.id
+          WHERE d.delivery_date < nightshift.business_date()
+          UNION ALL
+          -- what archived movements left behind
+          SELECT branch_id, product_id, at_customers FROM erp.cylinder_opening_balance) AS every_movement
+    WHERE NOT EXISTS (SELECT 1 FROM previous)
     GROUP BY 1, 2
 ), base AS (
     SELECT * FROM previous UNION ALL SELECT * FROM rebuilt

@@ -1,10 +1,14 @@
 -- The day's cylinder inventory (incremental) against a full recount of every movement up to the
--- business date: any difference is a cylinder the books lost or made up, for the branch to chase.
+-- business date (plus the balance carried forward from archived movements): any difference is a
+-- cylinder the books lost or made up, for the branch to chase.
 WITH recount AS (
-    SELECT d.branch_id, m.product_id, sum(CASE m.direction WHEN 'out' THEN m.quantity ELSE -m.quantity END) AS at_customers
-    FROM erp.deliveries d
-    JOIN erp.cylinder_movements m ON m.delivery_id = d.id
-    WHERE d.delivery_date <= :business_date::date
+    SELECT branch_id, product_id, sum(at_customers) AS at_customers
+    FROM (SELECT d.branch_id, m.product_id, CASE m.direction WHEN 'out' THEN m.quantity ELSE -m.quantity END AS at_customers
+          FROM erp.deliveries d
+          JOIN erp.cylinder_movements m ON m.delivery_id = d.id
+          WHERE d.delivery_date <= :business_date::date
+          UNION ALL
+          SELECT branch_id, product_id, at_customers FROM erp.cylinder_opening_balance) AS every_movement
     GROUP BY 1, 2
 )
 SELECT b.code AS branch, b.name AS branch_name, p.sku AS product,

@@ -1,0 +1,242 @@
+import Foundation
+import NightShiftCore
+import Packaging
+import PostgresClient
+
+/// The archive catalog (`nightshift.archive_catalog`): what archive jobs moved out of the
+/// database, and what people do with it — list, verify, restore. Each of those is an audit row.
+public struct ArchiveCatalog {
+    let db: PostgresConnection
+
+    public init(db: PostgresConnection) { self.db = db }
+
+    public struct Entry: Sendable {
+        public let id: Int
+        public let job: String
+        public let businessDate: String
+        public let table: String
+        public let keyColumn: String
+        public let firstKey: String
+        public let lastKey: String
+        public let cutoff: String
+        public let rows: Int
+        /// Per table (the source first): name and rows.
+        public let tableRows: [(table: String, rows: Int)]
+        public let path: String
+        public let bytes: Int
+        public let sha256: String
+        public let dataBytes: Int
+        public let archivedAt: Date
+        public let restoredAt: Date?
+        public let restoredBy: String?
+        public let restoredInto: String?
+        let tables: [ArchiveTableData]
+
+        /// The share of bytes compression saved.
+        public var savingPercent: Double { dataBytes > 0 ? 100 - 100 * Double(bytes) / Double(dataBytes) : 0 }
+    }
+
+    // MARK: written by the archive job
+
+    func insert(id: Int, job: String, jobRunID: Int, businessDate: LocalDate, spec: ArchiveSpec, firstKey: String, lastKey: String,
+                cutoff: LocalDate, tables: [ArchiveTableData], path: String, bytes: Int, sha256: String, dataBytes: Int,
+                encryptedTo: [String]) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let json = String(decoding: try encoder.encode(tables), as: UTF8.self)
+        try db.execute("""
+            INSERT INTO nightshift.archive_catalog (id, job, job_run_id, business_date, source_table, key_column, first_key, last_key,
+                                                    cutoff, rows, tables, path, bytes, sha256, data_bytes, encrypted_to)
+            VALUES ($1, $2, $3, $4::date, $5, $6, $7, $8, $9::date, $10, $11::jsonb, $12, $13, $14, $15, string_to_array($16, ','))
+            """, [String(id), job, String(jobRunID), businessDate.description, spec.table, spec.keyColumn, firstKey, lastKey,
+                  cutoff.description, String(tables[0].rows), json, path, String(bytes), sha256, String(dataBytes),
+                  encryptedTo.joined(separator: ",")])
+    }
+
+    /// Removes archive files of `job` that have no catalog row (and unfinished `.partial` files):
+    /// an attempt stopped before its COMMIT, so their rows are still in the database. Returns how
+    /// many. Called by the attempt holding the job's lease, before it writes anything.
+    func removeOrphans(job: String, directory: String) throws -> Int {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return 0 }
+        let candidates = names.filter { $0.hasSuffix(".tar.zst.gpg") || $0.hasSuffix(".tar.zst.gpg.partial") }.map { "\(directory)/\($0)" }
+        guard !candidates.isEmpty else { return 0 }
+        let known = try db.execute("SELECT path FROM nightshift.archive_catalog WHERE path = ANY(string_to_array($1, E'\\n'))",
+                                   [candidates.joined(separator: "\n")])
+        let catalogued = Set((0..<known.rowCount).map { known.string($0, 0)! })
+        var removed = 0
+        for path in candidates where !catalogued.contains(path) {
+            if unlink(path) == 0 { removed += 1 }
+        }
+        return removed
+    }
+
+    /// Reads `path` back (decrypting it): every table's entry must hold exactly the rows and
+    /// SHA-256 recorded, `archive.json` must list the same tables, and nothing else may be inside.
+    static func verify(path: String, pgp: OpenPGPContext, tables: [ArchiveTableData]) throws -> EncryptedArchiveReader.FileDigest {
+        var seen: Set<String> = []
+        var description: ArchiveDescription?
+        let digest = try EncryptedArchiveReader.read(from: path, pgp: pgp) { name, reader in
+            guard seen.insert(name).inserted else { throw ArchiveDamaged(path: path, problem: "the entry \(name) appears twice") }
+            if name == ArchiveDescription.entryName {
+                var data: [UInt8] = []
+                _ = try EntryTally.drain(reader) { data.append(contentsOf: $0) }
+                description = try? JSONDecoder().decode(ArchiveDescription.self, from: Data(data))
+                return
+            }
+            guard let expected = tables.first(where: { $0.entry == name }) else {
+                throw ArchiveDamaged(path: path, problem: "it holds an entry \(name) the catalog does not list")
+            }
+            let tally = try EntryTally.drain(reader)
+            try check(tally, against: expected, path: path)
+        }
+        for table in tables where !seen.contains(table.entry) {
+            throw ArchiveDamaged(path: path, problem: "the entry \(table.entry) (\(table.rows) rows of \(table.table)) is missing")
+        }
+        guard let description, description.tables == tables else {
+            throw ArchiveDamaged(path: path, problem: "its archive.json is missing or does not describe the same tables as the catalog")
+        }
+        return digest
+    }
+
+    static func check(_ tally: EntryTally, against expected: ArchiveTableData, path: String) throws {
+        let sha = try tally.sha256()
+        guard tally.rows == expected.rows, tally.bytes == expected.bytes, sha == expected.sha256 else {
+            throw ArchiveDamaged(path: path, problem: """
+                \(expected.entry) holds \(tally.rows) rows, \(tally.bytes) bytes, SHA-256 \(sha); \
+                expected \(expected.rows) rows, \(expected.bytes) bytes, SHA-256 \(expected.sha256)
+                """)
+        }
+    }
+
+    // MARK: what people do with it
+
+    public func list(job: String? = nil, table: String? = nil, id: Int? = nil, limit: Int = 1000) throws -> [Entry] {
+        let rows = try db.execute("""
+            SELECT id, job, business_date::text AS business_date, source_table, key_column, first_key, last_key, cutoff::text AS cutoff,
+                   rows, tables::text AS tables, path, bytes, sha256, data_bytes,
+                   extract(epoch FROM archived_at)::float8 AS archived_at, extract(epoch FROM restored_at)::float8 AS restored_at,
+                   restored_by, restored_into
+            FROM nightshift.archive_catalog
+            WHERE ($1::text IS NULL OR job = $1) AND ($2::text IS NULL OR source_table = $2) AND ($3::bigint IS NULL OR id = $3)
+            ORDER BY id LIMIT $4
+            """, [job, table, id.map(String.init), String(limit)])
+        return try (0..<rows.rowCount).map { row in
+            let tables = try JSONDecoder().decode([ArchiveTableData].self, from: Data(rows.string(row, "tables")!.utf8))
+            return Entry(id: rows.int(row, "id")!, job: rows.string(row, "job")!, businessDate: rows.string(row, "business_date")!,
+                         table: rows.string(row, "source_table")!, keyColumn: rows.string(row, "key_column")!,
+                         firstKey: rows.string(row, "first_key")!, lastKey: rows.string(row, "last_key")!, cutoff: rows.string(row, "cutoff")!,
+                         rows: rows.int(row, "rows")!, tableRows: tables.map { ($0.table, $0.rows) }, path: rows.string(row, "path")!,
+                         bytes: rows.int(row, "bytes")!, sha256: rows.string(row, "sha256")!, dataBytes: rows.int(row, "data_bytes")!,
+                         archivedAt: Date(timeIntervalSince1970: rows.double(row, "archived_at") ?? 0),
+                         restoredAt: rows.double(row, "restored_at").map { Date(timeIntervalSince1970: $0) },
+                         restoredBy: rows.string(row, "restored_by"), restoredInto: rows.string(row, "restored_into"), tables: tables)
+        }
+    }
+
+    /// Checks entry `id`'s file: its SHA-256 against the catalog, then decrypts it and checks every
+    /// table's rows and SHA-256. Throws `ArchiveDamaged` (or the gpgme error) when it does not hold.
+    public func verify(_ id: Int, keyring: String) throws -> Entry {
+        let entry = try entry(id)
+        try ArchiveCatalog.checkFile(entry)
+        let pgp = try OpenPGPContext(homedir: keyring)
+        let digest = try ArchiveCatalog.verify(path: entry.path, pgp: pgp, tables: entry.tables)
+        guard digest.sha256 == entry.sha256 else {
+            throw ArchiveDamaged(path: entry.path, problem: "it changed while it was read (SHA-256 \(digest.sha256))")
+        }
+        return entry
+    }
+
+    /// Puts entry `id`'s rows back: into their own tables, or into `schema` (each table created
+    /// there like its source when missing), in one transaction, source rows before their children.
+    /// Every table's rows and SHA-256 are checked as they stream in; any difference, a key already
+    /// present (SQLSTATE 23505) or a file that does not decrypt rolls everything back.
+    public func restore(_ id: Int, into schema: String?, keyring: String, by identity: OperatorIdentity) throws -> Entry {
+        let entry = try entry(id)
+        try ArchiveCatalog.checkFile(entry)
+        let pgp = try OpenPGPContext(homedir: keyring)
+        return try db.transaction {
+            var targets: [String: String] = [:]
+            for table in entry.tables {
+                let source = ArchiveLayout.quote(qualified: table.table)
+                guard let schema else {
+                    targets[table.entry] = source
+                    continue
+                }
+                let name = ArchiveLayout.quote(schema) + "." + ArchiveLayout.quote(String(table.table.split(separator: ".").last!))
+                try db.execute("CREATE SCHEMA IF NOT EXISTS \(ArchiveLayout.quote(schema))")
+                try db.execute("CREATE TABLE IF NOT EXISTS \(name) (LIKE \(source) INCLUDING ALL)")
+                targets[table.entry] = name
+            }
+            var restored: Set<String> = []
+            let digest = try EncryptedArchiveReader.read(from: entry.path, pgp: pgp) { name, reader in
+                if name == ArchiveDescription.entryName { _ = try EntryTally.drain(reader); return }
+                guard let table = entry.tables.first(where: { $0.entry == name }), let target = targets[name], restored.insert(name).inserted else {
+                    throw ArchiveDamaged(path: entry.path, problem: "it holds an entry \(name) the catalog does not list (or twice)")
+                }
+                let columns = table.columns.map { ArchiveLayout.quote($0.name) }.joined(separator: ", ")
+                let copy = try db.copyInStream("COPY \(target) (\(columns)) FROM STDIN")
+                let tally = try EntryTally.drain(reader) { try copy.write($0) }
+                do {
+                    try ArchiveCatalog.check(tally, against: table, path: entry.path)
+                } catch {
+                    copy.abort("the archive entry does not match the catalog")
+                    throw error
+                }
+                let stored = try copy.finish()
+                guard stored == table.rows else {
+                    throw ArchiveDamaged(path: entry.path, problem: "\(table.table): \(stored) rows stored, \(table.rows) archived")
+                }
+            }
+            guard digest.sha256 == entry.sha256, restored.count == entry.tables.count else {
+                throw ArchiveDamaged(path: entry.path, problem: "it changed while it was read, or an entry is missing")
+            }
+            try db.execute("""
+                UPDATE nightshift.archive_catalog SET restored_at = clock_timestamp(), restored_by = $2, restored_into = $3 WHERE id = $1
+                """, [String(id), identity.account, schema ?? "original tables"])
+            return entry
+        }
+    }
+
+    private func entry(_ id: Int) throws -> Entry {
+        guard let entry = try list(id: id).first else {
+            throw ArchiveDamaged(path: "", problem: "there is no archive entry #\(id); `nightshift archive list` shows them")
+        }
+        return entry
+    }
+
+    /// The file must exist and hash to what the catalog recorded before anything reads its content.
+    static func checkFile(_ entry: Entry) throws {
+        guard FileManager.default.fileExists(atPath: entry.path) else {
+            throw ArchiveDamaged(path: entry.path, problem: "the file is missing; restore it from the backup of \(entry.path)")
+        }
+        let hasher = SHA256()
+        var bytes = 0
+        guard let handle = FileHandle(forReadingAtPath: entry.path) else {
+            throw ArchiveDamaged(path: entry.path, problem: "the file cannot be read (check its permissions)")
+        }
+        defer { try? handle.close() }
+        while let data = try handle.read(upToCount: 1 << 20), !data.isEmpty {
+            data.withUnsafeBytes { hasher.update($0) }
+            bytes += data.count
+        }
+        let sha = try hasher.finalize()
+        guard sha == entry.sha256, bytes == entry.bytes else {
+            throw ArchiveDamaged(path: entry.path, problem: """
+                the file has SHA-256 \(sha) (\(bytes) bytes) but the catalog recorded \(entry.sha256) (\(entry.bytes) bytes): \
+                it was changed or damaged. Nothing was restored; restore the file from a backup copy
+                """)
+        }
+    }
+}
+
+/// An archive that does not hold what the catalog says (changed, truncated, replaced, missing).
+public struct ArchiveDamaged: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let problem: String
+
+    public var description: String { path.isEmpty ? problem : "archive \(path): \(problem)" }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,99 @@
+import NightShiftCore
+import PostgresClient
+
+/// The tables an archive job reads and deletes, as the database describes them: every column
+/// (name and type, in order), the key's type and the age column's kind. Looked up before any
+/// work, so a job file naming a table, key or column that does not exist fails with a message
+/// that names it. Identifiers in generated SQL come from here, always quoted.
+struct ArchiveLayout {
+    struct Table {
+        let name: String
+        /// The column linking a child to the source's key; the key itself for the source.
+        let linkColumn: String
+        let columns: [ArchiveTableData.Column]
+        var quoted: String { ArchiveLayout.quote(qualified: name) }
+        var columnList: String { columns.map { ArchiveLayout.quote($0.name) }.joined(separator: ", ") }
+    }
+
+    enum AgeKind { case date, timestamp, timestamptz }
+
+    let source: Table
+    let children: [Table]
+    let keyType: String
+    let ageKind: AgeKind
+    var tables: [Table] { [source] + children }
+
+    static func inspect(_ spec: ArchiveSpec, db: PostgresConnection, jobFile: String) throws -> ArchiveLayout {
+        func columns(of table: String, key: String) throws -> [ArchiveTableData.Column] {
+            let result = try db.execute("""
+                SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type
+                FROM pg_attribute a
+                WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+                ORDER BY a.attnum
+                """, [table])
+            guard result.rowCount > 0 else {
+                throw misconfigured("table \(table) (\(key)) does not exist", fix: "correct `\(key)` in \(jobFile) or create the table")
+            }
+            return (0..<result.rowCount).map { ArchiveTableData.Column(name: result.string($0, 0)!, type: result.string($0, 1)!) }
+        }
+        let sourceColumns = try columns(of: spec.table, key: "archive.table")
+        guard let key = sourceColumns.first(where: { $0.name == spec.keyColumn }) else {
+            throw misconfigured("\(spec.table) has no column \(spec.keyColumn) (archive.key)", fix: "name a unique column of \(spec.table)")
+        }
+        let unique = try db.execute("""
+            SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                           WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL
+                             AND a.attname = $2)
+            """, [spec.table, spec.keyColumn])
+        guard unique.bool(0, "exists") == true else {
+            throw misconfigured("\(spec.table).\(spec.keyColumn) (archive.key) is not unique: chunks need a unique key to be exact",
+                                fix: "name the primary key (or a column with a unique index of its own)")
+        }
+        guard let age = sourceColumns.first(where: { $0.name == spec.ageColumn }) else {
+            throw misconfigured("\(spec.table) has no column \(spec.ageColumn) (archive.age_column)", fix: "name a date or timestamp column")
+        }
+        let ageKind: AgeKind
+        switch age.type {
+        case "date": ageKind = .date
+        case "timestamp with time zone": ageKind = .timestamptz
+        case "timestamp without time zone": ageKind = .timestamp
+        default:
+            throw misconfigured("\(spec.table).\(spec.ageColumn) (archive.age_column) is \(age.type), not a date or timestamp",
+                                fix: "name a date or timestamp column")
+        }
+        var children: [Table] = []
+        for child in spec.children {
+            let childColumns = try columns(of: child.table, key: "archive.children")
+            guard childColumns.contains(where: { $0.name == child.column }) else {
+                throw misconfigured("\(child.table) has no column \(child.column) (archive.children)",
+                                    fix: "name the column of \(child.table) that holds \(spec.table).\(spec.keyColumn)")
+            }
+            children.append(Table(name: child.table, linkColumn: child.column, columns: childColumns))
+        }
+        return ArchiveLayout(source: Table(name: spec.table, linkColumn: spec.keyColumn, columns: sourceColumns),
+                             children: children, keyType: key.type, ageKind: ageKind)
+    }
+
+    /// `t.<age> < <cutoff>`: the cutoff is bound as `$n` (a date); timestamps compare against
+    /// midnight of that date in the runner's time zone.
+    func dueCondition(ageColumn: String, cutoffParameter: String) -> String {
+        let column = "t.\(ArchiveLayout.quote(ageColumn))"
+        switch ageKind {
+        case .date: return "\(column) < \(cutoffParameter)::date"
+        case .timestamp: return "\(column) < \(cutoffParameter)::date::timestamp"
+        case .timestamptz: return "\(column) < (\(cutoffParameter)::date::timestamp AT TIME ZONE nightshift.time_zone())"
+        }
+    }
+
+    static func quote(_ identifier: String) -> String {
+        "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    static func quote(qualified name: String) -> String {
+        name.split(separator: ".", maxSplits: 1).map { quote(String($0)) }.joined(separator: ".")
+    }
+
+    private static func misconfigured(_ problem: String, fix: String) -> JobFailure {
+        JobFailure(failureClass: .permanent, sqlState: nil, message: "\(problem). Fix: \(fix)")
+    }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import NightShiftEngine
+
+struct ArchiveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "archive",
+        abstract: "The archive catalog: list what archive jobs moved out of the database, verify an archive, restore one.",
+        discussion: """
+            Archive jobs move rows past their retention age into encrypted tar.zst archives under \
+            paths.archives (var/archives/<job>/), one catalog entry per archive. `list` shows the entries \
+            (--job, --table). `verify ENTRY` checks the file's SHA-256 against the catalog, decrypts it and \
+            checks every table's rows and SHA-256. `restore ENTRY` puts the rows back into their tables \
+            (--into SCHEMA: into tables of that schema instead, created like the originals), all or nothing. \
+            Listing and verifying need an operator, restoring a manager (etc/operators.yaml); every access \
+            is audited (nightshift.audit).
+            """
+    )
+
+    enum Action: String, ExpressibleByArgument { case list, verify, restore }
+
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "list, verify or restore.") var action: Action
+    @Argument(help: "The catalog entry (verify, restore).") var entry: Int?
+    @Option(help: "Only this job's entries (list).") var job: String?
+    @Option(help: "Only entries of this table, schema.table (list).") var table: String?
+    @Option(help: "Restore into tables of this schema instead of the original ones (restore).") var into: String?
+
+    func run() throws {
+        let client = try RequestClient(options)
+        try client.require(action == .restore ? .submit : .list)
+        let catalog = ArchiveCatalog(db: client.db)
+        let keyring = client.configuration.settings.keyring
+        let zone = client.configuration.settings.timeZone
+        let store = client.store
+        switch action {
+        case .list:
+            let entries = try client.call { try catalog.list(job: job, table: table) }
+            try store.audit(client.identity, command: client.command, outcome: "listed",
+                            detail: "\(entries.count) archive entr\(entries.count == 1 ? "y" : "ies")")
+            if entries.isEmpty { print("the archive catalog has no entries" + (job.map { " of \($0)" } ?? "") + (table.map { " of \($0)" } ?? "")) }
+            for entry in entries {
+                let others = entry.tableRows.dropFirst().map { "\($0.rows) \($0.table)" }
+                print("#\(entry.id) \(entry.table) \(entry.keyColumn) \(entry.firstKey)…\(entry.lastKey): \(entry.rows) rows"
+                      + (others.isEmpty ? "" : " (+ \(others.joined(separator: ", ")))")
+                      + " dated before \(entry.cutoff), archived \(entry.archivedAt.iso8601(in: zone)) by \(entry.job)")
+                print("    \(entry.path) — \(entry.bytes) bytes, compression saved \(String(format: "%.1f", entry.savingPercent))%, SHA-256 \(entry.sha256)")
+                if let restoredAt = entry.restoredAt {
+                    print("    restored into \(entry.restoredInto ?? "?") by \(entry.restoredBy ?? "?") at \(restoredAt.iso8601(in: zone))")
+                }
+            }
+        case .verify, .restore:
+            guard let id = entry else { throw ValidationError("give the catalog entry's number: nightshift archive \(action.rawValue) ENTRY") }
+            if action == .verify, into != nil { throw ValidationError("--into belongs to restore") }
+            if let into, (try? /^[a-z_][a-z0-9_]{0,62}$/.wholeMatch(in: into)) == nil {
+                throw ValidationError("--into \(into): give a schema name in lower case (letters, digits, underscores)")
+            }
+            do {
+                let done = try client.call {
+                    action == .verify ? try catalog.verify(id, keyring: keyring)
+                        : try catalog.restore(id, into: into, keyring: keyring, by: client.identity)
+                }
+                let rows = done.tableRows.map { "\($0.rows) rows of \($0.table)" }.joined(separator: ", ")
+                let what = action == .verify ? "verified: \(rows) as catalogued" : "restored \(rows) into \(into.map { "schema \($0)" } ?? "their tables")"
+                try store.audit(client.identity, command: client.command, outcome: action == .verify ? "verified" : "restored",
+                                detail: "archive entry #\(id) (\(done.path)): \(what)")
+                print("archive entry #\(id) \(what)")
+            } catch let error as ExitCode {
+                throw error
+            } catch {
+                try? store.audit(client.identity, command: client.command, outcome: "restore_failed",
+                                 detail: "archive entry #\(id): \(action.rawValue) failed: \(error)")
+                printError("error: archive entry #\(id) could not be \(action == .verify ? "verified" : "restored"): \(error)")
+                throw ExitCode(1)
+            }
+        }
+    }
+}
