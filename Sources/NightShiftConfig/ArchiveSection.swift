@@ -12,6 +12,7 @@ import NightShiftCore
 ///       children:                          # rows referencing the table, archived and deleted with it
 ///         - {table: erp.payments, column: delivery_id}
 ///       before_delete: jobs/archive_old_deliveries/carry_forward.sql  # optional, sees temp table archive_keys(key)
+///       after_restore: jobs/archive_old_deliveries/carry_back.sql     # optional: before_delete's reverse, on restore
 ///       chunk_rows: 10000                  # rows of `table` per archive
 ///       recipients: [archive@luckygas.example]   # default: export.recipient
 ///       min_saving_percent: 50             # warn when compression saves less
@@ -33,6 +34,12 @@ enum ArchiveSection {
                                        example: "2 years") { RetentionAge(text: $0) }
         let condition = section.has("condition") ? sqlFile(section, "condition", "jobs/\(stem)/condition.sql") : nil
         let beforeDelete = section.has("before_delete") ? sqlFile(section, "before_delete", "jobs/\(stem)/before_delete.sql") : nil
+        let afterRestore = section.has("after_restore") ? sqlFile(section, "after_restore", "jobs/\(stem)/after_restore.sql") : nil
+        if beforeDelete != nil, afterRestore == nil, section.diagnostics.errors.count == before {
+            section.error("before_delete", line: section.line(of: "before_delete"),
+                          "before_delete changes other data when rows are archived, but nothing undoes it when they are restored",
+                          fix: "add `after_restore:` with the SQL that reverses it (it sees the restored keys in archive_keys)")
+        }
         var children: [ArchiveChild] = []
         for (i, item) in (section.sequence("children", required: false, example: "a list of `{table: erp.payments, column: delivery_id}`") ?? []).enumerated() {
             guard let entry = MappingReader(item, file: section.file, prefix: "\(section.path("children"))[\(i)]",
@@ -57,7 +64,7 @@ enum ArchiveSection {
         let saving = section.int("min_saving_percent", range: 0...99, example: "50") ?? 50
         guard section.diagnostics.errors.count == before, let table, let key, let age, let olderThan else { return nil }
         return ArchiveSpec(table: table, keyColumn: key, ageColumn: age, olderThan: olderThan, conditionSQL: condition,
-                           children: children, beforeDeleteSQL: beforeDelete, chunkRows: chunk, recipients: recipients,
+                           children: children, beforeDeleteSQL: beforeDelete, afterRestoreSQL: afterRestore, chunkRows: chunk, recipients: recipients,
                            minSavingPercent: saving)
     }
 }

@@ -19,6 +19,9 @@ public struct ArchiveSpec: Sendable, Equatable {
     /// A SQL script run in the chunk's transaction before the deletes, with the chunk's keys in the
     /// temporary table `archive_keys(key)` (e.g. to carry a balance forward); nil: none.
     public let beforeDeleteSQL: String?
+    /// Its reverse, run when `nightshift archive restore` puts rows back into their own tables
+    /// (same `archive_keys(key)`, the restored keys); nil: none.
+    public let afterRestoreSQL: String?
     public let chunkRows: Int
     /// OpenPGP recipients; the runner's keyring must hold the secret key of at least one, to verify.
     public let recipients: [String]
@@ -26,7 +29,7 @@ public struct ArchiveSpec: Sendable, Equatable {
     public let minSavingPercent: Int
 
     public init(table: String, keyColumn: String, ageColumn: String, olderThan: RetentionAge, conditionSQL: String?,
-                children: [ArchiveChild], beforeDeleteSQL: String?, chunkRows: Int, recipients: [String], minSavingPercent: Int) {
+                children: [ArchiveChild], beforeDeleteSQL: String?, afterRestoreSQL: String? = nil, chunkRows: Int, recipients: [String], minSavingPercent: Int) {
         self.table = table
         self.keyColumn = keyColumn
         self.ageColumn = ageColumn
@@ -34,6 +37,7 @@ public struct ArchiveSpec: Sendable, Equatable {
         self.conditionSQL = conditionSQL
         self.children = children
         self.beforeDeleteSQL = beforeDeleteSQL
+        self.afterRestoreSQL = afterRestoreSQL
         self.chunkRows = chunkRows
         self.recipients = recipients
         self.minSavingPercent = minSavingPercent

@@ -148,9 +148,12 @@ public struct ArchiveCatalog {
 
     /// Puts entry `id`'s rows back: into their own tables, or into `schema` (each table created
     /// there like its source when missing), in one transaction, source rows before their children.
+    /// The source rows pass through a temporary table, which gives `archive_keys`.
     /// Every table's rows and SHA-256 are checked as they stream in; any difference, a key already
     /// present (SQLSTATE 23505) or a file that does not decrypt rolls everything back.
-    public func restore(_ id: Int, into schema: String?, keyring: String, by identity: OperatorIdentity) throws -> Entry {
+    /// `afterRestore` (the job's `after_restore` SQL) runs when the rows go back into their own
+    /// tables, with the restored keys in the temporary table `archive_keys(key)`.
+    public func restore(_ id: Int, into schema: String?, keyring: String, afterRestore: String?, by identity: OperatorIdentity) throws -> Entry {
         let entry = try entry(id)
         try ArchiveCatalog.checkFile(entry)
         let pgp = try OpenPGPContext(homedir: keyring)
@@ -174,7 +177,11 @@ public struct ArchiveCatalog {
                     throw ArchiveDamaged(path: entry.path, problem: "it holds an entry \(name) the catalog does not list (or twice)")
                 }
                 let columns = table.columns.map { ArchiveLayout.quote($0.name) }.joined(separator: ", ")
-                let copy = try db.copyInStream("COPY \(target) (\(columns)) FROM STDIN")
+                let isSource = table.table == entry.table
+                if isSource {
+                    try db.execute("CREATE TEMP TABLE archive_rows ON COMMIT DROP AS SELECT \(columns) FROM \(target) LIMIT 0")
+                }
+                let copy = try db.copyInStream("COPY \(isSource ? "archive_rows" : target) (\(columns)) FROM STDIN")
                 let tally = try EntryTally.drain(reader) { try copy.write($0) }
                 do {
                     try ArchiveCatalog.check(tally, against: table, path: entry.path)
@@ -186,7 +193,12 @@ public struct ArchiveCatalog {
                 guard stored == table.rows else {
                     throw ArchiveDamaged(path: entry.path, problem: "\(table.table): \(stored) rows stored, \(table.rows) archived")
                 }
+                if isSource {
+                    try db.execute("INSERT INTO \(target) (\(columns)) SELECT \(columns) FROM archive_rows")
+                    try db.execute("CREATE TEMP TABLE archive_keys ON COMMIT DROP AS SELECT \(ArchiveLayout.quote(entry.keyColumn)) AS key FROM archive_rows")
+                }
             }
+            if schema == nil, let afterRestore { try db.executeScript(afterRestore) }
             guard digest.sha256 == entry.sha256, restored.count == entry.tables.count else {
                 throw ArchiveDamaged(path: entry.path, problem: "it changed while it was read, or an entry is missing")
             }

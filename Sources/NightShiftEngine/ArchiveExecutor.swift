@@ -7,9 +7,9 @@ import PostgresClient
 /// `chunk_rows` source rows (in key order, with their children's rows) per archive and per
 /// transaction:
 ///
-/// 1. In a REPEATABLE READ transaction, the chunk's keys go to the temporary table
-///    `archive_keys`; every table's rows of the chunk are read with COPY (one snapshot, so what
-///    is archived is exactly what is deleted).
+/// 1. In one transaction, the chunk's keys go to the temporary table `archive_keys`, and the
+///    chunk's rows of every table are locked (FOR UPDATE) and read with COPY: nobody can change,
+///    delete or add to them until the COMMIT, so what is archived is exactly what is deleted.
 /// 2. They are written as one tar.zst encrypted to the recipients, fsynced and moved to its final
 ///    name `<job folder>/<table>-<catalog id>.tar.zst.gpg`.
 /// 3. The file is read back from disk and decrypted; every table's rows and SHA-256 must equal
@@ -107,19 +107,23 @@ struct ArchiveExecutor: JobExecutor {
             let db = context.db
             var written: String?
             var committing = false
-            try db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            try db.execute("BEGIN")
             do {
                 try db.setParameters(context.parameters)
                 let source = layout.source
                 let key = ArchiveLayout.quote(spec.keyColumn)
                 try db.execute("CREATE TEMP TABLE archive_keys (key \(layout.keyType) PRIMARY KEY) ON COMMIT DROP")
+                // The chunk's source rows are locked until COMMIT: nobody changes or deletes them,
+                // and no child row can be added to them (its foreign key check waits for the lock).
                 let picked = try db.execute("""
-                    INSERT INTO archive_keys
-                    SELECT t.\(key) FROM \(source.quoted) t
-                    WHERE \(layout.dueCondition(ageColumn: spec.ageColumn, cutoffParameter: "$1"))
-                      AND ($2::text IS NULL OR t.\(key) > $2::\(layout.keyType))
-                      \(condition.map { "AND (\n\($0)\n)" } ?? "")
-                    ORDER BY t.\(key) LIMIT $3
+                    WITH picked AS (
+                        SELECT t.\(key) FROM \(source.quoted) t
+                        WHERE \(layout.dueCondition(ageColumn: spec.ageColumn, cutoffParameter: "$1"))
+                          AND ($2::text IS NULL OR t.\(key) > $2::\(layout.keyType))
+                          \(condition.map { "AND (\n\($0)\n)" } ?? "")
+                        ORDER BY t.\(key) LIMIT $3
+                        FOR UPDATE OF t)
+                    INSERT INTO archive_keys SELECT * FROM picked
                     """, [cutoff.description, after, String(spec.chunkRows)])
                 guard picked.affectedRows > 0 else {
                     try db.execute("ROLLBACK")
@@ -129,6 +133,13 @@ struct ArchiveExecutor: JobExecutor {
                 let firstKey = range.string(0, "first")!, lastKey = range.string(0, "last")!
                 let id = try db.execute("SELECT nextval('nightshift.archive_catalog_id_seq') AS id").int(0, "id")!
 
+                // So are their children's rows: what is read below is what is deleted below.
+                for child in layout.children {
+                    try db.execute("""
+                        SELECT count(*) FROM (SELECT 1 FROM \(child.quoted)
+                                              WHERE \(ArchiveLayout.quote(child.linkColumn)) IN (SELECT key FROM archive_keys) FOR UPDATE) AS locked
+                        """)
+                }
                 // Every table's rows of the chunk, as COPY text, in memory (one chunk at a time).
                 var entries: [(name: String, data: [UInt8])] = []
                 var tables: [ArchiveTableData] = []

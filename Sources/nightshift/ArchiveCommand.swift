@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import NightShiftCore
 import NightShiftEngine
+import PostgresClient
 
 struct ArchiveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -58,7 +60,8 @@ struct ArchiveCommand: ParsableCommand {
             do {
                 let done = try client.call {
                     action == .verify ? try catalog.verify(id, keyring: keyring)
-                        : try catalog.restore(id, into: into, keyring: keyring, by: client.identity)
+                        : try catalog.restore(id, into: into, keyring: keyring, afterRestore: try afterRestore(of: id, catalog, client),
+                                              by: client.identity)
                 }
                 let rows = done.tableRows.map { "\($0.rows) rows of \($0.table)" }.joined(separator: ", ")
                 let what = action == .verify ? "verified: \(rows) as catalogued" : "restored \(rows) into \(into.map { "schema \($0)" } ?? "their tables")"
@@ -67,6 +70,12 @@ struct ArchiveCommand: ParsableCommand {
                 print("archive entry #\(id) \(what)")
             } catch let error as ExitCode {
                 throw error
+            } catch let error as PostgresError where error.sqlState == "23505" {
+                try? store.audit(client.identity, command: client.command, outcome: "restore_failed",
+                                 detail: "archive entry #\(id): rows already present: \(error.message)")
+                printError("error: archive entry #\(id) was not restored: its rows are already in the target table (\(error.detail ?? error.message)); "
+                           + "nothing was written. It was restored before, or the rows were never deleted; `--into SCHEMA` puts a copy beside them")
+                throw ExitCode(1)
             } catch {
                 try? store.audit(client.identity, command: client.command, outcome: "restore_failed",
                                  detail: "archive entry #\(id): \(action.rawValue) failed: \(error)")
@@ -74,5 +83,13 @@ struct ArchiveCommand: ParsableCommand {
                 throw ExitCode(1)
             }
         }
+    }
+
+    /// The job's `after_restore` SQL when the rows go back into their own tables.
+    private func afterRestore(of id: Int, _ catalog: ArchiveCatalog, _ client: RequestClient) throws -> String? {
+        guard into == nil, let entry = try catalog.list(id: id).first,
+              let job = client.configuration.jobs.first(where: { $0.name == entry.job }),
+              case let .archive(spec) = job.action, let sql = spec.afterRestoreSQL else { return nil }
+        return try client.configuration.sql(sql)
     }
 }
