@@ -39,6 +39,7 @@ public final class ArchiveStreamWriter: @unchecked Sendable {
     private var archive: OpaquePointer?
     private let sinkBox: SinkBox
     private let name: String
+    private let format: ArchiveFormat
     private var entryOpen = false
     private var closed = false
 
@@ -54,6 +55,7 @@ public final class ArchiveStreamWriter: @unchecked Sendable {
     ///   - sink: receives the archive's bytes in order.
     public init(name: String, format: ArchiveFormat = .zip(level: 6), sink: @escaping Sink) throws {
         self.name = name
+        self.format = format
         self.sinkBox = SinkBox(sink)
         guard let archive = archive_write_new() else {
             throw ArchiveError(code: ENOMEM, message: "archive_write_new returned NULL", context: "creating \(name)")
@@ -102,6 +104,11 @@ public final class ArchiveStreamWriter: @unchecked Sendable {
     public func beginEntry(path: String, modified: Int, size: Int64? = nil) throws {
         let archive = try live("starting entry \(path)")
         if entryOpen { try finishEntry() }
+        if size == nil && format.needsEntrySize {
+            // A tar header carries the size: an entry without one would silently hold nothing.
+            throw ArchiveError(code: EINVAL, message: "a \(format.fileExtension) entry needs its size before its data",
+                               context: "starting entry \(path) in \(name)")
+        }
         guard let entry = archive_entry_new() else {
             throw ArchiveError(code: ENOMEM, message: "archive_entry_new returned NULL", context: "starting entry \(path)")
         }

@@ -127,4 +127,29 @@ final class BadInputTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: "\(project.root)/jobs/folder.yaml", withIntermediateDirectories: false)
         XCTAssertTrue(errors().contains { $0.hasPrefix("jobs/folder.yaml") && $0.contains("is a directory, not a file") }, "\(errors())")
     }
+
+    func testArchiveJobMistakesNameTheKeyAndTheFix() throws {
+        let job = try project.read("jobs/archive_old_deliveries.yaml")
+        try project.write("jobs/archive_old_deliveries.yaml", job
+            .replacingOccurrences(of: "table: erp.deliveries", with: "table: deliveries; DROP TABLE x")
+            .replacingOccurrences(of: "older_than: 2 years", with: "older_than: 2 fortnights")
+            .replacingOccurrences(of: "column: delivery_id}\n    - {table: erp.invoices", with: "column: delivery_id}\n    - {table: erp.payments")
+            .replacingOccurrences(of: "  after_restore: jobs/archive_old_deliveries/carry_back.sql\n", with: "")
+            .replacingOccurrences(of: "chunk_rows: 10000", with: "chunk_rows: 10000\n  recipients: []\n  compress: yes"))
+        let found = errors().joined(separator: "\n")
+        XCTAssertTrue(found.contains("jobs/archive_old_deliveries.yaml:12: archive.table:"), found)
+        XCTAssertTrue(found.contains("schema.table in lower case"), found)
+        XCTAssertTrue(found.contains("archive.older_than:"), found)
+        XCTAssertTrue(found.contains("a count and a unit: days, weeks, months or years"), found)
+        XCTAssertTrue(found.contains("erp.payments is listed twice"), found)
+        XCTAssertTrue(found.contains("archives are always encrypted, and this one has no recipient"), found)
+        XCTAssertTrue(found.contains("archive.compress"), found)
+
+        // before_delete with nothing to undo it on restore.
+        try project.write("jobs/archive_old_deliveries.yaml",
+                          job.replacingOccurrences(of: "  after_restore: jobs/archive_old_deliveries/carry_back.sql\n", with: ""))
+        let undo = errors()
+        XCTAssertEqual(undo.count, 1, "\(undo)")
+        XCTAssertTrue(undo.first?.contains("add `after_restore:`") == true, "\(undo)")
+    }
 }

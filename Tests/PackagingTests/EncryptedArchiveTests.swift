@@ -95,3 +95,71 @@ final class EncryptedArchiveTests: XCTestCase {
         }
     }
 }
+
+/// What `EncryptedArchive.write` wrote comes back through `EncryptedArchiveReader`: gpgme decrypts
+/// on its own thread into libarchive; a changed byte anywhere fails the read.
+final class EncryptedArchiveReaderTests: XCTestCase {
+    var keyring: ThrowawayKeyring!
+    var dir: TemporaryDirectory!
+
+    override func setUpWithError() throws {
+        keyring = try ThrowawayKeyring()
+        dir = try TemporaryDirectory()
+    }
+
+    override func tearDown() {
+        keyring?.remove()
+        dir?.remove()
+    }
+
+    func write(_ path: String) throws -> EncryptedArchiveResult {
+        let pgp = try OpenPGPContext(homedir: keyring.home)
+        let source = NumberedLines(entryCount: 3, lines: 20_000)
+        // A zip: these entries are streamed with no size known in advance (a tar header needs one).
+        return try EncryptedArchive.write(to: path, format: .zip(level: 6),
+                                          protection: ArchiveProtection(pgp: pgp, recipients: [try pgp.encryptionKey(for: keyring.email)]),
+                                          source: source)
+    }
+
+    func testReadsBackEveryEntryAndHashesTheFile() throws {
+        let path = dir.file("lines.zip.gpg")
+        let written = try write(path)
+        let pgp = try OpenPGPContext(homedir: keyring.home)
+        XCTAssertTrue(try pgp.hasSecretKey(for: keyring.email))
+        XCTAssertFalse(try pgp.hasSecretKey(for: "nobody@luckygas.test"))
+        var entries: [String: Int] = [:]
+        var firstLine = ""
+        let digest = try EncryptedArchiveReader.read(from: path, pgp: pgp) { name, reader in
+            var text: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+                if n == 0 { break }
+                text.append(contentsOf: buffer[0..<n])
+            }
+            entries[name] = text.filter { $0 == 0x0A }.count
+            if name == "part-1.csv" { firstLine = String(decoding: text.prefix { $0 != 0x0A }, as: UTF8.self) }
+        }
+        XCTAssertEqual(entries, ["part-0.csv": 20_000, "part-1.csv": 20_000, "part-2.csv": 20_000])
+        XCTAssertEqual(firstLine + "\n", NumberedLines.line(1, 0))
+        XCTAssertEqual(digest.sha256, written.sha256)
+        XCTAssertEqual(digest.bytes, written.bytes)
+    }
+
+    func testAChangedByteOrAWrongKeyringFails() throws {
+        let path = dir.file("lines.zip.gpg")
+        _ = try write(path)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count - 40] ^= 0x20
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let pgp = try OpenPGPContext(homedir: keyring.home)
+        XCTAssertThrowsError(try EncryptedArchiveReader.read(from: path, pgp: pgp) { _, _ in }) { error in
+            XCTAssertTrue(error is OpenPGPError || error is ArchiveError, "\(error)")
+        }
+        let other = try ThrowawayKeyring(email: "someone-else@luckygas.test")
+        defer { other.remove() }
+        XCTAssertThrowsError(try EncryptedArchiveReader.read(from: path, pgp: try OpenPGPContext(homedir: other.home)) { _, _ in }) { error in
+            XCTAssertTrue("\(error)".contains("decrypting"), "\(error)")
+        }
+    }
+}
