@@ -18,7 +18,13 @@ final class ConfigurationTests: XCTestCase {
                                            "daily_sales_summary", "delivery_charges", "delivery_register", "hourly_deliveries", "inventory_snapshot"])
         XCTAssertEqual(configuration.jobs.filter { $0.batch == .monthly }.map(\.name),
                        ["customer_statements", "monthly_close", "monthly_revenue_report", "monthly_sales", "receivables_aging", "vat_declaration_export"])
-        XCTAssertEqual(configuration.jobs.filter { $0.batch == .weekly }.count, 2)
+        XCTAssertEqual(configuration.jobs.filter { $0.batch == .weekly }.map(\.name),
+                       ["archive_import_staging", "archive_old_deliveries", "archive_system_log", "weekly_trend_report", "weekly_trends"])
+        guard case let .archive(archive) = configuration.jobs.first(where: { $0.name == "archive_old_deliveries" })!.action else { return XCTFail() }
+        XCTAssertEqual(archive.olderThan, RetentionAge(count: 2, unit: .years))
+        XCTAssertEqual(archive.children.map(\.table), ["erp.payments", "erp.invoices", "erp.cylinder_movements", "erp.delivery_charges"])
+        XCTAssertEqual(archive.recipients, ["exports@luckygas.example"])
+        XCTAssertEqual(archive.minSavingPercent, 50)
         XCTAssertEqual(configuration.jobs.filter { $0.batch == .yearend }.count, 2)
         XCTAssertEqual(configuration.settings.timeZone.identifier, "Asia/Taipei")
         func job(_ name: String) -> JobDefinition { configuration.jobs.first { $0.name == name }! }
@@ -42,7 +48,7 @@ final class ConfigurationTests: XCTestCase {
         text = text.replacingOccurrences(of: "priority: P2", with: "priorty: P2")
         try project.write("jobs/daily_sales_summary.yaml", text)
         let found = errors()
-        XCTAssertEqual(found, ["jobs/daily_sales_summary.yaml:6: priorty: unknown key. Fix: did you mean `priority`? remove it or use one of: aggregation, batch, calculation, depends_on, description, estimate_minutes, export, kind, locks, name, priority, report, retries, timeout_minutes"])
+        XCTAssertEqual(found, ["jobs/daily_sales_summary.yaml:6: priorty: unknown key. Fix: did you mean `priority`? remove it or use one of: aggregation, archive, batch, calculation, depends_on, description, estimate_minutes, export, kind, locks, name, priority, report, retries, timeout_minutes"])
     }
 
     func testBadValuesSayWhatIsAllowed() throws {

@@ -27,7 +27,18 @@ final class JobSetsTests: XCTestCase {
     func testWeeklyMonthlyAndYearEndBatchesProduceReconciledFigures() throws {
         // Weekly: Sunday 6 December 01:00 → the week 29 November – 5 December.
         let weekly = try night.run(.weekly, at: Self.instant("2026-12-06T01:00:00+08:00"))
-        XCTAssertEqual(states(weekly), ["weekly_trends=succeeded", "weekly_trend_report=succeeded"])
+        XCTAssertEqual(Set(states(weekly)), Set(["weekly_trends=succeeded", "weekly_trend_report=succeeded", "archive_import_staging=succeeded",
+                                                 "archive_old_deliveries=succeeded", "archive_system_log=succeeded"]))
+        // The archive jobs left only what retention keeps: unpaid old deliveries (receivables), the
+        // log's last 90 days, the staging rows' last 7; the catalog holds what left.
+        XCTAssertEqual(try night.scalar("""
+            SELECT count(*) FROM erp.deliveries d WHERE delivery_date < '2024-12-05'
+              AND (status = 'failed' OR EXISTS (SELECT 1 FROM erp.payments p WHERE p.delivery_id = d.id))
+            """), "0")
+        XCTAssertGreaterThan(Int(try night.scalar("SELECT count(*) FROM erp.deliveries WHERE delivery_date < '2024-12-05'") ?? "0") ?? 0, 0)
+        XCTAssertEqual(try night.scalar("SELECT count(*) FROM erp.system_log WHERE logged_at < '2026-09-06T00:00:00+08:00'"), "0")
+        XCTAssertEqual(try night.scalar("SELECT count(*) FROM erp.import_staging WHERE loaded_at < '2026-11-28T00:00:00+08:00'"), "0")
+        XCTAssertGreaterThan(Int(try night.scalar("SELECT sum(rows) FROM nightshift.archive_catalog WHERE source_table = 'erp.system_log'") ?? "0") ?? 0, 0)
         let week = try night.db.execute("""
             SELECT t.branch_id, t.revenue = x.revenue AND t.deliveries = x.n AS same, t.revenue_prev = y.revenue AS prev_same
             FROM erp.weekly_trends t
@@ -62,7 +73,12 @@ final class JobSetsTests: XCTestCase {
                            SELECT sum(i.amount) FROM erp.invoices i WHERE i.issued_on <= '2026-11-30'
                            AND NOT EXISTS (SELECT 1 FROM erp.payments p WHERE p.delivery_id = i.delivery_id AND p.paid_at < '2026-12-01T00:00:00+08:00')
                            """))
-        XCTAssertEqual(try night.scalar("SELECT sum(over_90) FROM erp.receivables_aging WHERE as_of = '2026-11-30'"), "0.00")
+        // Over 90 days: only the old deliveries the archive kept because they are unpaid.
+        XCTAssertEqual(try night.scalar("SELECT sum(over_90) FROM erp.receivables_aging WHERE as_of = '2026-11-30'"),
+                       try night.scalar("""
+                           SELECT sum(i.amount) FROM erp.invoices i WHERE i.issued_on < date '2026-11-30' - 90
+                           AND NOT EXISTS (SELECT 1 FROM erp.payments p WHERE p.delivery_id = i.delivery_id)
+                           """))
         XCTAssertGreaterThan(Double(try night.scalar("SELECT sum(days_31_60) FROM erp.receivables_aging WHERE as_of = '2026-11-30'") ?? "0") ?? 0, 0)
         let close = try night.db.execute("SELECT revenue = invoiced AS reconciled, receivables > 0 AS owed FROM erp.monthly_close WHERE month = '2026-11-01'")
         XCTAssertEqual(close.bool(0, "reconciled"), true)

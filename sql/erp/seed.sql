@@ -69,9 +69,11 @@ FROM seed_params p, generate_series(1, p.customers) AS n,
 
 -- One order per (customer, day) when the customer's daily draw falls under their order rate.
 -- Ids follow (day, customer), so they are the same on every run. Day i is until - (days - 1) + i:
--- 0 … days - 1 are the recent days, days - 801 … days - 795 the week 800 days back.
+-- 0 … days - 1 are the recent days, days - 801 … days - 795 the week 800 days back. The old week is
+-- numbered after the recent days, so the recent days' rows (ids, and every draw made from an id) are
+-- the same with or without it.
 CREATE TEMP TABLE seed_orders ON COMMIT DROP AS
-SELECT row_number() OVER (ORDER BY d.i, c.id) AS id,
+SELECT row_number() OVER (ORDER BY d.i < 0, d.i, c.id) AS id,
        c.id AS customer_id, c.branch_id, c.kind,
        p.until - (p.days - 1) + d.i AS day,
        (c.id::bigint << 16) + d.i AS draw
