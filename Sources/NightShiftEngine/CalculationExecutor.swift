@@ -24,7 +24,21 @@ struct CalculationExecutor: JobExecutor {
         let createSQL = try load(spec.stagingSQL)
         let stageSQL = try load(spec.stageSQL)
         let applySQL = try load(spec.applySQL)
-        let summarySQL = "SELECT count(*) AS n, max(\(spec.keyColumn)) AS last_key FROM \(staging)"
+        // After the stage and apply scripts, in the chunk's transaction, one statement: what was
+        // staged, the checkpoint moved past it, and the next chunk's start (a session setting,
+        // transactional: a rollback restores it).
+        let advanceSQL = """
+            WITH staged AS (SELECT count(*) AS n, max(\(spec.keyColumn)) AS last_key FROM \(staging)),
+            moved AS (
+                UPDATE nightshift.checkpoints c SET last_key = staged.last_key, rows_done = rows_done + staged.n,
+                    chunks_done = chunks_done + 1, job_run_id = $4, updated_at = clock_timestamp()
+                FROM staged
+                WHERE c.job = $1 AND c.business_date = $2 AND staged.n > 0 AND staged.last_key > $3::bigint
+                RETURNING 1)
+            SELECT staged.n, staged.last_key, (SELECT count(*) FROM moved) AS moved,
+                   set_config('nightshift.after_key', greatest(staged.last_key, $3::bigint)::text, false) AS after_key
+            FROM staged
+            """
 
         // Where to start: after the last committed key of this job run (a resumed attempt) or of
         // an unfinished earlier run of the same date. A checkpoint this job run completed means
@@ -76,32 +90,36 @@ struct CalculationExecutor: JobExecutor {
         // query: the chunk is retried at half the size until it succeeds (that part commits) or is
         // one record, which then goes to the review queue with its key, record and error; then the
         // full chunk size again. Without a keys query the job fails, naming the chunk.
+        // The run-time parameters are session settings of this attempt's own connection, set once
+        // (and again when the chunk size or the key moves outside a chunk), so a chunk is four round
+        // trips: BEGIN + stage + apply as one script, the advance statement, the fence, COMMIT.
         var size = spec.chunkSize
+        func setSession() throws {
+            try db.execute("SELECT set_config('nightshift.business_date', $1, false), set_config('nightshift.time_zone', $2, false), "
+                           + "set_config('nightshift.after_key', $3, false), set_config('nightshift.chunk_size', $4, false)",
+                           [context.businessDate.description, context.configuration.settings.timeZone.identifier, String(lastKey), String(size)])
+        }
+        try setSession()
+        let chunkScript = "BEGIN;\n\(stageSQL)\n;\n\(applySQL)\n;"
         while true {
             try context.checkpoint()
             let chunkRows: Int
             do {
-                chunkRows = try db.transaction {
-                    try db.setParameters(context.parameters + [("after_key", String(lastKey)), ("chunk_size", String(size))])
-                    try db.executeScript(stageSQL)
-                    let staged = try db.execute(summarySQL)
+                chunkRows = try db.transaction(begin: chunkScript, script: true) {
+                    let staged = try db.execute(advanceSQL, [job, context.businessDate.description, String(lastKey), me])
                     let count = staged.int(0, "n") ?? 0
-                    guard count > 0 else { return 0 }
-                    guard let newKey = staged.int(0, "last_key"), newKey > lastKey else {
+                    guard count > 0 else { throw NothingStaged() }
+                    guard let newKey = staged.int(0, "last_key"), newKey > lastKey, staged.int(0, "moved") == 1 else {
                         throw JobFailure(failureClass: .permanent, sqlState: nil,
                                          message: "the stage SQL returned keys that do not move past \(lastKey); it must select \(spec.keyColumn) > nightshift.after_key() ORDER BY \(spec.keyColumn)")
                     }
-                    try db.executeScript(applySQL)
-                    try db.execute("""
-                        UPDATE nightshift.checkpoints SET last_key = $3, rows_done = rows_done + $4, chunks_done = chunks_done + 1,
-                            job_run_id = $5, updated_at = clock_timestamp()
-                        WHERE job = $1 AND business_date = $2
-                        """, [job, context.businessDate.description, String(newKey), String(count), me])
                     // The chunk, its checkpoint and the lease renewal commit together, or not at all.
                     try context.fence(rows: rowsDone + count - baseRows)
                     lastKey = newKey
                     return count
                 }
+            } catch is NothingStaged {
+                chunkRows = 0
             } catch let error as PostgresError where error.isDataError {
                 guard let keysSQL = try spec.keysSQL.map(load) else {
                     throw JobFailure(failureClass: .badRecord, sqlState: error.sqlState,
@@ -109,6 +127,7 @@ struct CalculationExecutor: JobExecutor {
                 }
                 if size > 1 {
                     size = (size + 1) / 2
+                    try setSession()
                     continue
                 }
                 // One record, and it fails: set it aside with why, and move past it.
@@ -122,6 +141,7 @@ struct CalculationExecutor: JobExecutor {
                                      message: "\(rejects) records set aside for review, more than max_rejects: \(spec.maxRejects); see `nightshift review list --job \(job)`")
                 }
                 size = spec.chunkSize
+                try setSession()
                 continue
             }
             if chunkRows == 0 { break }
@@ -157,6 +177,9 @@ struct CalculationExecutor: JobExecutor {
         outcome.rejects = rejects
         return outcome
     }
+
+    /// The stage SQL found nothing after the last key: the chunk's transaction is rolled back.
+    private struct NothingStaged: Error {}
 
     /// Sets the record after `lastKey` aside in the review queue (its key and the row as JSON from
     /// the keys query), and moves the checkpoint past it, in one transaction. Returns its key.

@@ -119,9 +119,20 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Runs `body` inside BEGIN/COMMIT; rolls back when it throws and rethrows the original error.
     /// Called inside a transaction already, `body` joins it (the outer one commits or rolls back).
-    public func transaction<T>(begin: String = "BEGIN", _ body: () throws -> T) throws -> T {
+    /// With `script: true`, `begin` is a script run with the simple query protocol (it starts with
+    /// BEGIN and may go on with more statements, saving round trips); its failure rolls back too.
+    public func transaction<T>(begin: String = "BEGIN", script: Bool = false, _ body: () throws -> T) throws -> T {
         if inTransaction { return try body() }
-        try execute(begin)
+        if script {
+            do {
+                try executeScript(begin)
+            } catch {
+                if isOpen && inTransaction { _ = try? execute("ROLLBACK") }
+                throw error
+            }
+        } else {
+            try execute(begin)
+        }
         do {
             let value = try body()
             try execute("COMMIT")
