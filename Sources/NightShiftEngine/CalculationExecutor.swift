@@ -25,8 +25,8 @@ struct CalculationExecutor: JobExecutor {
         let stageSQL = try load(spec.stageSQL)
         let applySQL = try load(spec.applySQL)
         // After the stage and apply scripts, in the chunk's transaction, one statement: what was
-        // staged, the checkpoint moved past it, and the next chunk's start (a session setting,
-        // transactional: a rollback restores it).
+        // staged, the checkpoint moved past it, the lease fence, and the next chunk's start (a
+        // session setting, transactional: a rollback restores it).
         let advanceSQL = """
             WITH staged AS (SELECT count(*) AS n, max(\(spec.keyColumn)) AS last_key FROM \(staging)),
             moved AS (
@@ -34,8 +34,11 @@ struct CalculationExecutor: JobExecutor {
                     chunks_done = chunks_done + 1, job_run_id = $4, updated_at = clock_timestamp()
                 FROM staged
                 WHERE c.job = $1 AND c.business_date = $2 AND staged.n > 0 AND staged.last_key > $3::bigint
-                RETURNING 1)
+                RETURNING 1),
+            lease AS (
+                \(context.fenceStatement(first: 5, rows: "$9::bigint + staged.n", from: "staged")))
             SELECT staged.n, staged.last_key, (SELECT count(*) FROM moved) AS moved,
+                   (SELECT count(*) FROM lease) AS leased, (SELECT pause_requested FROM lease) AS pause_requested,
                    set_config('nightshift.after_key', greatest(staged.last_key, $3::bigint)::text, false) AS after_key
             FROM staged
             """
@@ -91,8 +94,8 @@ struct CalculationExecutor: JobExecutor {
         // one record, which then goes to the review queue with its key, record and error; then the
         // full chunk size again. Without a keys query the job fails, naming the chunk.
         // The run-time parameters are session settings of this attempt's own connection, set once
-        // (and again when the chunk size or the key moves outside a chunk), so a chunk is four round
-        // trips: BEGIN + stage + apply as one script, the advance statement, the fence, COMMIT.
+        // (and again when the chunk size or the key moves outside a chunk), so a chunk is three round
+        // trips: BEGIN + stage + apply as one script, the advance statement (with the fence), COMMIT.
         var size = spec.chunkSize
         func setSession() throws {
             try db.execute("SELECT set_config('nightshift.business_date', $1, false), set_config('nightshift.time_zone', $2, false), "
@@ -106,7 +109,8 @@ struct CalculationExecutor: JobExecutor {
             let chunkRows: Int
             do {
                 chunkRows = try db.transaction(begin: chunkScript, script: true) {
-                    let staged = try db.execute(advanceSQL, [job, context.businessDate.description, String(lastKey), me])
+                    let staged = try db.execute(advanceSQL, [job, context.businessDate.description, String(lastKey), me]
+                                                + context.fenceParameters + [String(rowsDone - baseRows)])
                     let count = staged.int(0, "n") ?? 0
                     guard count > 0 else { throw NothingStaged() }
                     guard let newKey = staged.int(0, "last_key"), newKey > lastKey, staged.int(0, "moved") == 1 else {
@@ -114,7 +118,7 @@ struct CalculationExecutor: JobExecutor {
                                          message: "the stage SQL returned keys that do not move past \(lastKey); it must select \(spec.keyColumn) > nightshift.after_key() ORDER BY \(spec.keyColumn)")
                     }
                     // The chunk, its checkpoint and the lease renewal commit together, or not at all.
-                    try context.fence(rows: rowsDone + count - baseRows)
+                    try context.fenced(leased: staged.int(0, "leased") == 1, pauseRequested: staged.string(0, "pause_requested"))
                     lastKey = newKey
                     return count
                 }

@@ -35,18 +35,35 @@ public struct JobContext {
     /// renews it and records the progress, in the same transaction as the work it commits. When
     /// the lease is gone it throws `LeaseLost`, and the transaction's work is rolled back.
     public func fence(rows: Int? = nil) throws {
-        let result = try db.execute("""
-            UPDATE nightshift.job_runs SET lease_expires_at = clock_timestamp() + make_interval(secs => $3::int),
-                progress_rows = coalesce($4::bigint, progress_rows), progress_at = clock_timestamp()
-            WHERE id = $1 AND lease_owner = $2 AND state = 'running' AND attempts = $5
-            RETURNING pause_requested
-            """, [String(jobRunID), lease.owner, String(leaseSeconds), rows.map(String.init), String(lease.attempt)])
-        guard result.affectedRows == 1 else {
+        let result = try db.execute(fenceStatement(first: 1, rows: "$5::bigint"), fenceParameters + [rows.map(String.init)])
+        try fenced(leased: result.affectedRows == 1, pauseRequested: result.rowCount == 1 ? result.string(0, "pause_requested") : nil)
+    }
+
+    /// The fence as one UPDATE, for a statement that does more in the same round trip: its
+    /// parameters are `fenceParameters` from `$first` on; `rows` is a SQL expression (NULL keeps
+    /// the recorded progress); `from` may name a FROM item `rows` uses. Hand what it returned to
+    /// `fenced`.
+    func fenceStatement(first p: Int, rows: String, from: String? = nil) -> String {
+        """
+        UPDATE nightshift.job_runs SET lease_expires_at = clock_timestamp() + make_interval(secs => $\(p + 2)::int),
+            progress_rows = coalesce(\(rows), progress_rows), progress_at = clock_timestamp()
+        \(from.map { "FROM \($0)" } ?? "")
+        WHERE id = $\(p) AND lease_owner = $\(p + 1) AND state = 'running' AND attempts = $\(p + 3)
+        RETURNING pause_requested
+        """
+    }
+
+    var fenceParameters: [String?] { [String(jobRunID), lease.owner, String(leaseSeconds), String(lease.attempt)] }
+
+    /// What the fence found: throws `LeaseLost` when the lease is gone (the transaction's work is
+    /// then rolled back); a pause asked for by a dispatcher lets this chunk commit and stops at the
+    /// next checkpoint.
+    func fenced(leased: Bool, pauseRequested: String?) throws {
+        guard leased else {
             control.requestStop(.leaseLost)
             throw LeaseLost(lease: lease)
         }
-        // A pause asked for by a dispatcher: this chunk commits, the next checkpoint stops.
-        if let pause = result.string(0, "pause_requested") { control.requestStop(.pause(pause)) }
+        if let pause = pauseRequested { control.requestStop(.pause(pause)) }
     }
 }
 
