@@ -75,8 +75,11 @@ public final class Runner: @unchecked Sendable {
         }
         workers.claimNext = dispatcher.claim
         // A worker claims its own next job; the dispatcher looks again (for idle workers), and the
-        // rescuer closes finished batches on its next pass (within runner.poll_milliseconds).
-        workers.onJobEnded = { dispatchLoop.wake() }
+        // rescuer runs a pass at once, so a batch whose last job ended closes now, not a poll later.
+        workers.onJobEnded = {
+            dispatchLoop.wake()
+            rescueLoop.wake()
+        }
         rescuer.onRescued = { dispatchLoop.wake() }
         rescuer.onBatchEnded = { [self] id in
             dispatchLoop.wake()
