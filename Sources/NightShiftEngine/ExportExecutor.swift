@@ -53,7 +53,7 @@ struct ExportExecutor: JobExecutor {
             return { part in
                 let number = String(format: "%04d", part.number)
                 let final = "\(directory)/\(base)-\(number).\(fileExtension)"
-                let staged = ExportExecutor.staged(final, attempt: attempt)
+                let staged = StagedOutputs.name(final, attempt: attempt)
                 let source = ExportPartSource(part: part, modified: modified)
                 let result = try EncryptedArchive.write(to: staged, format: format, protection: protection,
                                                         literalName: "\(base)-\(number).\(format.fileExtension)", source: source)
@@ -81,7 +81,7 @@ struct ExportExecutor: JobExecutor {
             packed = try pool.finish()
         } catch {
             pool.cancel(error)
-            ExportExecutor.removeStaged(of: attempt, in: directory)
+            StagedOutputs.remove(of: attempt, in: directory)
             throw error
         }
 
@@ -98,19 +98,19 @@ struct ExportExecutor: JobExecutor {
         do {
             let data = try manifest.encoded()
             if let signature = try keys.signManifest(Array(data)) {
-                let file = try OutputFile(path: ExportExecutor.staged(signaturePath, attempt: attempt), mode: 0o640)
+                let file = try OutputFile(path: StagedOutputs.name(signaturePath, attempt: attempt), mode: 0o640)
                 try signature.withUnsafeBytes { try file.write($0) }
                 let sha = try file.commit()
                 outputs.append(JobOutput(kind: .signature, path: signaturePath, sha256: sha, bytes: signature.count, rows: nil))
                 publish.append(Publication(staged: file.path, final: signaturePath))
             }
-            let file = try OutputFile(path: ExportExecutor.staged(manifestPath, attempt: attempt), mode: 0o640)
+            let file = try OutputFile(path: StagedOutputs.name(manifestPath, attempt: attempt), mode: 0o640)
             try data.withUnsafeBytes { try file.write($0) }
             let sha = try file.commit()
             outputs.append(JobOutput(kind: .manifest, path: manifestPath, sha256: sha, bytes: data.count, rows: nil))
             publish.append(Publication(staged: file.path, final: manifestPath))
         } catch {
-            ExportExecutor.removeStaged(of: attempt, in: directory)
+            StagedOutputs.remove(of: attempt, in: directory)
             throw error
         }
 
@@ -121,20 +121,6 @@ struct ExportExecutor: JobExecutor {
         return JobOutcome(rows: manifest.rows, outputs: outputs,
                           note: "\(parts), \(spec.format.rawValue), \(protection)\(keys.signs ? ", signed" : "")",
                           publish: publish, retire: retire)
-    }
-
-    /// The hidden name an attempt writes `path` under, in the same directory.
-    static func staged(_ path: String, attempt: String) -> String {
-        let url = URL(fileURLWithPath: path)
-        return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(attempt)").path
-    }
-
-    /// Removes what this attempt staged (it failed, so nothing of it is published).
-    static func removeStaged(of attempt: String, in directory: String) {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        for name in names where name.hasPrefix(".") && (name.hasSuffix(".\(attempt)") || name.hasSuffix(".\(attempt).partial")) {
-            try? FileManager.default.removeItem(atPath: "\(directory)/\(name)")
-        }
     }
 
     /// Published archives of the export `base` (any number of parts, any format), its manifest and signature.

@@ -56,7 +56,7 @@ final class ReportFileSeries {
         let name = (splits ? "\(base)-\(String(format: "%04d", number))" : base) + ".\(fileExtension)"
             + (compression.map { ".\($0.fileExtension)" } ?? "")
         final = "\(directory)/\(name)"
-        let output = try OutputFile(path: ExportExecutor.staged(final, attempt: attempt), mode: 0o640)
+        let output = try OutputFile(path: StagedOutputs.name(final, attempt: attempt), mode: 0o640)
         file = output
         rowsInFile = 0
         bytesInFile = 0
