@@ -12,9 +12,10 @@ final class RunnerCrashTests: XCTestCase {
 
     override func tearDown() { night?.tearDown() }
 
-    func killThenRestart(at point: String, file: StaticString = #filePath, line: UInt = #line, _ condition: () throws -> Bool) throws {
+    func killThenRestart(at point: String, every: TimeInterval = 0.02, file: StaticString = #filePath, line: UInt = #line,
+                         _ condition: () throws -> Bool) throws {
         let runner = try night.startService(name: "killed")
-        try night.waitUntil(point, condition)
+        try night.waitUntil(point, every: every, condition)
         runner.kill(SIGKILL)
         XCTAssertEqual(runner.wait(timeout: 10), 128 + SIGKILL, file: file, line: line)
         // The restarted runner finds the occurrence, waits for the dead runner's lease to expire,
@@ -40,7 +41,9 @@ final class RunnerCrashTests: XCTestCase {
     }
 
     func testKilledDuringTheExport() throws {
-        try killThenRestart(at: "the export writes its archive") { night.exportFiles().contains { $0.hasSuffix(".partial") } }
+        // The archive is written (`.partial`, then its staged name) in the last few milliseconds of
+        // the export, after its rows were read: look often.
+        try killThenRestart(at: "the export writes its archive", every: 0.001) { night.exportFiles().contains { $0.hasPrefix(".") } }
         XCTAssertEqual(try night.scalar("SELECT attempts::text FROM nightshift.job_runs WHERE job = 'daily_delivery_export'"), "2")
     }
 

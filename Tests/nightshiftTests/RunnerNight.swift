@@ -89,12 +89,13 @@ final class RunnerNight {
 
     func scalar(_ sql: String, _ parameters: [String?] = []) throws -> String? { try query(sql, parameters).string(0, 0) }
 
-    /// Polls until `condition` holds (checked every 20 ms), or fails the test after `timeout` s.
-    func waitUntil(_ what: String, timeout: TimeInterval = 60, _ condition: () throws -> Bool) throws {
+    /// Polls until `condition` holds (checked every `every` seconds, 20 ms unless asked), or fails
+    /// the test after `timeout` s.
+    func waitUntil(_ what: String, timeout: TimeInterval = 60, every: TimeInterval = 0.02, _ condition: () throws -> Bool) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if (try? condition()) == true { return }
-            Thread.sleep(forTimeInterval: 0.02)
+            Thread.sleep(forTimeInterval: every)
         }
         throw TestSetupError("timed out after \(Int(timeout)) s waiting until \(what); logs:\n" + processes.map(\.logText).joined(separator: "\n---\n"))
     }
