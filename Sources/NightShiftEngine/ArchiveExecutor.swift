@@ -129,6 +129,9 @@ struct ArchiveExecutor: JobExecutor {
                     try db.execute("ROLLBACK")
                     return nil
                 }
+                // A temporary table has no statistics: without them the planner reads every child
+                // table whole for each chunk instead of probing its index by key.
+                try db.execute("ANALYZE archive_keys")
                 let range = try db.execute("SELECT min(key)::text AS first, max(key)::text AS last FROM archive_keys")
                 let firstKey = range.string(0, "first")!, lastKey = range.string(0, "last")!
                 let id = try db.execute("SELECT nextval('nightshift.archive_catalog_id_seq') AS id").int(0, "id")!
