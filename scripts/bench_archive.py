@@ -17,7 +17,8 @@ the largest client process. RSS shows whether memory stays flat as rows grow.
 Usage: bench_archive.py NIGHTSHIFT_BINARY ROOT ADMIN_URL [--rows 100000,1000000] [--repeat 2]
 """
 import os
-import pwd
+
+import bench_common
 import re
 import shutil
 import statistics
@@ -36,28 +37,14 @@ TABLES = ["erp.payments", "erp.invoices", "erp.cylinder_movements", "erp.deliver
 
 
 def psql(sql, target=None):
-    out = subprocess.run(["psql", target or url, "-X", "-v", "ON_ERROR_STOP=1", "-Atqc", sql], check=True,
-                         capture_output=True, text=True).stdout
-    return [line.split("|") for line in out.splitlines() if line]
+    return bench_common.psql(sql, target or url)
 
 
-def timed(argv, env=None, shell=False):
-    started = time.monotonic()
-    proc = subprocess.Popen(argv, env=env, shell=shell, executable="/bin/bash" if shell else None,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.monotonic() - started
-    err = proc.stderr.read().decode()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"failed: {argv}\n{err}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+timed = bench_common.timed
 
 
 def make_project(keyring):
-    project = tempfile.mkdtemp(prefix="nightshift-bench-archive-")
-    for folder in ["etc", "sql", "templates"]:
-        shutil.copytree(os.path.join(root, folder), os.path.join(project, folder))
-    os.makedirs(os.path.join(project, "jobs"))
+    project = bench_common.project_copy(root, "nightshift-bench-archive-")
     shutil.copy(os.path.join(root, "jobs/archive_old_deliveries.yaml"), os.path.join(project, "jobs"))
     settings = os.path.join(project, "etc/nightshift.yaml")
     text = open(settings).read()
@@ -65,8 +52,6 @@ def make_project(keyring):
                                                                              "recipient: bench@luckygas.test")
     text = re.sub(r"\n  signing_key: .*", "", text).replace("max_load_percent: 80 ", "max_load_percent: 10000 ")
     open(settings, "w").write(text)
-    with open(os.path.join(project, "etc/operators.yaml"), "w") as f:
-        f.write(f"accounts:\n  {pwd.getpwuid(os.getuid()).pw_name}: director\n")
     return project
 
 

@@ -18,7 +18,8 @@ procedure.
 Usage: bench_calc.py NIGHTSHIFT_BINARY ROOT ADMIN_URL [--rows 100000,1000000] [--repeat 3]
 """
 import os
-import pwd
+
+import bench_common
 import re
 import shutil
 import statistics
@@ -36,33 +37,21 @@ url = admin_url.rsplit("/", 1)[0] + "/" + DB
 
 
 def psql(sql, target=None):
-    out = subprocess.run(["psql", target or url, "-X", "-v", "ON_ERROR_STOP=1", "-Atqc", sql], check=True,
-                         capture_output=True, text=True).stdout
-    return [line.split("|") for line in out.splitlines() if line]
+    return bench_common.psql(sql, target or url)
 
 
-def timed(argv, env=None):
-    started = time.monotonic()
-    done = subprocess.run(argv, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"failed: {argv}\n{done.stdout}{done.stderr}")
-    return time.monotonic() - started
+timed = bench_common.timed
 
 
 def make_project():
     """A project whose daily batch is only delivery_charges (its checks off: the others check nothing)."""
-    project = tempfile.mkdtemp(prefix="nightshift-bench-calc-")
-    for folder in ["etc", "sql", "templates"]:
-        shutil.copytree(os.path.join(root, folder), os.path.join(project, folder))
-    os.makedirs(os.path.join(project, "jobs"))
+    project = bench_common.project_copy(root, "nightshift-bench-calc-")
     job = open(os.path.join(root, "jobs/delivery_charges.yaml")).read()
     job = job[:job.index("  # Checked after")] if "  # Checked after" in job else job
     open(os.path.join(project, "jobs/delivery_charges.yaml"), "w").write(job)
     settings = os.path.join(project, "etc/nightshift.yaml")
     text = open(settings).read().replace("max_load_percent: 80 ", "max_load_percent: 10000 ")
     open(settings, "w").write(text)
-    with open(os.path.join(project, "etc/operators.yaml"), "w") as f:
-        f.write(f"accounts:\n  {pwd.getpwuid(os.getuid()).pw_name}: director\n")
     return project
 
 
@@ -158,7 +147,7 @@ def main():
             for name, argv in methods.items():
                 psql(f"DELETE FROM erp.delivery_charges WHERE business_date = '{date}'")
                 psql("VACUUM erp.delivery_charges")
-                results[name].append(timed(argv, env=env))
+                results[name].append(timed(argv, env=env)[0])
                 if name == "nightshift":
                     # The job alone, without the process's start (configuration, migrations check, registration).
                     results["nightshift job"].append(float(psql(

@@ -19,7 +19,8 @@ client process. Ratios are medians of per-round ratios.
 Usage: bench_export.py NIGHTSHIFT_BINARY ROOT ADMIN_URL [--rows 100000,1000000] [--repeat 3]
 """
 import os
-import pwd
+
+import bench_common
 import re
 import shutil
 import statistics
@@ -38,29 +39,14 @@ url = admin_url.rsplit("/", 1)[0] + "/" + DB
 
 
 def psql(sql, target=None):
-    out = subprocess.run(["psql", target or url, "-v", "ON_ERROR_STOP=1", "-Atqc", sql], check=True,
-                         capture_output=True, text=True).stdout
-    return [line.split("|") for line in out.splitlines() if line]
+    return bench_common.psql(sql, target or url)
 
 
-def timed(argv, env=None, shell=False):
-    """Runs a command; returns (wall seconds, client CPU seconds, peak RSS MiB)."""
-    started = time.monotonic()
-    proc = subprocess.Popen(argv, env=env, shell=shell, executable="/bin/bash" if shell else None,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.monotonic() - started
-    err = proc.stderr.read().decode()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"failed: {argv}\n{err}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+timed = bench_common.timed
 
 
 def make_project(keyring, fmt, keyset=False):
-    project = tempfile.mkdtemp(prefix="nightshift-bench-export-")
-    for folder in ["etc", "sql", "templates"]:
-        shutil.copytree(os.path.join(root, folder), os.path.join(project, folder))
-    os.makedirs(os.path.join(project, "jobs"))
+    project = bench_common.project_copy(root, "nightshift-bench-export-")
     job = open(os.path.join(root, "jobs/daily_delivery_export.yaml")).read()
     job = re.sub(r"depends_on: .*\n", "", job).replace("format: zip", f"format: {fmt}")
     if not keyset:
@@ -80,17 +66,12 @@ def make_project(keyring, fmt, keyset=False):
     text = re.sub(r"\n  threads: \d+", f"\n  threads: {threads}", text)
     text = text.replace("max_load_percent: 80 ", "max_load_percent: 10000 ")
     open(settings, "w").write(text)
-    with open(os.path.join(project, "etc/operators.yaml"), "w") as f:
-        f.write(f"accounts:\n  {pwd.getpwuid(os.getuid()).pw_name}: director\n")
     return project
 
 
 def make_report_project():
     """A project whose daily batch is only the delivery register (report: Big5 CSV, gzip, split)."""
-    project = tempfile.mkdtemp(prefix="nightshift-bench-report-")
-    for folder in ["etc", "sql", "templates"]:
-        shutil.copytree(os.path.join(root, folder), os.path.join(project, folder))
-    os.makedirs(os.path.join(project, "jobs"))
+    project = bench_common.project_copy(root, "nightshift-bench-report-")
     job = open(os.path.join(root, "jobs/delivery_register.yaml")).read()
     job = re.sub(r"depends_on: .*\n", "", job).replace("priority: P4", "priority: P3")
     open(os.path.join(project, "jobs/delivery_register.yaml"), "w").write(job)
@@ -98,8 +79,6 @@ def make_report_project():
     text = open(settings).read().replace("max_load_percent: 80 ", "max_load_percent: 10000 ")
     text = re.sub(r"\n  signing_key: .*", "", text)
     open(settings, "w").write(text)
-    with open(os.path.join(project, "etc/operators.yaml"), "w") as f:
-        f.write(f"accounts:\n  {pwd.getpwuid(os.getuid()).pw_name}: director\n")
     return project
 
 
