@@ -24,10 +24,13 @@ let package = Package(
         .systemLibrary(name: "CGPGME", pkgConfig: "gpgme", providers: [.apt(["libgpgme-dev"])]),
         // OpenSSL's libcrypto, for SHA-256 (hardware SHA where the CPU has it).
         .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // libcurl (OpenSSL flavour) for SMTP with STARTTLS and AUTH.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // Wrappers: the only code that touches C pointers.
         .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
         .target(name: "Packaging", dependencies: ["CArchive", "CGPGME", "CLibCrypto"]),
+        .target(name: "SMTPClient", dependencies: ["CCurl"]),
 
         // Pure domain: no I/O.
         .target(name: "NightShiftCore"),
@@ -38,7 +41,7 @@ let package = Package(
             .product(name: "Mustache", package: "swift-mustache"),
         ]),
         .target(name: "NightShiftEngine", dependencies: [
-            "NightShiftCore", "NightShiftConfig", "PostgresClient", "Packaging", "NightShiftMail",
+            "NightShiftCore", "NightShiftConfig", "PostgresClient", "Packaging", "NightShiftMail", "SMTPClient",
             .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -66,6 +69,7 @@ let package = Package(
         .testTarget(name: "NightShiftConfigTests", dependencies: ["NightShiftConfig", "NightShiftCore", "TestSupport"]),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
         .testTarget(name: "PackagingTests", dependencies: ["Packaging", "TestSupport"]),
+        .testTarget(name: "SMTPClientTests", dependencies: ["SMTPClient", "TestSupport"]),
         .testTarget(name: "NightShiftMailTests", dependencies: ["NightShiftMail", "TestSupport"]),
         .testTarget(name: "NightShiftAPITests", dependencies: ["NightShiftAPI", "NightShiftConfig", "NightShiftCore", "TestSupport"]),
         .testTarget(name: "NightShiftEngineTests", dependencies: [
