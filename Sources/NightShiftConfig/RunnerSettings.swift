@@ -34,8 +34,8 @@ public struct RunnerSettings: Sendable {
     /// The key (fingerprint or e-mail, its secret part in the keyring) that signs exports and
     /// their manifests when a job says `sign: true`.
     public let signingKey: String?
-    public let mailFrom: String
-    public let mailTo: [String]
+    /// `mail:` — sender, recipients, the SMTP server and the outbox's retries.
+    public let mail: MailSettings
     public let retries: Int
     public let retryDelaySeconds: Int
     /// Job slots of each runner (`limits.concurrent_jobs`): its worker threads, and what `plan` simulates.
@@ -53,9 +53,9 @@ public struct RunnerSettings: Sendable {
     public let totalConnections: Int
 
     /// The connections a runner keeps open: one each for the scheduler, intake, dispatcher,
-    /// rescuer and heartbeat, one for registration or `run --once`, and two per job slot (its job
-    /// and its bookkeeping).
-    public static let serviceConnections = 6
+    /// rescuer, mail sender and heartbeat, one for registration or `run --once`, and two per job
+    /// slot (its job and its bookkeeping).
+    public static let serviceConnections = 7
     public static func connectionsNeeded(slots: Int) -> Int { serviceConnections + 2 * slots }
     public let schedules: [BatchKind: BatchSchedule]
     /// `runner:` — how the long-running service works.
@@ -131,13 +131,7 @@ public struct RunnerSettings: Sendable {
         let signingKey = export?.string("signing_key", required: false, example: "signing@luckygas.example")
         export?.finish()
 
-        let mail = top.mapping("mail", required: true, example: "`from: NightShift <nightshift@example.com>`")
-        let from = mail?.string("from", required: true, example: "NightShift <nightshift@luckygas.example>") ?? ""
-        let to = mail?.stringList("to", required: true, example: "[ops@luckygas.example]") ?? []
-        if let mail, to.isEmpty, mail.has("to") {
-            mail.error("to", line: nil, "the summary needs at least one recipient", fix: "list at least one address under `to:`")
-        }
-        mail?.finish()
+        let mail = MailSettings.read(top.mapping("mail", required: true, example: "`from: NightShift <nightshift@example.com>`"), root: root)
 
         let limits = top.mapping("limits", required: false, example: "`retries: 3`")
         let retries = limits?.int("retries", range: 0...10, example: "3") ?? 3
@@ -146,8 +140,8 @@ public struct RunnerSettings: Sendable {
         let batchesAtOnce = limits?.int("max_concurrent_batches", range: 1...20, example: "2") ?? 2
         let loadPercent = limits?.int("max_load_percent", range: 1...10_000, example: "80") ?? 80
         let exportsFree = limits?.int("min_exports_free_percent", range: 0...99, example: "20") ?? 20
-        let connections = limits?.int("max_connections", range: 7...500, example: "10") ?? 10
-        let totalConnections = limits?.int("total_connections", range: 7...10_000, example: "50") ?? 50
+        let connections = limits?.int("max_connections", range: 9...500, example: "12") ?? 12
+        let totalConnections = limits?.int("total_connections", range: 9...10_000, example: "50") ?? 50
         let api = APISettings.read(top.mapping("api", required: false, example: "`listen: \"127.0.0.1:8470\"`"), root: root)
         let needed = RunnerSettings.connectionsNeeded(slots: concurrent) + (api == nil ? 0 : 1)
         if let limits, needed > connections {
@@ -179,12 +173,12 @@ public struct RunnerSettings: Sendable {
         monthEnd?.finish()
         top.finish()
 
-        guard diagnostics.errors.count == before, let zone else { return nil }
+        guard diagnostics.errors.count == before, let zone, let mail else { return nil }
         return RunnerSettings(root: root, timeZone: zone, environment: environment, databaseURL: url, jobsDirectory: jobs, sqlDirectory: sql,
                               templatesDirectory: templates, exportsDirectory: exports, outboxDirectory: outbox, inboxDirectory: inbox,
                               reportsDirectory: reports, archivesDirectory: archives, keyring: keyringValue.hasPrefix("/") ? keyringValue : "\(root)/\(keyringValue)",
                               recipient: recipient, compressionLevel: level, zstdLevel: zstdLevel, exportThreads: threads,
-                              signingKey: signingKey, mailFrom: from, mailTo: to,
+                              signingKey: signingKey, mail: mail,
                               retries: retries, retryDelaySeconds: delay, concurrentJobs: concurrent,
                               maxConcurrentBatches: batchesAtOnce, maxLoadPercent: loadPercent, minExportsFreePercent: exportsFree,
                               maxConnections: connections, totalConnections: totalConnections,

@@ -16,11 +16,11 @@ public enum RetryDecision: Equatable, Sendable {
     /// - Parameters:
     ///   - attempt: the number of failures so far, counting this one (1 for the first).
     ///   - retries: how many retries the job allows after the first attempt.
-    ///   - baseDelay: the first back-off; doubles each retry, capped at 5 minutes.
+    ///   - baseDelay: the first back-off; doubles each retry, capped at `maxDelay` (5 minutes for jobs).
     ///   - jitter: a number in 0..<1 (random in the runner, fixed in tests): the delay is spread
     ///     over 50–150 % of the back-off, so that jobs failing together do not retry together.
     public static func after(_ failure: FailureClass, attempt: Int, retries: Int, baseDelay: Int = 5,
-                             jitter: Double = 0.5) -> RetryDecision {
+                             maxDelay: Int = 300, jitter: Double = 0.5) -> RetryDecision {
         switch failure {
         case .permanent:
             return .giveUp(reason: "permanent error: retrying cannot help")
@@ -30,7 +30,7 @@ public enum RetryDecision: Equatable, Sendable {
             guard attempt <= retries else {
                 return .giveUp(reason: "transient error persisted after \(retries) retr\(retries == 1 ? "y" : "ies")")
             }
-            let backoff = Double(min(300, baseDelay << min(attempt - 1, 16)))
+            let backoff = Double(min(maxDelay, baseDelay << min(attempt - 1, 16)))
             let spread = min(max(jitter, 0), 1)
             return .retry(afterSeconds: Int((backoff * (0.5 + spread)).rounded()))
         }

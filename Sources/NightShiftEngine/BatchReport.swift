@@ -40,6 +40,17 @@ public struct BatchReport: Sendable {
     public let summary: JobOutput?
     /// Why the summary could not be written (it is retried by the rescuer).
     public let summaryError: String?
+    /// The summary's message in the outbox: whether it was delivered, and the server's last word.
+    public var summaryMail: MailDelivery? = nil
+
+    public struct MailDelivery: Sendable, Equatable {
+        public let id: Int
+        public let state: MailState
+        public let attempts: Int
+        public let recipients: [String]
+        public let lastReply: String?
+        public let lastError: String?
+    }
     /// Bad records its jobs set aside for review (the first 100), and how many in all.
     public let rejects: [Reject]
     public let rejectCount: Int
@@ -110,7 +121,11 @@ public struct BatchReport: Sendable {
                    sqlState: rejected.string(row, "sqlstate"), message: rejected.string(row, "message")!)
         }
         let date = { (column: String) in batch.double(0, column).map { Date(timeIntervalSince1970: $0) } }
-        return BatchReport(batchRunID: id, batch: BatchKind(rawValue: batch.string(0, "batch")!)!,
+        let mail = try db.execute("""
+            SELECT id, state, attempts, array_to_string(envelope_to, ', ') AS recipients, last_reply, last_error
+            FROM nightshift.mail_outbox WHERE dedupe_key = $1
+            """, ["summary:batch_run:\(id)"])
+        var report = BatchReport(batchRunID: id, batch: BatchKind(rawValue: batch.string(0, "batch")!)!,
                            businessDate: LocalDate(iso: batch.string(0, "business_date")!)!, scheduledFor: date("scheduled_for")!,
                            runNumber: batch.int(0, "run_number")!, trigger: batch.string(0, "trigger")!,
                            state: BatchState(rawValue: batch.string(0, "state")!)!,
@@ -118,6 +133,12 @@ public struct BatchReport: Sendable {
                            finishedAt: date("finished_at"), warnings: parseTextArray(batch.string(0, "warnings") ?? "{}"),
                            summary: summary, summaryError: batch.string(0, "summary_error"), rejects: rejects,
                            rejectCount: rejected.int(0, "total") ?? 0)
+        if mail.rowCount == 1 {
+            report.summaryMail = MailDelivery(id: mail.int(0, "id")!, state: MailState(rawValue: mail.string(0, "state")!) ?? .queued,
+                                              attempts: mail.int(0, "attempts")!, recipients: [mail.string(0, "recipients")!],
+                                              lastReply: mail.string(0, "last_reply"), lastError: mail.string(0, "last_error"))
+        }
+        return report
     }
 
     /// Dependencies first; among jobs ready together, higher priority, then name.

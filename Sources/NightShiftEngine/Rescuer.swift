@@ -45,7 +45,7 @@ final class Rescuer: @unchecked Sendable {
             var failure: Error?
             for id in try store.dueSummaries() {
                 do {
-                    let written = try store.writeSummary(id) { id in
+                    let written = try store.writeSummary(id, now: context.clock.now(), runner: runner) { id in
                         try SummaryMail(configuration: context.configuration).write(try BatchReport.load(id, db: db))
                     }
                     if written { context.logger.info("summary written", metadata: ["batch_run": "\(id)"]) }

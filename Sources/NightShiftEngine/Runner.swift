@@ -5,7 +5,7 @@ import NightShiftCore
 import PostgresClient
 
 /// One runner process: the scheduler (leader only), the intake (requests), the dispatcher, the
-/// workers, the rescuer and the heartbeat, each on threads of its own. Any number of runners may share one database.
+/// workers, the rescuer, the mail sender and the heartbeat, each on threads of its own. Any number of runners may share one database.
 ///
 /// `run()` blocks until the runner stops: on `requestStop` (SIGTERM/SIGINT), at `until` on the
 /// runner's clock, or — in `once` mode — when its batch run is closed and summarised. Stopping
@@ -54,6 +54,8 @@ public final class Runner: @unchecked Sendable {
         let heartbeat = Heartbeat(context: context, workers: workers, notifier: notifier)
         let scheduler = mode == .service ? Scheduler(context: context) : nil
         let intake = mode == .service ? Intake(context: context) : nil
+        let mailSender = MailSender(context: context)
+        mailSender.shouldStop = { [stop] in stop.isSet }
 
         guard try register() else {
             logger.notice("runner stopped before it started", metadata: ["reason": "\(stop.reason)"])
@@ -61,6 +63,7 @@ public final class Runner: @unchecked Sendable {
         }
         let dispatchLoop = ServiceLoop(name: "dispatcher", interval: poll, logger: logger, pass: dispatcher.runOnce)
         let rescueLoop = ServiceLoop(name: "rescuer", interval: poll, logger: logger, pass: rescuer.runOnce)
+        let mailLoop = ServiceLoop(name: "mail sender", interval: poll, logger: logger) { try mailSender.runOnce() }
         let heartbeatLoop = ServiceLoop(name: "heartbeat", interval: Double(settings.heartbeatSeconds), logger: logger,
                                         pass: heartbeat.runOnce)
         // The scheduler looks at least every 30 s of the runner's clock, so a fast clock fires on time.
@@ -83,6 +86,7 @@ public final class Runner: @unchecked Sendable {
         rescuer.onRescued = { dispatchLoop.wake() }
         rescuer.onBatchEnded = { [self] id in
             dispatchLoop.wake()
+            mailLoop.wake()
             if case let .once(mine) = mode, id == mine, batchIsSummarised(id) { done.set("batch run \(id) ended") }
         }
         scheduler?.onCreated = { dispatchLoop.wake() }
@@ -91,7 +95,7 @@ public final class Runner: @unchecked Sendable {
         // READY=1 before any loop starts: the heartbeat's first WATCHDOG=1 must not come first.
         notifier?.notify("READY=1")
         workers.start()
-        for loop in [heartbeatLoop, rescueLoop, dispatchLoop] + [scheduleLoop, intakeLoop].compactMap({ $0 }) { loop.start() }
+        for loop in [heartbeatLoop, rescueLoop, dispatchLoop, mailLoop] + [scheduleLoop, intakeLoop].compactMap({ $0 }) { loop.start() }
         logger.notice("runner started", metadata: ["runner": "\(context.identity.id)", "workers": "\(settings.workers)",
                                                    "clock": "\(context.clock.now().iso8601(in: context.zone))",
                                                    "speed": "\(context.clock.speed)"])
@@ -130,12 +134,24 @@ public final class Runner: @unchecked Sendable {
         rescueLoop.stop()
         rescueLoop.join()
         try? rescuer.runOnce()
+        mailLoop.stop()
+        mailLoop.join()
+        if case .once = mode {
+            // `run --once` delivers what it just wrote before it exits, if the server takes it now
+            // (a failure leaves it queued for the next runner: nothing is lost, and the batch's
+            // outcome does not depend on it). A few messages at most, so the exit is not held up.
+            mailSender.shouldStop = { false }
+            do { try mailSender.runOnce(limit: 5) } catch {
+                logger.warning("mail left in the outbox", metadata: ["error": "\(error)"])
+            }
+        }
         heartbeatLoop.stop()
         heartbeatLoop.join()
         scheduler?.close()
         intake?.close()
         dispatcher.close()
         rescuer.close()
+        mailSender.close()
         heartbeat.close()
         if let db = try? context.connect() {
             try? RunnerStore(db: db).stopRunner(context.identity.id)

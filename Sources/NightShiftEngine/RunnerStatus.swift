@@ -66,8 +66,30 @@ public struct RunnerStatus: Codable, Sendable {
     }
     public let requests: [OpenRequest]
 
+    /// The mail outbox: messages by state, and those waiting or dead (oldest first).
+    public struct Mail: Codable, Sendable {
+        public struct Letter: Codable, Sendable {
+            public let id: Int
+            public let subject: String
+            public let state: String
+            public let attempts: Int
+            public let nextAttemptAt: String?
+            public let lastError: String?
+        }
+        /// The SMTP server mail goes to (mail.smtp.url), nil when none is configured.
+        public let server: String?
+        public let queued: Int
+        public let sending: Int
+        public let sent: Int
+        public let dead: Int
+        /// How long the oldest message not sent yet has waited (runner clock to database clock).
+        public let oldestWaitingSeconds: Double?
+        public let letters: [Letter]
+    }
+    public var mail: Mail? = nil
+
     /// Reads the status; `leaseSeconds` decides when a silent runner counts as gone.
-    public static func load(db: PostgresConnection, leaseSeconds: Int, zone: TimeZone) throws -> RunnerStatus {
+    public static func load(db: PostgresConnection, leaseSeconds: Int, zone: TimeZone, smtpServer: String? = nil) throws -> RunnerStatus {
         let running = try db.execute("""
             SELECT j.id, j.batch_run_id, b.batch, b.business_date::text AS business_date, j.job, j.priority, j.attempts, j.lease_owner,
                    j.progress_rows,
@@ -173,8 +195,24 @@ public struct RunnerStatus: Codable, Sendable {
         let requests = try RequestStore(db: db).list(since: Date(timeIntervalSince1970: now)).filter(\.state.isOpen).map {
             OpenRequest(id: $0.id, state: $0.state.rawValue, what: $0.what, requestedBy: $0.requestedBy, situation: $0.situation)
         }
-        return RunnerStatus(at: Date(timeIntervalSince1970: now).iso8601(in: zone), running: runningJobs, waiting: waitingJobs,
-                            runners: runnerInfos, stuck: stuck, requests: requests)
+        let outbox = try OutboxStore(db: db).status()
+        for letter in outbox.letters where letter.state == .dead {
+            stuck.append("mail #\(letter.id) \"\(letter.subject)\" is a dead letter after \(letter.attempts) attempt\(letter.attempts == 1 ? "" : "s"): \(letter.lastError ?? "")"
+                         + " — fix the cause, then `nightshift mail retry \(letter.id)`")
+        }
+        if smtpServer == nil, outbox.waiting > 0 {
+            stuck.append("\(outbox.waiting) message\(outbox.waiting == 1 ? "" : "s") wait in the outbox and no SMTP server is configured: set mail.smtp in etc/nightshift.yaml")
+        }
+        var status = RunnerStatus(at: Date(timeIntervalSince1970: now).iso8601(in: zone), running: runningJobs, waiting: waitingJobs,
+                                  runners: runnerInfos, stuck: stuck, requests: requests)
+        status.mail = Mail(server: smtpServer, queued: outbox.counts[.queued] ?? 0, sending: outbox.counts[.sending] ?? 0,
+                           sent: outbox.counts[.sent] ?? 0, dead: outbox.counts[.dead] ?? 0,
+                           oldestWaitingSeconds: outbox.oldestWaiting.map { now - $0.timeIntervalSince1970 },
+                           letters: outbox.letters.map {
+                               Mail.Letter(id: $0.id, subject: $0.subject, state: $0.state.rawValue, attempts: $0.attempts,
+                                           nextAttemptAt: $0.nextAttemptAt?.iso8601(in: zone), lastError: $0.lastError)
+                           })
+        return status
     }
 }
 

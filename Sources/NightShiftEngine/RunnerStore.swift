@@ -1,5 +1,6 @@
 import Foundation
 import NightShiftCore
+import NightShiftMail
 import PostgresClient
 
 /// The runner's own tables (`nightshift.*`): occurrences, job runs, leases, runners. Every batch
@@ -387,9 +388,10 @@ public final class RunnerStore {
     }
 
     /// Claims batch run `id`'s summary (FOR UPDATE SKIP LOCKED: one runner at a time), lets
-    /// `write` produce it and records it in the same transaction. False when another runner has
-    /// it or it is written already. A failure is recorded on the batch run and rethrown.
-    public func writeSummary(_ id: Int, _ write: (Int) throws -> JobOutput) throws -> Bool {
+    /// `write` produce it, and records it and queues its message in the outbox in the same
+    /// transaction. False when another runner has it or it is written already. A failure is
+    /// recorded on the batch run and rethrown.
+    public func writeSummary(_ id: Int, now: Date, runner: String, _ write: (Int) throws -> (output: JobOutput, message: MailMessage)) throws -> Bool {
         do {
             return try db.transaction {
                 let due = try db.execute("""
@@ -397,8 +399,10 @@ public final class RunnerStore {
                     FOR UPDATE SKIP LOCKED
                     """, [String(id)])
                 guard due.rowCount == 1 else { return false }
-                let output = try write(id)
+                let (output, message) = try write(id)
                 try recordOutput(batchRunID: id, jobRunID: nil, output: output)
+                try OutboxStore(db: db).enqueue(kind: "summary", dedupeKey: "summary:batch_run:\(id)", batchRunID: id, message: message,
+                                                now: now, by: runner)
                 try db.execute("UPDATE nightshift.batch_runs SET summary_at = clock_timestamp(), summary_error = NULL WHERE id = $1",
                                [String(id)])
                 return true

@@ -4,22 +4,23 @@ import NightShiftCore
 import NightShiftMail
 import Packaging
 
-/// Renders the batch summary from `templates/summary.*.mustache` and stores it as an `.eml` in
-/// the outbox, for the managers' morning read.
+/// Renders the batch summary from `templates/summary.*.mustache`, keeps a copy as an `.eml` in
+/// `paths.outbox` (the batch's summary output, for a person to open) and returns the message,
+/// which the caller queues in the outbox table for the mail sender.
 struct SummaryMail {
     let configuration: Configuration
 
-    func write(_ report: BatchReport) throws -> JobOutput {
+    func write(_ report: BatchReport) throws -> (output: JobOutput, message: MailMessage) {
         let settings = configuration.settings
         let templates = try MailTemplates(directory: settings.templatesDirectory, name: "summary")
         let rendered = templates.render(context(report))
-        let message = MailMessage(from: settings.mailFrom, to: settings.mailTo, subject: rendered.subject,
+        let message = MailMessage(from: settings.mail.from, to: settings.mail.to, subject: rendered.subject,
                                   date: report.finishedAt ?? report.startedAt, text: rendered.text, html: rendered.html)
         let name = "\(report.batch.rawValue)-\(report.businessDate)-run\(report.batchRunID)"
         let stored = try Outbox(directory: settings.outboxDirectory).store(message, name: name)
         let hasher = SHA256()
         stored.data.withUnsafeBytes { hasher.update($0) }
-        return JobOutput(kind: .summaryMail, path: stored.path, sha256: try hasher.finalize(), bytes: stored.data.count, rows: nil)
+        return (JobOutput(kind: .summaryMail, path: stored.path, sha256: try hasher.finalize(), bytes: stored.data.count, rows: nil), message)
     }
 
     func context(_ report: BatchReport) -> [String: Any] {

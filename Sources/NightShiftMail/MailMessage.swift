@@ -70,7 +70,7 @@ public struct MailMessage: Sendable {
         return "\(encodeHeaderText(name)) \(address)"
     }
 
-    static func address(in mailbox: String) -> String {
+    public static func address(in mailbox: String) -> String {
         guard let open = mailbox.lastIndex(of: "<"), let close = mailbox.lastIndex(of: ">"), open < close else { return mailbox }
         return String(mailbox[mailbox.index(after: open)..<close])
     }

@@ -92,7 +92,7 @@ struct RunCommand: AsyncParsableCommand {
             case .alreadyEnded:
                 print("this occurrence already ran (run #\(outcome.report.batchRunID), run number \(outcome.report.runNumber)): nothing was run; pass --rerun to run it again")
             }
-            printReport(outcome.report)
+            printReport(outcome.report, smtpConfigured: configuration.settings.mail.smtp != nil)
             if !outcome.report.succeeded || outcome.report.summary == nil { throw ExitCode(1) }
             return
         }
@@ -155,7 +155,7 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 
-    func printReport(_ report: BatchReport) {
+    func printReport(_ report: BatchReport, smtpConfigured: Bool) {
         let zone = TimeZone(identifier: "Asia/Taipei")!
         print("\(report.batch.rawValue) batch for \(report.businessDate) (run #\(report.batchRunID), scheduled \(report.scheduledFor.iso8601(in: zone))): \(report.state.rawValue.uppercased())")
         let width = max(4, report.jobs.map(\.job.name.count).max() ?? 4)
@@ -172,6 +172,18 @@ struct RunCommand: AsyncParsableCommand {
         }
         if report.state == .running { print("the batch has not ended: its released jobs resume when a runner runs it again") }
         if let summary = report.summary { print("summary message: \(summary.path)") }
+        if let mail = report.summaryMail {
+            switch mail.state {
+            case .sent:
+                print("summary mail #\(mail.id): sent to \(mail.recipients.joined(separator: ", "))\(mail.lastReply.map { " (the server: \($0))" } ?? "")")
+            case .queued, .sending:
+                let why = mail.lastError.map { " (\(mail.attempts) attempt\(mail.attempts == 1 ? "" : "s"): \($0))" }
+                    ?? (smtpConfigured ? "" : " (no SMTP server is configured: mail.smtp in etc/nightshift.yaml)")
+                print("summary mail #\(mail.id): in the outbox, not sent yet\(why); the running service delivers it")
+            case .dead:
+                print("summary mail #\(mail.id): NOT delivered, a dead letter: \(mail.lastError ?? "")  (nightshift mail retry \(mail.id) sends it again)")
+            }
+        }
         if let error = report.summaryError, report.summary == nil { print("summary message NOT written: \(error)") }
     }
 }

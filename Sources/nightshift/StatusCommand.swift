@@ -23,7 +23,7 @@ struct StatusCommand: ParsableCommand {
         let db = try PostgresConnection(conninfo: connectionString(options, configuration.settings))
         defer { db.close() }
         let status = try RunnerStatus.load(db: db, leaseSeconds: configuration.settings.service.leaseSeconds,
-                                           zone: configuration.settings.timeZone)
+                                           zone: configuration.settings.timeZone, smtpServer: configuration.settings.mail.smtp?.url)
         if json {
             print(try jsonText(status))
             return
@@ -57,11 +57,31 @@ struct StatusCommand: ParsableCommand {
             print("requests:")
             for request in status.requests { print("  #\(request.id) \(request.what) by \(request.requestedBy): \(request.situation)") }
         }
+        if let mail = status.mail {
+            var line = "mail: \(mail.queued) queued, \(mail.sending) sending, \(mail.sent) sent, \(mail.dead) dead"
+            line += mail.server.map { " (through \($0))" } ?? " (no SMTP server configured: mail.smtp)"
+            if let age = mail.oldestWaitingSeconds, mail.queued + mail.sending > 0 { line += ", the oldest waiting \(formatAge(age))" }
+            print(line)
+            for letter in mail.letters {
+                var text = "  #\(letter.id) \(letter.state) \"\(letter.subject)\", \(letter.attempts) attempt\(letter.attempts == 1 ? "" : "s")"
+                if let next = letter.nextAttemptAt, letter.attempts > 0 { text += ", next at \(next)" }
+                if let error = letter.lastError { text += ": \(error)" }
+                print(text)
+            }
+        }
         if !status.stuck.isEmpty {
             print("needs a look:")
             for item in status.stuck { print("  ! \(item)") }
         }
     }
+}
+
+/// "42 s", "7 min", "3 h 05 min".
+func formatAge(_ seconds: Double) -> String {
+    let whole = max(0, Int(seconds.rounded()))
+    if whole < 120 { return "\(whole) s" }
+    if whole < 7200 { return "\(whole / 60) min" }
+    return String(format: "%d h %02d min", whole / 3600, (whole % 3600) / 60)
 }
 
 /// Pretty, key-sorted JSON with snake_case keys.

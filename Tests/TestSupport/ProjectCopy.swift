@@ -54,7 +54,7 @@ public final class ProjectCopy {
     /// Writes etc/nightshift.yaml for a test: one job slot per runner unless asked, and a load
     /// limit the test suite's own load cannot reach unless asked.
     public func configure(keyring: String, recipient: String, retries: Int = 3, concurrentJobs: Int = 1,
-                          maxLoadPercent: Int = 10_000, maxConnections: Int = 10, signingKey: String? = nil,
+                          maxLoadPercent: Int = 10_000, maxConnections: Int = 12, signingKey: String? = nil,
                           exportThreads: Int = 2) throws {
         try write("etc/nightshift.yaml", """
             timezone: Asia/Taipei

@@ -14,7 +14,7 @@ final class RunnerAPITests: XCTestCase {
         night = try RunnerNight(slow: false)
         port = Int.random(in: 20_000...60_000)
         let settings = try night.project.read("etc/nightshift.yaml")
-        try night.project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "max_connections: 10", with: "max_connections: 12")
+        try night.project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "max_connections: 12", with: "max_connections: 13")
             + "\napi:\n  listen: \"127.0.0.1:\(port)\"\n")
     }
 

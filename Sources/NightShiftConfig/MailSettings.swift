@@ -1,0 +1,159 @@
+import Foundation
+
+/// `mail:` in etc/nightshift.yaml: who the mail is from and to, the SMTP server that delivers it,
+/// and how the outbox retries.
+public struct MailSettings: Sendable, Equatable {
+    public let from: String
+    /// Recipients of the summaries.
+    public let to: [String]
+    /// nil: mail stays in the outbox (`nightshift status` shows it) until a server is configured.
+    public let smtp: SMTPSettings?
+    /// Deliveries tried before a message becomes a dead letter.
+    public let maxAttempts: Int
+    /// The first back-off after a failed delivery; it doubles each time, up to `maxRetrySeconds`.
+    public let retrySeconds: Int
+    public let maxRetrySeconds: Int
+
+    public init(from: String, to: [String], smtp: SMTPSettings? = nil, maxAttempts: Int = 8, retrySeconds: Int = 30,
+                maxRetrySeconds: Int = 3600) {
+        self.from = from
+        self.to = to
+        self.smtp = smtp
+        self.maxAttempts = maxAttempts
+        self.retrySeconds = retrySeconds
+        self.maxRetrySeconds = maxRetrySeconds
+    }
+
+    static func read(_ mail: MappingReader?, root: String) -> MailSettings? {
+        guard let mail else { return nil }
+        let from = mail.string("from", required: true, example: "NightShift <nightshift@luckygas.example>") ?? ""
+        let to = mail.stringList("to", required: true, example: "[ops@luckygas.example]") ?? []
+        if to.isEmpty, mail.has("to") {
+            mail.error("to", line: mail.line(of: "to"), "the summary needs at least one recipient", fix: "list at least one address under `to:`")
+        }
+        let smtp = SMTPSettings.read(mail.mapping("smtp", required: false, example: "`url: smtp://mail.luckygas.example:587`"), root: root)
+        let attempts = mail.int("max_attempts", range: 1...100, example: "8") ?? 8
+        let retry = mail.int("retry_seconds", range: 1...86_400, example: "30") ?? 30
+        let maxRetry = mail.int("max_retry_seconds", range: 1...86_400, example: "3600") ?? 3600
+        if maxRetry < retry {
+            mail.error("max_retry_seconds", line: mail.line(of: "max_retry_seconds"),
+                       "max_retry_seconds (\(maxRetry)) is below retry_seconds (\(retry))", fix: "make max_retry_seconds at least retry_seconds")
+        }
+        mail.finish()
+        return MailSettings(from: from, to: to, smtp: smtp, maxAttempts: attempts, retrySeconds: retry, maxRetrySeconds: maxRetry)
+    }
+}
+
+/// `mail.smtp:` — the server. The password is never in the YAML: it is in the credentials file.
+public struct SMTPSettings: Sendable, Equatable {
+    /// `smtp://host:port` (STARTTLS) or `smtps://host:port` (TLS from the start).
+    public let url: String
+    public let host: String
+    /// False only for a loopback server with `tls: off`.
+    public let requireTLS: Bool
+    /// PEM CA certificates to verify the server with (nil: the system's).
+    public let caFile: String?
+    /// An absolute path outside the project: `username:` and `password:` (nil: no AUTH).
+    public let credentialsFile: String?
+    public let timeoutSeconds: Int
+
+    public init(url: String, host: String, requireTLS: Bool, caFile: String?, credentialsFile: String?, timeoutSeconds: Int) {
+        self.url = url
+        self.host = host
+        self.requireTLS = requireTLS
+        self.caFile = caFile
+        self.credentialsFile = credentialsFile
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    /// 127.0.0.0/8, ::1 and localhost: mail that never leaves this machine.
+    public static func isLoopback(_ host: String) -> Bool {
+        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false).compactMap { UInt8($0) }
+        return octets.count == 4 && octets[0] == 127
+    }
+
+    static func read(_ smtp: MappingReader?, root: String) -> SMTPSettings? {
+        guard let smtp else { return nil }
+        var parsed: (url: String, host: String, implicitTLS: Bool)?
+        if let text = smtp.string("url", required: true, example: "smtp://mail.luckygas.example:587") {
+            let components = URLComponents(string: text)
+            let scheme = components?.scheme?.lowercased()
+            if components?.user != nil || components?.password != nil {
+                smtp.error("url", line: smtp.line(of: "url"), "the URL carries a user or password",
+                           fix: "put them in the file named by mail.smtp.credentials, never in the YAML")
+            } else if let components, scheme == "smtp" || scheme == "smtps", let host = components.host, !host.isEmpty,
+                      components.path.isEmpty || components.path == "/", components.query == nil {
+                parsed = (text, host, scheme == "smtps")
+            } else {
+                smtp.error("url", line: smtp.line(of: "url"), "`\(text)` is not smtp://HOST:PORT (STARTTLS) or smtps://HOST:PORT (TLS)",
+                           fix: "write `url: smtp://mail.luckygas.example:587`")
+            }
+        }
+        let tls = smtp.scalar("tls", required: false, expected: "required or off", example: "required") { ["required": true, "off": false][$0] } ?? true
+        if !tls, let parsed {
+            if parsed.implicitTLS {
+                smtp.error("tls", line: smtp.line(of: "tls"), "tls: off contradicts the smtps:// URL", fix: "use smtp:// or remove tls: off")
+            } else if !SMTPSettings.isLoopback(parsed.host) {
+                smtp.error("tls", line: smtp.line(of: "tls"), "tls: off sends mail and the password in the clear to \(parsed.host), which is not this machine",
+                           fix: "keep TLS (remove tls: off); it may be off only for a loopback server (127.0.0.1, ::1, localhost)")
+            }
+        }
+        var caFile = smtp.string("ca_file", required: false, example: "/etc/ssl/certs/luckygas-ca.pem")
+        if let path = caFile, !path.hasPrefix("/") { caFile = "\(root)/\(path)" }
+        if let path = caFile, !FileManager.default.isReadableFile(atPath: path) {
+            smtp.error("ca_file", line: smtp.line(of: "ca_file"), "\(path) does not exist or cannot be read",
+                       fix: "point mail.smtp.ca_file at the PEM file of the CA that signed the server's certificate")
+        }
+        let credentials = smtp.string("credentials", required: false, example: "/etc/nightshift/smtp-credentials.yaml")
+        if let credentials, let problem = SMTPCredentials.locationProblem(credentials, root: root) {
+            smtp.error("credentials", line: smtp.line(of: "credentials"), problem.problem, fix: problem.fix)
+        }
+        let timeout = smtp.int("timeout_seconds", range: 1...600, example: "30") ?? 30
+        smtp.finish()
+        guard let parsed else { return nil }
+        return SMTPSettings(url: parsed.url, host: parsed.host, requireTLS: tls || parsed.implicitTLS, caFile: caFile,
+                            credentialsFile: credentials, timeoutSeconds: timeout)
+    }
+}
+
+/// The SMTP user name and password, from a file outside the project (never in the YAML, never in
+/// the repository), readable by its owner only:
+///
+///     username: nightshift
+///     password: "…"
+public struct SMTPCredentials: Sendable, Equatable {
+    public let username: String
+    public let password: String
+
+    /// Why `path` is not an acceptable place for credentials (nil: it is).
+    static func locationProblem(_ path: String, root: String) -> (problem: String, fix: String)? {
+        let fix = "keep the credentials file outside the project directory, by absolute path (e.g. /etc/nightshift/smtp-credentials.yaml), so it is never committed"
+        guard path.hasPrefix("/") else { return ("`\(path)` is a relative path, inside the project", fix) }
+        let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let project = URL(fileURLWithPath: root).resolvingSymlinksInPath().path
+        if real == project || real.hasPrefix(project + "/") { return ("\(path) is inside the project directory \(project)", fix) }
+        return nil
+    }
+
+    /// Reads the file: it must be a regular file that only its owner may read.
+    public static func read(path: String) -> Result<SMTPCredentials, ConfigError> {
+        let file = path
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & 0o077 != 0 {
+            return .failure(ConfigError(file: file, line: nil, key: "",
+                                        problem: "the credentials file may be read by others (mode \(String(info.st_mode & 0o777, radix: 8)))",
+                                        fix: "chmod 600 \(path)"))
+        }
+        let diagnostics = Diagnostics()
+        guard let top = MappingReader.open(path: path, file: file, diagnostics: diagnostics, problem: "cannot read the SMTP credentials file",
+                                           fix: "create it with `username:` and `password:` (chmod 600), or correct mail.smtp.credentials") else {
+            return .failure(diagnostics.errors.first ?? ConfigError(file: file, line: nil, key: "", problem: "cannot be read", fix: "check it"))
+        }
+        let username = top.string("username", required: true, example: "nightshift")
+        let password = top.string("password", required: true, example: "\"the password\"")
+        top.finish()
+        guard let username, let password, diagnostics.errors.isEmpty else { return .failure(diagnostics.errors[0]) }
+        return .success(SMTPCredentials(username: username, password: password))
+    }
+}
