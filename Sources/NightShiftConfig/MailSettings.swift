@@ -126,6 +126,11 @@ public struct SMTPCredentials: Sendable, Equatable {
     public let username: String
     public let password: String
 
+    public init(username: String, password: String) {
+        self.username = username
+        self.password = password
+    }
+
     /// Why `path` is not an acceptable place for credentials (nil: it is).
     static func locationProblem(_ path: String, root: String) -> (problem: String, fix: String)? {
         let fix = "keep the credentials file outside the project directory, by absolute path (e.g. /etc/nightshift/smtp-credentials.yaml), so it is never committed"

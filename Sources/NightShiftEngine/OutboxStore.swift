@@ -135,12 +135,12 @@ public struct OutboxStore {
         return result.rowCount == 1
     }
 
-    /// Queues a dead letter again (`nightshift mail retry`), its attempts counted afresh. False
-    /// when `id` is not a dead letter.
+    /// Queues a dead letter again (`nightshift mail retry`), its attempts counted afresh and due
+    /// at once whatever a runner's clock says. False when `id` is not a dead letter.
     public func requeue(_ id: Int, now: Date, by who: String) throws -> Bool {
         let result = try db.execute("""
             WITH again AS (
-                UPDATE nightshift.mail_outbox SET state = 'queued', attempts = 0, next_attempt_at = $2::timestamptz
+                UPDATE nightshift.mail_outbox SET state = 'queued', attempts = 0, next_attempt_at = '-infinity'
                 WHERE id = $1 AND state = 'dead'
                 RETURNING id
             ), recorded AS (
@@ -181,7 +181,8 @@ public struct OutboxStore {
             """, [pgArray(states.map(\.rawValue)), String(limit), newestFirst ? "true" : "false"])
         return (0..<rows.rowCount).map { row in
             let state = MailState(rawValue: rows.string(row, "state")!) ?? .queued
-            let date = { (column: String) in rows.double(row, column).map(Date.init(timeIntervalSince1970:)) }
+            // -infinity: due at once (a retried dead letter).
+            let date = { (column: String) in rows.double(row, column).flatMap { $0.isFinite ? Date(timeIntervalSince1970: $0) : nil } }
             return OutboxStatus.Letter(id: rows.int(row, "id")!, kind: rows.string(row, "kind")!, subject: rows.string(row, "subject")!,
                                        recipients: rows.string(row, "recipients")!.split(separator: "\n").map(String.init), state: state,
                                        attempts: rows.int(row, "attempts")!, nextAttemptAt: state == .queued ? date("next_attempt_at") : nil,

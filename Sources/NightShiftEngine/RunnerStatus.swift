@@ -82,8 +82,8 @@ public struct RunnerStatus: Codable, Sendable {
         public let sending: Int
         public let sent: Int
         public let dead: Int
-        /// How long the oldest message not sent yet has waited (runner clock to database clock).
-        public let oldestWaitingSeconds: Double?
+        /// When the oldest message not sent yet was queued (the runner's clock).
+        public let oldestWaitingSince: String?
         public let letters: [Letter]
     }
     public var mail: Mail? = nil
@@ -207,7 +207,7 @@ public struct RunnerStatus: Codable, Sendable {
                                   runners: runnerInfos, stuck: stuck, requests: requests)
         status.mail = Mail(server: smtpServer, queued: outbox.counts[.queued] ?? 0, sending: outbox.counts[.sending] ?? 0,
                            sent: outbox.counts[.sent] ?? 0, dead: outbox.counts[.dead] ?? 0,
-                           oldestWaitingSeconds: outbox.oldestWaiting.map { now - $0.timeIntervalSince1970 },
+                           oldestWaitingSince: outbox.oldestWaiting?.iso8601(in: zone),
                            letters: outbox.letters.map {
                                Mail.Letter(id: $0.id, subject: $0.subject, state: $0.state.rawValue, attempts: $0.attempts,
                                            nextAttemptAt: $0.nextAttemptAt?.iso8601(in: zone), lastError: $0.lastError)

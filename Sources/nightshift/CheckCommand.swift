@@ -8,7 +8,7 @@ import Packaging
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Validate etc/nightshift.yaml, every job file, the dependency graph, the templates and the export key.",
+        abstract: "Validate etc/nightshift.yaml, every job file, the dependency graph, the templates, the export keys and the SMTP credentials file.",
         discussion: "Prints every problem with its file, line and key and how to fix it. Exits 1 when there is any."
     )
 
@@ -48,6 +48,10 @@ struct CheckCommand: ParsableCommand {
                                     + "\(spec.recipients.joined(separator: ", ")), so archives could not be verified before rows are deleted; "
                                     + "import one recipient's secret key or add a recipient whose secret key it holds")
                 }
+            }
+            // The SMTP credentials are read when mail is sent; say now if they could not be.
+            if let file = settings.mail.smtp?.credentialsFile, case let .failure(error) = SMTPCredentials.read(path: file) {
+                problems.append("etc/nightshift.yaml: mail.smtp.credentials: \(error)")
             }
             if let signingKey = settings.signingKey, !signers.isEmpty {
                 do { _ = try pgp.signingKey(for: signingKey) } catch {

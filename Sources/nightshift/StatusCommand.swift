@@ -60,7 +60,7 @@ struct StatusCommand: ParsableCommand {
         if let mail = status.mail {
             var line = "mail: \(mail.queued) queued, \(mail.sending) sending, \(mail.sent) sent, \(mail.dead) dead"
             line += mail.server.map { " (through \($0))" } ?? " (no SMTP server configured: mail.smtp)"
-            if let age = mail.oldestWaitingSeconds, mail.queued + mail.sending > 0 { line += ", the oldest waiting \(formatAge(age))" }
+            if let since = mail.oldestWaitingSince { line += ", the oldest waiting since \(since)" }
             print(line)
             for letter in mail.letters {
                 var text = "  #\(letter.id) \(letter.state) \"\(letter.subject)\", \(letter.attempts) attempt\(letter.attempts == 1 ? "" : "s")"
@@ -74,14 +74,6 @@ struct StatusCommand: ParsableCommand {
             for item in status.stuck { print("  ! \(item)") }
         }
     }
-}
-
-/// "42 s", "7 min", "3 h 05 min".
-func formatAge(_ seconds: Double) -> String {
-    let whole = max(0, Int(seconds.rounded()))
-    if whole < 120 { return "\(whole) s" }
-    if whole < 7200 { return "\(whole / 60) min" }
-    return String(format: "%d h %02d min", whole / 3600, (whole % 3600) / 60)
 }
 
 /// Pretty, key-sorted JSON with snake_case keys.

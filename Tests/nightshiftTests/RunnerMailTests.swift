@@ -1,0 +1,174 @@
+import Foundation
+import TestSupport
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The summary mail through the outbox to a real SMTP server on loopback (aiosmtpd with STARTTLS
+/// and AUTH), read back with Python's standard MIME parser: delivered once, whatever the server
+/// does, and never at the batch's expense.
+final class RunnerMailTests: XCTestCase {
+    var night: RunnerNight!
+    var server: LoopbackSMTPServer!
+    var credentials: TemporaryDirectory!
+
+    override func setUpWithError() throws {
+        night = try RunnerNight(slow: false)
+        server = try LoopbackSMTPServer()
+        credentials = try TemporaryDirectory("nightshift-credentials")
+        let file = credentials.file("smtp.yaml")
+        try "username: \(server.user!)\npassword: \"\(server.password!)\"\n".write(toFile: file, atomically: true, encoding: .utf8)
+        chmod(file, 0o600)
+        try useSMTP(extra: "")
+    }
+
+    override func tearDown() {
+        night?.tearDown()
+        server?.stop()
+        credentials?.remove()
+    }
+
+    private func useSMTP(extra: String) throws {
+        let settings = try night.project.read("etc/nightshift.yaml")
+        let mail = """
+            mail:
+              from: "NightShift 夜班 <nightshift@luckygas.test>"
+              to:
+                - "營運主管 <ops@luckygas.test>"
+                - cfo@luckygas.test
+              smtp:
+                url: \(server.url)
+                ca_file: \(server.certificate)
+                credentials: \(credentials.file("smtp.yaml"))
+                timeout_seconds: 5
+            \(extra)
+            """
+        let start = try XCTUnwrap(settings.range(of: "mail:\n"))
+        let end = try XCTUnwrap(settings.range(of: "limits:\n"))
+        try night.project.write("etc/nightshift.yaml", settings.replacingCharacters(in: start.lowerBound..<end.lowerBound, with: mail + "\n"))
+    }
+
+    /// The message parsed by Python's `email` package (policy.default decodes RFC 2047 headers).
+    private func parse(_ data: Data) throws -> [String: Any] {
+        let file = credentials.file("received-\(UUID().uuidString.prefix(6)).eml")
+        try data.write(to: URL(fileURLWithPath: file))
+        let script = """
+            import email, email.policy, json, sys
+            m = email.message_from_bytes(open(sys.argv[1], 'rb').read(), policy=email.policy.default)
+            parts = {p.get_content_type(): p.get_content() for p in m.walk() if not p.is_multipart()}
+            print(json.dumps({'subject': str(m['subject']), 'from': str(m['from']), 'to': str(m['to']), 'message_id': str(m['message-id']),
+                              'date': str(m['date']), 'type': m.get_content_type(), 'defects': [str(d) for d in m.defects],
+                              'text': parts.get('text/plain', ''), 'html': parts.get('text/html', '')}))
+            """
+        let result = try runProcess(["/usr/bin/python3", "-c", script, file])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    }
+
+    func testRunOnceDeliversTheSummaryOverSTARTTLSWithAuthAndAStandardParserReadsIt() throws {
+        let result = try night.cli(["run", "--once", "--at", RunnerNight.occurrence])
+        XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
+        XCTAssertTrue(result.stdout.contains("summary mail #1: sent to ops@luckygas.test, cfo@luckygas.test (the server: 250 2.0.0 Ok: queued as 1)"),
+                      result.stdout)
+        let received = server.waitForMessages(1)
+        XCTAssertEqual(received.count, 1)
+        let message = try XCTUnwrap(received.first)
+        XCTAssertTrue(message.tls, "sent after STARTTLS")
+        XCTAssertEqual(message.user, server.user, "authenticated")
+        XCTAssertEqual(message.from, "nightshift@luckygas.test")
+        XCTAssertEqual(message.to, ["ops@luckygas.test", "cfo@luckygas.test"])
+        let parsed = try parse(message.data)
+        XCTAssertEqual(parsed["defects"] as? [String], [])
+        XCTAssertEqual(parsed["type"] as? String, "multipart/alternative")
+        XCTAssertEqual(parsed["from"] as? String, "NightShift 夜班 <nightshift@luckygas.test>")
+        XCTAssertEqual(parsed["to"] as? String, "營運主管 <ops@luckygas.test>, cfo@luckygas.test")
+        XCTAssertTrue((parsed["subject"] as? String ?? "").contains("daily batch 2026-11-22"), "\(parsed)")
+        XCTAssertTrue((parsed["text"] as? String ?? "").contains("delivery_charges"), "\(parsed)")
+        XCTAssertTrue((parsed["html"] as? String ?? "").contains("<html"), "\(parsed)")
+        // What the server got is byte for byte what the outbox holds (and its copy in var/outbox).
+        XCTAssertEqual(try night.scalar("SELECT message_id FROM nightshift.mail_outbox"), parsed["message_id"] as? String)
+        XCTAssertEqual(try night.scalar("SELECT message FROM nightshift.mail_outbox").map { Data($0.utf8) }, message.data)
+        XCTAssertEqual(try night.scalar("SELECT string_agg(coalesce(from_state, '-') || '>' || to_state, ' ' ORDER BY id) FROM nightshift.mail_transitions"),
+                       "->queued queued>sending sending>sent")
+        let status = try night.cli(["status"])
+        XCTAssertTrue(status.stdout.contains("mail: 0 queued, 0 sending, 1 sent, 0 dead (through \(server.url))"), status.stdout)
+    }
+
+    func testTheServerStoppedDuringTheBatchGetsTheMailOnceAfterItComesBackAndARestart() throws {
+        try useSMTP(extra: "  max_attempts: 50\n  retry_seconds: 60\n  max_retry_seconds: 120")
+        let slow = try night.project.read("sql/jobs/customer_consumption.sql")
+        try night.project.write("sql/jobs/customer_consumption.sql", "SELECT pg_sleep(3);\n" + slow)
+        // 60x: 01:59:50 to 02:30 is 30 s of real time, the batch takes a few.
+        let first = try night.start(["run", "--at", RunnerNight.at, "--speed", "60", "--until", "2026-11-23T02:30:00+08:00"], name: "first")
+        try night.waitUntil("customer_consumption runs") { try night.jobState("customer_consumption") == "running" }
+        server.stop()
+        try night.waitUntil("the batch ends and its summary's first delivery fails", timeout: 60) {
+            try night.scalar("SELECT state FROM nightshift.batch_runs") == "succeeded"
+                && (try night.scalar("SELECT attempts FROM nightshift.mail_outbox WHERE state = 'queued'")).flatMap(Int.init) ?? 0 >= 1
+        }
+        XCTAssertEqual(try night.scalar("SELECT string_agg(state, ',') FROM nightshift.job_runs"), "succeeded,succeeded,succeeded,succeeded",
+                       "the mail server's absence changed nothing of the batch")
+        let error = try XCTUnwrap(night.scalar("SELECT last_error FROM nightshift.mail_outbox"))
+        XCTAssertTrue(error.contains("curl error 7") && error.contains("the mail server runs"), error)
+        let status = try night.cli(["status"])
+        XCTAssertTrue(status.stdout.contains("mail: 1 queued") && status.stdout.contains("curl error 7"), status.stdout)
+        // The runner stops with the mail still queued; the server comes back; another runner sends it.
+        first.kill(SIGTERM)
+        XCTAssertEqual(first.wait(timeout: 60), 0, first.logText)
+        XCTAssertTrue(server.received().isEmpty)
+        try server.start()
+        let second = try night.start(["run", "--at", "2026-11-23T02:40:00+08:00", "--speed", "60", "--until", "2026-11-23T03:30:00+08:00"],
+                                     name: "second")
+        try night.waitUntil("the mail is sent", timeout: 60) { try night.scalar("SELECT state FROM nightshift.mail_outbox") == "sent" }
+        Thread.sleep(forTimeInterval: 2)
+        second.kill(SIGTERM)
+        XCTAssertEqual(second.wait(timeout: 60), 0, second.logText)
+        let received = server.received()
+        XCTAssertEqual(received.count, 1, "delivered once")
+        XCTAssertTrue(try XCTUnwrap(parse(received[0].data)["subject"] as? String).contains("daily batch 2026-11-22"))
+        let attempts = try XCTUnwrap(Int(night.scalar("SELECT attempts FROM nightshift.mail_outbox") ?? ""))
+        XCTAssertGreaterThanOrEqual(attempts, 2)
+        XCTAssertEqual(try night.scalar("SELECT count(*) FROM nightshift.mail_transitions WHERE to_state = 'sent'"), "1")
+        XCTAssertEqual(try night.scalar("SELECT count(*) FROM nightshift.mail_transitions WHERE to_state = 'sending'"), String(attempts),
+                       "every attempt is recorded")
+    }
+
+    func testARefusedRecipientIsADeadLetterWithTheServersReplyAndCanBeSentAgain() throws {
+        server.stop()
+        server = try LoopbackSMTPServer(user: server.user, password: server.password, refuse: ["cfo@luckygas.test"], start: false)
+        try "username: \(server.user!)\npassword: \"\(server.password!)\"\n".write(toFile: credentials.file("smtp.yaml"), atomically: true, encoding: .utf8)
+        chmod(credentials.file("smtp.yaml"), 0o600)
+        try useSMTP(extra: "")
+        try server.start()
+        let result = try night.cli(["run", "--once", "--at", RunnerNight.occurrence])
+        XCTAssertEqual(result.status, 0, "the batch itself succeeded: \(result.stdout)\(result.stderr)")
+        XCTAssertTrue(result.stdout.contains("summary mail #1: NOT delivered, a dead letter") && result.stdout.contains("User unknown")
+                      && result.stdout.contains("nightshift mail retry 1"), result.stdout)
+        XCTAssertEqual(try night.scalar("SELECT state || ' ' || attempts FROM nightshift.mail_outbox"), "dead 1", "a 5xx is not retried")
+        XCTAssertTrue(try night.scalar("SELECT last_reply FROM nightshift.mail_outbox")!.hasPrefix("550 5.1.1 <cfo@luckygas.test>"))
+        let status = try night.cli(["status"])
+        XCTAssertTrue(status.stdout.contains("mail #1 \"[NightShift] daily batch 2026-11-22") && status.stdout.contains("is a dead letter after 1 attempt")
+                      && status.stdout.contains("nightshift mail retry 1"), status.stdout)
+        let listed = try night.cli(["mail", "list", "--state", "dead"])
+        XCTAssertTrue(listed.stdout.contains("#1 dead summary") && listed.stdout.contains("User unknown"), listed.stdout + listed.stderr)
+
+        // The address is fixed at the server; the operator sends the dead letter again.
+        server.stop()
+        server.refuse = []
+        try server.start()
+        XCTAssertEqual(try night.cli(["mail", "retry", "2"]).status, 1, "no such dead letter")
+        let retried = try night.cli(["mail", "retry", "1"])
+        XCTAssertEqual(retried.status, 0, retried.stderr)
+        XCTAssertTrue(retried.stdout.contains("mail #1 queued again"), retried.stdout)
+        XCTAssertEqual(try night.scalar("SELECT count(*) FROM nightshift.audit WHERE detail = 'mail #1 queued again'"), "1", "audited")
+        let runner = try night.start(["run", "--at", "2026-11-23T03:00:00+08:00", "--speed", "60", "--until", "2026-11-23T03:20:00+08:00"],
+                                     name: "sender")
+        try night.waitUntil("the mail is sent") { try night.scalar("SELECT state FROM nightshift.mail_outbox") == "sent" }
+        runner.kill(SIGTERM)
+        XCTAssertEqual(runner.wait(timeout: 60), 0, runner.logText)
+        XCTAssertEqual(server.received().count, 1)
+        XCTAssertEqual(try night.scalar("SELECT string_agg(coalesce(from_state, '-') || '>' || to_state, ' ' ORDER BY id) FROM nightshift.mail_transitions"),
+                       "->queued queued>sending sending>dead dead>queued queued>sending sending>sent")
+    }
+}
