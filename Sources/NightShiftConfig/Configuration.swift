@@ -59,6 +59,10 @@ public struct Configuration: Sendable {
             diagnostics.add(ConfigError(file: file, line: nil, key: "depends_on", problem: "\(problem)".components(separatedBy: "; ").first!,
                                         fix: "\(problem)".components(separatedBy: "; ").dropFirst().joined(separator: "; ")))
         }
+        for (name, line) in settings.mail.jobLines.sorted(by: { $0.key < $1.key }) where files[name] == nil && !unreadable.contains(name) {
+            diagnostics.add(ConfigError(file: "etc/nightshift.yaml", line: line, key: "mail.jobs.\(name)", problem: "there is no job \(name)",
+                                        fix: "name a job of jobs/ (\(files.keys.sorted().prefix(5).joined(separator: ", "))…), or remove it"))
+        }
         let calendar = CalendarFile.readAll(root: root, diagnostics: diagnostics)
         let windowsFile = WindowsFile.read(root: root, diagnostics: diagnostics)
         guard diagnostics.errors.isEmpty, let windowsFile else { return (nil, diagnostics.errors) }

@@ -1,4 +1,5 @@
 import Foundation
+import NightShiftCore
 
 /// `mail:` in etc/nightshift.yaml: who the mail is from and to, the SMTP server that delivers it,
 /// and how the outbox retries.
@@ -13,15 +14,64 @@ public struct MailSettings: Sendable, Equatable {
     /// The first back-off after a failed delivery; it doubles each time, up to `maxRetrySeconds`.
     public let retrySeconds: Int
     public let maxRetrySeconds: Int
+    /// When the night's mail is written (`morning:`, minutes after local midnight; 07:00).
+    public let morningMinute: Int
+    /// Per batch (`batches:`): a mail of its own when it ends, and who else gets its mail.
+    public let batches: [BatchKind: BatchMail]
+    /// Per job (`jobs:`): who else gets the mail of a batch that ran it.
+    public let jobs: [String: [String]]
+    /// Where each job under `jobs:` is written (line), to name a job that does not exist.
+    let jobLines: [String: Int]
+
+    public struct BatchMail: Sendable, Equatable {
+        /// The batch also gets a mail of its own when it ends (the night's mail covers it anyway).
+        public let ownMail: Bool
+        public let to: [String]
+
+        public init(ownMail: Bool, to: [String]) {
+            self.ownMail = ownMail
+            self.to = to
+        }
+    }
 
     public init(from: String, to: [String], smtp: SMTPSettings? = nil, maxAttempts: Int = 8, retrySeconds: Int = 30,
-                maxRetrySeconds: Int = 3600) {
+                maxRetrySeconds: Int = 3600, morningMinute: Int = 420, batches: [BatchKind: BatchMail] = [:], jobs: [String: [String]] = [:]) {
         self.from = from
         self.to = to
         self.smtp = smtp
         self.maxAttempts = maxAttempts
         self.retrySeconds = retrySeconds
         self.maxRetrySeconds = maxRetrySeconds
+        self.morningMinute = morningMinute
+        self.batches = batches
+        self.jobs = jobs
+        jobLines = [:]
+    }
+
+    private init(from: String, to: [String], smtp: SMTPSettings?, maxAttempts: Int, retrySeconds: Int, maxRetrySeconds: Int,
+                 morningMinute: Int, batches: [BatchKind: BatchMail], jobs: [String: [String]], jobLines: [String: Int]) {
+        self.from = from
+        self.to = to
+        self.smtp = smtp
+        self.maxAttempts = maxAttempts
+        self.retrySeconds = retrySeconds
+        self.maxRetrySeconds = maxRetrySeconds
+        self.morningMinute = morningMinute
+        self.batches = batches
+        self.jobs = jobs
+        self.jobLines = jobLines
+    }
+
+    /// Who gets the mail about these batch runs' jobs: `to`, then each batch's and each job's
+    /// own recipients, each address once (compared without the display name, case-insensitively).
+    public func recipients(batches kinds: [BatchKind], jobs names: [String]) -> [String] {
+        var seen: Set<String> = []
+        var all: [String] = []
+        for mailbox in to + kinds.flatMap({ batches[$0]?.to ?? [] }) + names.flatMap({ jobs[$0] ?? [] }) {
+            let address = mailbox.lastIndex(of: "<").map { String(mailbox[mailbox.index(after: $0)...].prefix { $0 != ">" }) } ?? mailbox
+            if seen.insert(address.lowercased()).inserted { all.append(mailbox) }
+        }
+        return all
     }
 
     static func read(_ mail: MappingReader?, root: String) -> MailSettings? {
@@ -35,12 +85,40 @@ public struct MailSettings: Sendable, Equatable {
         let attempts = mail.int("max_attempts", range: 1...100, example: "8") ?? 8
         let retry = mail.int("retry_seconds", range: 1...86_400, example: "30") ?? 30
         let maxRetry = mail.int("max_retry_seconds", range: 1...86_400, example: "3600") ?? 3600
+        let morning = mail.scalar("morning", required: false, expected: "a time HH:MM", example: "\"07:00\"") { text -> Int? in
+            let parts = text.split(separator: ":")
+            guard parts.count == 2, parts[0].count == 2, parts[1].count == 2, let h = Int(parts[0]), let m = Int(parts[1]),
+                  (0..<24).contains(h), (0..<60).contains(m) else { return nil }
+            return h * 60 + m
+        } ?? 420
+        var batches: [BatchKind: BatchMail] = [:]
+        if let section = mail.mapping("batches", required: false, example: "`monthly: {own_mail: true, to: [finance@luckygas.example]}`") {
+            for kind in BatchKind.allCases {
+                guard let entry = section.mapping(kind.rawValue, required: false, example: "`{own_mail: true, to: [finance@luckygas.example]}`")
+                else { continue }
+                let own = entry.bool("own_mail") ?? false
+                let to = entry.stringList("to", required: false, example: "[finance@luckygas.example]") ?? []
+                entry.finish()
+                batches[kind] = BatchMail(ownMail: own, to: to)
+            }
+            section.finish()
+        }
+        var jobs: [String: [String]] = [:]
+        var jobLines: [String: Int] = [:]
+        if let section = mail.mapping("jobs", required: false, example: "`monthly_close: [cfo@luckygas.example]`") {
+            for name in section.keys {
+                jobs[name] = section.stringList(name, required: true, example: "[cfo@luckygas.example]") ?? []
+                jobLines[name] = section.line(of: name)
+            }
+            section.finish()
+        }
         if maxRetry < retry {
             mail.error("max_retry_seconds", line: mail.line(of: "max_retry_seconds"),
                        "max_retry_seconds (\(maxRetry)) is below retry_seconds (\(retry))", fix: "make max_retry_seconds at least retry_seconds")
         }
         mail.finish()
-        return MailSettings(from: from, to: to, smtp: smtp, maxAttempts: attempts, retrySeconds: retry, maxRetrySeconds: maxRetry)
+        return MailSettings(from: from, to: to, smtp: smtp, maxAttempts: attempts, retrySeconds: retry, maxRetrySeconds: maxRetry,
+                            morningMinute: morning, batches: batches, jobs: jobs, jobLines: jobLines)
     }
 }
 

@@ -133,6 +133,9 @@ final class MappingReader {
         }
     }
 
+    /// The keys present, in file order (not marked known: read each to mark it).
+    var keys: [String] { pairs.map(\.key) }
+
     /// The line of a key, if present.
     func line(of key: String) -> Int? { pairs.first { $0.key == key }?.line }
 

@@ -24,6 +24,22 @@ public struct BatchReport: Sendable {
         public let skipReason: String?
         public let outputs: [JobOutput]
         public let note: String?
+        /// Its first start and its end, on the runner's clock (nil: not yet).
+        public var startedAt: Date? = nil
+        public var finishedAt: Date? = nil
+        /// Records set aside for review.
+        public var rejectedRows = 0
+        /// Attempts that failed and were retried (or rescued after a lost lease).
+        public var retries = 0
+        /// Why it paused, once per pause (window, load, preempted by …).
+        public var pauses: [String] = []
+        /// Seconds past its priority's start deadline (P1/P2) when it started late.
+        public var lateStartSeconds: Int? = nil
+        /// Why a job that has not run yet waits, and until when.
+        public var waitReason: String? = nil
+        public var waitUntil: Date? = nil
+        /// What it did over time: its attempts and pauses, for the timeline.
+        public var bars: [NightTimeline.Bar] = []
     }
 
     public let batchRunID: Int
@@ -37,6 +53,8 @@ public struct BatchReport: Sendable {
     public let startedAt: Date
     public let finishedAt: Date?
     public let warnings: [String]
+    /// The end of the batch's window (its deadline), nil while it waits to be released.
+    public var deadline: Date? = nil
     public let summary: JobOutput?
     /// Why the summary could not be written (it is retried by the rescuer).
     public let summaryError: String?
@@ -66,16 +84,19 @@ public struct BatchReport: Sendable {
     public var succeeded: Bool { state == .succeeded }
 
     /// Loads batch run `id`; jobs in dependency order (ties: priority, then name).
-    public static func load(_ id: Int, db: PostgresConnection) throws -> BatchReport {
+    /// - Parameter now: the runner's instant, where the bars of jobs still running or paused end
+    ///   (default: the batch's end, else its last recorded change).
+    public static func load(_ id: Int, db: PostgresConnection, now: Date? = nil) throws -> BatchReport {
         let batch = try db.execute("""
             SELECT batch, business_date::text AS business_date, run_number, trigger, state, warnings::text AS warnings, summary_error,
                    extract(epoch FROM scheduled_for)::float8 AS scheduled_for, extract(epoch FROM started_at)::float8 AS started_at,
-                   extract(epoch FROM finished_at)::float8 AS finished_at
+                   extract(epoch FROM finished_at)::float8 AS finished_at, extract(epoch FROM deadline)::float8 AS deadline
             FROM nightshift.batch_runs WHERE id = $1
             """, [String(id)])
         guard batch.rowCount == 1 else {
             throw PostgresError(operation: .execute, sqlState: nil, message: "batch run \(id) does not exist", context: "nightshift.batch_runs")
         }
+        let date = { (column: String) in batch.double(0, column).map { Date(timeIntervalSince1970: $0) } }
         let outputs = try db.execute("""
             SELECT job_run_id, kind, path, sha256, bytes, rows FROM nightshift.outputs WHERE batch_run_id = $1 ORDER BY id
             """, [String(id)])
@@ -92,10 +113,24 @@ public struct BatchReport: Sendable {
         }
         let rows = try db.execute("""
             SELECT id, job, kind, priority, state, depends_on::text AS depends_on, rows_processed, attempts, error_class, error_sqlstate,
-                   error_message, skip_reason, note,
+                   error_message, skip_reason, note, rejected_rows, failures, late_start_seconds, wait_reason,
+                   extract(epoch FROM wait_until)::float8 AS wait_until, extract(epoch FROM started_at)::float8 AS started_at,
+                   extract(epoch FROM finished_at)::float8 AS finished_at,
                    coalesce(extract(epoch FROM finished_at - started_at)::float8, 0) AS seconds
             FROM nightshift.job_runs WHERE batch_run_id = $1
             """, [String(id)])
+        let changes = try db.execute("""
+            SELECT job_run_id, from_state, to_state, reason, extract(epoch FROM at)::float8 AS at
+            FROM nightshift.state_transitions WHERE batch_run_id = $1 AND job_run_id IS NOT NULL ORDER BY job_run_id, at, id
+            """, [String(id)])
+        var history: [Int: [JobHistory.Change]] = [:]
+        var lastChange = 0.0
+        for row in 0..<changes.rowCount {
+            let at = changes.double(row, "at") ?? 0
+            lastChange = max(lastChange, at)
+            history[changes.int(row, "job_run_id")!, default: []].append(
+                JobHistory.Change(to: changes.string(row, "to_state")!, reason: changes.string(row, "reason"), at: Date(timeIntervalSince1970: at)))
+        }
         var jobs: [Job] = []
         var dependencies: [String: [String]] = [:]
         for row in 0..<rows.rowCount {
@@ -105,11 +140,26 @@ public struct BatchReport: Sendable {
                 JobFailure(failureClass: $0, sqlState: rows.string(row, "error_sqlstate"), message: rows.string(row, "error_message") ?? "")
             }
             let state = JobState(rawValue: rows.string(row, "state")!)!
-            jobs.append(Job(job: JobInfo(name: name, kind: rows.string(row, "kind")!, priority: Priority(rawValue: rows.int(row, "priority")!) ?? .p3),
-                            jobRunID: rows.int(row, "id")!, state: state, rows: rows.int(row, "rows_processed") ?? 0,
-                            attempts: rows.int(row, "attempts") ?? 0, seconds: rows.double(row, "seconds") ?? 0,
-                            failure: state.isSuccess ? nil : failure, skipReason: rows.string(row, "skip_reason"),
-                            outputs: byJob[rows.int(row, "id")!] ?? [], note: rows.string(row, "note")))
+            let jobRunID = rows.int(row, "id")!
+            var job = Job(job: JobInfo(name: name, kind: rows.string(row, "kind")!, priority: Priority(rawValue: rows.int(row, "priority")!) ?? .p3),
+                          jobRunID: jobRunID, state: state, rows: rows.int(row, "rows_processed") ?? 0,
+                          attempts: rows.int(row, "attempts") ?? 0, seconds: rows.double(row, "seconds") ?? 0,
+                          failure: state.isSuccess ? nil : failure, skipReason: rows.string(row, "skip_reason"),
+                          outputs: byJob[jobRunID] ?? [], note: rows.string(row, "note"))
+            let instant = { (column: String) in rows.double(row, column).map(Date.init(timeIntervalSince1970:)) }
+            job.startedAt = instant("started_at")
+            job.finishedAt = instant("finished_at")
+            job.rejectedRows = rows.int(row, "rejected_rows") ?? 0
+            job.lateStartSeconds = rows.int(row, "late_start_seconds")
+            if !state.isFinal {
+                job.waitReason = rows.string(row, "wait_reason")
+                job.waitUntil = instant("wait_until")
+            }
+            let changes = JobHistory(history[jobRunID] ?? [])
+            job.retries = changes.retries
+            job.pauses = changes.pauses
+            job.bars = changes.bars(until: now ?? date("finished_at") ?? Date(timeIntervalSince1970: lastChange))
+            jobs.append(job)
         }
         let rejected = try db.execute("""
             SELECT r.id, r.job, r.record_key, r.sqlstate, r.message, count(*) OVER () AS total
@@ -120,7 +170,6 @@ public struct BatchReport: Sendable {
             Reject(reviewID: rejected.int(row, "id")!, job: rejected.string(row, "job")!, key: rejected.int(row, "record_key")!,
                    sqlState: rejected.string(row, "sqlstate"), message: rejected.string(row, "message")!)
         }
-        let date = { (column: String) in batch.double(0, column).map { Date(timeIntervalSince1970: $0) } }
         let mail = try db.execute("""
             SELECT id, state, attempts, array_to_string(envelope_to, ', ') AS recipients, last_reply, last_error
             FROM nightshift.mail_outbox WHERE dedupe_key = $1
@@ -133,6 +182,7 @@ public struct BatchReport: Sendable {
                            finishedAt: date("finished_at"), warnings: parseTextArray(batch.string(0, "warnings") ?? "{}"),
                            summary: summary, summaryError: batch.string(0, "summary_error"), rejects: rejects,
                            rejectCount: rejected.int(0, "total") ?? 0)
+        report.deadline = date("deadline")
         if mail.rowCount == 1 {
             report.summaryMail = MailDelivery(id: mail.int(0, "id")!, state: MailState(rawValue: mail.string(0, "state")!) ?? .queued,
                                               attempts: mail.int(0, "attempts")!, recipients: [mail.string(0, "recipients")!],

@@ -14,6 +14,12 @@ final class Rescuer: @unchecked Sendable {
     var onBatchEnded: (Int) -> Void = { _ in }
     /// Called when jobs were put back in the queue (wakes the dispatcher).
     var onRescued: () -> Void = {}
+    /// Queue the night's mail after `mail.morning` (the service; not `run --once`).
+    var sendsNightMail = false
+    /// Called when the night's mail was queued (wakes the mail sender).
+    var onMailQueued: () -> Void = {}
+    /// The night whose mail could not be written, said once in the log (retried every pass).
+    private var nightMailFailure: String?
 
     init(context: RunnerContext) {
         self.context = context
@@ -57,6 +63,22 @@ final class Rescuer: @unchecked Sendable {
                     failure = failure ?? error
                 }
                 onBatchEnded(id)
+            }
+            if sendsNightMail {
+                do {
+                    if let id = try MorningMail(configuration: context.configuration).queueIfDue(db: db, now: now, runner: runner) {
+                        context.logger.notice("the night's mail is queued", metadata: ["mail": "\(id)"])
+                        nightMailFailure = nil
+                        onMailQueued()
+                    }
+                } catch let error as PostgresError where error.isTransient {
+                    throw error
+                } catch {
+                    if nightMailFailure != "\(error)" {
+                        context.logger.error("the night's mail cannot be written; retrying", metadata: ["error": "\(error)"])
+                        nightMailFailure = "\(error)"
+                    }
+                }
             }
             try sweepStagedExports(db: db)
             if let failure { throw failure }

@@ -84,6 +84,8 @@ public final class Runner: @unchecked Sendable {
             rescueLoop.wake()
         }
         rescuer.onRescued = { dispatchLoop.wake() }
+        rescuer.sendsNightMail = mode == .service
+        rescuer.onMailQueued = { mailLoop.wake() }
         rescuer.onBatchEnded = { [self] id in
             dispatchLoop.wake()
             mailLoop.wake()

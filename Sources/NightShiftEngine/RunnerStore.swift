@@ -391,7 +391,7 @@ public final class RunnerStore {
     /// `write` produce it, and records it and queues its message in the outbox in the same
     /// transaction. False when another runner has it or it is written already. A failure is
     /// recorded on the batch run and rethrown.
-    public func writeSummary(_ id: Int, now: Date, runner: String, _ write: (Int) throws -> (output: JobOutput, message: MailMessage)) throws -> Bool {
+    public func writeSummary(_ id: Int, now: Date, runner: String, _ write: (Int) throws -> (output: JobOutput, message: MailMessage?)) throws -> Bool {
         do {
             return try db.transaction {
                 let due = try db.execute("""
@@ -401,8 +401,10 @@ public final class RunnerStore {
                 guard due.rowCount == 1 else { return false }
                 let (output, message) = try write(id)
                 try recordOutput(batchRunID: id, jobRunID: nil, output: output)
-                try OutboxStore(db: db).enqueue(kind: "summary", dedupeKey: "summary:batch_run:\(id)", batchRunID: id, message: message,
-                                                now: now, by: runner)
+                if let message {
+                    try OutboxStore(db: db).enqueue(kind: "summary", dedupeKey: "summary:batch_run:\(id)", batchRunID: id, message: message,
+                                                    now: now, by: runner)
+                }
                 try db.execute("UPDATE nightshift.batch_runs SET summary_at = clock_timestamp(), summary_error = NULL WHERE id = $1",
                                [String(id)])
                 return true

@@ -172,6 +172,9 @@ struct RunCommand: AsyncParsableCommand {
         }
         if report.state == .running { print("the batch has not ended: its released jobs resume when a runner runs it again") }
         if let summary = report.summary { print("summary message: \(summary.path)") }
+        if report.summary != nil, report.summaryMail == nil {
+            print("summary mail: none of its own for this batch (mail.batches.\(report.batch.rawValue).own_mail); the night's mail at mail.morning covers it")
+        }
         if let mail = report.summaryMail {
             switch mail.state {
             case .sent:

@@ -42,6 +42,9 @@ final class RunnerMailTests: XCTestCase {
                 ca_file: \(server.certificate)
                 credentials: \(credentials.file("smtp.yaml"))
                 timeout_seconds: 5
+              batches:
+                daily:
+                  own_mail: true
             \(extra)
             """
         let start = try XCTUnwrap(settings.range(of: "mail:\n"))

@@ -1,0 +1,42 @@
+import Foundation
+import NightShiftConfig
+import NightShiftCore
+import NightShiftMail
+import PostgresClient
+
+/// The night's mail: once the runner's clock passes `mail.morning` (07:00), one message about
+/// every batch run scheduled since the previous morning, queued in the outbox (and kept as
+/// `night-<date>.eml` in `paths.outbox`). Queued once per night whichever runner gets there first
+/// (`dedupe_key` night:<date>); a runner started later the same day (within 12 hours) still
+/// sends it, older nights are never sent late.
+struct MorningMail {
+    let configuration: Configuration
+    /// How late after the morning a runner may still send it.
+    static let graceSeconds = 12 * 3600
+
+    /// The night whose mail is due at `now`, if any.
+    static func night(at now: Date, morningMinute: Int, zone: TimeZone) -> NightMail.Night? {
+        let offsets = ZoneOffsets(zone)
+        let today = LocalDateTime(now, in: offsets).date
+        let morning = offsets.instant(of: LocalDateTime(date: today, minute: morningMinute))
+        guard now >= morning, now.timeIntervalSince(morning) < Double(graceSeconds) else { return nil }
+        let previous = offsets.instant(of: LocalDateTime(date: today.adding(days: -1), minute: morningMinute))
+        return NightMail.Night(from: previous, to: morning, date: today)
+    }
+
+    /// Queues the night's mail if it is due and not queued yet; its outbox id when queued now.
+    func queueIfDue(db: PostgresConnection, now: Date, runner: String) throws -> Int? {
+        let settings = configuration.settings
+        guard let night = MorningMail.night(at: now, morningMinute: settings.mail.morningMinute, zone: settings.timeZone) else { return nil }
+        let key = "night:\(night.date)"
+        if try db.execute("SELECT 1 FROM nightshift.mail_outbox WHERE dedupe_key = $1", [key]).rowCount > 0 { return nil }
+        let runs = try db.execute("""
+            SELECT id FROM nightshift.batch_runs WHERE scheduled_for >= $1::timestamptz AND scheduled_for < $2::timestamptz
+            ORDER BY scheduled_for, run_number, id
+            """, [iso8601(night.from), iso8601(night.to)])
+        let reports = try (0..<runs.rowCount).map { try BatchReport.load(runs.int($0, "id")!, db: db, now: now) }
+        let message = try NightMail(configuration: configuration).message(reports, night: night, now: now)
+        _ = try Outbox(directory: settings.outboxDirectory).store(message, name: "night-\(night.date)")
+        return try OutboxStore(db: db).enqueue(kind: "night", dedupeKey: key, batchRunID: nil, message: message, now: now, by: runner)
+    }
+}
