@@ -18,7 +18,8 @@ public struct JobFailure: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        (sqlState.map { "[SQLSTATE \($0)] " } ?? "") + message + " (\(failureClass.rawValue))"
+        // A PostgreSQL error's message names its SQLSTATE already.
+        (sqlState.flatMap { message.contains("SQLSTATE \($0)") ? nil : "[SQLSTATE \($0)] " } ?? "") + message + " (\(failureClass.rawValue))"
     }
 
     /// Classifies anything a job can throw.

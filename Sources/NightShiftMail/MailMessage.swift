@@ -21,8 +21,14 @@ public struct MailMessage: Sendable {
         self.html = html
     }
 
-    /// The message as sent on the wire: CRLF line endings, 7-bit headers, base64 bodies.
-    public func rendered(boundary: String = "nightshift-" + UUID().uuidString.lowercased()) -> String {
+    /// The message as sent on the wire: CRLF line endings, 7-bit headers, base64 bodies. The same
+    /// message renders to the same bytes: the boundary comes from the Message-ID (it cannot occur
+    /// in a base64 body, which has no `-`).
+    public func rendered() -> String {
+        rendered(boundary: "nightshift-" + messageID.filter { $0.isLetter || $0.isNumber })
+    }
+
+    public func rendered(boundary: String) -> String {
         var lines: [String] = [
             "From: \(MailMessage.encodeMailbox(from))",
             "To: \(to.map(MailMessage.encodeMailbox).joined(separator: ",\r\n "))",

@@ -49,7 +49,7 @@ final class FailurePathTests: XCTestCase {
             """], stdin: Data(text.utf8)).stdout
         XCTAssertTrue(parsed.hasPrefix("[NightShift] daily batch 2026-11-22: 1 failed, 2 skipped of 9 jobs"), parsed)
         XCTAssertTrue(parsed.contains("FAILED — action needed"))
-        XCTAssertTrue(parsed.contains("error: [SQLSTATE 42703]"), parsed)
+        XCTAssertTrue(parsed.contains("error: PostgreSQL execute failed [SQLSTATE 42703]"), parsed)
         XCTAssertTrue(parsed.contains("skipped because: dependency daily_sales_summary failed"), parsed)
     }
 

@@ -29,7 +29,7 @@ final class RunnerMailTests: XCTestCase {
         credentials?.remove()
     }
 
-    private func useSMTP(extra: String) throws {
+    private func useSMTP(extra: String, ownMail: Bool = true, batchTo: String = "[]") throws {
         let settings = try night.project.read("etc/nightshift.yaml")
         let mail = """
             mail:
@@ -44,7 +44,8 @@ final class RunnerMailTests: XCTestCase {
                 timeout_seconds: 5
               batches:
                 daily:
-                  own_mail: true
+                  own_mail: \(ownMail)
+                  to: \(batchTo)
             \(extra)
             """
         let start = try XCTUnwrap(settings.range(of: "mail:\n"))
@@ -173,5 +174,63 @@ final class RunnerMailTests: XCTestCase {
         XCTAssertEqual(server.received().count, 1)
         XCTAssertEqual(try night.scalar("SELECT string_agg(coalesce(from_state, '-') || '>' || to_state, ' ' ORDER BY id) FROM nightshift.mail_transitions"),
                        "->queued queued>sending sending>dead dead>queued queued>sending sending>sent")
+    }
+
+    func testTheNightsMailArrivesAfterSevenWithTheTimelineAndTheRecipientsOfItsBatchesAndJobs() throws {
+        try useSMTP(extra: """
+              jobs:
+                delivery_charges: [billing@luckygas.test]
+            """, ownMail: false, batchTo: "[\"倉儲 <warehouse@luckygas.test>\"]")
+        try night.project.write("sql/jobs/customer_consumption.sql", "SELECT no_such_column FROM erp.deliveries;\n")
+        // 01:59:50 to 07:05 at 600x: about 30 s; the daily batch runs at 02:00, the night's mail is due at 07:00.
+        let runner = try night.start(["run", "--at", RunnerNight.at, "--speed", "600", "--until", "2026-11-23T07:05:00+08:00"], name: "night")
+        XCTAssertEqual(runner.wait(timeout: 120), 0, runner.logText)
+        try night.waitUntil("the night's mail is sent") { try night.scalar("SELECT state FROM nightshift.mail_outbox WHERE kind = 'night'") == "sent" }
+        XCTAssertEqual(try night.scalar("SELECT count(*) FROM nightshift.mail_outbox"), "1", "no mail of the batch's own")
+        XCTAssertEqual(try night.scalar("SELECT dedupe_key FROM nightshift.mail_outbox"), "night:2026-11-23")
+        let received = server.received()
+        XCTAssertEqual(received.count, 1)
+        let message = try XCTUnwrap(received.first)
+        XCTAssertEqual(Set(message.to), ["ops@luckygas.test", "cfo@luckygas.test", "warehouse@luckygas.test", "billing@luckygas.test"])
+        let parsed = try parse(message.data)
+        XCTAssertEqual(parsed["defects"] as? [String], [])
+        XCTAssertEqual(parsed["subject"] as? String, "[NightShift] night of 2026-11-23: ACTION NEEDED — 1 failed of 4 jobs")
+        XCTAssertTrue((parsed["to"] as? String ?? "").contains("倉儲 <warehouse@luckygas.test>"), "\(parsed)")
+        // The Date header is the runner's clock in Asia/Taipei: 07:00 of the simulated morning.
+        XCTAssertTrue((parsed["date"] as? String ?? "").contains("23 Nov 2026 07:0") && (parsed["date"] as? String ?? "").hasSuffix("+0800"), "\(parsed)")
+        let text = try XCTUnwrap(parsed["text"] as? String)
+        // The result first, then the failure; the timeline; the batch's jobs.
+        let result = try XCTUnwrap(text.range(of: "Result:      FAILED — action needed: 1 failed of 4 jobs"))
+        let failure = try XCTUnwrap(text.range(of: "  failed: customer_consumption: "))
+        let timeline = try XCTUnwrap(text.range(of: "Timeline ("))
+        let batch = try XCTUnwrap(text.range(of: "== daily batch for business date 2026-11-22: FAILED"))
+        XCTAssertTrue(result.lowerBound < failure.lowerBound && failure.lowerBound < timeline.lowerBound && timeline.lowerBound < batch.lowerBound, text)
+        XCTAssertTrue(text.contains("Night:       2026-11-22 07:00 → 2026-11-23 07:00"), text)
+        let lines = text.components(separatedBy: "\n")
+        // From the batch's start to its window's end (06:00), all of it optimal on a weekday night.
+        let band = try XCTUnwrap(lines.first { $0.hasPrefix("window ") })
+        XCTAssertTrue(band.hasSuffix(" " + String(repeating: "=", count: 48)), band)
+        let failedRow = try XCTUnwrap(lines.first { $0.hasPrefix("customer_consumption P4") })
+        XCTAssertTrue(failedRow.contains("x") && !failedRow.contains("#"), failedRow)
+        let chargesRow = try XCTUnwrap(lines.first { $0.hasPrefix("delivery_charges P3") })
+        XCTAssertTrue(chargesRow.contains("#"), chargesRow)
+        XCTAssertTrue(text.contains("    error: PostgreSQL execute failed [SQLSTATE 42703]: column \"no_such_column\" does not exist"), text)
+        // Mail-safe HTML: the chart is a table, nothing is fetched, nothing runs.
+        let html = try XCTUnwrap(parsed["html"] as? String)
+        XCTAssertTrue(html.contains("Timeline of the night") && html.contains("colspan="), html)
+        for forbidden in ["<script", "src=", "http://", "https://", "url(", "position:", "display:flex"] {
+            XCTAssertFalse(html.lowercased().contains(forbidden), forbidden)
+        }
+        // A person can look at it: headless Chromium renders the kept copy to a PNG.
+        let copy = "\(night.project.root)/var/outbox/night-2026-11-23.eml"
+        XCTAssertEqual(FileManager.default.contents(atPath: copy), message.data)
+        let png = credentials.file("night.png")
+        let rendered = try runProcess(["\(repositoryRoot())/scripts/render-mail", copy, png, "1100x1600"])
+        XCTAssertEqual(rendered.status, 0, rendered.stdout + rendered.stderr)
+        let image = try XCTUnwrap(FileManager.default.contents(atPath: png))
+        XCTAssertEqual(Array(image.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "a PNG")
+        let width = image[16..<20].reduce(0) { $0 << 8 | Int($1) }
+        XCTAssertEqual(width, 1100)
+        XCTAssertGreaterThan(image.count, 20_000, "not a blank page")
     }
 }
