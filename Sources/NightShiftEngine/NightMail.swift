@@ -41,7 +41,9 @@ struct NightMail {
         if reports.isEmpty {
             result = "no batch ran"
         } else if ok {
-            result = night == nil ? "all \(jobs.count) jobs succeeded" : "all \(reports.count) batch\(reports.count == 1 ? "" : "es") succeeded (\(jobs.count) jobs)"
+            result = night == nil ? "all \(jobs.count) jobs succeeded"
+                : reports.count == 1 ? "the \(reports[0].batch.rawValue) batch succeeded (\(jobs.count) jobs)"
+                : "all \(reports.count) batches succeeded (\(jobs.count) jobs)"
         } else {
             var parts: [String] = []
             if !failed.isEmpty { parts.append("\(failed.count) failed") }

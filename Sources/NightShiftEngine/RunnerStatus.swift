@@ -201,7 +201,7 @@ public struct RunnerStatus: Codable, Sendable {
                          + " — fix the cause, then `nightshift mail retry \(letter.id)`")
         }
         if smtpServer == nil, outbox.waiting > 0 {
-            stuck.append("\(outbox.waiting) message\(outbox.waiting == 1 ? "" : "s") wait in the outbox and no SMTP server is configured: set mail.smtp in etc/nightshift.yaml")
+            stuck.append("\(outbox.waiting) message\(outbox.waiting == 1 ? " waits" : "s wait") in the outbox and no SMTP server is configured: set mail.smtp in etc/nightshift.yaml")
         }
         var status = RunnerStatus(at: Date(timeIntervalSince1970: now).iso8601(in: zone), running: runningJobs, waiting: waitingJobs,
                                   runners: runnerInfos, stuck: stuck, requests: requests)
