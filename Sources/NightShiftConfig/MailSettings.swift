@@ -20,6 +20,10 @@ public struct MailSettings: Sendable, Equatable {
     public let batches: [BatchKind: BatchMail]
     /// Per job (`jobs:`): who else gets the mail of a batch that ran it.
     public let jobs: [String: [String]]
+    /// Who gets the immediate alerts (`on_call:`); empty: alerts are recorded and logged only.
+    public var onCall: [String] = []
+    /// A message waiting longer than this (`outbox_alert_minutes:`) is an alert: the outbox backs up.
+    public var outboxAlertMinutes = 30
     /// Where each job under `jobs:` is written (line), to name a job that does not exist.
     let jobLines: [String: Int]
 
@@ -116,9 +120,14 @@ public struct MailSettings: Sendable, Equatable {
             mail.error("max_retry_seconds", line: mail.line(of: "max_retry_seconds"),
                        "max_retry_seconds (\(maxRetry)) is below retry_seconds (\(retry))", fix: "make max_retry_seconds at least retry_seconds")
         }
+        let onCall = mail.stringList("on_call", required: false, example: "[\"值班 <oncall@luckygas.example>\"]") ?? []
+        let outboxMinutes = mail.int("outbox_alert_minutes", range: 1...10_080, example: "30") ?? 30
         mail.finish()
-        return MailSettings(from: from, to: to, smtp: smtp, maxAttempts: attempts, retrySeconds: retry, maxRetrySeconds: maxRetry,
-                            morningMinute: morning, batches: batches, jobs: jobs, jobLines: jobLines)
+        var settings = MailSettings(from: from, to: to, smtp: smtp, maxAttempts: attempts, retrySeconds: retry, maxRetrySeconds: maxRetry,
+                                    morningMinute: morning, batches: batches, jobs: jobs, jobLines: jobLines)
+        settings.onCall = onCall
+        settings.outboxAlertMinutes = outboxMinutes
+        return settings
     }
 }
 

@@ -42,7 +42,8 @@ public enum FinishForecast {
             }
             let job = waiting.remove(at: index)
             let ready = job.dependsOn.compactMap { done[$0] }.max() ?? 0
-            let slot = free.firstIndex(where: { $0 <= ready }) ?? 0
+            // The slot free latest but by `ready` (best fit), else the one free first.
+            let slot = free.lastIndex(where: { $0 <= ready }) ?? 0
             let start = max(ready, free[slot])
             let end = start + max(0, job.seconds)
             free[slot] = end

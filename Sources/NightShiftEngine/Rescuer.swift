@@ -20,6 +20,8 @@ final class Rescuer: @unchecked Sendable {
     var onMailQueued: () -> Void = {}
     /// The night whose mail could not be written, said once in the log (retried every pass).
     private var nightMailFailure: String?
+    /// The last failure to raise alerts, said once in the log.
+    private var alertFailure: String?
 
     init(context: RunnerContext) {
         self.context = context
@@ -78,6 +80,21 @@ final class Rescuer: @unchecked Sendable {
                         context.logger.error("the night's mail cannot be written; retrying", metadata: ["error": "\(error)"])
                         nightMailFailure = "\(error)"
                     }
+                }
+            }
+            do {
+                for incident in try Alerts(configuration: context.configuration).runOnce(db: db, now: now, runner: runner) {
+                    context.logger.error("ALERT: \(incident.subject)", metadata: ["incident": "\(incident.key)",
+                                                                                    "on_call": "\(context.configuration.settings.mail.onCall.isEmpty ? "nobody (mail.on_call)" : "mailed")"])
+                    onMailQueued()
+                }
+                alertFailure = nil
+            } catch let error as PostgresError where error.isTransient {
+                throw error
+            } catch {
+                if alertFailure != "\(error)" {
+                    context.logger.error("alerts cannot be raised; retrying", metadata: ["error": "\(error)"])
+                    alertFailure = "\(error)"
                 }
             }
             try sweepStagedExports(db: db)

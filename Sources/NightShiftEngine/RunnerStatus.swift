@@ -88,6 +88,17 @@ public struct RunnerStatus: Codable, Sendable {
     }
     public var mail: Mail? = nil
 
+    /// Alerts raised in the last 24 hours (database clock), newest first.
+    public struct Alert: Codable, Sendable {
+        public let id: Int
+        public let kind: String
+        public let subject: String
+        public let raisedAt: String
+        /// Whether its mail went to the on-call list (nil: nobody is on call).
+        public let mailState: String?
+    }
+    public var alerts: [Alert] = []
+
     /// Reads the status; `leaseSeconds` decides when a silent runner counts as gone.
     public static func load(db: PostgresConnection, leaseSeconds: Int, zone: TimeZone, smtpServer: String? = nil) throws -> RunnerStatus {
         let running = try db.execute("""
@@ -205,6 +216,17 @@ public struct RunnerStatus: Codable, Sendable {
         }
         var status = RunnerStatus(at: Date(timeIntervalSince1970: now).iso8601(in: zone), running: runningJobs, waiting: waitingJobs,
                                   runners: runnerInfos, stuck: stuck, requests: requests)
+        let alerts = try db.execute("""
+            SELECT a.id, a.kind, a.subject, extract(epoch FROM a.raised_at)::float8 AS raised_at, m.state AS mail_state
+            FROM nightshift.alerts a LEFT JOIN nightshift.mail_outbox m ON m.id = a.mail_id
+            WHERE a.raised_at > now() - interval '24 hours' OR a.id IN (SELECT id FROM nightshift.alerts ORDER BY id DESC LIMIT 5)
+            ORDER BY a.id DESC LIMIT 20
+            """)
+        status.alerts = (0..<alerts.rowCount).map { row in
+            Alert(id: alerts.int(row, "id")!, kind: alerts.string(row, "kind")!, subject: alerts.string(row, "subject")!,
+                  raisedAt: Date(timeIntervalSince1970: alerts.double(row, "raised_at") ?? 0).iso8601(in: zone),
+                  mailState: alerts.string(row, "mail_state"))
+        }
         status.mail = Mail(server: smtpServer, queued: outbox.counts[.queued] ?? 0, sending: outbox.counts[.sending] ?? 0,
                            sent: outbox.counts[.sent] ?? 0, dead: outbox.counts[.dead] ?? 0,
                            oldestWaitingSince: outbox.oldestWaiting?.iso8601(in: zone),

@@ -20,7 +20,9 @@ struct CheckCommand: ParsableCommand {
         var problems = errors.map(\.description)
         if let configuration {
             let settings = configuration.settings
-            do { _ = try MailTemplates(directory: settings.templatesDirectory, name: "summary") } catch { problems.append("\(error)") }
+            for name in ["summary", "alert"] {
+                do { _ = try MailTemplates(directory: settings.templatesDirectory, name: name) } catch { problems.append("\(error)") }
+            }
             // Every export's keys must be in the keyring: recipients able to encrypt, the signing key able to sign.
             var recipients: [String: String] = [:]
             var signers: Set<String> = []

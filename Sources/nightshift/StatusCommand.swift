@@ -69,6 +69,12 @@ struct StatusCommand: ParsableCommand {
                 print(text)
             }
         }
+        if !status.alerts.isEmpty {
+            print("alerts (last 24 h):")
+            for alert in status.alerts {
+                print("  #\(alert.id) \(alert.raisedAt) \(alert.subject) [\(alert.mailState.map { "mail \($0)" } ?? "nobody on call: mail.on_call")]")
+            }
+        }
         if !status.stuck.isEmpty {
             print("needs a look:")
             for item in status.stuck { print("  ! \(item)") }

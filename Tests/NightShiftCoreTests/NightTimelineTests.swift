@@ -101,3 +101,24 @@ final class JobHistoryTests: XCTestCase {
         XCTAssertEqual(JobHistory([.init(to: "skipped", reason: "dependency failed", at: t(3))]).bars(until: t(9)), [])
     }
 }
+
+/// The earliest likely end of a batch's remaining work, for the window-miss alert.
+final class FinishForecastTests: XCTestCase {
+    func testRemainingWorkIsLaidOutOnTheSlotsByDependency() {
+        let now = at("2026-11-23T05:00:00+08:00")
+        let work = [
+            FinishForecast.Work(name: "charges", dependsOn: [], seconds: 600, running: true),
+            FinishForecast.Work(name: "export", dependsOn: ["charges"], seconds: 1200, running: false),
+            FinishForecast.Work(name: "trend", dependsOn: ["sales"], seconds: 900, running: false), // sales already ended
+            FinishForecast.Work(name: "register", dependsOn: ["export"], seconds: 300, running: false),
+        ]
+        // Two slots: trend runs beside charges; export after charges (10 min), register after it: 10 + 20 + 5.
+        XCTAssertEqual(FinishForecast.finish(of: work, now: now, slots: 2), now.addingTimeInterval(2100))
+        // One slot: charges 10, then in queue order export 20, trend 15, register 5.
+        XCTAssertEqual(FinishForecast.finish(of: work, now: now, slots: 1), now.addingTimeInterval(3000))
+        XCTAssertEqual(FinishForecast.finish(of: [], now: now, slots: 2), now)
+        // Three running jobs on a runner with two slots (another runner's): all three hold a slot.
+        let three = (1...3).map { FinishForecast.Work(name: "j\($0)", dependsOn: [], seconds: Double($0 * 60), running: true) }
+        XCTAssertEqual(FinishForecast.finish(of: three, now: now, slots: 2), now.addingTimeInterval(180))
+    }
+}
