@@ -16,6 +16,10 @@ let package = Package(
         // The HTTP trigger: a small server on BSD sockets with no further dependencies (builds in
         // seconds; Hummingbird or Vapor bring SwiftNIO, minutes on CI's two cores).
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        // Metrics: the swift-metrics API in the engine, Prometheus as its backend in the CLI
+        // (swift-prometheus needs only swift-metrics and swift-atomics: seconds to build).
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries: module maps only. Only the wrapper modules below import them.
@@ -44,6 +48,7 @@ let package = Package(
             "NightShiftCore", "NightShiftConfig", "PostgresClient", "Packaging", "NightShiftMail", "SMTPClient",
             .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ]),
         // The HTTP trigger API (`api:` in etc/nightshift.yaml), served by `nightshift run`.
         .target(name: "NightShiftAPI", dependencies: [
@@ -51,6 +56,7 @@ let package = Package(
             .product(name: "FlyingFox", package: "FlyingFox"),
             .product(name: "FlyingSocks", package: "FlyingFox"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "nightshift", dependencies: [
             "NightShiftEngine", "NightShiftConfig", "NightShiftCore", "NightShiftAPI", "Packaging",
@@ -58,6 +64,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
         // scripts/bench: planning benchmark against the obvious alternative (release build).

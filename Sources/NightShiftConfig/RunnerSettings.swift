@@ -67,6 +67,8 @@ public struct RunnerSettings: Sendable {
     public let monthEndCheck: String?
     /// `api:` — the HTTP trigger served by `nightshift run` (nil: none).
     public let api: APISettings?
+    /// `metrics:` — Prometheus metrics (nil: none).
+    public var metrics: MetricsSettings? = nil
 
     /// The connections one runner opens with this configuration (the HTTP trigger has its own).
     public var connectionsPerRunner: Int { Self.connectionsNeeded(slots: concurrentJobs) + (api == nil ? 0 : 1) }
@@ -171,10 +173,11 @@ public struct RunnerSettings: Sendable {
             }
         }
         monthEnd?.finish()
+        let metrics = MetricsSettings.read(top.mapping("metrics", required: false, example: "`listen: \"127.0.0.1:9464\"`"), root: root)
         top.finish()
 
         guard diagnostics.errors.count == before, let zone, let mail else { return nil }
-        return RunnerSettings(root: root, timeZone: zone, environment: environment, databaseURL: url, jobsDirectory: jobs, sqlDirectory: sql,
+        var settings = RunnerSettings(root: root, timeZone: zone, environment: environment, databaseURL: url, jobsDirectory: jobs, sqlDirectory: sql,
                               templatesDirectory: templates, exportsDirectory: exports, outboxDirectory: outbox, inboxDirectory: inbox,
                               reportsDirectory: reports, archivesDirectory: archives, keyring: keyringValue.hasPrefix("/") ? keyringValue : "\(root)/\(keyringValue)",
                               recipient: recipient, compressionLevel: level, zstdLevel: zstdLevel, exportThreads: threads,
@@ -184,5 +187,7 @@ public struct RunnerSettings: Sendable {
                               maxConnections: connections, totalConnections: totalConnections,
                               schedules: schedules,
                               service: service, monthlyWaitsForClose: waitForClose, monthEndCheck: check, api: api)
+        settings.metrics = metrics
+        return settings
     }
 }

@@ -22,6 +22,8 @@ final class Rescuer: @unchecked Sendable {
     private var nightMailFailure: String?
     /// The last failure to raise alerts, said once in the log.
     private var alertFailure: String?
+    /// When the metrics' gauges were last sampled (every 5 s at most).
+    private var lastSample = Date.distantPast
 
     init(context: RunnerContext) {
         self.context = context
@@ -39,6 +41,7 @@ final class Rescuer: @unchecked Sendable {
                                                                                 "former_owner": "\(job.formerOwner)", "now": "\(job.state.rawValue)"])
             }
             if !rescued.isEmpty { onRescued() }
+            RunnerMetrics.leasesLost(rescued.count, rescued: true)
             let released = try MonthEndClose(configuration: context.configuration, db: db).releaseDue(now: now, runner: runner)
             for (id, why) in released {
                 context.logger.notice("held batch released", metadata: ["batch_run": "\(id)", "why": "\(why)"])
@@ -46,7 +49,18 @@ final class Rescuer: @unchecked Sendable {
             if !released.isEmpty { onRescued() }
             let skipped = try store.skipBlockedJobs(now: now, runner: runner)
             if skipped > 0 { context.logger.warning("jobs skipped", metadata: ["count": "\(skipped)"]) }
-            for id in try store.closeFinishedBatches(now: now, runner: runner) {
+            let closed = try store.closeFinishedBatches(now: now, runner: runner)
+            if !closed.isEmpty {
+                let batches = try db.execute("""
+                    SELECT id, batch, state, extract(epoch FROM finished_at - started_at)::float8 AS seconds
+                    FROM nightshift.batch_runs WHERE id = ANY ($1::bigint[])
+                    """, [pgArray(closed.map(String.init))])
+                for row in 0..<batches.rowCount {
+                    RunnerMetrics.batchClosed(batch: batches.string(row, "batch")!, state: batches.string(row, "state")!,
+                                              seconds: batches.double(row, "seconds") ?? 0)
+                }
+            }
+            for id in closed {
                 context.logger.notice("batch closed", metadata: ["batch_run": "\(id)"])
                 onBatchEnded(id)
             }
@@ -84,6 +98,7 @@ final class Rescuer: @unchecked Sendable {
             }
             do {
                 for incident in try Alerts(configuration: context.configuration).runOnce(db: db, now: now, runner: runner) {
+                    RunnerMetrics.alertRaised(kind: incident.kind)
                     context.logger.error("ALERT: \(incident.subject)", metadata: ["incident": "\(incident.key)",
                                                                                     "on_call": "\(context.configuration.settings.mail.onCall.isEmpty ? "nobody (mail.on_call)" : "mailed")"])
                     onMailQueued()
@@ -98,6 +113,10 @@ final class Rescuer: @unchecked Sendable {
                 }
             }
             try sweepStagedExports(db: db)
+            if Date().timeIntervalSince(lastSample) >= 5 {
+                try RunnerMetrics.sample(db: db)
+                lastSample = Date()
+            }
             if let failure { throw failure }
         }
     }

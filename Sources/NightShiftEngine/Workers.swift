@@ -152,7 +152,9 @@ final class Workers: @unchecked Sendable {
                      bookkeeping: ConnectionKeeper) {
         let logger = context.logger
         let result: Result<JobOutcome, Error>
-        if let job = context.configuration.jobs.first(where: { $0.name == claimed.job && $0.batch == claimed.batch }) {
+        let started = Date()
+        let definition = context.configuration.jobs.first(where: { $0.name == claimed.job && $0.batch == claimed.batch })
+        if let job = definition {
             logger.info("job started", metadata: ["job": "\(claimed.job)", "job_run": "\(claimed.jobRunID)", "attempt": "\(claimed.attempt)"])
             result = Result {
                 try connection.use { db in
@@ -173,7 +175,11 @@ final class Workers: @unchecked Sendable {
             result = .failure(JobFailure(failureClass: .permanent, sqlState: nil,
                                          message: "job \(claimed.job) is not in this runner's configuration (jobs/\(claimed.job).yaml was removed or renamed since the batch was planned)"))
         }
-        record(claimed, control: control, result: result, bookkeeping: bookkeeping)
+        if let state = record(claimed, control: control, result: result, bookkeeping: bookkeeping) {
+            let outcome = try? result.get()
+            RunnerMetrics.attemptEnded(job: claimed.job, priority: definition?.priority, state: state, seconds: Date().timeIntervalSince(started),
+                                       rows: outcome?.rows ?? 0, rejects: outcome?.rejects ?? 0)
+        }
     }
 
     private func execute(_ job: JobDefinition, _ claimed: RunnerStore.ClaimedJob, control: JobControl,
@@ -188,22 +194,24 @@ final class Workers: @unchecked Sendable {
     /// Records how the attempt ended. Bookkeeping survives database outages: it is retried with
     /// back-off until it is written, or until the lease is known to be lost (then another runner
     /// owns the job and nothing is written).
+    /// - Returns: the state written, nil when nothing was (the lease was lost, or recording failed).
+    @discardableResult
     private func record(_ claimed: RunnerStore.ClaimedJob, control: JobControl, result: Result<JobOutcome, Error>,
-                        bookkeeping: ConnectionKeeper) {
+                        bookkeeping: ConnectionKeeper) -> JobState? {
         let logger = context.logger
         let owner = context.identity.id
         var delay = 0.5
         while true {
             do {
-                try bookkeeping.use { db in
+                return try bookkeeping.use { db in
                     let store = RunnerStore(db: db, zone: context.zone)
-                    try write(claimed, control: control, result: result, store: store)
+                    return try write(claimed, control: control, result: result, store: store)
                 }
-                return
             } catch let lost as LeaseLost {
                 logger.warning("lease lost; the job belongs to another runner now", metadata: ["job": "\(claimed.job)", "error": "\(lost)"])
                 discardStaged(result)
-                return
+                RunnerMetrics.leasesLost(1)
+                return nil
             } catch let error as PostgresError where error.isTransient {
                 logger.warning("cannot record the job's end yet; retrying", metadata: ["job": "\(claimed.job)", "error": "\(error)",
                                                                                       "in_seconds": "\(delay)"])
@@ -215,13 +223,13 @@ final class Workers: @unchecked Sendable {
                 logger.error("recording the job's end failed; its lease will expire and it will be rescued",
                              metadata: ["job": "\(claimed.job)", "owner": "\(owner)", "error": "\(error)"])
                 discardStaged(result)
-                return
+                return nil
             }
         }
     }
 
     private func write(_ claimed: RunnerStore.ClaimedJob, control: JobControl, result: Result<JobOutcome, Error>,
-                       store: RunnerStore) throws {
+                       store: RunnerStore) throws -> JobState {
         let logger = context.logger
         let owner = context.identity.id
         let now = context.clock.now()
@@ -240,6 +248,7 @@ final class Workers: @unchecked Sendable {
             }
             logger.info(outcome.rejects > 0 ? "job succeeded with rejects" : "job succeeded",
                         metadata: ["job": "\(claimed.job)", "rows": "\(outcome.rows)", "rejects": "\(outcome.rejects)"])
+            return outcome.rejects > 0 ? .succeededWithRejects : .succeeded
         case let .failure(error):
             discardStaged(result)
             if let reason = stopReason(of: error, control: control) {
@@ -250,16 +259,18 @@ final class Workers: @unchecked Sendable {
                     try store.leaveRunning(lease, batchRunID: claimed.batchRunID, to: .pending,
                                            reason: "released by \(owner): the runner is stopping; resumes from its checkpoint", now: now)
                     logger.notice("job released for resumption", metadata: ["job": "\(claimed.job)"])
+                    return .pending
                 case let .pause(why):
                     try store.leaveRunning(lease, batchRunID: claimed.batchRunID, to: .paused, reason: why, now: now)
                     logger.notice("job paused at a checkpoint", metadata: ["job": "\(claimed.job)", "reason": "\(why)"])
+                    return .paused
                 case let .deadline(why):
                     let failure = JobFailure(failureClass: .permanent, sqlState: nil, message: "timed out: \(why)")
                     try store.leaveRunning(lease, batchRunID: claimed.batchRunID, to: .timedOut,
                                            reason: "timed out: \(why)", now: now, update: .init(failure: failure))
                     logger.error("job timed out", metadata: ["job": "\(claimed.job)", "reason": "\(why)"])
+                    return .timedOut
                 }
-                return
             }
             let failure = JobFailure.classify(error)
             let failures = claimed.failures + 1
@@ -274,10 +285,12 @@ final class Workers: @unchecked Sendable {
                                                      countFailure: true))
                 logger.warning("job attempt failed; retrying", metadata: ["job": "\(claimed.job)", "in_seconds": "\(delay)",
                                                                           "error": "\(failure)"])
+                return .retrying
             case let .giveUp(reason):
                 try store.leaveRunning(lease, batchRunID: claimed.batchRunID, to: .failed, reason: reason,
                                        now: now, update: .init(rows: 0, failure: failure, countFailure: true))
                 logger.error("job failed", metadata: ["job": "\(claimed.job)", "error": "\(failure)"])
+                return .failed
             }
         }
     }

@@ -1,11 +1,13 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import NightShiftAPI
 import NightShiftConfig
 import NightShiftCore
-import NightShiftAPI
 import NightShiftEngine
 import PostgresClient
+import Prometheus
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -75,6 +77,7 @@ struct RunCommand: AsyncParsableCommand {
         let instant = at.flatMap(parseInstant)
         let end = until.flatMap(parseInstant)
         try migrate(configuration: configuration, connect: connect, logger: logger, waitForDatabase: !once)
+        let registry = bootstrapMetrics()
 
         if once {
             let kind = BatchKind(rawValue: batch)!
@@ -93,6 +96,14 @@ struct RunCommand: AsyncParsableCommand {
                 print("this occurrence already ran (run #\(outcome.report.batchRunID), run number \(outcome.report.runNumber)): nothing was run; pass --rerun to run it again")
             }
             printReport(outcome.report, smtpConfigured: configuration.settings.mail.smtp != nil)
+            if let textfile = configuration.settings.metrics?.textfile {
+                do {
+                    try writeTextfile(textfile, registry: registry, connect: connect)
+                    print("metrics: \(textfile)")
+                } catch {
+                    printError("warning: the metrics textfile \(textfile) was not written: \(error)")
+                }
+            }
             if !outcome.report.succeeded || outcome.report.summary == nil { throw ExitCode(1) }
             return
         }
@@ -107,6 +118,15 @@ struct RunCommand: AsyncParsableCommand {
             }
             api = server
         }
+        var metricsServer: MetricsServer?
+        if let metrics = configuration.settings.metrics, let host = metrics.host, let port = metrics.port {
+            let server = try MetricsServer(host: host, port: port, registry: registry, logger: logger)
+            do { try await server.start() } catch {
+                printError("error: the metrics cannot be served on \(host):\(port) (metrics.listen): \(error)")
+                throw ExitCode(1)
+            }
+            metricsServer = server
+        }
         let reason = try await runAsService(logger: logger) { stop in
             // The clock starts now, with the runner: --at is the instant it reads at its start.
             let clock = RunnerClock(start: instant, speed: speed)
@@ -117,6 +137,7 @@ struct RunCommand: AsyncParsableCommand {
             return runner.stopReason
         }
         await api?.stop()
+        await metricsServer?.stop()
         print("runner stopped: \(reason)")
     }
 
@@ -188,6 +209,33 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         if let error = report.summaryError, report.summary == nil { print("summary message NOT written: \(error)") }
+    }
+}
+
+/// Makes Prometheus the backend of the engine's swift-metrics calls (once per process), with
+/// histogram buckets that fit batch work: a second to eight hours.
+func bootstrapMetrics() -> PrometheusCollectorRegistry {
+    let registry = PrometheusCollectorRegistry()
+    var factory = PrometheusMetricsFactory(registry: registry)
+    factory.defaultDurationHistogramBuckets = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14_400, 28_800].map { .seconds($0) }
+    MetricsSystem.bootstrap(factory)
+    return registry
+}
+
+/// Samples the gauges and writes the registry as a node-exporter textfile: to a temporary name
+/// beside it, then renamed, so the collector never reads half a file.
+func writeTextfile(_ path: String, registry: PrometheusCollectorRegistry, connect: () throws -> PostgresConnection) throws {
+    let db = try connect()
+    defer { db.close() }
+    try RunnerMetrics.sample(db: db)
+    let directory = (path as NSString).deletingLastPathComponent
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let temporary = "\(directory)/.\((path as NSString).lastPathComponent).\(getpid())"
+    try Data(registry.emitToBuffer()).write(to: URL(fileURLWithPath: temporary))
+    guard rename(temporary, path) == 0 else {
+        let error = String(cString: strerror(errno))
+        try? FileManager.default.removeItem(atPath: temporary)
+        throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "rename to \(path): \(error)"])
     }
 }
 
