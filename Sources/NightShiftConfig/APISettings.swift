@@ -13,13 +13,7 @@ public struct APISettings: Sendable, Equatable {
     static func read(_ section: MappingReader?, root: String) -> APISettings? {
         guard let section else { return nil }
         let listen = section.scalar("listen", required: true, expected: "an IPv4 address and port, like 127.0.0.1:8470",
-                                    example: "\"127.0.0.1:8470\"") { text -> (String, UInt16)? in
-            let parts = text.split(separator: ":")
-            guard parts.count == 2, let port = UInt16(parts[1]), port > 0 else { return nil }
-            let octets = parts[0].split(separator: ".", omittingEmptySubsequences: false).compactMap { UInt8($0) }
-            guard octets.count == 4 else { return nil }
-            return (String(parts[0]), port)
-        }
+                                    example: "\"127.0.0.1:8470\"", ipv4AndPort)
         let keys = section.string("keys", required: false, example: "etc/api-keys.yaml") ?? "etc/api-keys.yaml"
         var keyFile = "\(root)/\(keys)"
         if keys.hasPrefix("/") || keys.split(separator: "/").contains("..") {
@@ -31,6 +25,15 @@ public struct APISettings: Sendable, Equatable {
         guard let (host, port) = listen, !keyFile.isEmpty else { return nil }
         return APISettings(host: host, port: port, keyFile: keyFile)
     }
+}
+
+/// `A.B.C.D:PORT` as (address, port); nil when it is not one.
+func ipv4AndPort(_ text: String) -> (String, UInt16)? {
+    let parts = text.split(separator: ":")
+    guard parts.count == 2, let port = UInt16(parts[1]), port > 0 else { return nil }
+    let octets = parts[0].split(separator: ".", omittingEmptySubsequences: false).compactMap { UInt8($0) }
+    guard octets.count == 4 else { return nil }
+    return (String(parts[0]), port)
 }
 
 /// One API key: its name (who calls, in the audit), the SHA-256 of the key, and the batches it

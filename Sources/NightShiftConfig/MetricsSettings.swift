@@ -18,13 +18,7 @@ public struct MetricsSettings: Sendable, Equatable {
     static func read(_ section: MappingReader?, root: String) -> MetricsSettings? {
         guard let section else { return nil }
         let listen = section.scalar("listen", required: false, expected: "a loopback address and port, like 127.0.0.1:9464",
-                                    example: "\"127.0.0.1:9464\"") { text -> (String, UInt16)? in
-            let parts = text.split(separator: ":")
-            guard parts.count == 2, let port = UInt16(parts[1]), port > 0 else { return nil }
-            let octets = parts[0].split(separator: ".", omittingEmptySubsequences: false).compactMap { UInt8($0) }
-            guard octets.count == 4 else { return nil }
-            return (String(parts[0]), port)
-        }
+                                    example: "\"127.0.0.1:9464\"", ipv4AndPort)
         if let (host, _) = listen, !host.hasPrefix("127.") {
             section.error("listen", line: section.line(of: "listen"), "\(host) is not a loopback address: the metrics would be open to the network",
                           fix: "listen on 127.0.0.1 and let a local Prometheus agent or node exporter scrape it")
