@@ -28,6 +28,9 @@ public final class Runner: @unchecked Sendable {
 
     public var identity: RunnerIdentity { context.identity }
 
+    /// The batch run a `run --once` runner helps to its end (nil for the service).
+    public var batchRunID: Int? { if case let .once(id) = mode { id } else { nil } }
+
     public init(configuration: Configuration, connect: @escaping () throws -> PostgresConnection, clock: RunnerClock,
                 identity: RunnerIdentity = RunnerIdentity(), logger: Logger, mode: Mode, until: Date? = nil,
                 notifier: SystemdNotifier? = nil) {

@@ -25,6 +25,11 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
+    @Option(help: "Log lines on stderr as text, or as one JSON object each (json) for log collectors.")
+    var logFormat: LogFormat = .text
+
+    enum LogFormat: String, ExpressibleByArgument { case text, json }
+
     var absoluteRoot: String {
         let url = URL(fileURLWithPath: root, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
         return url.standardizedFileURL.path
@@ -32,10 +37,10 @@ struct GlobalOptions: ParsableArguments {
 
     /// The logger for this process: created here, once, and handed to the engine.
     func makeLogger() -> Logger {
+        let format = logFormat
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .trace
-            return handler
+            // Text goes through the terminal, so log lines never overwrite a live progress block.
+            format == .json ? JSONLogHandler(label: label) as any LogHandler : TerminalLogHandler(label: label)
         }
         var logger = Logger(label: "nightshift")
         logger.logLevel = logLevel

@@ -83,10 +83,24 @@ struct RunCommand: AsyncParsableCommand {
             let kind = BatchKind(rawValue: batch)!
             // A person starting a batch by hand: a manager or above (etc/operators.yaml), audited.
             try authorizeOnce(configuration: configuration, connect: connect)
-            let outcome = try await runAsService(logger: logger) { stop in
-                try BatchRunner(configuration: configuration, connect: connect, logger: logger)
-                    .run(batch: kind, at: instant ?? Date(), trigger: "cli", rerun: rerun, speed: speed, until: end,
-                         onRunner: { stop.attach($0) })
+            // Live progress of this batch run's jobs (a terminal: redrawn in place; piped: a line per change).
+            let followed = FollowedBatch()
+            let monitor = ProgressMonitor(connect: connect, batchRunID: { followed.id ?? -1 })
+            monitor.start()
+            let outcome: (report: BatchReport, start: BatchRunner.Start)
+            do {
+                outcome = try await runAsService(logger: logger) { stop in
+                    try BatchRunner(configuration: configuration, connect: connect, logger: logger)
+                        .run(batch: kind, at: instant ?? Date(), trigger: "cli", rerun: rerun, speed: speed, until: end,
+                             onRunner: { runner in
+                                 followed.id = runner.batchRunID
+                                 stop.attach(runner)
+                             })
+                }
+                monitor.stop()
+            } catch {
+                monitor.stop()
+                throw error
             }
             switch outcome.start {
             case .created: break
@@ -209,6 +223,16 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         if let error = report.summaryError, report.summary == nil { print("summary message NOT written: \(error)") }
+    }
+}
+
+/// The batch run `run --once` follows, known once its runner exists (read by the progress thread).
+final class FollowedBatch: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Int?
+    var id: Int? {
+        get { lock.lock(); defer { lock.unlock() }; return value }
+        set { lock.lock(); value = newValue; lock.unlock() }
     }
 }
 

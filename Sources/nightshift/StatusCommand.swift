@@ -17,9 +17,21 @@ struct StatusCommand: ParsableCommand {
 
     @OptionGroup var options: GlobalOptions
     @Flag(help: "Print JSON instead of text.") var json = false
+    @Flag(help: "Keep watching the running batches: on a terminal a live line per running job (rows, %, rows/s, ETA); piped, a line per job state change. Ctrl-C stops.")
+    var watch = false
+    @Option(help: "Seconds between looks with --watch.") var interval: Double = 0.5
+
+    func validate() throws {
+        if watch && json { throw ValidationError("--watch prints lines as jobs change; --json prints the status once") }
+        if interval < 0.25 || interval > 60 { throw ValidationError("--interval \(interval): give 0.25 to 60 seconds") }
+    }
 
     func run() throws {
         let configuration = try loadConfiguration(options)
+        if watch {
+            let conninfo = connectionString(options, configuration.settings)
+            watchRunningBatches(connect: { try PostgresConnection(conninfo: conninfo) })
+        }
         let db = try PostgresConnection(conninfo: connectionString(options, configuration.settings))
         defer { db.close() }
         let status = try RunnerStatus.load(db: db, leaseSeconds: configuration.settings.service.leaseSeconds,
@@ -79,6 +91,29 @@ struct StatusCommand: ParsableCommand {
             print("needs a look:")
             for item in status.stuck { print("  ! \(item)") }
         }
+    }
+}
+
+extension StatusCommand {
+    /// Follows the running batches until SIGINT or SIGTERM (then exits 0).
+    func watchRunningBatches(connect: @escaping () throws -> PostgresConnection) -> Never {
+        let monitor = ProgressMonitor(connect: connect, batchRunID: { nil }, interval: interval)
+        monitor.idleLine = "  (no job is running; Ctrl-C stops watching)"
+        monitor.startAtNewest = true
+        if Terminal.shared.isInteractive { Terminal.shared.line("watching the running batches (Ctrl-C stops)") }
+        monitor.start()
+        var sources: [DispatchSourceSignal] = []
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                monitor.stop()
+                Foundation.exit(0)
+            }
+            source.resume()
+            sources.append(source)
+        }
+        while true { withExtendedLifetime(sources) { _ = sleep(3600) } }
     }
 }
 

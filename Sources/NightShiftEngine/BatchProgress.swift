@@ -1,0 +1,99 @@
+import Foundation
+import NightShiftCore
+import PostgresClient
+
+/// Where the jobs of running batch runs (or of one batch run) stand, for a live progress display:
+/// state, rows done of the expected total (the rows of the job's last successful run), rows per
+/// second and ETA while it runs. Progress is what the runner wrote at its last checkpoint or
+/// heartbeat (at most a heartbeat old).
+public struct BatchProgress: Sendable, Equatable {
+    public struct Job: Sendable, Equatable {
+        public let jobRunID: Int
+        public let batchRunID: Int
+        public let batch: String
+        public let job: String
+        public let priority: Int
+        public let state: JobState
+        public let attempts: Int
+        public let rows: Int
+        public let expectedTotal: Int?
+        public let rowsPerSecond: Double?
+        public let etaSeconds: Double?
+        /// Seconds from its first start to its end (or to now while it runs).
+        public let seconds: Double
+        public let detail: String?
+
+        public var percent: Double? {
+            guard let total = expectedTotal, total > 0 else { return nil }
+            return min(100, Double(rows) * 100 / Double(total))
+        }
+    }
+
+    public let jobs: [Job]
+
+    /// A recorded change of a job's state (`nightshift.state_transitions`), with the job's rows and
+    /// duration as they stand now.
+    public struct Change: Sendable, Equatable {
+        public let id: Int
+        public let batch: String
+        public let job: String
+        public let priority: Int
+        public let state: JobState
+        public let reason: String?
+        public let attempts: Int
+        public let rows: Int
+        public let seconds: Double
+    }
+
+    /// Job state changes recorded after transition `after` (of `batchRunID`, or of any batch run), oldest first.
+    public static func changes(db: PostgresConnection, batchRunID: Int?, after: Int, limit: Int = 500) throws -> [Change] {
+        let rows = try db.execute("""
+            SELECT t.id, b.batch, j.job, j.priority, t.to_state, t.reason, j.attempts, j.rows_processed,
+                   coalesce(extract(epoch FROM j.finished_at - j.started_at), 0)::float8 AS seconds
+            FROM nightshift.state_transitions t JOIN nightshift.job_runs j ON j.id = t.job_run_id JOIN nightshift.batch_runs b ON b.id = t.batch_run_id
+            WHERE t.id > $1 AND ($2::bigint IS NULL OR t.batch_run_id = $2::bigint)
+            ORDER BY t.id LIMIT $3
+            """, [String(after), batchRunID.map(String.init), String(limit)])
+        return (0..<rows.rowCount).compactMap { row in
+            guard let state = JobState(rawValue: rows.string(row, "to_state")!) else { return nil }
+            return Change(id: rows.int(row, "id")!, batch: rows.string(row, "batch")!, job: rows.string(row, "job")!,
+                          priority: rows.int(row, "priority")!, state: state, reason: rows.string(row, "reason"),
+                          attempts: rows.int(row, "attempts") ?? 0, rows: rows.int(row, "rows_processed") ?? 0,
+                          seconds: rows.double(row, "seconds") ?? 0)
+        }
+    }
+
+    /// The newest recorded transition (where a watcher starts, so it shows only what happens next).
+    public static func lastChange(db: PostgresConnection) throws -> Int {
+        try db.execute("SELECT coalesce(max(id), 0)::bigint FROM nightshift.state_transitions").int(0, 0) ?? 0
+    }
+
+    /// The jobs of `batchRunID`, or of every running batch run when nil, in batch and queue order.
+    public static func load(db: PostgresConnection, batchRunID: Int?) throws -> BatchProgress {
+        let rows = try db.execute("""
+            SELECT j.id, j.batch_run_id, b.batch, j.job, j.priority, j.state, j.attempts,
+                   coalesce(CASE WHEN j.state = 'running' THEN j.progress_rows END, j.rows_processed) AS rows,
+                   extract(epoch FROM j.progress_at - j.attempt_started_real)::float8 AS elapsed,
+                   coalesce(extract(epoch FROM j.finished_at - j.started_at), 0)::float8 AS seconds,
+                   coalesce(j.error_message, j.skip_reason, j.wait_reason) AS detail,
+                   (SELECT p.rows_processed FROM nightshift.job_runs p
+                    WHERE p.job = j.job AND p.state IN ('succeeded', 'succeeded_with_rejects') AND p.id <> j.id
+                    ORDER BY p.finished_at DESC NULLS LAST LIMIT 1) AS expected
+            FROM nightshift.job_runs j JOIN nightshift.batch_runs b ON b.id = j.batch_run_id
+            WHERE CASE WHEN $1::bigint IS NULL THEN b.state = 'running' ELSE b.id = $1::bigint END
+            ORDER BY b.id, j.priority, j.id
+            """, [batchRunID.map(String.init)])
+        return BatchProgress(jobs: (0..<rows.rowCount).map { row in
+            let state = JobState(rawValue: rows.string(row, "state")!) ?? .pending
+            let done = rows.int(row, "rows") ?? 0
+            let expected = rows.int(row, "expected")
+            let elapsed = rows.double(row, "elapsed")
+            let rate = state == .running ? elapsed.flatMap { $0 > 0.5 && done > 0 ? Double(done) / $0 : nil } : nil
+            let eta = rate.flatMap { rate in expected.map { max(0, Double($0 - done) / rate) } }
+            return Job(jobRunID: rows.int(row, "id")!, batchRunID: rows.int(row, "batch_run_id")!, batch: rows.string(row, "batch")!,
+                       job: rows.string(row, "job")!, priority: rows.int(row, "priority")!, state: state, attempts: rows.int(row, "attempts") ?? 0,
+                       rows: done, expectedTotal: expected, rowsPerSecond: rate, etaSeconds: eta,
+                       seconds: state == .running ? (elapsed ?? 0) : rows.double(row, "seconds") ?? 0, detail: rows.string(row, "detail"))
+        })
+    }
+}
