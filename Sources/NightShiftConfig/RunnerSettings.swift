@@ -69,6 +69,10 @@ public struct RunnerSettings: Sendable {
     public let api: APISettings?
     /// `metrics:` — Prometheus metrics (nil: none).
     public var metrics: MetricsSettings? = nil
+    /// `retention:` — days of run history (batch and job runs, transitions, outputs, alerts,
+    /// finished requests) and of sent mail the service keeps.
+    public var historyDays = 400
+    public var mailDays = 90
 
     /// The connections one runner opens with this configuration (the HTTP trigger has its own).
     public var connectionsPerRunner: Int { Self.connectionsNeeded(slots: concurrentJobs) + (api == nil ? 0 : 1) }
@@ -174,6 +178,10 @@ public struct RunnerSettings: Sendable {
         }
         monthEnd?.finish()
         let metrics = MetricsSettings.read(top.mapping("metrics", required: false, example: "`listen: \"127.0.0.1:9464\"`"), root: root)
+        let retention = top.mapping("retention", required: false, example: "`history_days: 400`")
+        let historyDays = retention?.int("history_days", range: 7...36_500, example: "400") ?? 400
+        let mailDays = retention?.int("mail_days", range: 1...36_500, example: "90") ?? 90
+        retention?.finish()
         top.finish()
 
         guard diagnostics.errors.count == before, let zone, let mail else { return nil }
@@ -188,6 +196,8 @@ public struct RunnerSettings: Sendable {
                               schedules: schedules,
                               service: service, monthlyWaitsForClose: waitForClose, monthEndCheck: check, api: api)
         settings.metrics = metrics
+        settings.historyDays = historyDays
+        settings.mailDays = mailDays
         return settings
     }
 }
