@@ -37,6 +37,14 @@ struct MorningMail {
         let reports = try (0..<runs.rowCount).map { try BatchReport.load(runs.int($0, "id")!, db: db, now: now) }
         let message = try NightMail(configuration: configuration).message(reports, night: night, now: now)
         _ = try Outbox(directory: settings.outboxDirectory).store(message, name: "night-\(night.date)")
-        return try OutboxStore(db: db).enqueue(kind: "night", dedupeKey: key, batchRunID: nil, message: message, now: now, by: runner)
+        let id = try OutboxStore(db: db).enqueue(kind: "night", dedupeKey: key, batchRunID: nil, message: message, now: now, by: runner)
+        // Sunday morning: the operations report of the seven days before, to the managers.
+        if night.date.weekday == 0 {
+            let week = try OperationsReport.load(db: db, from: night.date.adding(days: -7), to: night.date, zone: settings.timeZone)
+            let ops = try week.message(configuration: configuration, to: settings.mail.to, now: now)
+            _ = try Outbox(directory: settings.outboxDirectory).store(ops, name: "ops-\(night.date.adding(days: -7))-\(night.date.adding(days: -1))")
+            try OutboxStore(db: db).enqueue(kind: "ops_report", dedupeKey: "ops:\(night.date)", batchRunID: nil, message: ops, now: now, by: runner)
+        }
+        return id
     }
 }

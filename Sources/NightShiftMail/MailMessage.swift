@@ -9,6 +9,21 @@ public struct MailMessage: Sendable {
     public var messageID: String
     public var text: String
     public var html: String
+    /// Files attached after the text and HTML (the message becomes multipart/mixed).
+    public var attachments: [Attachment] = []
+
+    public struct Attachment: Sendable, Equatable {
+        /// ASCII letters, digits, `.`, `-` and `_` (it goes into a header as it is).
+        public let filename: String
+        public let contentType: String
+        public let data: Data
+
+        public init(filename: String, contentType: String, data: Data) {
+            self.filename = filename.filter { $0.isASCII && ($0.isLetter || $0.isNumber || ".-_".contains($0)) }
+            self.contentType = contentType
+            self.data = data
+        }
+    }
 
     public init(from: String, to: [String], subject: String, date: Date, messageID: String? = nil, text: String, html: String) {
         self.from = from
@@ -36,18 +51,32 @@ public struct MailMessage: Sendable {
             "Date: \(MailMessage.rfc5322Date(date))",
             "Message-ID: \(messageID)",
             "MIME-Version: 1.0",
-            "Content-Type: multipart/alternative;\r\n boundary=\"\(boundary)\"",
-            "",
-            "This is a multi-part message in MIME format.",
         ]
+        // Text and HTML as alternatives; with attachments, that pair is the first part of a mixed message.
+        let alternative = attachments.isEmpty ? boundary : boundary + "-alt"
+        if !attachments.isEmpty {
+            lines += ["Content-Type: multipart/mixed;\r\n boundary=\"\(boundary)\"", "", "This is a multi-part message in MIME format.",
+                      "--\(boundary)", "Content-Type: multipart/alternative;\r\n boundary=\"\(alternative)\"", ""]
+        } else {
+            lines += ["Content-Type: multipart/alternative;\r\n boundary=\"\(alternative)\"", "", "This is a multi-part message in MIME format."]
+        }
         for (type, body) in [("text/plain", text), ("text/html", html)] {
-            lines += ["--\(boundary)",
+            lines += ["--\(alternative)",
                       "Content-Type: \(type); charset=UTF-8",
                       "Content-Transfer-Encoding: base64",
                       ""]
             lines += MailMessage.base64Lines(Data(body.utf8))
         }
-        lines.append("--\(boundary)--")
+        lines.append("--\(alternative)--")
+        for attachment in attachments {
+            lines += ["--\(boundary)",
+                      "Content-Type: \(attachment.contentType); charset=UTF-8; name=\"\(attachment.filename)\"",
+                      "Content-Transfer-Encoding: base64",
+                      "Content-Disposition: attachment; filename=\"\(attachment.filename)\"",
+                      ""]
+            lines += MailMessage.base64Lines(attachment.data)
+        }
+        if !attachments.isEmpty { lines.append("--\(boundary)--") }
         return lines.joined(separator: "\r\n") + "\r\n"
     }
 

@@ -20,7 +20,7 @@ struct CheckCommand: ParsableCommand {
         var problems = errors.map(\.description)
         if let configuration {
             let settings = configuration.settings
-            for name in ["summary", "alert"] {
+            for name in ["summary", "alert", "ops"] {
                 do { _ = try MailTemplates(directory: settings.templatesDirectory, name: name) } catch { problems.append("\(error)") }
             }
             // Every export's keys must be in the keyring: recipients able to encrypt, the signing key able to sign.
