@@ -79,6 +79,12 @@ public final class LoopbackSMTPServer: @unchecked Sendable {
     }
     private var starts = 0
 
+    /// Writes NightShift's SMTP credentials file for this server's user (mode 600, as required).
+    public func writeCredentials(to path: String) throws {
+        try "username: \(user ?? "")\npassword: \"\(password ?? "")\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        guard chmod(path, 0o600) == 0 else { throw TestSetupError("chmod \(path) failed") }
+    }
+
     /// Stops the server (SIGTERM, then SIGKILL) and waits for it to exit.
     public func stop() {
         guard let child else { return }

@@ -88,8 +88,7 @@ final class OperationsReportTests: XCTestCase {
         let server = try LoopbackSMTPServer()
         let credentials = try TemporaryDirectory("nightshift-credentials")
         defer { credentials.remove() }
-        try "username: \(server.user!)\npassword: \"\(server.password!)\"\n".write(toFile: credentials.file("smtp.yaml"), atomically: true, encoding: .utf8)
-        chmod(credentials.file("smtp.yaml"), 0o600)
+        try server.writeCredentials(to: credentials.file("smtp.yaml"))
         let settings = try night.project.read("etc/nightshift.yaml")
         try night.project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "mail:\n", with: """
             mail:

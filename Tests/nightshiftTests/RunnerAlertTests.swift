@@ -46,8 +46,7 @@ final class RunnerAlertTests: XCTestCase {
         let server = try LoopbackSMTPServer()
         let credentials = try TemporaryDirectory("nightshift-credentials")
         defer { credentials.remove() }
-        try "username: \(server.user!)\npassword: \"\(server.password!)\"\n".write(toFile: credentials.file("smtp.yaml"), atomically: true, encoding: .utf8)
-        chmod(credentials.file("smtp.yaml"), 0o600)
+        try server.writeCredentials(to: credentials.file("smtp.yaml"))
         try configure(smtp: server, credentials: credentials.file("smtp.yaml"))
         // A one-hour window, and a calculation expected (no history yet) to take two hours.
         var settings = try night.project.read("etc/nightshift.yaml")

@@ -17,9 +17,7 @@ final class RunnerMailTests: XCTestCase {
         night = try RunnerNight(slow: false)
         server = try LoopbackSMTPServer()
         credentials = try TemporaryDirectory("nightshift-credentials")
-        let file = credentials.file("smtp.yaml")
-        try "username: \(server.user!)\npassword: \"\(server.password!)\"\n".write(toFile: file, atomically: true, encoding: .utf8)
-        chmod(file, 0o600)
+        try server.writeCredentials(to: credentials.file("smtp.yaml"))
         try useSMTP(extra: "")
     }
 
@@ -141,8 +139,7 @@ final class RunnerMailTests: XCTestCase {
     func testARefusedRecipientIsADeadLetterWithTheServersReplyAndCanBeSentAgain() throws {
         server.stop()
         server = try LoopbackSMTPServer(user: server.user, password: server.password, refuse: ["cfo@luckygas.test"], start: false)
-        try "username: \(server.user!)\npassword: \"\(server.password!)\"\n".write(toFile: credentials.file("smtp.yaml"), atomically: true, encoding: .utf8)
-        chmod(credentials.file("smtp.yaml"), 0o600)
+        try server.writeCredentials(to: credentials.file("smtp.yaml"))
         try useSMTP(extra: "")
         try server.start()
         let result = try night.cli(["run", "--once", "--at", RunnerNight.occurrence])
