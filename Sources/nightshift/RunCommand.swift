@@ -17,7 +17,9 @@ struct RunCommand: AsyncParsableCommand {
             Without --once, the runner stays up: the leader among all runners sharing the database fires \
             every batch of `batches:` (cron, holiday and misfire policies), and every runner claims ready \
             jobs under a lease, runs them with checkpoints, rescues jobs whose runner died and writes the \
-            summaries. SIGTERM or SIGINT stops it gracefully (jobs stop at their next checkpoint and are \
+            summaries; at mail.morning it writes the night's mail (Sundays also the week's operations \
+            report), raises alerts to mail.on_call, delivers the mail outbox through mail.smtp, purges \
+            history past retention:, and serves /metrics on metrics.listen. SIGTERM or SIGINT stops it gracefully (jobs stop at their next checkpoint and are \
             released for resumption; exit 0); a second signal exits at once.
 
             What starts, pauses and waits is decided as `plan` decides it: a job starts only where its \
@@ -33,7 +35,9 @@ struct RunCommand: AsyncParsableCommand {
             With --once, the batch occurrence at --at (default: now) is created if needed and run to its \
             end; if another runner is running it, this one joins it (no job runs twice) and waits. A batch \
             that already ended is not run again unless --rerun is given. --once is a person starting work: \
-            their operating-system account must be a manager or above in etc/operators.yaml (audited). Exit status: 0 when every job \
+            their operating-system account must be a manager or above in etc/operators.yaml (audited). It prints \
+            a line per job state change (on a terminal also a live line per running job: rows, %, rows/s, \
+            ETA), tries to send its mail before it exits, and writes metrics.textfile. Exit status: 0 when every job \
             succeeded, 1 when any failed, timed out or was skipped (or the run was interrupted), 2 for \
             configuration errors.
             """

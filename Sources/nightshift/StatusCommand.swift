@@ -7,11 +7,13 @@ import PostgresClient
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "What runs now (progress, rows per second, ETA), what waits and why, the runners, anything stuck.",
+        abstract: "What runs now (progress, rows per second, ETA), what waits and why, the runners, the mail outbox, alerts, anything stuck.",
         discussion: """
             Progress is written by each runner at every checkpoint and heartbeat, so it is at most one \
             heartbeat (runner.heartbeat_seconds, default 5 s) old. The expected total is the rows of the \
-            job's last successful run. A runner whose heartbeat is older than its lease is shown as lost.
+            job's last successful run. A runner whose heartbeat is older than its lease is shown as lost. \
+            --watch keeps following the running batches (a line per job state change; on a terminal, live \
+            progress lines) until Ctrl-C.
             """
     )
 
