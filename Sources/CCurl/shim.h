@@ -27,6 +27,15 @@ static inline CURLcode nightshift_curl_set_debug_callback(CURL *handle, nightshi
 static inline CURLcode nightshift_curl_get_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }
+/* Deliver to the recipients the server accepts when it refuses some (all refused is still an
+   error). The option was misspelt until curl 8.2. */
+static inline CURLcode nightshift_curl_allow_refused_recipients(CURL *handle) {
+#if LIBCURL_VERSION_NUM >= 0x080200
+    return curl_easy_setopt(handle, CURLOPT_MAIL_RCPT_ALLOWFAILS, 1L);
+#else
+    return curl_easy_setopt(handle, CURLOPT_MAIL_RCPT_ALLLOWFAILS, 1L);
+#endif
+}
 /* CURL_GLOBAL_DEFAULT is a composed macro. */
 static inline CURLcode nightshift_curl_global_init(void) { return curl_global_init(CURL_GLOBAL_DEFAULT); }
 static inline size_t nightshift_curl_read_abort(void) { return CURL_READFUNC_ABORT; }

@@ -51,12 +51,20 @@ final class MailSender: @unchecked Sendable {
             do {
                 if client == nil { client = try makeClient(smtp) }
                 let receipt = try client!.send(from: message.envelopeFrom, to: message.envelopeTo, message: message.message)
+                // Some recipients refused, the others served: sent, with the refusals said (not retried:
+                // a refused address is refused again).
+                let refused = receipt.refused.isEmpty ? nil
+                    : "not accepted for " + receipt.refused.map { "\($0.recipient) (\($0.reply))" }.joined(separator: "; ")
                 let recorded = try keeper.use {
-                    try OutboxStore(db: $0).delivered(message, replyCode: receipt.replyCode, reply: receipt.reply, now: context.clock.now(), runner: runner)
+                    try OutboxStore(db: $0).delivered(message, replyCode: receipt.replyCode, reply: receipt.reply, refused: refused,
+                                                      now: context.clock.now(), runner: runner)
                 }
                 sent += 1
                 context.logger.info("mail sent", metadata: ["mail": "\(message.id)", "subject": "\(message.subject)", "reply": "\(receipt.reply)",
                                                             "recorded": "\(recorded)"])
+                if let refused {
+                    context.logger.warning("mail sent, but not to every recipient", metadata: ["mail": "\(message.id)", "refused": "\(refused)"])
+                }
             } catch let error as PostgresError {
                 throw error
             } catch {

@@ -100,10 +100,11 @@ public struct OutboxStore {
                           message: Data(result.string(0, "message")!.utf8), attempt: result.int(0, "attempts")!)
     }
 
-    /// Records the server's acceptance. False when the claim was lost (another sender has it now).
+    /// Records the server's acceptance; `refused` names the recipients it did not take (the others
+    /// got the message). False when the claim was lost (another sender has it now).
     @discardableResult
-    public func delivered(_ mail: OutboxMail, replyCode: Int, reply: String, now: Date, runner: String) throws -> Bool {
-        try finish(mail, to: .sent, nextAttemptAt: nil, replyCode: replyCode, reply: reply, curlCode: nil, error: nil, now: now, runner: runner)
+    public func delivered(_ mail: OutboxMail, replyCode: Int, reply: String, refused: String? = nil, now: Date, runner: String) throws -> Bool {
+        try finish(mail, to: .sent, nextAttemptAt: nil, replyCode: replyCode, reply: reply, curlCode: nil, error: refused, now: now, runner: runner)
     }
 
     /// Records a failed attempt: queued again at `retryAt`, or a dead letter when `retryAt` is nil.

@@ -28,10 +28,18 @@ public struct SMTPServer: Sendable, Equatable {
     }
 }
 
-/// The server's answer to an accepted message (e.g. `250 2.0.0 Ok: queued as 4F2A1`).
+/// The server's answer to an accepted message (e.g. `250 2.0.0 Ok: queued as 4F2A1`), and the
+/// recipients it refused (the others got the message).
 public struct SMTPReceipt: Sendable, Equatable {
     public let replyCode: Int
     public let reply: String
+    public var refused: [Refusal] = []
+
+    public struct Refusal: Sendable, Equatable {
+        public let recipient: String
+        public let replyCode: Int
+        public let reply: String
+    }
 }
 
 /// Delivers messages through one SMTP server with libcurl. Owns one curl easy handle (which keeps
@@ -110,6 +118,7 @@ public final class SMTPClient: @unchecked Sendable {
             try set(nightshift_curl_set_long(handle, CURLOPT_SERVER_RESPONSE_TIMEOUT, Int(server.timeout.rounded(.up))), "the reply timeout")
             try set(nightshift_curl_set_string(handle, CURLOPT_MAIL_FROM, sender), "the sender")
             try set(nightshift_curl_set_list(handle, CURLOPT_MAIL_RCPT, list), "the recipients")
+            try set(nightshift_curl_allow_refused_recipients(handle), "delivery to the accepted recipients")
             try set(nightshift_curl_set_long(handle, CURLOPT_UPLOAD, 1), "upload")
             try set(nightshift_curl_set_io_callback(handle, CURLOPT_READFUNCTION, readMessage), "the reader")
             try set(nightshift_curl_set_pointer(handle, CURLOPT_READDATA, context), "the reader's data")
@@ -131,7 +140,7 @@ public final class SMTPClient: @unchecked Sendable {
                                 server: server.url)
             }
         }
-        return SMTPReceipt(replyCode: transfer.lastCode, reply: transfer.lastReply)
+        return SMTPReceipt(replyCode: transfer.lastCode, reply: transfer.lastReply, refused: transfer.refusedRecipients)
     }
 
     private func set(_ code: CURLcode, _ what: String) throws {
@@ -154,6 +163,9 @@ private final class Transfer {
     /// The server's last 4xx or 5xx reply: what a failure is about (the reply to QUIT may follow it).
     var refusal: String?
     var refusalCode: Int?
+    /// The last command sent (`RCPT TO:<…>` names the recipient a reply is about).
+    var command = ""
+    var refusedRecipients: [SMTPReceipt.Refusal] = []
 
     init(message: Data) { self.message = message }
 
@@ -169,7 +181,13 @@ private final class Transfer {
                 lastCode = code
                 lastReply = lines.joined(separator: " / ")
                 lines = []
-                if code >= 400 { (refusal, refusalCode) = (lastReply, code) }
+                if code >= 400 {
+                    (refusal, refusalCode) = (lastReply, code)
+                    if command.uppercased().hasPrefix("RCPT TO:") {
+                        let recipient = command.dropFirst("RCPT TO:".count).trimmingCharacters(in: CharacterSet(charactersIn: "<> \r\n"))
+                        refusedRecipients.append(.init(recipient: recipient, replyCode: code, reply: lastReply))
+                    }
+                }
             }
         }
     }
@@ -192,8 +210,10 @@ private let readMessage: nightshift_curl_io_callback = { buffer, size, count, co
 private let discard: nightshift_curl_io_callback = { _, size, count, _ in size * count }
 
 private let recordReply: nightshift_curl_debug_callback = { _, type, data, size, context in
-    guard type == CURLINFO_HEADER_IN, let data, let context else { return 0 }
+    guard type == CURLINFO_HEADER_IN || type == CURLINFO_HEADER_OUT, let data, let context else { return 0 }
     let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
-    transfer.received(String(decoding: UnsafeRawBufferPointer(start: data, count: size), as: UTF8.self))
+    let text = String(decoding: UnsafeRawBufferPointer(start: data, count: size), as: UTF8.self)
+    // Commands are kept only to know which recipient a reply refuses (AUTH is never kept).
+    if type == CURLINFO_HEADER_OUT { transfer.command = text.uppercased().hasPrefix("RCPT TO:") ? text : "" } else { transfer.received(text) }
     return 0
 }

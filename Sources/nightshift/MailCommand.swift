@@ -52,7 +52,7 @@ struct MailCommand: ParsableCommand {
                 if let next = letter.nextAttemptAt, letter.attempts > 0 { detail += ", next attempt \(next.iso8601(in: zone))" }
                 print(detail)
                 if letter.state == .sent, let reply = letter.lastReply { print("    the server: \(reply)") }
-                if letter.state != .sent, let error = letter.lastError { print("    last error: \(error)") }
+                if let error = letter.lastError { print(letter.state == .sent ? "    \(error)" : "    last error: \(error)") }
             }
         case .retry:
             let id = id!

@@ -218,6 +218,7 @@ struct RunCommand: AsyncParsableCommand {
             switch mail.state {
             case .sent:
                 print("summary mail #\(mail.id): sent to \(mail.recipients.joined(separator: ", "))\(mail.lastReply.map { " (the server: \($0))" } ?? "")")
+                if let refused = mail.lastError { print("    but \(refused): correct the address in etc/nightshift.yaml (mail:)") }
             case .queued, .sending:
                 let why = mail.lastError.map { " (\(mail.attempts) attempt\(mail.attempts == 1 ? "" : "s"): \($0))" }
                     ?? (smtpConfigured ? "" : " (no SMTP server is configured: mail.smtp in etc/nightshift.yaml)")

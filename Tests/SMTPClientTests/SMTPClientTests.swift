@@ -49,6 +49,13 @@ final class SMTPClientTests: XCTestCase {
     func testARefusedRecipientIsPermanentAndCarriesTheReply() throws {
         let server = try LoopbackSMTPServer(refuse: ["nobody@luckygas.test"])
         let client = try SMTPClient(server: settings(server))
+        // Some refused: the others get it, and the receipt names the refused one with the reply.
+        let receipt = try client.send(from: "nightshift@luckygas.test", to: ["nobody@luckygas.test", "ops@luckygas.test"], message: message("partly"))
+        XCTAssertEqual(receipt.replyCode, 250)
+        XCTAssertEqual(receipt.refused.map(\.recipient), ["nobody@luckygas.test"])
+        XCTAssertEqual(receipt.refused.first?.replyCode, 550)
+        XCTAssertEqual(server.waitForMessages(1).first?.to, ["ops@luckygas.test"])
+        // All refused: an error.
         XCTAssertThrowsError(try client.send(from: "nightshift@luckygas.test", to: ["nobody@luckygas.test"], message: message("x"))) { error in
             guard let error = error as? SMTPError else { return XCTFail("\(error)") }
             XCTAssertEqual(error.replyCode, 550)

@@ -136,40 +136,54 @@ final class RunnerMailTests: XCTestCase {
                        "every attempt is recorded")
     }
 
-    func testARefusedRecipientIsADeadLetterWithTheServersReplyAndCanBeSentAgain() throws {
+    func testARefusedRecipientIsSaidTheOthersGetItAndAllRefusedIsADeadLetterThatCanBeSentAgain() throws {
         server.stop()
         server = try LoopbackSMTPServer(user: server.user, password: server.password, refuse: ["cfo@luckygas.test"], start: false)
         try server.writeCredentials(to: credentials.file("smtp.yaml"))
         try useSMTP(extra: "")
         try server.start()
-        let result = try night.cli(["run", "--once", "--at", RunnerNight.occurrence])
-        XCTAssertEqual(result.status, 0, "the batch itself succeeded: \(result.stdout)\(result.stderr)")
-        XCTAssertTrue(result.stdout.contains("summary mail #1: NOT delivered, a dead letter") && result.stdout.contains("User unknown")
-                      && result.stdout.contains("nightshift mail retry 1"), result.stdout)
-        XCTAssertEqual(try night.scalar("SELECT state || ' ' || attempts FROM nightshift.mail_outbox"), "dead 1", "a 5xx is not retried")
-        XCTAssertTrue(try night.scalar("SELECT last_reply FROM nightshift.mail_outbox")!.hasPrefix("550 5.1.1 <cfo@luckygas.test>"))
-        let status = try night.cli(["status"])
-        XCTAssertTrue(status.stdout.contains("mail #1 \"[NightShift] daily batch 2026-11-22") && status.stdout.contains("is a dead letter after 1 attempt")
-                      && status.stdout.contains("nightshift mail retry 1"), status.stdout)
-        let listed = try night.cli(["mail", "list", "--state", "dead"])
-        XCTAssertTrue(listed.stdout.contains("#1 dead summary") && listed.stdout.contains("User unknown"), listed.stdout + listed.stderr)
+        // One recipient refused: the other gets the mail, and the refusal is said.
+        let partly = try night.cli(["run", "--once", "--at", RunnerNight.occurrence])
+        XCTAssertEqual(partly.status, 0, partly.stdout + partly.stderr)
+        XCTAssertTrue(partly.stdout.contains("summary mail #1: sent to ops@luckygas.test, cfo@luckygas.test")
+                      && partly.stdout.contains("but not accepted for cfo@luckygas.test (550 5.1.1 <cfo@luckygas.test>: Recipient address rejected: User unknown)"),
+                      partly.stdout)
+        XCTAssertEqual(server.waitForMessages(1).map(\.to), [["ops@luckygas.test"]])
+        XCTAssertEqual(try night.scalar("SELECT state FROM nightshift.mail_outbox WHERE id = 1"), "sent")
 
-        // The address is fixed at the server; the operator sends the dead letter again.
+        // Every recipient refused: a dead letter at once (a 5xx is not retried), with the reply.
+        server.stop()
+        server.refuse = ["cfo@luckygas.test", "ops@luckygas.test"]
+        try server.start()
+        let result = try night.cli(["run", "--once", "--rerun", "--at", RunnerNight.occurrence])
+        XCTAssertEqual(result.status, 0, "the batch itself succeeded: \(result.stdout)\(result.stderr)")
+        XCTAssertTrue(result.stdout.contains("summary mail #2: NOT delivered, a dead letter") && result.stdout.contains("User unknown")
+                      && result.stdout.contains("nightshift mail retry 2"), result.stdout)
+        XCTAssertEqual(try night.scalar("SELECT state || ' ' || attempts FROM nightshift.mail_outbox WHERE id = 2"), "dead 1")
+        XCTAssertTrue(try night.scalar("SELECT last_reply FROM nightshift.mail_outbox WHERE id = 2")!.hasPrefix("550 5.1.1 <"))
+        let status = try night.cli(["status"])
+        XCTAssertTrue(status.stdout.contains("mail #2 \"[NightShift] daily batch 2026-11-22") && status.stdout.contains("is a dead letter after 1 attempt")
+                      && status.stdout.contains("nightshift mail retry 2"), status.stdout)
+        let listed = try night.cli(["mail", "list", "--state", "dead"])
+        XCTAssertTrue(listed.stdout.contains("#2 dead summary") && listed.stdout.contains("User unknown"), listed.stdout + listed.stderr)
+
+        // The addresses are fixed at the server; the operator sends the dead letter again.
         server.stop()
         server.refuse = []
         try server.start()
-        XCTAssertEqual(try night.cli(["mail", "retry", "2"]).status, 1, "no such dead letter")
-        let retried = try night.cli(["mail", "retry", "1"])
+        XCTAssertEqual(try night.cli(["mail", "retry", "1"]).status, 1, "a sent message is not a dead letter")
+        let retried = try night.cli(["mail", "retry", "2"])
         XCTAssertEqual(retried.status, 0, retried.stderr)
-        XCTAssertTrue(retried.stdout.contains("mail #1 queued again"), retried.stdout)
-        XCTAssertEqual(try night.scalar("SELECT count(*) FROM nightshift.audit WHERE detail = 'mail #1 queued again'"), "1", "audited")
+        XCTAssertTrue(retried.stdout.contains("mail #2 queued again"), retried.stdout)
+        XCTAssertEqual(try night.scalar("SELECT count(*) FROM nightshift.audit WHERE detail = 'mail #2 queued again'"), "1", "audited")
         let runner = try night.start(["run", "--at", "2026-11-23T03:00:00+08:00", "--speed", "60", "--until", "2026-11-23T03:20:00+08:00"],
                                      name: "sender")
-        try night.waitUntil("the mail is sent") { try night.scalar("SELECT state FROM nightshift.mail_outbox") == "sent" }
+        try night.waitUntil("the mail is sent") { try night.scalar("SELECT state FROM nightshift.mail_outbox WHERE id = 2") == "sent" }
         runner.kill(SIGTERM)
         XCTAssertEqual(runner.wait(timeout: 60), 0, runner.logText)
-        XCTAssertEqual(server.received().count, 1)
-        XCTAssertEqual(try night.scalar("SELECT string_agg(coalesce(from_state, '-') || '>' || to_state, ' ' ORDER BY id) FROM nightshift.mail_transitions"),
+        XCTAssertEqual(server.received().count, 2)
+        XCTAssertEqual(server.received().last?.to, ["ops@luckygas.test", "cfo@luckygas.test"])
+        XCTAssertEqual(try night.scalar("SELECT string_agg(coalesce(from_state, '-') || '>' || to_state, ' ' ORDER BY id) FROM nightshift.mail_transitions WHERE mail_id = 2"),
                        "->queued queued>sending sending>dead dead>queued queued>sending sending>sent")
     }
 
