@@ -25,7 +25,7 @@ public struct MailSettings: Sendable, Equatable {
     /// A message waiting longer than this (`outbox_alert_minutes:`) is an alert: the outbox backs up.
     public var outboxAlertMinutes = 30
     /// Where each job under `jobs:` is written (line), to name a job that does not exist.
-    let jobLines: [String: Int]
+    var jobLines: [String: Int] = [:]
 
     public struct BatchMail: Sendable, Equatable {
         /// The batch also gets a mail of its own when it ends (the night's mail covers it anyway).
@@ -49,21 +49,6 @@ public struct MailSettings: Sendable, Equatable {
         self.morningMinute = morningMinute
         self.batches = batches
         self.jobs = jobs
-        jobLines = [:]
-    }
-
-    private init(from: String, to: [String], smtp: SMTPSettings?, maxAttempts: Int, retrySeconds: Int, maxRetrySeconds: Int,
-                 morningMinute: Int, batches: [BatchKind: BatchMail], jobs: [String: [String]], jobLines: [String: Int]) {
-        self.from = from
-        self.to = to
-        self.smtp = smtp
-        self.maxAttempts = maxAttempts
-        self.retrySeconds = retrySeconds
-        self.maxRetrySeconds = maxRetrySeconds
-        self.morningMinute = morningMinute
-        self.batches = batches
-        self.jobs = jobs
-        self.jobLines = jobLines
     }
 
     /// Who gets the mail about these batch runs' jobs: `to`, then each batch's and each job's
@@ -124,7 +109,8 @@ public struct MailSettings: Sendable, Equatable {
         let outboxMinutes = mail.int("outbox_alert_minutes", range: 1...10_080, example: "30") ?? 30
         mail.finish()
         var settings = MailSettings(from: from, to: to, smtp: smtp, maxAttempts: attempts, retrySeconds: retry, maxRetrySeconds: maxRetry,
-                                    morningMinute: morning, batches: batches, jobs: jobs, jobLines: jobLines)
+                                    morningMinute: morning, batches: batches, jobs: jobs)
+        settings.jobLines = jobLines
         settings.onCall = onCall
         settings.outboxAlertMinutes = outboxMinutes
         return settings

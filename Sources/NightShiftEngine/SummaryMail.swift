@@ -30,7 +30,8 @@ func formatDuration(_ seconds: Double) -> String {
     return String(format: "%d h %02d min", whole / 3600, (whole % 3600) / 60)
 }
 
-func formatCount(_ n: Int) -> String {
+/// 1234567 → "1,234,567".
+public func formatCount(_ n: Int) -> String {
     let digits = String(n)
     var out = ""
     for (i, c) in digits.reversed().enumerated() {

@@ -95,7 +95,7 @@ final class ProgressMonitor: @unchecked Sendable {
         case .running:
             return "\(clock) \(terminal.dim("▶")) \(name) started" + (change.attempts > 1 ? " (attempt \(change.attempts))" : "")
         case .succeeded, .succeededWithRejects:
-            return "\(clock) \(terminal.green("✓")) \(name) \(change.state.rawValue): \(Self.count(change.rows)) rows in \(Self.duration(change.seconds))"
+            return "\(clock) \(terminal.green("✓")) \(name) \(change.state.rawValue): \(formatCount(change.rows)) rows in \(Self.duration(change.seconds))"
         case .failed, .timedOut:
             return "\(clock) \(terminal.red("✗")) \(name) \(change.state.rawValue)\(why)"
         case .skipped:
@@ -108,22 +108,13 @@ final class ProgressMonitor: @unchecked Sendable {
     }
 
     func liveLine(_ job: BatchProgress.Job) -> String {
-        var text = "  \(job.job) [P\(job.priority)] \(Self.count(job.rows))"
-        if let total = job.expectedTotal { text += " / ~\(Self.count(total)) rows" + (job.percent.map { String(format: " %3.0f%%", $0) } ?? "") }
+        var text = "  \(job.job) [P\(job.priority)] \(formatCount(job.rows))"
+        if let total = job.expectedTotal { text += " / ~\(formatCount(total)) rows" + (job.percent.map { String(format: " %3.0f%%", $0) } ?? "") }
         else { text += " rows" }
-        if let rate = job.rowsPerSecond { text += "  \(Self.count(Int(rate.rounded()))) rows/s" }
+        if let rate = job.rowsPerSecond { text += "  \(formatCount(Int(rate.rounded()))) rows/s" }
         if let eta = job.etaSeconds { text += "  ETA \(Self.duration(eta))" }
         text += "  (\(Self.duration(job.seconds)))"
         return text
-    }
-
-    static func count(_ n: Int) -> String {
-        let formatter = NumberFormatter()
-        formatter.numberStyle = .decimal
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.groupingSeparator = ","
-        formatter.usesGroupingSeparator = true
-        return formatter.string(from: NSNumber(value: n)) ?? String(n)
     }
 
     static func duration(_ seconds: Double) -> String {
