@@ -1,4 +1,5 @@
 import Foundation
+import NightShiftEngine
 import PostgresClient
 
 /// One thread of its own that owns one database connection and runs the API's queries on it, one

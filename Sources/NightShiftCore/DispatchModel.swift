@@ -56,11 +56,13 @@ public struct DispatchState: Sendable {
     public let freeSlots: Int
     /// No slot is free on any runner: a P1 job may preempt.
     public let noSlotAnywhere: Bool
-    /// Batch runs with work started (running, paused or done) that have not ended.
-    public let activeBatches: Set<Int>
+    /// Batch runs under way: those with work running or paused (on any runner), each with the most
+    /// urgent priority of that work. A batch run whose jobs all wait (deferred by a window, or on
+    /// their dependencies) is not under way and takes no place in `limits.max_concurrent_batches`.
+    public let activeBatches: [Int: Priority]
     public let resources: ResourceReading
 
-    public init(now: Date, running: [ActiveJob], freeSlots: Int, noSlotAnywhere: Bool, activeBatches: Set<Int>,
+    public init(now: Date, running: [ActiveJob], freeSlots: Int, noSlotAnywhere: Bool, activeBatches: [Int: Priority],
                 resources: ResourceReading = .unmeasured) {
         self.now = now
         self.running = running
@@ -110,7 +112,7 @@ public struct DispatchDecision: Sendable {
         public var reason: String { text ?? window?.reason ?? "" }
     }
 
-    public enum PauseCause: String, Sendable, Equatable {
+    public enum PauseCause: String, Sendable, Equatable, CaseIterable {
         case window, preempted, load
     }
 
@@ -147,7 +149,8 @@ public struct DispatchDecision: Sendable {
 ///    one that cannot pause and has entered a `never` window is a violation. Running P4 work
 ///    pauses when the machine is overloaded.
 /// 2. Jobs start in queue order (aged priority, due, name) while slots are free, unless an
-///    obstacle holds them: the batch limit, the window at this instant (decided on the job's own
+///    obstacle holds them: the batch limit (batch runs with work running or paused; for a P1 job
+///    only those doing P1 work count), the window at this instant (decided on the job's own
 ///    priority, re-checked at every start), a `never` window the job would run into when it cannot
 ///    pause, the load (P4) or the exports volume (exports), or a lock another job holds.
 /// 3. When no slot is free anywhere and a P1 job could start, the running P4, then P3, job that
@@ -206,7 +209,7 @@ public struct DispatchModel: Sendable {
             decision.starts.append(job)
             decision.startWindows.append(window)
             free -= 1
-            if !batches.contains(job.batchRun) { batches.insert(job.batchRun) } // no copy of the set when already in
+            if (batches[job.batchRun] ?? .p4) > job.priority { batches[job.batchRun] = job.priority }
             for lock in job.locks { held[lock] = job.name }
             if let latest = policy.latestStart(job.priority, due: job.due), now > latest {
                 decision.lateStarts.append((job, Int(now.timeIntervalSince(latest))))
@@ -244,13 +247,18 @@ public struct DispatchModel: Sendable {
     }
 
     /// Why `job` cannot start at `now`, or nil when it can.
-    func obstacle(_ job: QueuedJob, now: Date, window: WindowDecision, held: [String: String], batches: Set<Int>,
+    func obstacle(_ job: QueuedJob, now: Date, window: WindowDecision, held: [String: String], batches: [Int: Priority],
                   resources: ResourceReading, memo: inout WindowMemo) -> DispatchDecision.Wait? {
         func wait(_ obstacle: DispatchDecision.Obstacle, _ reason: String) -> DispatchDecision.Wait {
             DispatchDecision.Wait(job: job, obstacle: obstacle, reason: reason)
         }
-        if !batches.contains(job.batchRun) && batches.count >= limits.maxBatches {
-            return wait(.batchLimit, "\(batches.count) batches are running (limits.max_concurrent_batches: \(limits.maxBatches))")
+        if batches[job.batchRun] == nil && batches.count >= limits.maxBatches {
+            // P1 is processed at once: batches doing only lower-priority work do not hold it back
+            // (it takes their place as it takes their slot, rule 3).
+            let holding = job.priority == .p1 ? batches.values.filter { $0 == .p1 }.count : batches.count
+            if holding >= limits.maxBatches {
+                return wait(.batchLimit, "\(batches.count) batches are running (limits.max_concurrent_batches: \(limits.maxBatches))")
+            }
         }
         switch window.verdict {
         case .allowed: break

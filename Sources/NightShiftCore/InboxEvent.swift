@@ -106,3 +106,9 @@ public enum InboxEventRules {
         return nil
     }
 }
+
+/// What became of an event file (`nightshift.events.state`): processed (its request made, if
+/// any), or rejected with the reason (the file moved to rejected/ with a `.reason` beside it).
+public enum EventFileState: String, Sendable, CaseIterable {
+    case processed, rejected
+}

@@ -64,13 +64,46 @@ public enum JobState: String, Sendable, CaseIterable, Codable {
 ///
 /// ```
 /// running ──► succeeded   (every job succeeded, or was skipped by an operator's override)
-///        └──► failed      (at least one job failed, timed out or was skipped)
+///        ├──► failed      (at least one job failed, timed out or was skipped)
+///        └──► cancelled   (its request was cancelled before any of its jobs started)
 /// ```
-/// The scheduler (or `run --once`) creates it `running` with its jobs `pending`; whichever runner
-/// sees the last job reach a final state closes it (a conditional update: exactly one does) and
-/// any runner writes its summary.
+/// Who moves a batch run:
+/// - `running` — the scheduler, `run --once`, or the intake (for an accepted request) creates it
+///   with its jobs `pending`.
+/// - `succeeded`, `failed` — whichever runner sees the last job reach a final state closes it (a
+///   conditional update: exactly one does); any runner writes its summary.
+/// - `cancelled` — `nightshift cancel` (the database function `decide_request`), when the manager
+///   who asked, or a director, cancels a queued request none of whose jobs has started: its jobs
+///   are skipped and the run ends at once. It is neither a success nor a failure: `history`,
+///   `status`, the mails and `report ops` show it as cancelled, with who cancelled it.
 public enum BatchState: String, Sendable, CaseIterable, Codable {
-    case running, succeeded, failed
+    case running, succeeded, failed, cancelled
+
+    public var isFinal: Bool { self != .running }
 
     public func canMove(to next: BatchState) -> Bool { self == .running && next != .running }
+}
+
+/// The life of one runner process (`nightshift.runners`).
+///
+/// ```
+/// running ──► stopping ──► stopped
+/// ```
+/// - `running` — the runner registers itself when it starts and renews its heartbeat.
+/// - `stopping` — the runner, on SIGTERM/SIGINT or `--until`: it finishes or releases its jobs.
+/// - `stopped` — the runner, once its jobs are released and its connections closed. A runner that
+///   dies stays `running` with an old heartbeat: `status` shows it as lost.
+public enum RunnerState: String, Sendable, CaseIterable, Codable {
+    case running, stopping, stopped
+}
+
+/// The life of a record set aside for review (`nightshift.review_queue`).
+///
+/// ```
+/// open ──► resolved    (`review retry`: the record was applied)
+///     └──► dismissed   (`review dismiss`: a person decided to leave it out)
+/// ```
+/// A calculation that meets the same bad record again opens it again.
+public enum ReviewState: String, Sendable, CaseIterable, Codable {
+    case open, resolved, dismissed
 }

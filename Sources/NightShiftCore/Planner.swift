@@ -180,14 +180,8 @@ public enum Planner {
             if let past = request.history[originals[i].name], past.runs > 0 { return max(1, Int(past.seconds.rounded())) }
             return jobs[i].estimateSeconds
         }
-        // Batch runs with work under way: started, and not every job ended.
-        var open = [Int](repeating: 0, count: occurrences.count)
-        for i in 0..<count { open[occurrenceOf[i]] += 1 }
-        var active: Set<Int> = []
-        func ended(_ i: Int) {
-            open[occurrenceOf[i]] -= 1
-            if open[occurrenceOf[i]] == 0 { active.remove(occurrenceOf[i]) }
-        }
+        // Jobs paused at a checkpoint: with the running ones, they make their batch run under way.
+        var pausedJobs: Set<Int> = []
         func sourceOf(_ i: Int) -> DurationSource {
             if let past = request.history[originals[i].name], past.runs > 0 { return .history(runs: past.runs) }
             return .estimate
@@ -213,6 +207,13 @@ public enum Planner {
         // Running jobs (a handful): the model's view, when each finishes, and when its window stops it.
         var running: [ActiveJob] = []
         var runningUntil: [(finish: Date, stop: Date?)] = [] // parallel to `running`
+        /// Batch runs under way (work running or paused), as the dispatcher reads them from the database.
+        func underWay() -> [Int: Priority] {
+            var active: [Int: Priority] = [:]
+            for job in running where (active[job.job.batchRun] ?? .p4) >= job.job.priority { active[job.job.batchRun] = job.job.priority }
+            for i in pausedJobs where (active[occurrenceOf[i]] ?? .p4) >= jobs[i].priority { active[occurrenceOf[i]] = jobs[i].priority }
+            return active
+        }
         var timers = Heap<(Date, Int)>(by: { ($0.0, $0.1) < ($1.0, $1.1) })
         // Jobs waiting for a lock, by lock: released when a job holding that lock finishes or pauses.
         var lockWaiters: [String: [Int]] = [:]
@@ -241,7 +242,6 @@ public enum Planner {
             } else if isSkipped[i] {
                 finished[i] = clock
                 order.append(i)
-                ended(i)
                 release(i)
             } else if due[i] > clock {
                 timers.push((due[i], i))
@@ -252,7 +252,6 @@ public enum Planner {
         func block(_ i: Int, _ reason: String) {
             blocked[i] = reason
             order.append(i)
-            ended(i)
             release(i)
         }
         for i in 0..<count where remaining[i] == 0 { becomeReady(i) }
@@ -262,7 +261,7 @@ public enum Planner {
             while true {
                 let free = request.slots - running.count
                 let decision = model.decide(&queue, DispatchState(now: clock, running: running, freeSlots: free,
-                                                                  noSlotAnywhere: free <= 0, activeBatches: active),
+                                                                  noSlotAnywhere: free <= 0, activeBatches: underWay()),
                                            memo: &memo)
                 for violation in decision.violations where violations.insert(violation.job.job.id).inserted {
                     warnings.append("\(violation.job.job.name) \(violation.reason)")
@@ -275,6 +274,7 @@ public enum Planner {
                     segments[i].append(DateInterval(start: segmentStart[i]!, end: clock))
                     left[i] = max(1, Int(run.finish.timeIntervalSince(clock).rounded()))
                     pauses[i].append("\(short(clock, zone)) \(pause.reason)")
+                    pausedJobs.insert(i)
                     queue.push(queued(i))
                     releaseLocks(of: i)
                 }
@@ -286,7 +286,7 @@ public enum Planner {
                         order.append(i)
                     }
                     segmentStart[i] = clock
-                    active.insert(occurrenceOf[i])
+                    pausedJobs.remove(i)
                     let finish = clock.addingTimeInterval(TimeInterval(left[i]))
                     let stop = job.checkpointed ? request.windows.firstDisallowed(jobs[i].priority, from: clock, to: finish) : nil
                     running.append(ActiveJob(job: job, started: clock))
@@ -331,7 +331,6 @@ public enum Planner {
                 runningUntil.remove(at: k)
                 segments[i].append(DateInterval(start: segmentStart[i]!, end: run.finish))
                 finished[i] = run.finish
-                ended(i)
                 release(i)
                 releaseLocks(of: i)
                 if !otherWaiters.isEmpty {

@@ -20,9 +20,15 @@ import PostgresClient
 struct Alerts {
     let configuration: Configuration
 
+    /// What happened (`nightshift.alerts.kind`).
+    enum Kind: String, Sendable, CaseIterable {
+        case p1Failed = "p1_failed", windowMiss = "window_miss", lateStart = "late_start", leaseLost = "lease_lost"
+        case outboxBacklog = "outbox_backlog", mailDead = "mail_dead"
+    }
+
     struct Incident: Equatable {
         let key: String
-        let kind: String
+        let kind: Kind
         let batchRunID: Int?
         let jobRunID: Int?
         let subject: String
@@ -57,7 +63,7 @@ struct Alerts {
         return (0..<rows.rowCount).map { row in
             let job = rows.string(row, "job")!, batch = rows.string(row, "batch")!, date = rows.string(row, "d")!
             let state = rows.string(row, "state")!
-            return Incident(key: "p1_failed:job_run:\(rows.int(row, "id")!)", kind: "p1_failed", batchRunID: rows.int(row, "batch_run_id"),
+            return Incident(key: "p1_failed:job_run:\(rows.int(row, "id")!)", kind: .p1Failed, batchRunID: rows.int(row, "batch_run_id"),
                             jobRunID: rows.int(row, "id"), subject: "P1 job \(job) \(state == "timed_out" ? "TIMED OUT" : "FAILED") (\(batch) \(date))",
                             detail: ["\(job) (P1) of the \(batch) batch for \(date) ended \(state) after \(rows.int(row, "attempts") ?? 0) attempt(s).",
                                      "error: \(rows.string(row, "error_message") ?? "(none recorded)")",
@@ -99,7 +105,7 @@ struct Alerts {
             let remaining = work.map(\.seconds).reduce(0, +)
             let passed = now >= deadline
             return Incident(
-                key: "window_miss:batch_run:\(id)", kind: "window_miss", batchRunID: id, jobRunID: nil,
+                key: "window_miss:batch_run:\(id)", kind: .windowMiss, batchRunID: id, jobRunID: nil,
                 subject: passed ? "the \(batch) batch (\(date)) MISSED its window (ended \(local(deadline)))"
                     : "the \(batch) batch (\(date)) will miss its window: likely done \(local(finish)), window ends \(local(deadline))",
                 detail: [passed ? "Its window ended at \(local(deadline)) with \(work.count) job(s) not done."
@@ -126,7 +132,7 @@ struct Alerts {
             let job = rows.string(row, "job")!, batch = rows.string(row, "batch")!, date = rows.string(row, "d")!
             let started = (rows.int(row, "attempts") ?? 0) > 0
             let late = started ? Double(rows.int(row, "late_start_seconds") ?? 0) : now.timeIntervalSince(latest)
-            return Incident(key: "late_start:job_run:\(rows.int(row, "id")!)", kind: "late_start", batchRunID: rows.int(row, "batch_run_id"),
+            return Incident(key: "late_start:job_run:\(rows.int(row, "id")!)", kind: .lateStart, batchRunID: rows.int(row, "batch_run_id"),
                             jobRunID: rows.int(row, "id"),
                             subject: "P2 job \(job) \(started ? "started" : "has not started") \(formatDuration(late)) after its start deadline (\(batch) \(date))",
                             detail: ["\(job) (P2) of the \(batch) batch for \(date) was due at \(local(due)) and had to start by \(local(latest)).",
@@ -147,7 +153,7 @@ struct Alerts {
             let job = rows.string(row, "job")!, reason = rows.string(row, "reason")!
             let owner = reason.dropFirst("lease of ".count).prefix { $0 != " " }
             let failed = rows.string(row, "to_state") == "failed"
-            return Incident(key: "lease_lost:transition:\(rows.int(row, "id")!)", kind: "lease_lost", batchRunID: rows.int(row, "batch_run_id"),
+            return Incident(key: "lease_lost:transition:\(rows.int(row, "id")!)", kind: .leaseLost, batchRunID: rows.int(row, "batch_run_id"),
                             jobRunID: rows.int(row, "job_run_id"),
                             subject: "runner \(owner) lost its lease on \(job) (\(rows.string(row, "batch")!) \(rows.string(row, "d")!))",
                             detail: ["Runner \(owner) stopped renewing its lease on \(job): it died, hung or lost the database.",
@@ -174,7 +180,7 @@ struct Alerts {
             let id = rows.int(row, "id")!, subject = rows.string(row, "subject")!
             let error = rows.string(row, "last_error") ?? "no attempt yet"
             if rows.string(row, "state") == "dead" {
-                incidents.append(Incident(key: "mail_dead:mail:\(id)", kind: "mail_dead", batchRunID: nil, jobRunID: nil,
+                incidents.append(Incident(key: "mail_dead:mail:\(id)", kind: .mailDead, batchRunID: nil, jobRunID: nil,
                                           subject: "mail #\(id) was not delivered (dead letter): \(subject)",
                                           detail: ["After \(rows.int(row, "attempts") ?? 0) attempt(s): \(error)"],
                                           todo: "Fix the cause, then `nightshift mail retry \(id)`."))
@@ -182,7 +188,7 @@ struct Alerts {
                 // One backlog incident at a time: the oldest waiting message names it.
                 backlogRaised = true
                 let created = Date(timeIntervalSince1970: rows.double(row, "created")!)
-                incidents.append(Incident(key: "outbox_backlog:mail:\(id)", kind: "outbox_backlog", batchRunID: nil, jobRunID: nil,
+                incidents.append(Incident(key: "outbox_backlog:mail:\(id)", kind: .outboxBacklog, batchRunID: nil, jobRunID: nil,
                                           subject: "the mail outbox is backing up: \(rows.int(row, "waiting") ?? 0) message(s) waiting, the oldest since \(local(created))",
                                           detail: ["The oldest, mail #\(id) \"\(subject)\", waits after \(rows.int(row, "attempts") ?? 0) attempt(s): \(error)"],
                                           todo: configuration.settings.mail.smtp == nil ? "No SMTP server is configured: set mail.smtp in etc/nightshift.yaml."
@@ -199,14 +205,14 @@ struct Alerts {
                 INSERT INTO nightshift.alerts (incident, kind, batch_run_id, job_run_id, subject, detail, raised_at, raised_by)
                 VALUES ($1, $2, $3::bigint, $4::bigint, $5, $6, $7::timestamptz, $8)
                 ON CONFLICT (incident) DO NOTHING RETURNING id
-                """, [incident.key, incident.kind, incident.batchRunID.map(String.init), incident.jobRunID.map(String.init), incident.subject,
+                """, [incident.key, incident.kind.rawValue, incident.batchRunID.map(String.init), incident.jobRunID.map(String.init), incident.subject,
                       incident.detail.joined(separator: "\n"), iso8601(now), runner])
             guard inserted.rowCount == 1, let id = inserted.int(0, "id") else { return false }
             let mail = configuration.settings.mail
             guard !mail.onCall.isEmpty else { return true }
             let templates = try MailTemplates(directory: configuration.settings.templatesDirectory, name: "alert")
             let rendered = templates.render([
-                "subject": incident.subject, "kind": incident.kind, "detail": incident.detail, "todo": incident.todo,
+                "subject": incident.subject, "kind": incident.kind.rawValue, "detail": incident.detail, "todo": incident.todo,
                 "raised_at": local(now), "zone": zone.identifier, "alert_id": id, "runner": runner,
             ])
             let message = MailMessage(from: mail.from, to: mail.onCall, subject: rendered.subject, date: now, text: rendered.text, html: rendered.html)

@@ -88,7 +88,7 @@ public struct BatchReport: Sendable {
     ///   (default: the batch's end, else its last recorded change).
     public static func load(_ id: Int, db: PostgresConnection, now: Date? = nil) throws -> BatchReport {
         let batch = try db.execute("""
-            SELECT batch, business_date::text AS business_date, run_number, trigger, state, warnings::text AS warnings, summary_error,
+            SELECT id, batch, business_date::text AS business_date, run_number, trigger, state, warnings::text AS warnings, summary_error,
                    extract(epoch FROM scheduled_for)::float8 AS scheduled_for, extract(epoch FROM started_at)::float8 AS started_at,
                    extract(epoch FROM finished_at)::float8 AS finished_at, extract(epoch FROM deadline)::float8 AS deadline
             FROM nightshift.batch_runs WHERE id = $1
@@ -96,16 +96,19 @@ public struct BatchReport: Sendable {
         guard batch.rowCount == 1 else {
             throw PostgresError(operation: .execute, sqlState: nil, message: "batch run \(id) does not exist", context: "nightshift.batch_runs")
         }
-        let date = { (column: String) in batch.double(0, column).map { Date(timeIntervalSince1970: $0) } }
+        return try load(id, run: batch.row(0, of: "nightshift.batch_runs"), db: db, now: now)
+    }
+
+    private static func load(_ id: Int, run: Row, db: PostgresConnection, now: Date?) throws -> BatchReport {
         let outputs = try db.execute("""
-            SELECT job_run_id, kind, path, sha256, bytes, rows FROM nightshift.outputs WHERE batch_run_id = $1 ORDER BY id
+            SELECT id, job_run_id, kind, path, sha256, bytes, rows FROM nightshift.outputs WHERE batch_run_id = $1 ORDER BY id
             """, [String(id)])
         var byJob: [Int: [JobOutput]] = [:]
         var summary: JobOutput?
-        for row in 0..<outputs.rowCount {
-            let output = JobOutput(kind: JobOutput.Kind(rawValue: outputs.string(row, "kind")!)!, path: outputs.string(row, "path")!,
-                                   sha256: outputs.string(row, "sha256")!, bytes: outputs.int(row, "bytes")!, rows: outputs.int(row, "rows"))
-            if let jobRunID = outputs.int(row, "job_run_id") {
+        for row in outputs.rows(of: "nightshift.outputs") {
+            let output = JobOutput(kind: try row.value("kind", as: JobOutput.Kind.self), path: try row.text("path"),
+                                   sha256: try row.text("sha256"), bytes: try row.int("bytes"), rows: try row.optionalInt("rows"))
+            if let jobRunID = try row.optionalInt("job_run_id") {
                 byJob[jobRunID, default: []].append(output)
             } else if output.kind == .summaryMail {
                 summary = output
@@ -120,45 +123,45 @@ public struct BatchReport: Sendable {
             FROM nightshift.job_runs WHERE batch_run_id = $1
             """, [String(id)])
         let changes = try db.execute("""
-            SELECT job_run_id, from_state, to_state, reason, extract(epoch FROM at)::float8 AS at
+            SELECT id, job_run_id, from_state, to_state, reason, extract(epoch FROM at)::float8 AS at
             FROM nightshift.state_transitions WHERE batch_run_id = $1 AND job_run_id IS NOT NULL ORDER BY job_run_id, at, id
             """, [String(id)])
         var history: [Int: [JobHistory.Change]] = [:]
         var lastChange = 0.0
-        for row in 0..<changes.rowCount {
-            let at = changes.double(row, "at") ?? 0
+        for row in changes.rows(of: "nightshift.state_transitions") {
+            let at = try row.optionalDouble("at") ?? 0
             lastChange = max(lastChange, at)
-            history[changes.int(row, "job_run_id")!, default: []].append(
-                JobHistory.Change(to: changes.string(row, "to_state")!, reason: changes.string(row, "reason"), at: Date(timeIntervalSince1970: at)))
+            history[try row.int("job_run_id"), default: []].append(
+                JobHistory.Change(to: try row.text("to_state"), reason: try row.optionalText("reason"), at: Date(timeIntervalSince1970: at)))
         }
+        let batchFinished = try run.optionalDate("finished_at")
         var jobs: [Job] = []
         var dependencies: [String: [String]] = [:]
-        for row in 0..<rows.rowCount {
-            let name = rows.string(row, "job")!
-            dependencies[name] = parseTextArray(rows.string(row, "depends_on") ?? "{}")
-            let failure = rows.string(row, "error_class").flatMap(FailureClass.init(rawValue:)).map {
-                JobFailure(failureClass: $0, sqlState: rows.string(row, "error_sqlstate"), message: rows.string(row, "error_message") ?? "")
+        for row in rows.rows(of: "nightshift.job_runs") {
+            let name = try row.text("job")
+            dependencies[name] = parseTextArray(try row.optionalText("depends_on") ?? "{}")
+            let failure = try row.optionalValue("error_class", as: FailureClass.self).map {
+                JobFailure(failureClass: $0, sqlState: try row.optionalText("error_sqlstate"), message: try row.optionalText("error_message") ?? "")
             }
-            let state = JobState(rawValue: rows.string(row, "state")!)!
-            let jobRunID = rows.int(row, "id")!
-            var job = Job(job: JobInfo(name: name, kind: rows.string(row, "kind")!, priority: Priority(rawValue: rows.int(row, "priority")!) ?? .p3),
-                          jobRunID: jobRunID, state: state, rows: rows.int(row, "rows_processed") ?? 0,
-                          attempts: rows.int(row, "attempts") ?? 0, seconds: rows.double(row, "seconds") ?? 0,
-                          failure: state.isSuccess ? nil : failure, skipReason: rows.string(row, "skip_reason"),
-                          outputs: byJob[jobRunID] ?? [], note: rows.string(row, "note"))
-            let instant = { (column: String) in rows.double(row, column).map(Date.init(timeIntervalSince1970:)) }
-            job.startedAt = instant("started_at")
-            job.finishedAt = instant("finished_at")
-            job.rejectedRows = rows.int(row, "rejected_rows") ?? 0
-            job.lateStartSeconds = rows.int(row, "late_start_seconds")
+            let state = try row.value("state", as: JobState.self)
+            let jobRunID = try row.int("id")
+            var job = Job(job: JobInfo(name: name, kind: try row.text("kind"), priority: try row.value("priority", as: Priority.self)),
+                          jobRunID: jobRunID, state: state, rows: try row.optionalInt("rows_processed") ?? 0,
+                          attempts: try row.optionalInt("attempts") ?? 0, seconds: try row.optionalDouble("seconds") ?? 0,
+                          failure: state.isSuccess ? nil : failure, skipReason: try row.optionalText("skip_reason"),
+                          outputs: byJob[jobRunID] ?? [], note: try row.optionalText("note"))
+            job.startedAt = try row.optionalDate("started_at")
+            job.finishedAt = try row.optionalDate("finished_at")
+            job.rejectedRows = try row.optionalInt("rejected_rows") ?? 0
+            job.lateStartSeconds = try row.optionalInt("late_start_seconds")
             if !state.isFinal {
-                job.waitReason = rows.string(row, "wait_reason")
-                job.waitUntil = instant("wait_until")
+                job.waitReason = try row.optionalText("wait_reason")
+                job.waitUntil = try row.optionalDate("wait_until")
             }
             let changes = JobHistory(history[jobRunID] ?? [])
             job.retries = changes.retries
             job.pauses = changes.pauses
-            job.bars = changes.bars(until: now ?? date("finished_at") ?? Date(timeIntervalSince1970: lastChange))
+            job.bars = changes.bars(until: now ?? batchFinished ?? Date(timeIntervalSince1970: lastChange))
             jobs.append(job)
         }
         let rejected = try db.execute("""
@@ -166,27 +169,28 @@ public struct BatchReport: Sendable {
             FROM nightshift.review_queue r JOIN nightshift.job_runs j ON j.id = r.job_run_id
             WHERE j.batch_run_id = $1 ORDER BY r.job, r.record_key LIMIT 100
             """, [String(id)])
-        let rejects = (0..<rejected.rowCount).map { row in
-            Reject(reviewID: rejected.int(row, "id")!, job: rejected.string(row, "job")!, key: rejected.int(row, "record_key")!,
-                   sqlState: rejected.string(row, "sqlstate"), message: rejected.string(row, "message")!)
+        let rejects = try rejected.rows(of: "nightshift.review_queue").map { row in
+            Reject(reviewID: try row.int("id"), job: try row.text("job"), key: try row.int("record_key"),
+                   sqlState: try row.optionalText("sqlstate"), message: try row.text("message"))
         }
         let mail = try db.execute("""
             SELECT id, state, attempts, array_to_string(envelope_to, ', ') AS recipients, last_reply, last_error
             FROM nightshift.mail_outbox WHERE dedupe_key = $1
             """, ["summary:batch_run:\(id)"])
-        var report = BatchReport(batchRunID: id, batch: BatchKind(rawValue: batch.string(0, "batch")!)!,
-                           businessDate: LocalDate(iso: batch.string(0, "business_date")!)!, scheduledFor: date("scheduled_for")!,
-                           runNumber: batch.int(0, "run_number")!, trigger: batch.string(0, "trigger")!,
-                           state: BatchState(rawValue: batch.string(0, "state")!)!,
-                           jobs: dependencyOrder(jobs, dependencies: dependencies), startedAt: date("started_at")!,
-                           finishedAt: date("finished_at"), warnings: parseTextArray(batch.string(0, "warnings") ?? "{}"),
-                           summary: summary, summaryError: batch.string(0, "summary_error"), rejects: rejects,
-                           rejectCount: rejected.int(0, "total") ?? 0)
-        report.deadline = date("deadline")
+        var report = BatchReport(batchRunID: id, batch: try run.value("batch", as: BatchKind.self),
+                                 businessDate: try run.localDate("business_date"), scheduledFor: try run.date("scheduled_for"),
+                                 runNumber: try run.int("run_number"), trigger: try run.text("trigger"),
+                                 state: try run.value("state", as: BatchState.self),
+                                 jobs: dependencyOrder(jobs, dependencies: dependencies), startedAt: try run.date("started_at"),
+                                 finishedAt: batchFinished, warnings: parseTextArray(try run.optionalText("warnings") ?? "{}"),
+                                 summary: summary, summaryError: try run.optionalText("summary_error"), rejects: rejects,
+                                 rejectCount: rejected.rowCount > 0 ? try rejected.row(0, of: "nightshift.review_queue").int("total") : 0)
+        report.deadline = try run.optionalDate("deadline")
         if mail.rowCount == 1 {
-            report.summaryMail = MailDelivery(id: mail.int(0, "id")!, state: MailState(rawValue: mail.string(0, "state")!) ?? .queued,
-                                              attempts: mail.int(0, "attempts")!, recipients: [mail.string(0, "recipients")!],
-                                              lastReply: mail.string(0, "last_reply"), lastError: mail.string(0, "last_error"))
+            let row = mail.row(0, of: "nightshift.mail_outbox")
+            report.summaryMail = MailDelivery(id: try row.int("id"), state: try row.value("state", as: MailState.self),
+                                              attempts: try row.int("attempts"), recipients: [try row.optionalText("recipients") ?? ""],
+                                              lastReply: try row.optionalText("last_reply"), lastError: try row.optionalText("last_error"))
         }
         return report
     }

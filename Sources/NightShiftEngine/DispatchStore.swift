@@ -13,10 +13,13 @@ extension RunnerStore {
         public var states: [Int: JobState] = [:]
         /// Every running job, on every runner.
         public var running: [ActiveJob] = []
-        /// Batch runs that have started work and not ended.
-        public var activeBatches: Set<Int> = []
+        /// Batch runs with work running or paused, and the most urgent priority of that work.
+        public var activeBatches: [Int: Priority] = [:]
         /// Job slots of the live runners (their workers).
         public var capacity = 0
+        /// Rows that could not be read: left alone (never started, paused or counted), for the
+        /// dispatcher to log once and `status` to show.
+        public var unreadable: [RowDecodingError] = []
     }
 
     /// Reads the snapshot. Call inside the transaction that holds the dispatch lock.
@@ -26,7 +29,7 @@ extension RunnerStore {
         // are looked up once for the jobs that have any (a hashed anti-join), not per row.
         let ready = try db.execute("""
             WITH waiting AS (
-                SELECT j.* FROM nightshift.batch_runs b JOIN nightshift.job_runs j ON j.batch_run_id = b.id
+                SELECT j.*, b.batch, b.business_date FROM nightshift.batch_runs b JOIN nightshift.job_runs j ON j.batch_run_id = b.id
                 WHERE b.state = 'running' AND j.state IN ('pending', 'retrying', 'paused') AND b.waiting_for IS NULL
                   AND (b.deadline IS NULL OR b.deadline > $1::timestamptz)
                   AND (j.not_before IS NULL OR j.not_before <= $1::timestamptz)
@@ -36,13 +39,20 @@ extension RunnerStore {
                 WHERE cardinality(w.depends_on) > 0 AND NOT (d.state IN ('succeeded', 'succeeded_with_rejects') OR (d.state = 'skipped' AND d.skipped_by_override))
             )
             SELECT w.id, w.job, w.batch_run_id, w.priority, w.state, extract(epoch FROM w.due_at)::float8 AS due,
-                   greatest(1, w.expected_seconds - w.run_seconds)::int AS seconds, w.checkpointed, w.locks, w.writes_exports
+                   greatest(1, w.expected_seconds - w.run_seconds)::int AS seconds, w.checkpointed, w.locks, w.writes_exports,
+                   w.batch, w.business_date::text AS business_date
             FROM waiting w WHERE w.id NOT IN (SELECT id FROM unmet)
             """, [iso8601(now), onlyBatchRun.map(String.init)])
-        for row in 0..<ready.rowCount {
-            let job = queuedJob(ready, row)
+        var unreadableRows: [RowDecodingError] = []
+        let unreadable = { (error: RowDecodingError) in unreadableRows.append(error) }
+        // What a claim will need is decoded here, so that a row that cannot be read is never claimed.
+        for (job, state) in try ready.decode(of: "nightshift.job_runs", unreadable: unreadable, { row in
+            _ = try row.value("batch", as: BatchKind.self)
+            _ = try row.localDate("business_date")
+            return (try queuedJob(row), try row.value("state", as: JobState.self))
+        }) {
             snapshot.queued.append(job)
-            snapshot.states[job.id] = JobState(rawValue: ready.string(row, "state")!)!
+            snapshot.states[job.id] = state
         }
         let running = try db.execute("""
             SELECT j.id, j.job, j.batch_run_id, j.priority, extract(epoch FROM j.due_at)::float8 AS due,
@@ -51,16 +61,21 @@ extension RunnerStore {
                    j.pause_requested IS NOT NULL AS pausing
             FROM nightshift.job_runs j WHERE j.state = 'running'
             """, [iso8601(now)])
-        for row in 0..<running.rowCount {
-            let job = queuedJob(running, row)
-            snapshot.running.append(ActiveJob(job: job, started: Date(timeIntervalSince1970: running.double(row, "started") ?? 0),
-                                              pausing: running.bool(row, "pausing") ?? false))
+        snapshot.running = try running.decode(of: "nightshift.job_runs", unreadable: unreadable) { row in
+            ActiveJob(job: try queuedJob(row), started: try row.optionalDate("started") ?? Date(timeIntervalSince1970: 0),
+                      pausing: try row.optionalBool("pausing") ?? false)
         }
+        // Batch runs under way: those with work running or paused (a batch whose jobs all wait takes no place).
         let active = try db.execute("""
-            SELECT DISTINCT j.batch_run_id FROM nightshift.batch_runs b JOIN nightshift.job_runs j ON j.batch_run_id = b.id
-            WHERE b.state = 'running' AND j.attempts > 0
+            SELECT j.batch_run_id, min(j.priority) AS priority FROM nightshift.batch_runs b JOIN nightshift.job_runs j ON j.batch_run_id = b.id
+            WHERE b.state = 'running' AND j.state IN ('running', 'paused') GROUP BY j.batch_run_id
             """)
-        snapshot.activeBatches = Set((0..<active.rowCount).map { active.int($0, 0)! })
+        for (batchRun, priority) in try active.decode(of: "nightshift.job_runs", id: "batch_run_id", unreadable: unreadable, { row in
+            (try row.int("batch_run_id"), try row.value("priority", as: Priority.self))
+        }) {
+            snapshot.activeBatches[batchRun] = priority
+        }
+        snapshot.unreadable = unreadableRows
         snapshot.capacity = try db.execute("""
             SELECT coalesce(sum(workers), 0)::int FROM nightshift.runners
             WHERE state = 'running' AND heartbeat_at > clock_timestamp() - make_interval(secs => $1::int)
@@ -68,12 +83,12 @@ extension RunnerStore {
         return snapshot
     }
 
-    private func queuedJob(_ result: QueryResult, _ row: Int) -> QueuedJob {
-        QueuedJob(id: result.int(row, "id")!, name: result.string(row, "job")!, batchRun: result.int(row, "batch_run_id")!,
-                  priority: Priority(rawValue: result.int(row, "priority")!)!,
-                  due: Date(timeIntervalSince1970: result.double(row, "due") ?? 0), seconds: result.int(row, "seconds") ?? 1,
-                  checkpointed: result.bool(row, "checkpointed") ?? false, locks: parseTextArray(result.string(row, "locks") ?? "{}"),
-                  writesExports: result.bool(row, "writes_exports") ?? false)
+    private func queuedJob(_ row: Row) throws -> QueuedJob {
+        QueuedJob(id: try row.int("id"), name: try row.text("job"), batchRun: try row.int("batch_run_id"),
+                  priority: try row.value("priority", as: Priority.self),
+                  due: try row.optionalDate("due") ?? Date(timeIntervalSince1970: 0), seconds: try row.optionalInt("seconds") ?? 1,
+                  checkpointed: try row.optionalBool("checkpointed") ?? false, locks: parseTextArray(try row.optionalText("locks") ?? "{}"),
+                  writesExports: try row.optionalBool("writes_exports") ?? false)
     }
 
     /// Writes what the decision says besides starts: pause requests (the lease holder pauses at
@@ -125,11 +140,12 @@ extension RunnerStore {
                     late_start_seconds = coalesce(j.late_start_seconds, $5::int)
                 FROM nightshift.batch_runs b
                 WHERE j.id = $1 AND b.id = j.batch_run_id AND j.state IN ('pending', 'retrying', 'paused') AND b.state = 'running'
-                RETURNING j.job, j.attempts, j.failures, j.retries, j.timeout_seconds, j.pauses, b.batch,
+                RETURNING j.id, j.job, j.attempts, j.failures, j.retries, j.timeout_seconds, j.pauses, b.batch,
                           b.business_date::text AS business_date, extract(epoch FROM b.deadline)::float8 AS deadline
                 """, [String(job.id), owner, String(leaseSeconds), iso8601(now), lateBy[job.id].map(String.init)])
             guard row.rowCount == 1 else { continue }
-            let attempt = row.int(0, "attempts")!
+            let claim = row.row(0, of: "nightshift.job_runs", id: "id")
+            let attempt = try claim.int("attempts")
             let from = states[job.id] ?? .pending
             let reason = from == .paused ? "resumed from its checkpoint by \(owner)"
                 : attempt == 1 ? "claimed by \(owner)" : "attempt \(attempt), claimed by \(owner)"
@@ -139,20 +155,21 @@ extension RunnerStore {
                 try addWarning(batchRunID: job.batchRun,
                                "\(job.name) (\(job.priority)) started \(late / 60) min after its start deadline")
             }
-            let batchDeadline = row.double(0, "deadline").map { Date(timeIntervalSince1970: $0) }
-            let jobDeadline = row.int(0, "timeout_seconds").map { now.addingTimeInterval(TimeInterval($0)) }
+            let batchDeadline = try claim.optionalDate("deadline")
+            let timeout = try claim.optionalInt("timeout_seconds")
+            let jobDeadline = timeout.map { now.addingTimeInterval(TimeInterval($0)) }
             let deadline: Date?
             let deadlineReason: String?
             if let jobDeadline, batchDeadline.map({ jobDeadline < $0 }) ?? true {
                 deadline = jobDeadline
-                deadlineReason = "job timeout of \(row.int(0, "timeout_seconds")! / 60) min"
+                deadlineReason = "job timeout of \((timeout ?? 0) / 60) min"
             } else {
                 deadline = batchDeadline
                 deadlineReason = batchDeadline.map { "batch window ended at \($0.iso8601(in: zone))" }
             }
-            claimed.append(ClaimedJob(jobRunID: job.id, batchRunID: job.batchRun, batch: BatchKind(rawValue: row.string(0, "batch")!)!,
-                                      job: row.string(0, "job")!, businessDate: LocalDate(iso: row.string(0, "business_date")!)!,
-                                      attempt: attempt, failures: row.int(0, "failures")!, retries: row.int(0, "retries")!,
+            claimed.append(ClaimedJob(jobRunID: job.id, batchRunID: job.batchRun, batch: try claim.value("batch", as: BatchKind.self),
+                                      job: try claim.text("job"), businessDate: try claim.localDate("business_date"),
+                                      attempt: attempt, failures: try claim.int("failures"), retries: try claim.int("retries"),
                                       deadline: deadline, deadlineReason: deadlineReason, owner: owner))
         }
         return claimed

@@ -143,27 +143,43 @@ final class Intake: @unchecked Sendable {
                 FROM nightshift.requests r WHERE state = 'accepted' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
                 """)
             guard rows.rowCount == 1 else { return nil }
-            let id = rows.int(0, "id")!
-            let requester = rows.string(0, "requested_by")!
-            let batch = BatchKind(rawValue: rows.string(0, "batch")!)!
-            let job = rows.string(0, "job")
-            if let refusal = refusal(source: rows.string(0, "source")!, requester: requester, approvedBy: rows.string(0, "approved_by"),
-                                     nthToday: rows.int(0, "nth_today") ?? 0, batch: batch, job: job) {
+            let row = rows.row(0, of: "nightshift.requests")
+            let id = try row.int("id")
+            let requester: String, batch: BatchKind, job: String?, source: RequestStore.Submission.Source
+            let priority: Priority?, businessDate: LocalDate?, reason: String
+            do {
+                requester = try row.text("requested_by")
+                batch = try row.value("batch", as: BatchKind.self)
+                job = try row.optionalText("job")
+                source = try row.value("source", as: RequestStore.Submission.Source.self)
+                priority = try row.optionalValue("priority", as: Priority.self)
+                businessDate = try row.optionalText("business_date").map { _ in try row.localDate("business_date") }
+                reason = try row.text("reason")
+            } catch let error as RowDecodingError {
+                // Set aside (refused, with what could not be read), never retried pass after pass.
+                let refusal = "the request cannot be read: \(error)"
                 try db.execute("""
                     UPDATE nightshift.requests SET state = 'refused', state_reason = $2, decided_by = $3, decided_at = clock_timestamp()
                     WHERE id = $1
                     """, [String(id), refusal, actor])
-                try audit(db, "queue", "refused", id, refusal)
+                try audit(db, "queue", .refused, id, refusal)
+                context.logger.error("request refused: it cannot be read", metadata: ["request": "\(id)", "error": "\(error)"])
+                return false
+            }
+            if let refusal = refusal(source: source, requester: requester, approvedBy: try row.optionalText("approved_by"),
+                                     nthToday: try row.optionalInt("nth_today") ?? 0, batch: batch, job: job) {
+                try db.execute("""
+                    UPDATE nightshift.requests SET state = 'refused', state_reason = $2, decided_by = $3, decided_at = clock_timestamp()
+                    WHERE id = $1
+                    """, [String(id), refusal, actor])
+                try audit(db, "queue", .refused, id, refusal)
                 context.logger.warning("request refused", metadata: ["request": "\(id)", "by": "\(requester)", "reason": "\(refusal)"])
                 return false
             }
-            let priority = rows.int(0, "priority").flatMap(Priority.init(rawValue:))
-            let request = OccurrenceFactory.Requested(id: id, job: job, businessDate: rows.string(0, "business_date").flatMap(LocalDate.init(iso:)),
-                                                      priority: priority)
+            let request = OccurrenceFactory.Requested(id: id, job: job, businessDate: businessDate, priority: priority)
             // A cron occurrence is on a whole minute: a request's instant never is, so the two never share a key.
             var instant = context.clock.now()
             if instant.timeIntervalSince1970.truncatingRemainder(dividingBy: 60) == 0 { instant.addTimeInterval(0.001) }
-            let reason = rows.string(0, "reason")!
             let creation = try OccurrenceFactory(configuration: context.configuration, db: db)
                 .create(batch: batch, at: instant, trigger: "request #\(id) by \(requester): \(reason)", now: instant,
                         runner: context.identity.id, request: request)
@@ -172,7 +188,7 @@ final class Intake: @unchecked Sendable {
             }
             try db.execute("UPDATE nightshift.requests SET state = 'queued', state_reason = NULL, batch_run_id = $2 WHERE id = $1",
                            [String(id), String(batchRunID)])
-            try audit(db, "queue", "queued", id, "batch run #\(batchRunID)")
+            try audit(db, "queue", .queued, id, "batch run #\(batchRunID)")
             context.logger.notice("request queued", metadata: ["request": "\(id)", "by": "\(requester)", "batch_run": "\(batchRunID)"])
             return true
         }
@@ -183,10 +199,10 @@ final class Intake: @unchecked Sendable {
 
     /// The runner's own check of an accepted request, with its configuration (the client's may
     /// differ, or be bypassed by calling the database function directly).
-    private func refusal(source: String, requester: String, approvedBy: String?, nthToday: Int, batch: BatchKind, job: String?) -> String? {
+    private func refusal(source: RequestStore.Submission.Source, requester: String, approvedBy: String?, nthToday: Int, batch: BatchKind, job: String?) -> String? {
         let policy = context.configuration.requestPolicy
         // People's requests: role, approval and quota. Events are checked when their file is read.
-        let person = source == "cli"
+        let person = source == .cli
         if person, let refusal = policy.refusal(requester, .submit) { return refusal }
         if person && policy.needsApproval {
             guard let approvedBy else { return "production: the request was not approved by a second manager" }
@@ -214,7 +230,7 @@ final class Intake: @unchecked Sendable {
             """, [actor, context.identity.host])
     }
 
-    private func audit(_ db: PostgresConnection, _ command: String, _ outcome: String, _ request: Int, _ detail: String) throws {
+    private func audit(_ db: PostgresConnection, _ command: String, _ outcome: AuditOutcome, _ request: Int, _ detail: String) throws {
         try RequestStore(db: db).audit(OperatorIdentity(account: actor, host: context.identity.host), command: command, outcome: outcome,
                                        requestID: request, detail: detail)
     }

@@ -28,6 +28,7 @@ public struct JobFailure: Error, Sendable, CustomStringConvertible {
         case let failure as JobFailure:
             return failure
         case let pg as PostgresError:
+            // A data error at job level is the job's (a record-level step sets the record aside itself).
             return JobFailure(failureClass: pg.isTransient ? .transient : .permanent, sqlState: pg.sqlState, message: pg.description)
         case let file as OutputFileError:
             let transient = [ENOSPC, EIO, EAGAIN, EINTR, EDQUOT].contains(file.errno)
@@ -41,4 +42,15 @@ public struct JobFailure: Error, Sendable, CustomStringConvertible {
             return JobFailure(failureClass: .permanent, sqlState: nil, message: "\(error)")
         }
     }
+}
+
+extension PostgresError {
+    /// How the runner treats this error (`FailureClass.of(sqlState:connecting:)`, in Core).
+    public var failureClass: FailureClass { FailureClass.of(sqlState: sqlState, connecting: operation == .connect) }
+
+    /// Worth a retry: the connection, the server, resources, serialization, deadlocks.
+    public var isTransient: Bool { failureClass == .transient }
+
+    /// A data error (22xxx) or integrity violation (23xxx): it points at a record, not at the system.
+    public var isDataError: Bool { failureClass == .badRecord }
 }

@@ -1,6 +1,6 @@
 /// A file a job or batch produced, as recorded in `nightshift.outputs`.
 public struct JobOutput: Sendable, Equatable {
-    public enum Kind: String, Sendable { case export, manifest, signature, report, archive, summaryMail = "summary_mail" }
+    public enum Kind: String, Sendable, CaseIterable { case export, manifest, signature, report, archive, summaryMail = "summary_mail" }
     public let kind: Kind
     public let path: String
     public let sha256: String

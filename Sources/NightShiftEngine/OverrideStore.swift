@@ -7,17 +7,23 @@ public struct OverrideStore {
 
     public init(db: PostgresConnection) { self.db = db }
 
+    /// What an override does, as stored (`manual_overrides.action`).
+    public enum Action: String, Sendable, CaseIterable {
+        case skip
+        case ignoreDependency = "ignore_dependency"
+    }
+
     @discardableResult
     public func record(_ override: ManualOverride, batch: BatchKind, businessDate: LocalDate) throws -> Int {
-        let (action, dependency): (String, String?) = switch override.action {
-        case .skip: ("skip", nil)
-        case let .ignoreDependency(dep): ("ignore_dependency", dep)
+        let (action, dependency): (Action, String?) = switch override.action {
+        case .skip: (.skip, nil)
+        case let .ignoreDependency(dep): (.ignoreDependency, dep)
         }
         return try db.execute("""
             INSERT INTO nightshift.manual_overrides (batch, business_date, job, action, dependency, requested_by, reason)
             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id
-            """, [batch.rawValue, businessDate.description, override.job, action, dependency, override.requestedBy, override.reason])
-            .int(0, "id")!
+            """, [batch.rawValue, businessDate.description, override.job, action.rawValue, dependency, override.requestedBy, override.reason])
+            .scalarInt(of: "nightshift.manual_overrides")
     }
 
     public func overrides(batch: BatchKind, businessDate: LocalDate) throws -> [(id: Int, override: ManualOverride)] {
@@ -25,10 +31,13 @@ public struct OverrideStore {
             SELECT id, job, action, dependency, requested_by, reason FROM nightshift.manual_overrides
             WHERE batch = $1 AND business_date = $2 ORDER BY id
             """, [batch.rawValue, businessDate.description])
-        return (0..<result.rowCount).map { row in
-            let action: ManualOverride.Action = result.string(row, "action") == "skip" ? .skip : .ignoreDependency(result.string(row, "dependency")!)
-            return (result.int(row, "id")!, ManualOverride(job: result.string(row, "job")!, action: action,
-                                                           requestedBy: result.string(row, "requested_by")!, reason: result.string(row, "reason")!))
+        return try result.decode(of: "nightshift.manual_overrides") { row in
+            let action: ManualOverride.Action = switch try row.value("action", as: Action.self) {
+            case .skip: .skip
+            case .ignoreDependency: .ignoreDependency(try row.text("dependency"))
+            }
+            return (try row.int("id"), ManualOverride(job: try row.text("job"), action: action,
+                                                      requestedBy: try row.text("requested_by"), reason: try row.text("reason")))
         }
     }
 
@@ -51,8 +60,10 @@ public enum RunHistory {
             ) recent WHERE n <= $2 GROUP BY job
             """, ["{" + jobs.map { "\"\($0)\"" }.joined(separator: ",") + "}", String(runs)])
         var history: [String: (Double, Int)] = [:]
-        for row in 0..<result.rowCount {
-            history[result.string(row, "job")!] = (result.double(row, "seconds") ?? 0, result.int(row, "runs") ?? 0)
+        for (job, seconds, runs) in try result.decode(of: "nightshift.job_runs", id: "job", { row in
+            (try row.text("job"), try row.optionalDouble("seconds") ?? 0, try row.optionalInt("runs") ?? 0)
+        }) {
+            history[job] = (seconds, runs)
         }
         return history
     }

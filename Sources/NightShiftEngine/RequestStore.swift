@@ -14,7 +14,10 @@ public struct RequestStore {
 
     /// What a request asks for.
     public struct Submission: Sendable, Equatable {
-        public enum Source: String, Sendable { case cli, event, api }
+        public enum Source: String, Sendable, CaseIterable { case cli, event, api }
+        /// A whole batch, or one job of it (`requests.target`).
+        public enum Target: String, Sendable, CaseIterable { case batch, job }
+        public var target: Target { job == nil ? .batch : .job }
         public let source: Source
         public let batch: BatchKind
         /// nil: the whole batch.
@@ -55,11 +58,11 @@ public struct RequestStore {
         let result = try db.execute("""
             SELECT request_id, state, refusal FROM nightshift.submit_request($1, $2, $3, $4, $5::date, $6::smallint, $7, $8, $9, $10,
                                                                              $11::boolean, $12::int, $13)
-            """, [submission.source.rawValue, submission.job == nil ? "batch" : "job", submission.batch.rawValue, submission.job,
+            """, [submission.source.rawValue, submission.target.rawValue, submission.batch.rawValue, submission.job,
                   submission.businessDate?.description, submission.priority.map { String($0.rawValue) }, submission.reason,
                   identity.account, hostText(identity), command, String(policy.needsApproval), String(policy.quotaPerDay),
                   zone.identifier])
-        return outcome(result)
+        return try outcome(result)
     }
 
     /// Records an attempt refused before it became a request.
@@ -70,15 +73,15 @@ public struct RequestStore {
 
     /// Records an accepted action that is not a request (a manager's `run --once`).
     public func recordAccepted(by identity: OperatorIdentity, command: String, detail: String) throws {
-        try audit(identity, command: command, outcome: "accepted", detail: detail)
+        try audit(identity, command: command, outcome: .accepted, detail: detail)
     }
 
     /// One audit row: who (and from where), what was asked, what came of it. The runner's own
     /// steps (queued, resolved, …) are written here too; people's clients go through the functions.
-    public func audit(_ identity: OperatorIdentity, command: String, outcome: String, requestID: Int? = nil, detail: String?) throws {
+    public func audit(_ identity: OperatorIdentity, command: String, outcome: AuditOutcome, requestID: Int? = nil, detail: String?) throws {
         try db.execute("""
             INSERT INTO nightshift.audit (actor, host, command, outcome, request_id, detail) VALUES ($1, $2, $3, $4, $5::bigint, $6)
-            """, [identity.account, hostText(identity), command, outcome, requestID.map(String.init), detail])
+            """, [identity.account, hostText(identity), command, outcome.rawValue, requestID.map(String.init), detail])
     }
 
     public enum Decision: String, Sendable { case approve, reject, cancel }
@@ -90,13 +93,15 @@ public struct RequestStore {
         let result = try db.execute("""
             SELECT state, refusal FROM nightshift.decide_request($1::bigint, $2, $3, $4::boolean, $5, $6, $7)
             """, [String(id), decision.rawValue, identity.account, String(isDirector), hostText(identity), command, reason])
-        if let refusal = result.string(0, "refusal") { return .refused(refusal) }
-        return .recorded(id: id, state: RequestState(rawValue: result.string(0, "state")!)!)
+        let row = result.row(0, of: "nightshift.requests", id: "")
+        if let refusal = try row.optionalText("refusal") { return .refused(refusal) }
+        return .recorded(id: id, state: try row.value("state", as: RequestState.self))
     }
 
-    private func outcome(_ result: QueryResult) -> Outcome {
-        if let refusal = result.string(0, "refusal") { return .refused(refusal) }
-        return .recorded(id: result.int(0, "request_id")!, state: RequestState(rawValue: result.string(0, "state")!)!)
+    private func outcome(_ result: QueryResult) throws -> Outcome {
+        let row = result.row(0, of: "nightshift.requests", id: "request_id")
+        if let refusal = try row.optionalText("refusal") { return .refused(refusal) }
+        return .recorded(id: try row.int("request_id"), state: try row.value("state", as: RequestState.self))
     }
 
     /// The host as recorded: the machine, and the account acted as under sudo.
@@ -154,9 +159,10 @@ public struct RequestStore {
     }
 
     /// Open requests, and the others made since `since`, newest first.
-    public func list(since: Date, limit: Int = 200) throws -> [Listed] {
+    /// A request that cannot be read goes to `unreadable` when given (else it throws).
+    public func list(since: Date, limit: Int = 200, unreadable: ((RowDecodingError) -> Void)? = nil) throws -> [Listed] {
         try listed(where: "r.state IN ('awaiting_approval', 'accepted', 'queued') OR r.requested_at >= $1::timestamptz",
-                   [iso8601(since), String(limit)])
+                   [iso8601(since), String(limit)], unreadable: unreadable)
     }
 
     /// One request, by number.
@@ -164,7 +170,8 @@ public struct RequestStore {
         try listed(where: "r.id = $1::bigint", [String(id), "1"]).first
     }
 
-    private func listed(where condition: String, _ parameters: [String?]) throws -> [Listed] {
+    private func listed(where condition: String, _ parameters: [String?],
+                        unreadable: ((RowDecodingError) -> Void)? = nil) throws -> [Listed] {
         let rows = try db.execute("""
             SELECT r.id, r.state, r.state_reason, r.source, r.batch, r.job, r.business_date::text AS business_date, r.priority,
                    r.reason, r.requested_by, r.host, extract(epoch FROM r.requested_at) AS requested_at, r.approved_by, r.decided_by,
@@ -179,15 +186,15 @@ public struct RequestStore {
             WHERE \(condition)
             ORDER BY r.id DESC LIMIT $2
             """, parameters)
-        return (0..<rows.rowCount).map { row in
-            Listed(id: rows.int(row, "id")!, state: RequestState(rawValue: rows.string(row, "state")!)!,
-                   stateReason: rows.string(row, "state_reason"), source: rows.string(row, "source")!, batch: rows.string(row, "batch")!,
-                   job: rows.string(row, "job"), businessDate: rows.string(row, "business_date"), priority: rows.int(row, "priority"),
-                   reason: rows.string(row, "reason")!, requestedBy: rows.string(row, "requested_by")!, host: rows.string(row, "host")!,
-                   requestedAt: Date(timeIntervalSince1970: rows.double(row, "requested_at")!), approvedBy: rows.string(row, "approved_by"),
-                   decidedBy: rows.string(row, "decided_by"), batchRunID: rows.int(row, "batch_run_id"), outcome: rows.string(row, "outcome"),
-                   waitingJobs: rows.int(row, "waiting") ?? 0, runningJobs: rows.int(row, "running") ?? 0,
-                   waitReason: rows.string(row, "wait_reason"))
+        return try rows.decode(of: "nightshift.requests", unreadable: unreadable) { row in
+            Listed(id: try row.int("id"), state: try row.value("state", as: RequestState.self),
+                   stateReason: try row.optionalText("state_reason"), source: try row.text("source"), batch: try row.text("batch"),
+                   job: try row.optionalText("job"), businessDate: try row.optionalText("business_date"), priority: try row.optionalInt("priority"),
+                   reason: try row.text("reason"), requestedBy: try row.text("requested_by"), host: try row.text("host"),
+                   requestedAt: try row.date("requested_at"), approvedBy: try row.optionalText("approved_by"),
+                   decidedBy: try row.optionalText("decided_by"), batchRunID: try row.optionalInt("batch_run_id"),
+                   outcome: try row.optionalText("outcome"), waitingJobs: try row.optionalInt("waiting") ?? 0,
+                   runningJobs: try row.optionalInt("running") ?? 0, waitReason: try row.optionalText("wait_reason"))
         }
     }
 }

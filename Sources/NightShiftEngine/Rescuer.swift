@@ -98,7 +98,7 @@ final class Rescuer: @unchecked Sendable {
             }
             do {
                 for incident in try Alerts(configuration: context.configuration).runOnce(db: db, now: now, runner: runner) {
-                    RunnerMetrics.alertRaised(kind: incident.kind)
+                    RunnerMetrics.alertRaised(kind: incident.kind.rawValue)
                     context.logger.error("ALERT: \(incident.subject)", metadata: ["incident": "\(incident.key)",
                                                                                     "on_call": "\(context.configuration.settings.mail.onCall.isEmpty ? "nobody (mail.on_call)" : "mailed")"])
                     onMailQueued()

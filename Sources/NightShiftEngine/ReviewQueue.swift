@@ -23,7 +23,7 @@ public struct ReviewQueue {
         public let record: String?
         public let sqlState: String?
         public let message: String
-        public let state: String
+        public let state: ReviewState
         public let rejectedAt: Date
         public let decidedBy: String?
         public let note: String?
@@ -37,12 +37,12 @@ public struct ReviewQueue {
             WHERE ($1::text IS NULL OR job = $1) AND (NOT $2::boolean OR state = 'open') AND ($4::bigint IS NULL OR id = $4)
             ORDER BY id LIMIT $3
             """, [job, String(openOnly), String(limit), id.map(String.init)])
-        return (0..<rows.rowCount).map { row in
-            Item(id: rows.int(row, "id")!, job: rows.string(row, "job")!, businessDate: rows.string(row, "business_date")!,
-                 key: rows.int(row, "record_key")!, record: rows.string(row, "record"), sqlState: rows.string(row, "sqlstate"),
-                 message: rows.string(row, "message")!, state: rows.string(row, "state")!,
-                 rejectedAt: Date(timeIntervalSince1970: rows.double(row, "rejected_at") ?? 0), decidedBy: rows.string(row, "decided_by"),
-                 note: rows.string(row, "note"))
+        return try rows.decode(of: "nightshift.review_queue") { row in
+            Item(id: try row.int("id"), job: try row.text("job"), businessDate: try row.text("business_date"),
+                 key: try row.int("record_key"), record: try row.optionalText("record"), sqlState: try row.optionalText("sqlstate"),
+                 message: try row.text("message"), state: try row.value("state", as: ReviewState.self),
+                 rejectedAt: try row.optionalDate("rejected_at") ?? Date(timeIntervalSince1970: 0),
+                 decidedBy: try row.optionalText("decided_by"), note: try row.optionalText("note"))
         }
     }
 
@@ -58,7 +58,7 @@ public struct ReviewQueue {
         guard let item = try list(job: nil, openOnly: false, id: id).first else {
             return try refuse("there is no review item #\(id); `nightshift review list` shows them", identity, command, nil)
         }
-        guard item.state == "open" else { return try refuse("review item #\(id) is \(item.state) already", identity, command, id) }
+        guard item.state == .open else { return try refuse("review item #\(id) is \(item.state) already", identity, command, id) }
         guard let definition = configuration.jobs.first(where: { $0.name == item.job }), case let .calculation(spec) = definition.action else {
             return try refuse("\(item.job) is no longer a calculation job; dismiss the item instead", identity, command, id)
         }
@@ -81,16 +81,16 @@ public struct ReviewQueue {
                     UPDATE nightshift.review_queue SET state = 'resolved', decided_by = $2, decided_at = clock_timestamp(), note = 'applied by a retry'
                     WHERE id = $1
                     """, [String(id), identity.account])
-                try audit(identity, command, "resolved", "review item #\(id): \(item.job) key \(item.key) applied")
+                try audit(identity, command, .resolved, "review item #\(id): \(item.job) key \(item.key) applied")
             }
             return .resolved
         } catch let error as PostgresError where error.isDataError {
             try db.execute("UPDATE nightshift.review_queue SET sqlstate = $2, message = $3 WHERE id = $1",
                            [String(id), error.sqlState, error.message])
-            try audit(identity, command, "retry_failed", "review item #\(id): \(error.message)")
+            try audit(identity, command, .retryFailed, "review item #\(id): \(error.message)")
             return .stillBad(sqlState: error.sqlState, message: error.message)
         } catch let problem as ReviewRetryProblem {
-            try audit(identity, command, "retry_failed", "review item #\(id): \(problem.message)")
+            try audit(identity, command, .retryFailed, "review item #\(id): \(problem.message)")
             return .stillBad(sqlState: nil, message: problem.message)
         }
     }
@@ -99,12 +99,13 @@ public struct ReviewQueue {
     public func dismiss(_ id: Int, by identity: OperatorIdentity, command: String, reason: String) throws -> Outcome {
         let updated = try db.execute("""
             UPDATE nightshift.review_queue SET state = 'dismissed', decided_by = $2, decided_at = clock_timestamp(), note = $3
-            WHERE id = $1 AND state = 'open' RETURNING job, record_key
+            WHERE id = $1 AND state = 'open' RETURNING id, job, record_key
             """, [String(id), identity.account, reason])
         guard updated.rowCount == 1 else {
             return try refuse("review item #\(id) does not exist or is not open", identity, command, nil)
         }
-        try audit(identity, command, "dismissed", "review item #\(id): \(updated.string(0, "job")!) key \(updated.string(0, "record_key")!): \(reason)")
+        let row = updated.row(0, of: "nightshift.review_queue")
+        try audit(identity, command, .dismissed, "review item #\(id): \(try row.text("job")) key \(try row.text("record_key")): \(reason)")
         return .resolved
     }
 
@@ -113,7 +114,7 @@ public struct ReviewQueue {
         return .refused(reason)
     }
 
-    private func audit(_ identity: OperatorIdentity, _ command: String, _ outcome: String, _ detail: String) throws {
+    private func audit(_ identity: OperatorIdentity, _ command: String, _ outcome: AuditOutcome, _ detail: String) throws {
         try RequestStore(db: db).audit(identity, command: command, outcome: outcome, detail: detail)
     }
 }

@@ -100,10 +100,11 @@ public final class RunnerStore {
                 """, [new.batch.rawValue, iso8601(new.scheduledFor)])
             var runNumber = 1
             if latest.rowCount == 1 {
-                let state = BatchState(rawValue: latest.string(0, "state")!)!
-                let existing = Creation.exists(id: latest.int(0, "id")!, state: state, runNumber: latest.int(0, "run_number")!)
+                let row = latest.row(0, of: "nightshift.batch_runs")
+                let state = try row.value("state", as: BatchState.self)
+                let existing = Creation.exists(id: try row.int("id"), state: state, runNumber: try row.int("run_number"))
                 guard rerun, state != .running else { return existing }
-                runNumber = latest.int(0, "run_number")! + 1
+                runNumber = try row.int("run_number") + 1
             }
             let inserted = try db.execute("""
                 INSERT INTO nightshift.batch_runs (batch, business_date, scheduled_for, trigger, state, started_at, run_number,
@@ -113,13 +114,13 @@ public final class RunnerStore {
                 """, [new.batch.rawValue, new.businessDate.description, iso8601(new.scheduledFor), new.trigger, iso8601(now),
                       String(runNumber), new.waitingFor == nil ? iso8601(new.deadline) : nil, pgArray(new.warnings),
                       new.requestID.map(String.init), new.waitingFor])
-            guard let id = inserted.int(0, "id") else {
+            guard let id = try inserted.rowCount == 1 ? inserted.row(0, of: "nightshift.batch_runs").int("id") : nil else {
                 // Another runner created it between our look and our insert.
                 let other = try db.execute("""
                     SELECT id, state, run_number FROM nightshift.batch_runs WHERE batch = $1 AND scheduled_for = $2 AND run_number = $3
                     """, [new.batch.rawValue, iso8601(new.scheduledFor), String(runNumber)])
-                return .exists(id: other.int(0, "id")!, state: BatchState(rawValue: other.string(0, "state")!)!,
-                               runNumber: runNumber)
+                let row = other.row(0, of: "nightshift.batch_runs")
+                return .exists(id: try row.int("id"), state: try row.value("state", as: BatchState.self), runNumber: runNumber)
             }
             try transition(batchRunID: id, jobRunID: nil, from: nil, to: BatchState.running.rawValue,
                            reason: "\(new.trigger): \(runNumber == 1 ? "occurrence created" : "run \(runNumber) of the occurrence")",
@@ -139,7 +140,7 @@ public final class RunnerStore {
                           String(job.kind.pausesAtCheckpoints), String(job.kind.writesExports),
                           String(new.expectedSeconds[job.name] ?? job.estimateSeconds), iso8601(new.scheduledFor),
                           new.waitingFor.map { "the batch waits for \($0)" }])
-                let jobRunID = row.int(0, "id")!
+                let jobRunID = try row.scalarInt(of: "nightshift.job_runs")
                 try transition(batchRunID: id, jobRunID: jobRunID, from: nil, to: JobState.pending.rawValue, reason: "planned",
                                at: now, runner: runner)
                 if let skip {
@@ -232,8 +233,8 @@ public final class RunnerStore {
             """, [owner, pgArray(leases.map { String($0.jobRunID) }), pgArray(leases.map { String($0.attempt) }), String(leaseSeconds),
                   pgArray(leases.map { progress[$0].map(String.init) ?? "" })])
         var held: [LeaseKey: String?] = [:]
-        for row in 0..<result.rowCount {
-            held[LeaseKey(jobRunID: result.int(row, "id")!, attempt: result.int(row, "attempts")!)] = .some(result.string(row, "pause_requested"))
+        for row in result.rows(of: "nightshift.job_runs") {
+            held[LeaseKey(jobRunID: try row.int("id"), attempt: try row.int("attempts"))] = .some(try row.optionalText("pause_requested"))
         }
         return held
     }
@@ -275,9 +276,9 @@ public final class RunnerStore {
             )
             SELECT id, job, state, lease_owner FROM moved
             """, [iso8601(now), runner])
-        return (0..<result.rowCount).map {
-            Rescued(jobRunID: result.int($0, "id")!, job: result.string($0, "job")!, formerOwner: result.string($0, "lease_owner")!,
-                    state: JobState(rawValue: result.string($0, "state")!)!)
+        return try result.decode(of: "nightshift.job_runs") { row in
+            Rescued(jobRunID: try row.int("id"), job: try row.text("job"), formerOwner: try row.optionalText("lease_owner") ?? "?",
+                    state: try row.value("state", as: JobState.self))
         }
     }
 
@@ -376,7 +377,7 @@ public final class RunnerStore {
             )
             SELECT id FROM closed ORDER BY id
             """, [iso8601(now), runner])
-        return (0..<result.rowCount).map { result.int($0, "id")! }
+        return try result.decode(of: "nightshift.batch_runs") { try $0.int("id") }
     }
 
     /// Closed batches whose summary is not written yet, oldest first.
@@ -384,7 +385,7 @@ public final class RunnerStore {
         let due = try db.execute("""
             SELECT id FROM nightshift.batch_runs WHERE state <> 'running' AND summary_at IS NULL ORDER BY id LIMIT $1
             """, [String(limit)])
-        return (0..<due.rowCount).map { due.int($0, "id")! }
+        return try due.decode(of: "nightshift.batch_runs") { try $0.int("id") }
     }
 
     /// Claims batch run `id`'s summary (FOR UPDATE SKIP LOCKED: one runner at a time), lets
@@ -420,10 +421,11 @@ public final class RunnerStore {
     /// The state of a batch run, whether its summary is written, and why it could not be.
     public func batchStatus(_ id: Int) throws -> (state: BatchState, summaryWritten: Bool, summaryError: String?)? {
         let result = try db.execute("""
-            SELECT state, summary_at IS NOT NULL AS written, summary_error FROM nightshift.batch_runs WHERE id = $1
+            SELECT id, state, summary_at IS NOT NULL AS written, summary_error FROM nightshift.batch_runs WHERE id = $1
             """, [String(id)])
         guard result.rowCount == 1 else { return nil }
-        return (BatchState(rawValue: result.string(0, "state")!)!, result.bool(0, "written")!, result.string(0, "summary_error"))
+        let row = result.row(0, of: "nightshift.batch_runs")
+        return (try row.value("state", as: BatchState.self), try row.bool("written"), try row.optionalText("summary_error"))
     }
 
     public func recordOutput(batchRunID: Int, jobRunID: Int?, output: JobOutput) throws {

@@ -26,21 +26,6 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         self.context = context
     }
 
-    /// Connection problems, resource exhaustion, serialization failures and deadlocks are worth a
-    /// retry; everything else (syntax, constraint, undefined object, bad data) is not.
-    public var isTransient: Bool {
-        guard let state = sqlState else { return operation == .connect }
-        let cls = String(state.prefix(2))
-        if ["08", "53", "57"].contains(cls) { return state != "57014" } // 57014 = query canceled
-        return state == "40001" || state == "40P01" || state == "55P03"
-    }
-
-    /// The bad data class (22xxx) and integrity violations (23xxx) point at records, not at the system.
-    public var isDataError: Bool {
-        guard let state = sqlState else { return false }
-        return state.hasPrefix("22") || state.hasPrefix("23")
-    }
-
     public var description: String {
         var text = "PostgreSQL \(operation.rawValue) failed"
         if let sqlState { text += " [SQLSTATE \(sqlState)]" }

@@ -123,7 +123,7 @@ let queued = jobs.enumerated().map { i, job in
     QueuedJob(id: i, name: job.name, priority: job.priority, due: start.addingTimeInterval(-Double(Int(rng.next() % 14_400))),
               seconds: job.estimateSeconds, checkpointed: i % 3 == 0, locks: job.locks)
 }
-let state = DispatchState(now: now, running: [], freeSlots: 8, noSlotAnywhere: false, activeBatches: [0])
+let state = DispatchState(now: now, running: [], freeSlots: 8, noSlotAnywhere: false, activeBatches: [0: .p1])
 var standing = ReadyQueue(policy: policy, jobs: queued)
 let rounds = 2_000
 let standingMs = measure {

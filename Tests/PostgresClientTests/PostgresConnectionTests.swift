@@ -34,23 +34,49 @@ final class PostgresConnectionTests: XCTestCase {
             XCTAssertEqual(pg.sqlState, "42703")
             XCTAssertTrue(pg.message.contains("no_such_column"), pg.message)
             XCTAssertEqual(pg.context, "SELECT no_such_column FROM pg_class")
-            XCTAssertFalse(pg.isTransient)
             XCTAssertTrue(pg.description.contains("SQLSTATE 42703"))
         }
         // The connection is still usable afterwards.
         XCTAssertEqual(try db.execute("SELECT 1 AS one").int(0, "one"), 1)
     }
 
-    func testSerializationFailureIsTransientAndBadDataIsADataError() throws {
+    /// The native code comes through; what it means for a retry is Core's FailureClass.of (tested there).
+    func testErrorsCarryTheServersSQLState() throws {
         XCTAssertThrowsError(try db.executeScript("DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$")) { error in
-            XCTAssertTrue((error as! PostgresError).isTransient)
+            XCTAssertEqual((error as! PostgresError).sqlState, "40001")
         }
         XCTAssertThrowsError(try db.execute("SELECT 1/0")) { error in
-            let pg = error as! PostgresError
-            XCTAssertEqual(pg.sqlState, "22012")
-            XCTAssertTrue(pg.isDataError)
-            XCTAssertFalse(pg.isTransient)
+            XCTAssertEqual((error as! PostgresError).sqlState, "22012")
         }
+        // A client's mistake: $1 with no parameter bound is a protocol violation, and the
+        // connection stays usable.
+        XCTAssertThrowsError(try db.execute("SELECT $1::int AS n", [])) { error in
+            let pg = error as! PostgresError
+            XCTAssertEqual(pg.sqlState, "08P01", pg.description)
+            XCTAssertTrue(pg.message.contains("parameter"), pg.message)
+        }
+        XCTAssertEqual(try db.execute("SELECT 3 AS three").int(0, "three"), 3)
+    }
+
+    func testRowsDecodeOrSayWhichRowColumnAndValue() throws {
+        let result = try db.execute("SELECT * FROM (VALUES (7, 'ok', NULL::text, 't'), (8, 'weird', 'x', 'maybe')) AS v(id, state, note, flag)")
+        let rows = result.rows(of: "nightshift.things")
+        XCTAssertEqual(try rows[0].int("id"), 7)
+        XCTAssertEqual(try rows[0].text("state"), "ok")
+        XCTAssertNil(try rows[0].optionalText("note"))
+        XCTAssertEqual(try rows[0].bool("flag"), true)
+        XCTAssertThrowsError(try rows[0].text("note")) { error in
+            XCTAssertEqual((error as? RowDecodingError)?.description.hasPrefix("nightshift.things row 7: note holds NULL"), true, "\(error)")
+        }
+        XCTAssertThrowsError(try rows[1].bool("flag")) { error in
+            let decoding = error as? RowDecodingError
+            XCTAssertEqual(decoding?.rowID, "8")
+            XCTAssertEqual(decoding?.column, "flag")
+            XCTAssertEqual(decoding?.value, "maybe")
+        }
+        XCTAssertThrowsError(try rows[1].int("state"))
+        XCTAssertThrowsError(try rows[1].text("no_such_column"))
+        XCTAssertThrowsError(try result.row(5, of: "nightshift.things").int("id"))
     }
 
     func testScriptRunsEveryStatementAndReportsTheFirstFailure() throws {
@@ -110,7 +136,6 @@ final class PostgresConnectionTests: XCTestCase {
             let pg = error as! PostgresError
             XCTAssertEqual(pg.operation, .connect)
             XCTAssertEqual(pg.sqlState, "08001")
-            XCTAssertTrue(pg.isTransient)
             XCTAssertFalse(pg.description.contains("secret"), pg.description)
             XCTAssertTrue(pg.hint?.contains("DATABASE_URL") ?? false)
         }
