@@ -12,6 +12,7 @@ import NightShiftCore
 ///           file: branch-sales-{date}
 ///           encoding: utf-8                   # utf-8 | big5
 ///           bom: true                         # csv in utf-8 only
+///           excel: true                       # csv: neutralise cells Excel would run as formulas (default: as bom)
 ///           compress: gzip                    # gzip | zstd
 ///           split_rows: 100000                # and/or split_megabytes: 50
 ///         - format: fixed
@@ -91,7 +92,7 @@ enum ReportSection {
             if bom && encoding != .utf8 {
                 entry.error("bom", line: entry.line(of: "bom"), "a byte-order mark is for UTF-8 files only", fix: "remove `bom:` or use `encoding: utf-8`")
             }
-            format = .csv(bom: bom)
+            format = .csv(bom: bom, forExcel: entry.bool("excel") ?? bom)
         case "fixed":
             format = readLayout(entry).map { .fixedWidth($0) }
         case "html":

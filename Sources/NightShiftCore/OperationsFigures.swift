@@ -4,9 +4,12 @@ import Foundation
 public struct OperationsFigures: Sendable, Equatable {
     /// What happened in the period.
     public struct Counts: Sendable, Equatable {
-        /// Batch runs that ended, and those that succeeded.
+        /// Batch runs that ended (succeeded or failed), and those that succeeded.
         public var batchRuns = 0
         public var batchesSucceeded = 0
+        /// Batch runs cancelled with their request before any job started: neither a success nor a
+        /// failure, so they are in no rate, only counted here.
+        public var batchesCancelled = 0
         /// Ended batch runs that had a window, and those that ended within it.
         public var batchesWithWindow = 0
         public var batchesOnTime = 0

@@ -20,7 +20,8 @@ public struct ReportSpec: Sendable, Equatable {
 /// One file (or series of files, when split) a report writes.
 public struct ReportOutput: Sendable, Equatable {
     public enum Format: Sendable, Equatable {
-        case csv(bom: Bool)
+        /// `forExcel`: cells Excel would run as formulas are neutralised (`CSVText`).
+        case csv(bom: Bool, forExcel: Bool)
         case fixedWidth(FixedWidthLayout)
         /// A Mustache template (in templates/), rendered per group of rows with their totals.
         case html(template: String, groupBy: String?, totals: [String], maxGroupRows: Int)

@@ -19,6 +19,8 @@ import PostgresClient
 /// Incidents are looked for in the last day of the runner's clock only.
 struct Alerts {
     let configuration: Configuration
+    /// A row that cannot be read raises nothing and goes here; the other incidents are raised.
+    var unreadable: (RowDecodingError) -> Void = { _ in }
 
     /// What happened (`nightshift.alerts.kind`).
     enum Kind: String, Sendable, CaseIterable {
@@ -60,13 +62,14 @@ struct Alerts {
             WHERE j.priority = 1 AND j.state IN ('failed', 'timed_out') AND j.finished_at >= $1::timestamptz - interval '1 day'
               AND \(Alerts.unseen)'p1_failed:job_run:' || j.id)
             """, [iso8601(now)])
-        return (0..<rows.rowCount).map { row in
-            let job = rows.string(row, "job")!, batch = rows.string(row, "batch")!, date = rows.string(row, "d")!
-            let state = rows.string(row, "state")!
-            return Incident(key: "p1_failed:job_run:\(rows.int(row, "id")!)", kind: .p1Failed, batchRunID: rows.int(row, "batch_run_id"),
-                            jobRunID: rows.int(row, "id"), subject: "P1 job \(job) \(state == "timed_out" ? "TIMED OUT" : "FAILED") (\(batch) \(date))",
-                            detail: ["\(job) (P1) of the \(batch) batch for \(date) ended \(state) after \(rows.int(row, "attempts") ?? 0) attempt(s).",
-                                     "error: \(rows.string(row, "error_message") ?? "(none recorded)")",
+        return try rows.decode(of: "nightshift.job_runs", unreadable: unreadable) { row in
+            let job = try row.text("job"), batch = try row.text("batch"), date = try row.text("d")
+            let state = try row.value("state", as: JobState.self)
+            let id = try row.int("id")
+            return Incident(key: "p1_failed:job_run:\(id)", kind: .p1Failed, batchRunID: try row.int("batch_run_id"),
+                            jobRunID: id, subject: "P1 job \(job) \(state == .timedOut ? "TIMED OUT" : "FAILED") (\(batch) \(date))",
+                            detail: ["\(job) (P1) of the \(batch) batch for \(date) ended \(state.rawValue) after \(try row.optionalInt("attempts") ?? 0) attempt(s).",
+                                     "error: \(try row.optionalText("error_message") ?? "(none recorded)")",
                                      "Jobs that depend on it are skipped."],
                             todo: "Fix the cause named in the error, then run the batch again: nightshift run --once --batch \(batch) --rerun (or nightshift submit).")
         }
@@ -89,19 +92,21 @@ struct Alerts {
             SELECT coalesce(sum(workers), 0)::int FROM nightshift.runners
             WHERE state = 'running' AND heartbeat_at > clock_timestamp() - make_interval(secs => $1::int)
             """, [String(configuration.settings.service.leaseSeconds)]).int(0, 0) ?? 0
-        var byBatch: [Int: [Int]] = [:]
-        for row in 0..<jobs.rowCount { byBatch[jobs.int(row, "batch_run_id")!, default: []].append(row) }
+        struct Remaining { let batchRun: Int; let batch: String; let date: String; let deadline: Date; let work: FinishForecast.Work }
+        let remaining = try jobs.decode(of: "nightshift.batch_runs", id: "batch_run_id", unreadable: unreadable) { row in
+            Remaining(batchRun: try row.int("batch_run_id"), batch: try row.text("batch"), date: try row.text("d"), deadline: try row.date("deadline"),
+                      work: FinishForecast.Work(name: try row.text("job"), dependsOn: parseTextArray(try row.optionalText("depends_on") ?? "{}"),
+                                                seconds: try row.optionalDouble("seconds") ?? 1,
+                                                running: try row.value("state", as: JobState.self) == .running))
+        }
+        let byBatch = Dictionary(grouping: remaining, by: \.batchRun)
         return byBatch.keys.sorted().compactMap { id -> Incident? in
-            let rows = byBatch[id]!
-            let first = rows[0]
-            let deadline = Date(timeIntervalSince1970: jobs.double(first, "deadline")!)
-            let work = rows.map { row in
-                FinishForecast.Work(name: jobs.string(row, "job")!, dependsOn: parseTextArray(jobs.string(row, "depends_on") ?? "{}"),
-                                    seconds: jobs.double(row, "seconds") ?? 1, running: jobs.string(row, "state") == "running")
-            }
+            guard let rows = byBatch[id], let first = rows.first else { return nil }
+            let deadline = first.deadline
+            let work = rows.map(\.work)
             let finish = FinishForecast.finish(of: work, now: now, slots: max(1, slots))
             guard finish > deadline else { return nil }
-            let batch = jobs.string(first, "batch")!, date = jobs.string(first, "d")!
+            let batch = first.batch, date = first.date
             let remaining = work.map(\.seconds).reduce(0, +)
             let passed = now >= deadline
             return Incident(
@@ -126,19 +131,21 @@ struct Alerts {
                    OR (j.late_start_seconds > 0 AND j.attempt_started_at >= $1::timestamptz - interval '1 day'))
               AND \(Alerts.unseen)'late_start:job_run:' || j.id)
             """, [iso8601(now)])
-        return (0..<rows.rowCount).compactMap { row -> Incident? in
-            let due = Date(timeIntervalSince1970: rows.double(row, "due")!)
+        return try rows.decode(of: "nightshift.job_runs", unreadable: unreadable) { row -> Incident? in
+            let due = try row.date("due")
             guard let latest = configuration.priorityPolicy.latestStart(.p2, due: due), now > latest else { return nil }
-            let job = rows.string(row, "job")!, batch = rows.string(row, "batch")!, date = rows.string(row, "d")!
-            let started = (rows.int(row, "attempts") ?? 0) > 0
-            let late = started ? Double(rows.int(row, "late_start_seconds") ?? 0) : now.timeIntervalSince(latest)
-            return Incident(key: "late_start:job_run:\(rows.int(row, "id")!)", kind: .lateStart, batchRunID: rows.int(row, "batch_run_id"),
-                            jobRunID: rows.int(row, "id"),
+            let job = try row.text("job"), batch = try row.text("batch"), date = try row.text("d")
+            let started = (try row.optionalInt("attempts") ?? 0) > 0
+            let late = started ? Double(try row.optionalInt("late_start_seconds") ?? 0) : now.timeIntervalSince(latest)
+            let waitReason = try row.optionalText("wait_reason")
+            let id = try row.int("id")
+            return Incident(key: "late_start:job_run:\(id)", kind: .lateStart, batchRunID: try row.int("batch_run_id"),
+                            jobRunID: id,
                             subject: "P2 job \(job) \(started ? "started" : "has not started") \(formatDuration(late)) after its start deadline (\(batch) \(date))",
                             detail: ["\(job) (P2) of the \(batch) batch for \(date) was due at \(local(due)) and had to start by \(local(latest)).",
-                                     started ? "It started \(formatDuration(late)) late." : "It has not started yet\(rows.string(row, "wait_reason").map { ": it waits because \($0)" } ?? ".")"],
+                                     started ? "It started \(formatDuration(late)) late." : "It has not started yet\(waitReason.map { ": it waits because \($0)" } ?? ".")"],
                             todo: "Look at `nightshift status` for what holds it (dependencies, slots, windows, locks); P2 work comes before P3 and P4.")
-        }
+        }.compactMap { $0 }
     }
 
     private func lostLeases(_ db: PostgresConnection, _ now: Date) throws -> [Incident] {
@@ -149,13 +156,14 @@ struct Alerts {
               AND \(Alerts.unseen)'lease_lost:transition:' || t.id)
             ORDER BY t.id
             """, [iso8601(now)])
-        return (0..<rows.rowCount).map { row in
-            let job = rows.string(row, "job")!, reason = rows.string(row, "reason")!
+        return try rows.decode(of: "nightshift.state_transitions", unreadable: unreadable) { row in
+            let job = try row.text("job"), reason = try row.text("reason")
             let owner = reason.dropFirst("lease of ".count).prefix { $0 != " " }
-            let failed = rows.string(row, "to_state") == "failed"
-            return Incident(key: "lease_lost:transition:\(rows.int(row, "id")!)", kind: .leaseLost, batchRunID: rows.int(row, "batch_run_id"),
-                            jobRunID: rows.int(row, "job_run_id"),
-                            subject: "runner \(owner) lost its lease on \(job) (\(rows.string(row, "batch")!) \(rows.string(row, "d")!))",
+            let failed = try row.text("to_state") == JobState.failed.rawValue
+            let batch = try row.text("batch"), date = try row.text("d")
+            return Incident(key: "lease_lost:transition:\(try row.int("id"))", kind: .leaseLost, batchRunID: try row.int("batch_run_id"),
+                            jobRunID: try row.optionalInt("job_run_id"),
+                            subject: "runner \(owner) lost its lease on \(job) (\(batch) \(date))",
                             detail: ["Runner \(owner) stopped renewing its lease on \(job): it died, hung or lost the database.",
                                      failed ? "The job had used its retries and FAILED." : "The job went back to the queue and resumes from its last checkpoint on any live runner."],
                             todo: "Check runner \(owner)'s host and its log (journalctl -u nightshift); `nightshift status` shows the live runners.")
@@ -176,23 +184,28 @@ struct Alerts {
             """, [iso8601(now), String(minutes)])
         var incidents: [Incident] = []
         var backlogRaised = false
-        for row in 0..<rows.rowCount {
-            let id = rows.int(row, "id")!, subject = rows.string(row, "subject")!
-            let error = rows.string(row, "last_error") ?? "no attempt yet"
-            if rows.string(row, "state") == "dead" {
+        struct Waiting { let id: Int; let subject: String; let error: String; let state: MailState; let attempts: Int; let created: Date; let waiting: Int }
+        let waiting = try rows.decode(of: "nightshift.mail_outbox", unreadable: unreadable) { row in
+            Waiting(id: try row.int("id"), subject: try row.text("subject"), error: try row.optionalText("last_error") ?? "no attempt yet",
+                    state: try row.value("state", as: MailState.self), attempts: try row.optionalInt("attempts") ?? 0,
+                    created: try row.date("created"), waiting: try row.optionalInt("waiting") ?? 0)
+        }
+        for mail in waiting {
+            let id = mail.id, subject = mail.subject, error = mail.error
+            if mail.state == .dead {
                 incidents.append(Incident(key: "mail_dead:mail:\(id)", kind: .mailDead, batchRunID: nil, jobRunID: nil,
                                           subject: "mail #\(id) was not delivered (dead letter): \(subject)",
-                                          detail: ["After \(rows.int(row, "attempts") ?? 0) attempt(s): \(error)"],
+                                          detail: ["After \(mail.attempts) attempt(s): \(error)"],
                                           todo: "Fix the cause, then `nightshift mail retry \(id)`."))
             } else if !backlogRaised {
                 // One backlog incident at a time: the oldest waiting message names it.
                 backlogRaised = true
-                let created = Date(timeIntervalSince1970: rows.double(row, "created")!)
                 incidents.append(Incident(key: "outbox_backlog:mail:\(id)", kind: .outboxBacklog, batchRunID: nil, jobRunID: nil,
-                                          subject: "the mail outbox is backing up: \(rows.int(row, "waiting") ?? 0) message(s) waiting, the oldest since \(local(created))",
-                                          detail: ["The oldest, mail #\(id) \"\(subject)\", waits after \(rows.int(row, "attempts") ?? 0) attempt(s): \(error)"],
-                                          todo: configuration.settings.mail.smtp == nil ? "No SMTP server is configured: set mail.smtp in etc/nightshift.yaml."
-                                              : "Check the mail server (\(configuration.settings.mail.smtp!.url)) and `nightshift mail list`; the outbox sends everything once it answers."))
+                                          subject: "the mail outbox is backing up: \(mail.waiting) message(s) waiting, the oldest since \(local(mail.created))",
+                                          detail: ["The oldest, mail #\(id) \"\(subject)\", waits after \(mail.attempts) attempt(s): \(error)"],
+                                          todo: configuration.settings.mail.smtp.map {
+                                              "Check the mail server (\($0.url)) and `nightshift mail list`; the outbox sends everything once it answers."
+                                          } ?? "No SMTP server is configured: set mail.smtp in etc/nightshift.yaml."))
             }
         }
         return incidents

@@ -62,7 +62,7 @@ public struct ArchiveCatalog {
         guard !candidates.isEmpty else { return 0 }
         let known = try db.execute("SELECT path FROM nightshift.archive_catalog WHERE path = ANY(string_to_array($1, E'\\n'))",
                                    [candidates.joined(separator: "\n")])
-        let catalogued = Set((0..<known.rowCount).map { known.string($0, 0)! })
+        let catalogued = Set(try known.decode(of: "nightshift.archive_catalog", id: "path") { try $0.text("path") })
         var removed = 0
         for path in candidates where !catalogued.contains(path) {
             if unlink(path) == 0 { removed += 1 }
@@ -120,16 +120,22 @@ public struct ArchiveCatalog {
             WHERE ($1::text IS NULL OR job = $1) AND ($2::text IS NULL OR source_table = $2) AND ($3::bigint IS NULL OR id = $3)
             ORDER BY id LIMIT $4
             """, [job, table, id.map(String.init), String(limit)])
-        return try (0..<rows.rowCount).map { row in
-            let tables = try JSONDecoder().decode([ArchiveTableData].self, from: Data(rows.string(row, "tables")!.utf8))
-            return Entry(id: rows.int(row, "id")!, job: rows.string(row, "job")!, businessDate: rows.string(row, "business_date")!,
-                         table: rows.string(row, "source_table")!, keyColumn: rows.string(row, "key_column")!,
-                         firstKey: rows.string(row, "first_key")!, lastKey: rows.string(row, "last_key")!, cutoff: rows.string(row, "cutoff")!,
-                         rows: rows.int(row, "rows")!, tableRows: tables.map { ($0.table, $0.rows) }, path: rows.string(row, "path")!,
-                         bytes: rows.int(row, "bytes")!, sha256: rows.string(row, "sha256")!, dataBytes: rows.int(row, "data_bytes")!,
-                         archivedAt: Date(timeIntervalSince1970: rows.double(row, "archived_at") ?? 0),
-                         restoredAt: rows.double(row, "restored_at").map { Date(timeIntervalSince1970: $0) },
-                         restoredBy: rows.string(row, "restored_by"), restoredInto: rows.string(row, "restored_into"), tables: tables)
+        return try rows.decode(of: "nightshift.archive_catalog") { row in
+            let json = try row.text("tables")
+            let tables: [ArchiveTableData]
+            do {
+                tables = try JSONDecoder().decode([ArchiveTableData].self, from: Data(json.utf8))
+            } catch {
+                throw row.error("tables", json, expected: "the JSON list of archived tables NightShift writes (\(error))")
+            }
+            return Entry(id: try row.int("id"), job: try row.text("job"), businessDate: try row.text("business_date"),
+                         table: try row.text("source_table"), keyColumn: try row.text("key_column"),
+                         firstKey: try row.text("first_key"), lastKey: try row.text("last_key"), cutoff: try row.text("cutoff"),
+                         rows: try row.int("rows"), tableRows: tables.map { ($0.table, $0.rows) }, path: try row.text("path"),
+                         bytes: try row.int("bytes"), sha256: try row.text("sha256"), dataBytes: try row.int("data_bytes"),
+                         archivedAt: try row.optionalDate("archived_at") ?? Date(timeIntervalSince1970: 0),
+                         restoredAt: try row.optionalDate("restored_at"),
+                         restoredBy: try row.optionalText("restored_by"), restoredInto: try row.optionalText("restored_into"), tables: tables)
         }
     }
 

@@ -133,8 +133,9 @@ struct ArchiveExecutor: JobExecutor {
                 // table whole for each chunk instead of probing its index by key.
                 try db.execute("ANALYZE archive_keys")
                 let range = try db.execute("SELECT min(key)::text AS first, max(key)::text AS last FROM archive_keys")
-                let firstKey = range.string(0, "first")!, lastKey = range.string(0, "last")!
-                let id = try db.execute("SELECT nextval('nightshift.archive_catalog_id_seq') AS id").int(0, "id")!
+                    .row(0, of: "archive_keys", id: "first")
+                let firstKey = try range.text("first"), lastKey = try range.text("last")
+                let id = try db.execute("SELECT nextval('nightshift.archive_catalog_id_seq') AS id").scalarInt(of: "nightshift.archive_catalog")
 
                 // So are their children's rows: what is read below is what is deleted below.
                 for child in layout.children {

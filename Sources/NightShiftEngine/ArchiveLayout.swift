@@ -34,7 +34,9 @@ struct ArchiveLayout {
             guard result.rowCount > 0 else {
                 throw misconfigured("table \(table) (\(key)) does not exist", fix: "correct `\(key)` in \(jobFile) or create the table")
             }
-            return (0..<result.rowCount).map { ArchiveTableData.Column(name: result.string($0, 0)!, type: result.string($0, 1)!) }
+            return try result.decode(of: "pg_attribute of \(table)", id: result.columnName(0)) { row in
+                ArchiveTableData.Column(name: try row.text(result.columnName(0)), type: try row.text(result.columnName(1)))
+            }
         }
         let sourceColumns = try columns(of: spec.table, key: "archive.table")
         guard let key = sourceColumns.first(where: { $0.name == spec.keyColumn }) else {

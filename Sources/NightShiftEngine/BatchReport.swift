@@ -55,6 +55,8 @@ public struct BatchReport: Sendable {
     public let warnings: [String]
     /// The end of the batch's window (its deadline), nil while it waits to be released.
     public var deadline: Date? = nil
+    /// Why it ended, as its last transition says (a cancelled run: "request #5 cancelled by chen").
+    public var endReason: String? = nil
     public let summary: JobOutput?
     /// Why the summary could not be written (it is retried by the rescuer).
     public let summaryError: String?
@@ -186,6 +188,13 @@ public struct BatchReport: Sendable {
                                  summary: summary, summaryError: try run.optionalText("summary_error"), rejects: rejects,
                                  rejectCount: rejected.rowCount > 0 ? try rejected.row(0, of: "nightshift.review_queue").int("total") : 0)
         report.deadline = try run.optionalDate("deadline")
+        if report.state.isFinal {
+            let ended = try db.execute("""
+                SELECT id, reason FROM nightshift.state_transitions WHERE batch_run_id = $1 AND job_run_id IS NULL AND to_state = $2
+                ORDER BY id DESC LIMIT 1
+                """, [String(id), report.state.rawValue])
+            if ended.rowCount == 1 { report.endReason = try ended.row(0, of: "nightshift.state_transitions").optionalText("reason") }
+        }
         if mail.rowCount == 1 {
             let row = mail.row(0, of: "nightshift.mail_outbox")
             report.summaryMail = MailDelivery(id: try row.int("id"), state: try row.value("state", as: MailState.self),

@@ -1,22 +1,24 @@
 import NightShiftCore
 import Packaging
 
-/// CSV as the office opens it (RFC 4180: CRLF line ends, quotes only where needed), in UTF-8
-/// (with a byte-order mark for Excel when asked) or Big5. Every file of a split starts with the
-/// header line.
+/// CSV as the office opens it (RFC 4180 through `CSVText`: CRLF line ends, quotes where needed),
+/// in UTF-8 (with a byte-order mark for Excel when asked) or Big5; for Excel, cells that would run
+/// as formulas are neutralised. Every file of a split starts with the header line.
 final class CSVReportWriter: ReportWriter {
     private let files: ReportFileSeries
     private let encoder: ReportEncoder
     private let bom: Bool
+    private let forExcel: Bool
     private let name: String
     private var header: [UInt8] = []
     private var columns: [String] = []
     private var line: [UInt8] = []
 
-    init(output: ReportOutput, files: ReportFileSeries, bom: Bool, name: String) throws {
+    init(output: ReportOutput, files: ReportFileSeries, bom: Bool, forExcel: Bool, name: String) throws {
         self.files = files
         encoder = try ReportEncoder(output.encoding)
         self.bom = bom && output.encoding == .utf8
+        self.forExcel = forExcel
         self.name = name
     }
 
@@ -24,7 +26,7 @@ final class CSVReportWriter: ReportWriter {
         self.columns = columns
         header = bom ? [0xEF, 0xBB, 0xBF] : []
         do {
-            try encoder.append(columns.map(csvField).joined(separator: ",") + "\r\n", to: &header)
+            try encoder.append(CSVText.record(columns, forExcel: forExcel) + "\r\n", to: &header)
         } catch {
             throw ReportDataError(output: name, row: 0, column: "(header)", problem: "\(error)", fix: "rename the column in the query")
         }
@@ -43,7 +45,7 @@ final class CSVReportWriter: ReportWriter {
             if i > 0 { line.append(UInt8(ascii: ",")) }
             guard let value, !value.isEmpty else { continue }
             do {
-                try encoder.append(csvField(value), to: &line)
+                try encoder.append(CSVText.field(value, forExcel: forExcel), to: &line)
             } catch {
                 throw ReportDataError(output: name, row: number, column: columns[i], problem: "\(error)",
                                       fix: "write this output in utf-8, or replace the character in the query")

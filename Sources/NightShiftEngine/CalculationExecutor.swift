@@ -54,14 +54,16 @@ struct CalculationExecutor: JobExecutor {
         var lastKey = 0, rowsDone = 0, chunksDone = 0, baseRows = 0, rejects = 0
         var note: String?
         if existing.rowCount == 1 {
-            let mine = existing.string(0, "job_run_id") == me
-            if mine || existing.bool(0, "completed") == false {
-                lastKey = existing.int(0, "last_key")!
-                rowsDone = existing.int(0, "rows_done")!
-                chunksDone = existing.int(0, "chunks_done")!
-                rejects = existing.int(0, "rejects") ?? 0
-                baseRows = mine ? existing.int(0, "run_base_rows")! : rowsDone
-                if mine && existing.bool(0, "completed") == true {
+            let checkpoint = existing.row(0, of: "nightshift.checkpoints", id: "job_run_id")
+            let mine = try checkpoint.optionalText("job_run_id") == me
+            let completed = try checkpoint.bool("completed")
+            if mine || !completed {
+                lastKey = try checkpoint.int("last_key")
+                rowsDone = try checkpoint.int("rows_done")
+                chunksDone = try checkpoint.int("chunks_done")
+                rejects = try checkpoint.optionalInt("rejects") ?? 0
+                baseRows = mine ? try checkpoint.int("run_base_rows") : rowsDone
+                if mine && completed {
                     var outcome = JobOutcome(rows: rowsDone - baseRows, note: "completed by an earlier attempt")
                     outcome.rejects = rejects
                     return outcome

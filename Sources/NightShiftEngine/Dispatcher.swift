@@ -53,6 +53,7 @@ final class Dispatcher: @unchecked Sendable {
         return try db.transaction {
             try db.execute("SELECT pg_advisory_xact_lock(hashtext('nightshift.dispatch'))")
             let snapshot = try store.dispatchSnapshot(now: now, onlyBatchRun: onlyBatchRun, leaseSeconds: leaseSeconds)
+            for error in snapshot.unreadable { context.unreadable.report(error, by: "dispatcher") }
             var queue = ReadyQueue(policy: model.policy, jobs: snapshot.queued)
             let freeElsewhere = snapshot.capacity - snapshot.running.count - limit
             let state = DispatchState(now: now, running: snapshot.running, freeSlots: limit, noSlotAnywhere: freeElsewhere <= 0,

@@ -133,9 +133,3 @@ struct ExportExecutor: JobExecutor {
         }.sorted().map { "\(directory)/\($0)" }
     }
 }
-
-/// Quotes a CSV field when it needs it (RFC 4180).
-func csvField(_ text: String) -> String {
-    guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-    return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-}

@@ -1,4 +1,5 @@
 import Foundation
+import NightShiftCore
 import PostgresClient
 
 /// Reads an export query into parts of at most `rowsPerFile` rows, with `COPY ... TO STDOUT (CSV)`
@@ -32,7 +33,7 @@ final class ExportPartReader {
          parameters: [(String, String)]) throws {
         self.db = db
         copySQL = "COPY (\n\(query)\n) TO STDOUT WITH (FORMAT csv)"
-        header = Array((columns.map(csvField).joined(separator: ",") + "\n").utf8)
+        header = Array((CSVText.record(columns) + "\n").utf8)
         self.baseName = baseName
         self.rowsPerFile = rowsPerFile
         self.parameters = parameters

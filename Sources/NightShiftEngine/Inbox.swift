@@ -159,21 +159,26 @@ extension Inbox {
             // One handler per content at a time; the row says whether it was handled before.
             try db.execute("SELECT pg_advisory_xact_lock(hashtext('nightshift.event'), hashtext($1))", [sha])
             let known = try db.execute("SELECT id, state, reason, file_name FROM nightshift.events WHERE sha256 = $1", [sha])
-            if let id = known.int(0, "id") {
-                if known.string(0, "file_name") != name {
+            if known.rowCount == 1 {
+                let row = known.row(0, of: "nightshift.events")
+                let id = try row.int("id")
+                let knownName = try row.text("file_name")
+                if knownName != name {
                     try db.execute("UPDATE nightshift.events SET duplicates = duplicates + 1 WHERE id = $1", [String(id)])
                     try inbox.refuse(by: who, command: command,
-                                     reason: "the same content as event #\(id) (\(known.string(0, "file_name")!)): not run again")
+                                     reason: "the same content as event #\(id) (\(knownName)): not run again")
                     return .duplicate(of: id)
                 }
-                if known.string(0, "state") == "rejected" { return .rejected(event: id, reason: known.string(0, "reason") ?? "rejected") }
+                if try row.value("state", as: EventFileState.self) == .rejected {
+                    return .rejected(event: id, reason: try row.optionalText("reason") ?? "rejected")
+                }
                 return .processed(event: id, request: nil)
             }
             switch EventFile.parse(data, jobs: configuration.jobs, today: today) {
             case let .failure(rejection):
                 let id = try db.execute("""
                     INSERT INTO nightshift.events (sha256, file_name, runner, state, reason) VALUES ($1, $2, $3, 'rejected', $4) RETURNING id
-                    """, [sha, name, runner, rejection.description]).int(0, "id")!
+                    """, [sha, name, runner, rejection.description]).scalarInt(of: "nightshift.events")
                 try inbox.refuse(by: who, command: command, reason: rejection.description)
                 return .rejected(event: id, reason: rejection.description)
             case let .success(event):
@@ -181,7 +186,7 @@ extension Inbox {
                     INSERT INTO nightshift.events (sha256, file_name, runner, state, type, business_date, priority, source, job)
                     VALUES ($1, $2, $3, 'processed', $4, $5::date, $6, $7, $8) RETURNING id
                     """, [sha, name, runner, event.type.rawValue, event.businessDate.description, String(event.priority.rawValue),
-                          event.source, event.job]).int(0, "id")!
+                          event.source, event.job]).scalarInt(of: "nightshift.events")
                 var requestID: Int?
                 let batch = event.job.flatMap { job in configuration.jobs.first { $0.name == job }?.batch } ?? event.type.batch
                 if let batch {

@@ -76,7 +76,11 @@ public struct Migrator {
 
         let applied = try db.execute("SELECT version, checksum FROM nightshift.schema_migrations WHERE set_name = $1", [set])
         var done: [Int: String] = [:]
-        for row in 0..<applied.rowCount { done[applied.int(row, "version")!] = applied.string(row, "checksum") }
+        for (version, checksum) in try applied.decode(of: "nightshift.schema_migrations", id: "version", {
+            (try $0.int("version"), try $0.optionalText("checksum"))
+        }) {
+            done[version] = checksum
+        }
 
         var appliedNow: [Migration] = []
         for migration in all {

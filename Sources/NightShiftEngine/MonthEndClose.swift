@@ -18,9 +18,9 @@ struct MonthEndClose {
             WHERE state = 'running' AND waiting_for IS NOT NULL ORDER BY id
             """)
         var released: [(Int, String)] = []
-        for row in 0..<held.rowCount {
-            let id = held.int(row, "id")!
-            let businessDate = held.string(row, "business_date")!
+        for row in held.rows(of: "nightshift.batch_runs") {
+            let id = try row.int("id")
+            let businessDate = try row.text("business_date")
             let why: String
             do {
                 guard let found = try reason(businessDate: businessDate) else { continue }
@@ -32,7 +32,7 @@ struct MonthEndClose {
                 try RunnerStore(db: db).addWarning(batchRunID: id, "the month-end check failed, so only the event can release it: \(error)")
                 continue
             }
-            let window = configuration.schedule(BatchKind(rawValue: held.string(row, "batch")!) ?? .monthly).windowSeconds
+            let window = configuration.schedule(try row.value("batch", as: BatchKind.self)).windowSeconds
             let done = try db.transaction { () -> Bool in
                 let updated = try db.execute("""
                     UPDATE nightshift.batch_runs SET waiting_for = NULL, deadline = $2::timestamptz + make_interval(secs => $3::int)

@@ -25,7 +25,8 @@ struct MorningMail {
     }
 
     /// Queues the night's mail if it is due and not queued yet; its outbox id when queued now.
-    func queueIfDue(db: PostgresConnection, now: Date, runner: String) throws -> Int? {
+    /// A batch run that cannot be read is left out of the mail, which says so, and handed to `unreadable`.
+    func queueIfDue(db: PostgresConnection, now: Date, runner: String, unreadable: (RowDecodingError) -> Void = { _ in }) throws -> Int? {
         let settings = configuration.settings
         guard let night = MorningMail.night(at: now, morningMinute: settings.mail.morningMinute, zone: settings.timeZone) else { return nil }
         let key = "night:\(night.date)"
@@ -34,8 +35,17 @@ struct MorningMail {
             SELECT id FROM nightshift.batch_runs WHERE scheduled_for >= $1::timestamptz AND scheduled_for < $2::timestamptz
             ORDER BY scheduled_for, run_number, id
             """, [iso8601(night.from), iso8601(night.to)])
-        let reports = try (0..<runs.rowCount).map { try BatchReport.load(runs.int($0, "id")!, db: db, now: now) }
-        let message = try NightMail(configuration: configuration).message(reports, night: night, now: now)
+        var reports: [BatchReport] = []
+        var unread: [RowDecodingError] = []
+        for id in try runs.decode(of: "nightshift.batch_runs", { try $0.int("id") }) {
+            do {
+                reports.append(try BatchReport.load(id, db: db, now: now))
+            } catch let error as RowDecodingError {
+                unread.append(error)
+                unreadable(error)
+            }
+        }
+        let message = try NightMail(configuration: configuration).message(reports, night: night, now: now, unreadable: unread)
         _ = try Outbox(directory: settings.outboxDirectory).store(message, name: "night-\(night.date)")
         let id = try OutboxStore(db: db).enqueue(kind: "night", dedupeKey: key, batchRunID: nil, message: message, now: now, by: runner)
         // Sunday morning: the operations report of the seven days before, to the managers.

@@ -2,6 +2,7 @@ import Foundation
 import NightShiftConfig
 import NightShiftCore
 import NightShiftMail
+import PostgresClient
 
 /// The mail the managers read in the morning, from `templates/summary.*.mustache`: for a whole
 /// night (every batch run scheduled in it) or for one batch run. The overall result comes first
@@ -24,26 +25,38 @@ struct NightMail {
     private var zone: TimeZone { settings.timeZone }
 
     /// The message about `reports`; recipients: `mail.to` and those of their batches and jobs.
-    func message(_ reports: [BatchReport], night: Night?, now: Date) throws -> MailMessage {
+    /// `unreadable`: batch runs that could not be read; the mail says so instead of leaving them out silently.
+    func message(_ reports: [BatchReport], night: Night?, now: Date, unreadable: [RowDecodingError] = []) throws -> MailMessage {
         let templates = try MailTemplates(directory: settings.templatesDirectory, name: "summary")
-        let rendered = templates.render(context(reports, night: night, now: now))
+        var context = context(reports, night: night, now: now)
+        if !unreadable.isEmpty {
+            context["ok"] = false
+            context["unreadable"] = unreadable.map { ["row": $0.row, "error": "\($0)"] }
+        }
+        let rendered = templates.render(context)
         let to = settings.mail.recipients(batches: reports.map(\.batch), jobs: reports.flatMap { $0.jobs.map(\.job.name) })
         return MailMessage(from: settings.mail.from, to: to, subject: rendered.subject, date: now, text: rendered.text, html: rendered.html)
     }
 
     func context(_ reports: [BatchReport], night: Night?, now: Date) -> [String: Any] {
-        let jobs = reports.flatMap(\.jobs)
+        // A cancelled run (its request cancelled before any job started) is neither a success nor
+        // a failure: listed with who cancelled it, and left out of the result.
+        let cancelled = reports.filter { $0.state == .cancelled }
+        let ran = reports.filter { $0.state != .cancelled }
+        let jobs = ran.flatMap(\.jobs)
         let failed = jobs.filter { $0.state == .failed || $0.state == .timedOut }
         let skipped = jobs.filter { $0.state == .skipped }
-        let unfinished = reports.filter { $0.state == .running }
-        let ok = failed.isEmpty && skipped.isEmpty && unfinished.isEmpty && reports.allSatisfy { $0.state == .succeeded }
+        let unfinished = ran.filter { $0.state == .running }
+        let ok = failed.isEmpty && skipped.isEmpty && unfinished.isEmpty && ran.allSatisfy { $0.state == .succeeded }
         var result: String
-        if reports.isEmpty {
+        if ran.isEmpty && !cancelled.isEmpty {
+            result = "no batch ran: \(cancelled.count) cancelled"
+        } else if ran.isEmpty {
             result = "no batch ran"
         } else if ok {
             result = night == nil ? "all \(jobs.count) jobs succeeded"
-                : reports.count == 1 ? "the \(reports[0].batch.rawValue) batch succeeded (\(jobs.count) jobs)"
-                : "all \(reports.count) batches succeeded (\(jobs.count) jobs)"
+                : ran.count == 1 ? "the \(ran[0].batch.rawValue) batch succeeded (\(jobs.count) jobs)"
+                : "all \(ran.count) batches succeeded (\(jobs.count) jobs)"
         } else {
             var parts: [String] = []
             if !failed.isEmpty { parts.append("\(failed.count) failed") }
@@ -52,12 +65,19 @@ struct NightMail {
             if !unfinished.isEmpty { result += parts.isEmpty ? "\(unfinished.count) still running" : ", \(unfinished.count) batch\(unfinished.count == 1 ? "" : "es") still running" }
             if parts.isEmpty && unfinished.isEmpty { result = "FAILED" }
         }
+        if !cancelled.isEmpty && !ran.isEmpty {
+            result += "; \(cancelled.count) batch run\(cancelled.count == 1 ? "" : "s") cancelled"
+        }
         let title = night.map { "night of \($0.date)" } ?? reports.first.map { "\($0.batch.rawValue) batch \($0.businessDate)" } ?? "night"
         var context: [String: Any] = [
             "title": title,
             "is_night": night != nil,
-            "ok": ok && !reports.isEmpty,
-            "nothing_ran": reports.isEmpty,
+            "ok": ok && !ran.isEmpty,
+            "nothing_ran": ran.isEmpty,
+            "cancelled": cancelled.map { report -> [String: Any] in
+                ["batch": report.batch.rawValue, "business_date": report.businessDate.description, "batch_run_id": report.batchRunID,
+                 "why": report.endReason ?? "cancelled"]
+            },
             "result": result,
             "failed_jobs": failed.map { ["name": $0.job.name, "error": $0.failure?.description ?? $0.state.rawValue] },
             "generated_at": local(now),
@@ -95,8 +115,9 @@ struct NightMail {
             "run_number": report.runNumber,
             "trigger": report.trigger,
             "ok": report.state == .succeeded,
-            "state_label": report.state.rawValue.uppercased(),
-            "color": color(report.state == .succeeded ? .succeeded : report.state == .running ? .running : .failed),
+            "state_label": report.state.rawValue.uppercased() + (report.state == .cancelled ? ": \(report.endReason ?? "")" : ""),
+            "color": report.state == .cancelled ? color(.paused)
+                : color(report.state == .succeeded ? .succeeded : report.state == .running ? .running : .failed),
             "scheduled_for": local(report.scheduledFor),
             "started_at": local(report.startedAt),
             "finished_at": finished.map(local) ?? "not yet",
@@ -164,11 +185,11 @@ struct NightMail {
                 NightTimeline.Job(name: $0.job.name, batch: report.batch.rawValue, priority: $0.job.priority, bars: $0.bars)
             }
         }
-        guard !jobs.isEmpty else { return nil }
         let bars = jobs.flatMap(\.bars)
+        guard let firstStart = bars.map(\.start).min(), let lastEnd = bars.map(\.end).max() else { return nil }
         let deadlines = reports.compactMap { report in report.deadline.map { (batch: report.batch.rawValue, at: $0) } }
-        let start = ([bars.map(\.start).min()!] + reports.map(\.scheduledFor)).min()!
-        let end = max(bars.map(\.end).max()!, deadlines.map(\.at).max() ?? start, start.addingTimeInterval(3600))
+        let start = min(firstStart, reports.map(\.scheduledFor).min() ?? firstStart)
+        let end = max(lastEnd, deadlines.map(\.at).max() ?? start, start.addingTimeInterval(3600))
         let chart = NightTimeline.layout(start: start, end: end, jobs: jobs, windows: configuration.windows, deadlines: deadlines)
         let multipleBatches = Set(jobs.map(\.batch)).count > 1
         return [

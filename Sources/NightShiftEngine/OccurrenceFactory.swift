@@ -67,7 +67,7 @@ struct OccurrenceFactory {
         if case let .created(id) = creation, !overrides.isEmpty {
             let runs = try db.execute("SELECT id, job FROM nightshift.job_runs WHERE batch_run_id = $1", [String(id)])
             var byName: [String: Int] = [:]
-            for row in 0..<runs.rowCount { byName[runs.string(row, "job")!] = runs.int(row, "id")! }
+            for (job, id) in try runs.decode(of: "nightshift.job_runs", { (try $0.text("job"), try $0.int("id")) }) { byName[job] = id }
             for entry in overrides {
                 guard let jobRunID = byName[entry.override.job] else { continue }
                 try OverrideStore(db: db).markApplied(overrideID: entry.id, jobRunID: jobRunID)

@@ -44,11 +44,15 @@ public struct OperationsReport: Sendable {
         let earlier = try counts(db, instant(before), instant(from))
         let daily = try db.execute("""
             SELECT to_char(scheduled_for AT TIME ZONE $3, 'YYYY-MM-DD') AS day,
-                   count(*) FILTER (WHERE state = 'succeeded')::int AS ok, count(*) FILTER (WHERE state NOT IN ('succeeded', 'running'))::int AS bad
+                   count(*) FILTER (WHERE state = 'succeeded')::int AS ok, count(*) FILTER (WHERE state = 'failed')::int AS bad
             FROM nightshift.batch_runs WHERE scheduled_for >= $1::timestamptz AND scheduled_for < $2::timestamptz GROUP BY 1
             """, [instant(from), instant(to), zone.identifier])
         var perDay: [String: (Int, Int)] = [:]
-        for row in 0..<daily.rowCount { perDay[daily.string(row, "day")!] = (daily.int(row, "ok") ?? 0, daily.int(row, "bad") ?? 0) }
+        for (day, ok, bad) in try daily.decode(of: "nightshift.batch_runs", id: "day", {
+            (try $0.text("day"), try $0.optionalInt("ok") ?? 0, try $0.optionalInt("bad") ?? 0)
+        }) {
+            perDay[day] = (ok, bad)
+        }
         let days = (0..<max(0, length)).map { offset -> Day in
             let date = from.adding(days: offset)
             let (ok, bad) = perDay[date.description] ?? (0, 0)
@@ -67,10 +71,10 @@ public struct OperationsReport: Sendable {
                    coalesce(sum(rows_processed) FILTER (WHERE current), 0)::bigint AS rows
             FROM runs GROUP BY job HAVING count(*) FILTER (WHERE current) > 0 ORDER BY min(batch), job
             """, [instant(before), instant(from), instant(to)])
-        let jobs = (0..<durations.rowCount).map { row in
-            JobDuration(job: durations.string(row, "job")!, batch: durations.string(row, "batch")!, runs: durations.int(row, "runs") ?? 0,
-                        averageSeconds: durations.double(row, "average") ?? 0, previousAverageSeconds: durations.double(row, "previous"),
-                        rows: durations.int(row, "rows") ?? 0)
+        let jobs = try durations.decode(of: "nightshift.job_runs", id: "job") { row in
+            JobDuration(job: try row.text("job"), batch: try row.text("batch"), runs: try row.optionalInt("runs") ?? 0,
+                        averageSeconds: try row.optionalDouble("average") ?? 0, previousAverageSeconds: try row.optionalDouble("previous"),
+                        rows: try row.optionalInt("rows") ?? 0)
         }
         return OperationsReport(from: from, to: to, figures: OperationsFigures(current), previous: OperationsFigures(earlier), days: days, jobs: jobs)
     }
@@ -78,13 +82,15 @@ public struct OperationsReport: Sendable {
     private static func counts(_ db: PostgresConnection, _ from: String, _ to: String) throws -> OperationsFigures.Counts {
         var counts = OperationsFigures.Counts()
         let batches = try db.execute("""
-            SELECT count(*) FILTER (WHERE state <> 'running')::int AS runs, count(*) FILTER (WHERE state = 'succeeded')::int AS ok,
-                   count(*) FILTER (WHERE state <> 'running' AND deadline IS NOT NULL)::int AS windowed,
+            SELECT count(*) FILTER (WHERE state IN ('succeeded', 'failed'))::int AS runs, count(*) FILTER (WHERE state = 'succeeded')::int AS ok,
+                   count(*) FILTER (WHERE state = 'cancelled')::int AS cancelled,
+                   count(*) FILTER (WHERE state IN ('succeeded', 'failed') AND deadline IS NOT NULL)::int AS windowed,
                    count(*) FILTER (WHERE state = 'succeeded' AND deadline IS NOT NULL AND finished_at <= deadline)::int AS on_time
             FROM nightshift.batch_runs WHERE scheduled_for >= $1::timestamptz AND scheduled_for < $2::timestamptz
             """, [from, to])
         counts.batchRuns = batches.int(0, "runs") ?? 0
         counts.batchesSucceeded = batches.int(0, "ok") ?? 0
+        counts.batchesCancelled = batches.int(0, "cancelled") ?? 0
         counts.batchesWithWindow = batches.int(0, "windowed") ?? 0
         counts.batchesOnTime = batches.int(0, "on_time") ?? 0
         // An attempt is a move into running; it ended in an error when it left running for failed,
@@ -117,15 +123,15 @@ public struct OperationsReport: Sendable {
 
     /// The figures as CSV (RFC 4180): the KPIs with their goals, then each job's duration and trend.
     public func csv() -> String {
-        func field(_ text: String) -> String {
-            text.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
-        }
+        let field = { (text: String) in CSVText.field(text) }
         func number(_ value: Double?) -> String { value.map { String(format: "%.2f", $0) } ?? "" }
         var lines = ["section,key,label,value,goal,met,previous_value"]
         for (kpi, before) in zip(figures.kpis, previous.kpis) {
             lines.append(["kpi", kpi.key, kpi.label, number(kpi.value), number(kpi.goal), kpi.met.map { $0 ? "yes" : "no" } ?? "",
                           number(before.value)].map(field).joined(separator: ","))
         }
+        lines.append(["count", "batches_cancelled", "Batch runs cancelled (neither a success nor a failure)",
+                      String(figures.counts.batchesCancelled), "", "", String(previous.counts.batchesCancelled)].map(field).joined(separator: ","))
         lines.append("")
         lines.append("section,job,batch,runs,average_seconds,previous_average_seconds,trend_percent,rows")
         for job in jobs {
@@ -176,7 +182,8 @@ public struct OperationsReport: Sendable {
             "ok": figures.kpis.allSatisfy { $0.met != false },
             "missed": figures.kpis.filter { $0.met == false }.map(\.label).joined(separator: ", "),
             "kpis": kpis,
-            "batch_runs": figures.counts.batchRuns, "attempts": figures.counts.attempts, "rows": formatCount(figures.counts.rows),
+            "batch_runs": figures.counts.batchRuns, "cancelled": figures.counts.batchesCancelled,
+            "has_cancelled": figures.counts.batchesCancelled > 0, "attempts": figures.counts.attempts, "rows": formatCount(figures.counts.rows),
             "day_chart_width": 40 + days.count * 44, "days": dayBars,
             "job_chart_height": max(26, jobs.count * 26), "jobs": jobBars,
         ]

@@ -95,9 +95,11 @@ public struct OutboxStore {
             SELECT id, kind, subject, envelope_from, array_to_string(envelope_to, E'\\n') AS envelope_to, message, attempts FROM claimed
             """, [iso8601(now), runner, String(leaseSeconds)])
         guard result.rowCount == 1 else { return nil }
-        return OutboxMail(id: result.int(0, "id")!, kind: result.string(0, "kind")!, subject: result.string(0, "subject")!,
-                          envelopeFrom: result.string(0, "envelope_from")!, envelopeTo: result.string(0, "envelope_to")!.split(separator: "\n").map(String.init),
-                          message: Data(result.string(0, "message")!.utf8), attempt: result.int(0, "attempts")!)
+        let row = result.row(0, of: "nightshift.mail_outbox")
+        return OutboxMail(id: try row.int("id"), kind: try row.text("kind"), subject: try row.text("subject"),
+                          envelopeFrom: try row.text("envelope_from"),
+                          envelopeTo: try row.text("envelope_to").split(separator: "\n").map(String.init),
+                          message: Data(try row.text("message").utf8), attempt: try row.int("attempts"))
     }
 
     /// Records the server's acceptance; `refused` names the recipients it did not take (the others
@@ -160,10 +162,11 @@ public struct OutboxStore {
             SELECT state, count(*) AS n, extract(epoch FROM min(created_at) FILTER (WHERE state IN ('queued', 'sending')))::float8 AS oldest
             FROM nightshift.mail_outbox GROUP BY state
             """)
-        for row in 0..<counts.rowCount {
-            guard let state = MailState(rawValue: counts.string(row, "state")!) else { continue }
-            status.counts[state] = counts.int(row, "n")
-            if let oldest = counts.double(row, "oldest").map(Date.init(timeIntervalSince1970:)) {
+        // A state no MailState knows is left out here; `status` lists its rows under "needs a look".
+        for row in counts.rows(of: "nightshift.mail_outbox", id: "state") {
+            guard let state = try? row.value("state", as: MailState.self) else { continue }
+            status.counts[state] = try row.optionalInt("n")
+            if let oldest = try row.optionalDate("oldest") {
                 status.oldestWaiting = min(status.oldestWaiting ?? oldest, oldest)
             }
         }
@@ -180,15 +183,15 @@ public struct OutboxStore {
             FROM nightshift.mail_outbox WHERE state = ANY ($1::text[])
             ORDER BY CASE WHEN $3 THEN -id ELSE id END LIMIT $2
             """, [pgArray(states.map(\.rawValue)), String(limit), newestFirst ? "true" : "false"])
-        return (0..<rows.rowCount).map { row in
-            let state = MailState(rawValue: rows.string(row, "state")!) ?? .queued
+        return try rows.decode(of: "nightshift.mail_outbox") { row in
+            let state = try row.value("state", as: MailState.self)
             // -infinity: due at once (a retried dead letter).
-            let date = { (column: String) in rows.double(row, column).flatMap { $0.isFinite ? Date(timeIntervalSince1970: $0) : nil } }
-            return OutboxStatus.Letter(id: rows.int(row, "id")!, kind: rows.string(row, "kind")!, subject: rows.string(row, "subject")!,
-                                       recipients: rows.string(row, "recipients")!.split(separator: "\n").map(String.init), state: state,
-                                       attempts: rows.int(row, "attempts")!, nextAttemptAt: state == .queued ? date("next_attempt_at") : nil,
-                                       lastError: rows.string(row, "last_error"), lastReply: rows.string(row, "last_reply"),
-                                       createdAt: date("created_at") ?? Date(timeIntervalSince1970: 0), sentAt: date("sent_at"))
+            let date = { (column: String) in try row.optionalDouble(column).flatMap { $0.isFinite ? Date(timeIntervalSince1970: $0) : nil } }
+            return OutboxStatus.Letter(id: try row.int("id"), kind: try row.text("kind"), subject: try row.text("subject"),
+                                       recipients: try row.text("recipients").split(separator: "\n").map(String.init), state: state,
+                                       attempts: try row.int("attempts"), nextAttemptAt: state == .queued ? try date("next_attempt_at") : nil,
+                                       lastError: try row.optionalText("last_error"), lastReply: try row.optionalText("last_reply"),
+                                       createdAt: try date("created_at") ?? Date(timeIntervalSince1970: 0), sentAt: try date("sent_at"))
         }
     }
 }

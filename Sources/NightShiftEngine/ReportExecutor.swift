@@ -33,7 +33,7 @@ struct ReportExecutor: JobExecutor {
             let files = ReportFileSeries(directory: directory, base: output.baseName(for: context.businessDate), output: output, attempt: attempt)
             let name = "jobs/\(context.job.name).yaml report.outputs[\(index)] (\(output.baseName(for: context.businessDate)).\(output.fileExtension))"
             switch output.format {
-            case let .csv(bom): return try CSVReportWriter(output: output, files: files, bom: bom, name: name)
+            case let .csv(bom, forExcel): return try CSVReportWriter(output: output, files: files, bom: bom, forExcel: forExcel, name: name)
             case let .fixedWidth(layout): return try FixedWidthReportWriter(output: output, files: files, layout: layout, name: name)
             case let .html(template, groupBy, totals, maxGroupRows):
                 return try HTMLReportWriter(files: files, templatePath: "\(settings.templatesDirectory)/\(template)", groupBy: groupBy,

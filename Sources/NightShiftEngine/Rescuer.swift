@@ -55,9 +55,9 @@ final class Rescuer: @unchecked Sendable {
                     SELECT id, batch, state, extract(epoch FROM finished_at - started_at)::float8 AS seconds
                     FROM nightshift.batch_runs WHERE id = ANY ($1::bigint[])
                     """, [pgArray(closed.map(String.init))])
-                for row in 0..<batches.rowCount {
-                    RunnerMetrics.batchClosed(batch: batches.string(row, "batch")!, state: batches.string(row, "state")!,
-                                              seconds: batches.double(row, "seconds") ?? 0)
+                for row in batches.rows(of: "nightshift.batch_runs") {
+                    RunnerMetrics.batchClosed(batch: try row.text("batch"), state: try row.text("state"),
+                                              seconds: try row.optionalDouble("seconds") ?? 0)
                 }
             }
             for id in closed {
@@ -73,6 +73,9 @@ final class Rescuer: @unchecked Sendable {
                     if written { context.logger.info("summary written", metadata: ["batch_run": "\(id)"]) }
                 } catch let error as PostgresError where error.isTransient {
                     throw error
+                } catch let error as RowDecodingError {
+                    // Said on the batch run (status lists it) and in the log once; the pass carries on.
+                    context.unreadable.report(error, by: "rescuer (summary of batch run \(id))")
                 } catch {
                     // Said on the batch run (status, run --once) and retried on the next pass.
                     context.logger.error("summary not written", metadata: ["batch_run": "\(id)", "error": "\(error)"])
@@ -82,7 +85,8 @@ final class Rescuer: @unchecked Sendable {
             }
             if sendsNightMail {
                 do {
-                    if let id = try MorningMail(configuration: context.configuration).queueIfDue(db: db, now: now, runner: runner) {
+                    if let id = try MorningMail(configuration: context.configuration)
+                        .queueIfDue(db: db, now: now, runner: runner, unreadable: context.unreadable.handler("rescuer (the night's mail)")) {
                         context.logger.notice("the night's mail is queued", metadata: ["mail": "\(id)"])
                         nightMailFailure = nil
                         onMailQueued()
@@ -97,7 +101,8 @@ final class Rescuer: @unchecked Sendable {
                 }
             }
             do {
-                for incident in try Alerts(configuration: context.configuration).runOnce(db: db, now: now, runner: runner) {
+                let alerts = Alerts(configuration: context.configuration, unreadable: context.unreadable.handler("rescuer (alerts)"))
+                for incident in try alerts.runOnce(db: db, now: now, runner: runner) {
                     RunnerMetrics.alertRaised(kind: incident.kind.rawValue)
                     context.logger.error("ALERT: \(incident.subject)", metadata: ["incident": "\(incident.key)",
                                                                                     "on_call": "\(context.configuration.settings.mail.onCall.isEmpty ? "nobody (mail.on_call)" : "mailed")"])
@@ -142,7 +147,7 @@ final class Rescuer: @unchecked Sendable {
             WHERE id = ANY ($1::bigint[]) AND state = 'running' AND lease_expires_at > clock_timestamp()
             """, [pgArray(Set(staged.map { String($0.jobRun) }).sorted())])
         var running: [Int: Int] = [:]
-        for row in 0..<live.rowCount { running[live.int(row, "id")!] = live.int(row, "attempts")! }
+        for (id, attempts) in try live.decode(of: "nightshift.job_runs", { (try $0.int("id"), try $0.int("attempts")) }) { running[id] = attempts }
         for file in staged where running[file.jobRun] != file.attempt {
             try? FileManager.default.removeItem(atPath: file.name)
             context.logger.info("swept a staged file of an attempt that no longer runs", metadata: ["file": "\(file.name)"])

@@ -63,8 +63,8 @@ public enum RunnerMetrics {
             SELECT s.state, count(m.id)::int AS n FROM unnest(ARRAY['queued', 'sending', 'sent', 'dead']) AS s(state)
             LEFT JOIN nightshift.mail_outbox m ON m.state = s.state GROUP BY 1
             """)
-        for row in 0..<outbox.rowCount {
-            Gauge(label: "nightshift_outbox_messages", dimensions: [("state", outbox.string(row, "state")!)]).record(outbox.int(row, "n") ?? 0)
+        for (state, count) in try outbox.decode(of: "nightshift.mail_outbox", id: "state", { row in (try row.text("state"), try row.optionalInt("n") ?? 0) }) {
+            Gauge(label: "nightshift_outbox_messages", dimensions: [("state", state)]).record(count)
         }
         // Checkpoints are stamped with the database's clock (real time, whatever the runner's clock).
         let ages = try db.execute("""

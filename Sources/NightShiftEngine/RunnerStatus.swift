@@ -99,8 +99,16 @@ public struct RunnerStatus: Codable, Sendable {
     }
     public var alerts: [Alert] = []
 
+    /// Rows no part of this NightShift can read (a state no enum knows, written by hand or by
+    /// another version): each names the table, the row, the column and the value. The runner
+    /// leaves them alone; a person corrects or removes them.
+    public var needsALook: [String] = []
+
     /// Reads the status; `leaseSeconds` decides when a silent runner counts as gone.
     public static func load(db: PostgresConnection, leaseSeconds: Int, zone: TimeZone, smtpServer: String? = nil) throws -> RunnerStatus {
+        // A row that cannot be read is left out of its section and listed under "needs a look".
+        var unreadableRows: [RowDecodingError] = []
+        let unreadable = { (error: RowDecodingError) in unreadableRows.append(error) }
         let running = try db.execute("""
             SELECT j.id, j.batch_run_id, b.batch, b.business_date::text AS business_date, j.job, j.priority, j.attempts, j.lease_owner,
                    j.progress_rows,
@@ -112,26 +120,27 @@ public struct RunnerStatus: Codable, Sendable {
             FROM nightshift.job_runs j JOIN nightshift.batch_runs b ON b.id = j.batch_run_id
             WHERE j.state = 'running' ORDER BY j.priority, j.id
             """)
-        var runningJobs: [Running] = []
         var stuck: [String] = []
-        for row in 0..<running.rowCount {
-            let processed = running.int(row, "progress_rows")
-            let expected = running.int(row, "expected")
-            let elapsed = running.double(row, "elapsed")
+        let runningJobs = try running.decode(of: "nightshift.job_runs", unreadable: unreadable) { row -> Running in
+            let processed = try row.optionalInt("progress_rows")
+            let expected = try row.optionalInt("expected")
+            let elapsed = try row.optionalDouble("elapsed")
             let rate = processed.flatMap { done in elapsed.flatMap { $0 > 0 ? Double(done) / $0 : nil } }
             let percent = processed.flatMap { done in expected.map { min(100, 100 * Double(done) / Double(max($0, 1))) } }
             let eta = rate.flatMap { r in processed.flatMap { done in expected.map { r > 0 ? max(0, Double($0 - done) / r) : 0 } } }
-            let leaseLeft = running.double(row, "lease_left") ?? 0
-            let job = running.string(row, "job")!
+            let leaseLeft = try row.optionalDouble("lease_left") ?? 0
+            let job = try row.text("job")
+            let id = try row.int("id")
+            let owner = try row.optionalText("lease_owner")
             if leaseLeft < 0 {
-                stuck.append("job \(job) (job run \(running.int(row, "id")!)): the lease of \(running.string(row, "lease_owner") ?? "?") expired \(Int(-leaseLeft)) s ago; a runner's rescuer will put it back in the queue")
+                stuck.append("job \(job) (job run \(id)): the lease of \(owner ?? "?") expired \(Int(-leaseLeft)) s ago; a runner's rescuer will put it back in the queue")
             }
-            runningJobs.append(Running(jobRunID: running.int(row, "id")!, batchRunID: running.int(row, "batch_run_id")!,
-                                       batch: running.string(row, "batch")!, businessDate: running.string(row, "business_date")!, job: job,
-                                       priority: running.int(row, "priority")!, attempt: running.int(row, "attempts")!,
-                                       runner: running.string(row, "lease_owner") ?? "", processed: processed, expectedTotal: expected,
-                                       percent: percent, rowsPerSecond: rate, etaSeconds: eta,
-                                       progressAgeSeconds: running.double(row, "progress_age"), leaseSecondsLeft: leaseLeft))
+            return Running(jobRunID: id, batchRunID: try row.int("batch_run_id"),
+                           batch: try row.text("batch"), businessDate: try row.text("business_date"), job: job,
+                           priority: try row.int("priority"), attempt: try row.int("attempts"),
+                           runner: owner ?? "", processed: processed, expectedTotal: expected,
+                           percent: percent, rowsPerSecond: rate, etaSeconds: eta,
+                           progressAgeSeconds: try row.optionalDouble("progress_age"), leaseSecondsLeft: leaseLeft)
         }
 
         let waiting = try db.execute("""
@@ -146,31 +155,32 @@ public struct RunnerStatus: Codable, Sendable {
             WHERE b.state = 'running' AND j.state IN ('pending', 'retrying', 'paused')
             ORDER BY j.priority, b.scheduled_for, j.id
             """, [zone.identifier])
-        var waitingJobs: [Waiting] = []
-        for row in 0..<waiting.rowCount {
+        let waitingJobs = try waiting.decode(of: "nightshift.job_runs", unreadable: unreadable) { row -> Waiting in
             var why: String
-            if let held = waiting.string(row, "waiting_for") {
+            let lastReason = try row.optionalText("last_reason")
+            if let held = try row.optionalText("waiting_for") {
                 why = "the batch waits for \(held)"
-            } else if let blockers = waiting.string(row, "blockers") {
+            } else if let blockers = try row.optionalText("blockers") {
                 why = "waits for \(blockers)"
-            } else if let reason = waiting.string(row, "wait_reason") {
+            } else if let reason = try row.optionalText("wait_reason") {
                 // What the dispatcher's decision model said on its last pass.
-                why = waiting.string(row, "wait_until_local").map { "waits until \($0) (runner clock): \(reason)" } ?? "waits: \(reason)"
-            } else if let notBefore = waiting.string(row, "not_before_local") {
-                why = "retry back-off until \(notBefore) (runner clock); last: \(waiting.string(row, "last_reason") ?? "")"
-            } else if let reason = waiting.string(row, "last_reason"), reason.hasPrefix("released") || reason.hasPrefix("lease of") {
+                why = try row.optionalText("wait_until_local").map { "waits until \($0) (runner clock): \(reason)" } ?? "waits: \(reason)"
+            } else if let notBefore = try row.optionalText("not_before_local") {
+                why = "retry back-off until \(notBefore) (runner clock); last: \(lastReason ?? "")"
+            } else if let reason = lastReason, reason.hasPrefix("released") || reason.hasPrefix("lease of") {
                 why = "ready to resume: \(reason)"
-            } else if (waiting.int(row, "running_in_batch") ?? 0) > 0 {
+            } else if (try row.optionalInt("running_in_batch") ?? 0) > 0 {
                 why = "ready; waits for a free slot (limits.concurrent_jobs per runner)"
             } else {
                 why = "ready; waits for a runner to claim it"
             }
-            if waiting.string(row, "state") == "paused" {
-                why = "paused: \(waiting.string(row, "last_reason") ?? "")" + (why.hasPrefix("ready") ? "" : "; \(why)")
+            let state = try row.value("state", as: JobState.self)
+            if state == .paused {
+                why = "paused: \(lastReason ?? "")" + (why.hasPrefix("ready") ? "" : "; \(why)")
             }
-            waitingJobs.append(Waiting(jobRunID: waiting.int(row, "id")!, batchRunID: waiting.int(row, "batch_run_id")!,
-                                       batch: waiting.string(row, "batch")!, job: waiting.string(row, "job")!,
-                                       state: waiting.string(row, "state")!, priority: waiting.int(row, "priority")!, why: why))
+            return Waiting(jobRunID: try row.int("id"), batchRunID: try row.int("batch_run_id"),
+                           batch: try row.text("batch"), job: try row.text("job"),
+                           state: state.rawValue, priority: try row.int("priority"), why: why)
         }
 
         let runners = try db.execute("""
@@ -180,30 +190,29 @@ public struct RunnerStatus: Codable, Sendable {
             WHERE state <> 'stopped' OR stopped_at > clock_timestamp() - interval '1 hour'
             ORDER BY started_at DESC LIMIT 50
             """, [zone.identifier])
-        var runnerInfos: [RunnerInfo] = []
-        for row in 0..<runners.rowCount {
-            let age = runners.double(row, "age") ?? 0
-            let state = runners.string(row, "state")!
-            let alive = state != "stopped" && age <= Double(leaseSeconds)
-            runnerInfos.append(RunnerInfo(id: runners.string(row, "id")!, state: state != "stopped" && !alive ? "lost" : state,
-                                          leader: runners.bool(row, "is_leader")! && alive, workers: runners.int(row, "workers")!,
-                                          mode: runners.string(row, "mode")!, heartbeatAgeSeconds: age,
-                                          clock: runners.string(row, "clock") ?? "", alive: alive))
+        let runnerInfos = try runners.decode(of: "nightshift.runners", unreadable: unreadable) { row -> RunnerInfo in
+            let age = try row.optionalDouble("age") ?? 0
+            let state = try row.value("state", as: RunnerState.self)
+            let alive = state != .stopped && age <= Double(leaseSeconds)
+            return RunnerInfo(id: try row.text("id"), state: state != .stopped && !alive ? "lost" : state.rawValue,
+                              leader: try row.bool("is_leader") && alive, workers: try row.int("workers"),
+                              mode: try row.text("mode"), heartbeatAgeSeconds: age,
+                              clock: try row.optionalText("clock") ?? "", alive: alive)
         }
 
         let unsummarised = try db.execute("""
             SELECT id, batch, business_date::text AS d, summary_error FROM nightshift.batch_runs
             WHERE state <> 'running' AND summary_at IS NULL ORDER BY id
             """)
-        for row in 0..<unsummarised.rowCount {
-            stuck.append("batch run \(unsummarised.int(row, "id")!) (\(unsummarised.string(row, "batch")!) \(unsummarised.string(row, "d")!)) has ended but its summary is not written"
-                         + (unsummarised.string(row, "summary_error").map { ": \($0)" } ?? " yet"))
+        stuck += try unsummarised.decode(of: "nightshift.batch_runs", unreadable: unreadable) { row in
+            "batch run \(try row.int("id")) (\(try row.text("batch")) \(try row.text("d"))) has ended but its summary is not written"
+                + (try row.optionalText("summary_error").map { ": \($0)" } ?? " yet")
         }
         if !runningJobs.isEmpty || !waitingJobs.isEmpty, !runnerInfos.contains(where: \.alive) {
             stuck.append("work is waiting but no runner is alive: start `nightshift run` (or the systemd unit)")
         }
         let now = try db.execute("SELECT extract(epoch FROM clock_timestamp())::float8 AS t").double(0, "t") ?? 0
-        let requests = try RequestStore(db: db).list(since: Date(timeIntervalSince1970: now)).filter(\.state.isOpen).map {
+        let requests = try RequestStore(db: db).list(since: Date(timeIntervalSince1970: now), unreadable: unreadable).filter(\.state.isOpen).map {
             OpenRequest(id: $0.id, state: $0.state.rawValue, what: $0.what, requestedBy: $0.requestedBy, situation: $0.situation)
         }
         let outbox = try OutboxStore(db: db).status()
@@ -222,10 +231,10 @@ public struct RunnerStatus: Codable, Sendable {
             WHERE a.raised_at > now() - interval '24 hours' OR a.id IN (SELECT id FROM nightshift.alerts ORDER BY id DESC LIMIT 5)
             ORDER BY a.id DESC LIMIT 20
             """)
-        status.alerts = (0..<alerts.rowCount).map { row in
-            Alert(id: alerts.int(row, "id")!, kind: alerts.string(row, "kind")!, subject: alerts.string(row, "subject")!,
-                  raisedAt: Date(timeIntervalSince1970: alerts.double(row, "raised_at") ?? 0).iso8601(in: zone),
-                  mailState: alerts.string(row, "mail_state"))
+        status.alerts = try alerts.decode(of: "nightshift.alerts", unreadable: unreadable) { row in
+            Alert(id: try row.int("id"), kind: try row.text("kind"), subject: try row.text("subject"),
+                  raisedAt: (try row.optionalDate("raised_at") ?? Date(timeIntervalSince1970: 0)).iso8601(in: zone),
+                  mailState: try row.optionalText("mail_state"))
         }
         status.mail = Mail(server: smtpServer, queued: outbox.counts[.queued] ?? 0, sending: outbox.counts[.sending] ?? 0,
                            sent: outbox.counts[.sent] ?? 0, dead: outbox.counts[.dead] ?? 0,
@@ -234,15 +243,27 @@ public struct RunnerStatus: Codable, Sendable {
                                Mail.Letter(id: $0.id, subject: $0.subject, state: $0.state.rawValue, attempts: $0.attempts,
                                            nextAttemptAt: $0.nextAttemptAt?.iso8601(in: zone), lastError: $0.lastError)
                            })
+        // What this status could not read, and every row holding a state no enum knows.
+        var seen: Set<String> = []
+        for error in unreadableRows + (try SchemaStates.unknownValues(db: db)) where seen.insert("\(error.row) \(error.column)").inserted {
+            status.needsALook.append(error.description)
+        }
         return status
     }
 }
 
 /// What `nightshift history` shows: recent batch runs with their jobs.
 public enum BatchHistory {
-    public static func recent(db: PostgresConnection, limit: Int) throws -> [BatchReport] {
+    /// Newest first; a batch run that cannot be read is its decoding error, in its place.
+    public static func recent(db: PostgresConnection, limit: Int) throws -> [Result<BatchReport, RowDecodingError>] {
         let ids = try db.execute("SELECT id FROM nightshift.batch_runs ORDER BY scheduled_for DESC, run_number DESC, id DESC LIMIT $1",
                                  [String(limit)])
-        return try (0..<ids.rowCount).map { try BatchReport.load(ids.int($0, "id")!, db: db) }
+        return try ids.decode(of: "nightshift.batch_runs") { try $0.int("id") }.map { id in
+            do {
+                return .success(try BatchReport.load(id, db: db))
+            } catch let error as RowDecodingError {
+                return .failure(error)
+            }
+        }
     }
 }

@@ -12,6 +12,8 @@ final class RunnerContext: @unchecked Sendable {
     let clock: RunnerClock
     let identity: RunnerIdentity
     let logger: Logger
+    /// Rows the services could not read: logged once, left alone.
+    let unreadable: UnreadableRows
     var settings: ServiceSettings { configuration.settings.service }
     var zone: TimeZone { configuration.settings.timeZone }
 
@@ -22,6 +24,7 @@ final class RunnerContext: @unchecked Sendable {
         self.clock = clock
         self.identity = identity
         self.logger = logger
+        unreadable = UnreadableRows(logger: logger)
     }
 }
 

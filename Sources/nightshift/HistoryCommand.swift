@@ -9,7 +9,11 @@ struct HistoryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "history",
         abstract: "Recent batch runs and their jobs: state, rows, duration, attempts, errors.",
-        discussion: "Times and durations are on the runner's clock (simulated when the runner ran with --at/--speed)."
+        discussion: """
+            Times and durations are on the runner's clock (simulated when the runner ran with --at/--speed). A cancelled run \
+            (its request cancelled before any job started) says who cancelled it. A batch run that cannot be read (a state \
+            this NightShift does not know) is shown as an error naming its row, the others as usual, and the command exits 1.
+            """
     )
 
     @OptionGroup var options: GlobalOptions
@@ -39,6 +43,8 @@ struct HistoryCommand: ParsableCommand {
         let runNumber: Int
         let trigger: String
         let state: String
+        /// Why it ended as it did, when its last transition says (a cancelled run: who cancelled it).
+        let endReason: String?
         let startedAt: String
         let finishedAt: String?
         let seconds: Double?
@@ -51,10 +57,12 @@ struct HistoryCommand: ParsableCommand {
         let zone = configuration.settings.timeZone
         let db = try PostgresConnection(conninfo: connectionString(options, configuration.settings))
         defer { db.close() }
-        let entries = try BatchHistory.recent(db: db, limit: limit).map { report in
+        let loaded = try BatchHistory.recent(db: db, limit: limit)
+        let entries: [Result<Entry, RowDecodingError>] = loaded.map { result in result.map { report in
             Entry(batchRun: report.batchRunID, batch: report.batch.rawValue, businessDate: report.businessDate.description,
                   scheduledFor: report.scheduledFor.iso8601(in: zone), runNumber: report.runNumber, trigger: report.trigger,
-                  state: report.state.rawValue, startedAt: report.startedAt.iso8601(in: zone),
+                  state: report.state.rawValue, endReason: report.state == .cancelled ? report.endReason : nil,
+                  startedAt: report.startedAt.iso8601(in: zone),
                   finishedAt: report.finishedAt?.iso8601(in: zone),
                   seconds: report.finishedAt.map { $0.timeIntervalSince(report.startedAt) }, summary: report.summary?.path,
                   jobs: report.jobs.map {
@@ -62,15 +70,25 @@ struct HistoryCommand: ParsableCommand {
                                 seconds: $0.seconds, attempts: $0.attempts, error: $0.failure?.description, skipReason: $0.skipReason,
                                 note: $0.note)
                   })
+        } }
+        let unreadable = entries.compactMap { if case let .failure(error) = $0 { error } else { nil } }
+        defer {
+            for error in unreadable { FileHandle.standardError.write(Data("error: \(error)\n".utf8)) }
         }
         if json {
-            print(try jsonText(entries))
+            print(try jsonText(entries.compactMap { try? $0.get() }))
+            if !unreadable.isEmpty { throw ExitCode(1) }
             return
         }
         if entries.isEmpty { print("no batch runs yet") }
-        for entry in entries {
+        for result in entries {
+            guard case let .success(entry) = result else {
+                if case let .failure(error) = result { print("\(error.row): cannot be read (see the error below)") }
+                continue
+            }
             let duration = entry.seconds.map { " in \(Self.duration($0))" } ?? ""
-            print("#\(entry.batchRun) \(entry.batch) \(entry.businessDate) (scheduled \(entry.scheduledFor), run \(entry.runNumber), by \(entry.trigger)): \(entry.state.uppercased())\(duration)")
+            let why = entry.endReason.map { " (\($0))" } ?? ""
+            print("#\(entry.batchRun) \(entry.batch) \(entry.businessDate) (scheduled \(entry.scheduledFor), run \(entry.runNumber), by \(entry.trigger)): \(entry.state.uppercased())\(why)\(duration)")
             for job in entry.jobs {
                 var line = "    \(job.job.padding(toLength: 24, withPad: " ", startingAt: 0)) P\(job.priority)  \(job.state.padding(toLength: max(9, job.state.count), withPad: " ", startingAt: 0))  \(String(job.rows).padding(toLength: 8, withPad: " ", startingAt: 0))  \(Self.duration(job.seconds))"
                 if job.attempts > 1 { line += "  (\(job.attempts) attempts)" }
@@ -79,6 +97,7 @@ struct HistoryCommand: ParsableCommand {
                 if let reason = job.skipReason { print("        skipped: \(reason)") }
             }
         }
+        if !unreadable.isEmpty { throw ExitCode(1) }
     }
 
     static func duration(_ seconds: Double) -> String {

@@ -13,7 +13,9 @@ struct StatusCommand: ParsableCommand {
             heartbeat (runner.heartbeat_seconds, default 5 s) old. The expected total is the rows of the \
             job's last successful run. A runner whose heartbeat is older than its lease is shown as lost. \
             --watch keeps following the running batches (a line per job state change; on a terminal, live \
-            progress lines) until Ctrl-C.
+            progress lines) until Ctrl-C. Rows that cannot be read (a state this NightShift does not know, \
+            written by hand or by another version) are listed under "needs a look", naming the table, the \
+            row, the column and the value; the runner leaves them alone, and status then exits 1.
             """
     )
 
@@ -40,6 +42,7 @@ struct StatusCommand: ParsableCommand {
                                            zone: configuration.settings.timeZone, smtpServer: configuration.settings.mail.smtp?.url)
         if json {
             print(try jsonText(status))
+            if !status.needsALook.isEmpty { throw ExitCode(1) }
             return
         }
         print("status at \(status.at)")
@@ -89,10 +92,12 @@ struct StatusCommand: ParsableCommand {
                 print("  #\(alert.id) \(alert.raisedAt) \(alert.subject) [\(alert.mailState.map { "mail \($0)" } ?? "nobody on call: mail.on_call")]")
             }
         }
-        if !status.stuck.isEmpty {
+        if !status.stuck.isEmpty || !status.needsALook.isEmpty {
             print("needs a look:")
             for item in status.stuck { print("  ! \(item)") }
+            for item in status.needsALook { print("  ! \(item)") }
         }
+        if !status.needsALook.isEmpty { throw ExitCode(1) }
     }
 }
 
