@@ -50,8 +50,8 @@ public enum CSVText {
             switch scalar {
             case "0"..."9": digits += 1
             case "." where dots == 0 && !exponent: dots += 1
-            case "e", "E" where digits > 0 && !exponent: exponent = true
-            case "+", "-" where previous == "e" || previous == "E": break
+            case "e" where digits > 0 && !exponent, "E" where digits > 0 && !exponent: exponent = true
+            case "+" where previous == "e" || previous == "E", "-" where previous == "e" || previous == "E": break
             default: return false
             }
             previous = scalar

@@ -14,7 +14,7 @@ final class DispatchModelTests: XCTestCase {
                   checkpointed: checkpointed, locks: locks, writesExports: export)
     }
 
-    func decide(_ queued: [QueuedJob], running: [ActiveJob] = [], free: Int, at now: Date? = nil, batches: Set<Int> = [1],
+    func decide(_ queued: [QueuedJob], running: [ActiveJob] = [], free: Int, at now: Date? = nil, batches: [Int: Priority] = [1: .p3],
                 resources: ResourceReading = .unmeasured) -> DispatchDecision {
         var queue = ReadyQueue(policy: PriorityPolicy(), jobs: queued)
         return model.decide(&queue, DispatchState(now: now ?? twoAM, running: running, freeSlots: free, noSlotAnywhere: free == 0,
@@ -89,7 +89,7 @@ final class DispatchModelTests: XCTestCase {
         // P2 does not preempt; nor does P1 when a slot is free anywhere.
         XCTAssertTrue(decide([job(9, "p2", .p2)], running: [p4Old], free: 0).pauses.isEmpty)
         var queue = ReadyQueue(policy: PriorityPolicy(), jobs: [job(9, "urgent", .p1)])
-        let elsewhere = model.decide(&queue, DispatchState(now: now, running: [p4Old], freeSlots: 0, noSlotAnywhere: false, activeBatches: [1]))
+        let elsewhere = model.decide(&queue, DispatchState(now: now, running: [p4Old], freeSlots: 0, noSlotAnywhere: false, activeBatches: [1: .p3]))
         XCTAssertTrue(elsewhere.pauses.isEmpty)
     }
 
@@ -101,7 +101,7 @@ final class DispatchModelTests: XCTestCase {
         // Two in one decision: the first takes the lock.
         XCTAssertEqual(decide([job(2, "a", .p3, locks: ["t"]), job(3, "b", .p3, locks: ["t"])], free: 2).starts.map(\.name), ["a"])
 
-        let third = decide([job(1, "monthly-job", .p3, batch: 3), job(2, "daily-job", .p3, batch: 1)], free: 2, batches: [1, 2])
+        let third = decide([job(1, "monthly-job", .p3, batch: 3), job(2, "daily-job", .p3, batch: 1)], free: 2, batches: [1: .p3, 2: .p3])
         XCTAssertEqual(third.starts.map(\.name), ["daily-job"])
         XCTAssertEqual(third.waits.first?.obstacle, .batchLimit)
 
@@ -113,6 +113,31 @@ final class DispatchModelTests: XCTestCase {
         XCTAssertEqual(Set(loaded.waits.map(\.obstacle)), [.load, .disk])
         XCTAssertEqual(loaded.pauses.map(\.job.job.name), ["chunked-p4"])
         XCTAssertEqual(loaded.pauses.first?.cause, .load)
+    }
+
+    /// Only batch runs with work running or paused hold a place, and P1 is never held back by
+    /// batches doing lower-priority work (issue: two deferred P3 requests held a P1 job all day).
+    func testTheBatchLimitCountsWorkUnderWayAndNeverHoldsP1ForLowerWork() {
+        // 10:00 on a workday: two P3 request batches (2, 3) wait for 18:00 and have nothing
+        // running or paused, so they are not under way; the P1 event job of batch 4 starts.
+        let ten = at("2026-11-17T10:00:00+08:00")
+        let d = decide([job(1, "req-a", .p3, batch: 2), job(2, "req-b", .p3, batch: 3), job(3, "daily_sales_summary", .p1, batch: 4)],
+                       free: 2, at: ten, batches: [:])
+        XCTAssertEqual(d.starts.map(\.name), ["daily_sales_summary"])
+        XCTAssertEqual(Set(d.waits.map(\.job.name)), ["req-a", "req-b"])
+        XCTAssertTrue(d.waits.allSatisfy { if case .window = $0.obstacle { true } else { false } }, "\(d.waits.map(\.reason))")
+
+        // Two batches doing P3/P4 work hold the limit: another P3 batch waits, a P1 job does not.
+        let full: [Int: Priority] = [2: .p3, 3: .p4]
+        let p3 = decide([job(1, "other-p3", .p3, batch: 5)], free: 1, batches: full)
+        XCTAssertEqual(p3.waits.first?.obstacle, .batchLimit)
+        let p1 = decide([job(1, "close", .p1, batch: 5)], free: 1, batches: full)
+        XCTAssertEqual(p1.starts.map(\.name), ["close"])
+        // Batches doing P1 work do hold a P1 job of another batch.
+        let p1Full = decide([job(1, "close", .p1, batch: 5)], free: 1, batches: [2: .p1, 3: .p1])
+        XCTAssertEqual(p1Full.waits.first?.obstacle, .batchLimit)
+        // A P2 batch is lower than P1: it does not hold it either.
+        XCTAssertEqual(decide([job(1, "close", .p1, batch: 5)], free: 1, batches: [2: .p1, 3: .p2]).starts.map(\.name), ["close"])
     }
 
     func testP2StartDeadline() {
