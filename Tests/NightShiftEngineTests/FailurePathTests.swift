@@ -53,6 +53,32 @@ final class FailurePathTests: XCTestCase {
         XCTAssertTrue(parsed.contains("skipped because: dependency daily_sales_summary failed"), parsed)
     }
 
+    /// A client-side mistake in a job's SQL is the job's, not the database's: `$1` with nothing bound
+    /// (or `$2` past the bound ones) is a protocol violation (08P01) in a report's bound query and an undefined parameter (42P02)
+    /// in a script; either fails once, permanently, with the server's message, and is never retried.
+    func testAClientMistakeInAJobsSQLFailsOnceWithTheServersMessage() throws {
+        let query = try night.project.read("sql/reports/branch_sales.sql")
+        try night.project.write("sql/reports/branch_sales.sql", query.replacingOccurrences(of: "WHERE", with: "WHERE $2::date IS NULL AND"))
+        let script = try night.project.read("sql/jobs/customer_consumption.sql")
+        try night.project.write("sql/jobs/customer_consumption.sql", "SELECT $1::int;\n" + script)
+        let report = try night.run()
+        let byName = Dictionary(uniqueKeysWithValues: report.jobs.map { ($0.job.name, $0) })
+        for (job, sqlState, words) in [("branch_sales_report", "08P01", "bind message supplies"),
+                                       ("customer_consumption", "42P02", "there is no parameter $1")] {
+            let run = try XCTUnwrap(byName[job], job)
+            XCTAssertEqual(run.state, .failed, job)
+            XCTAssertEqual(run.attempts, 1, "\(job): a client mistake is not retried as if the database were down")
+            XCTAssertEqual(run.failure?.sqlState, sqlState, job)
+            XCTAssertEqual(run.failure?.failureClass, .permanent, job)
+            XCTAssertTrue(run.failure?.message.contains(words) == true, "\(job): \(run.failure?.message ?? "no message")")
+            XCTAssertEqual(try night.count("""
+                SELECT count(*) FROM nightshift.state_transitions t JOIN nightshift.job_runs j ON j.id = t.job_run_id
+                WHERE j.job = $1 AND t.to_state = 'retrying'
+                """, [job]), 0, job)
+        }
+        XCTAssertEqual(byName["daily_sales_summary"]?.state, .succeeded, "the other jobs run")
+    }
+
     func testTransientFailureIsRetriedAndRecorded() throws {
         // The first attempt hits a serialization failure (40001); a sequence survives the rollback.
         try night.db.execute("CREATE SEQUENCE public.flaky_attempts")
