@@ -94,10 +94,17 @@ final class Scheduler: @unchecked Sendable {
                                                                             "reason": "\(due.reason)"])
         }
         for occurrence in due.run {
-            let creation = try OccurrenceFactory(configuration: configuration, db: db)
-                .create(batch: batch, at: occurrence.instant, trigger: "schedule", now: now, runner: context.identity.id,
-                        notes: occurrence.note == "on schedule" ? [] : [occurrence.note]
-                            + (due.dropped > 0 ? ["\(due.reason); \(due.dropped) dropped"] : []))
+            let creation: RunnerStore.Creation
+            do {
+                creation = try OccurrenceFactory(configuration: configuration, db: db)
+                    .create(batch: batch, at: occurrence.instant, trigger: "schedule", now: now, runner: context.identity.id,
+                            notes: occurrence.note == "on schedule" ? [] : [occurrence.note]
+                                + (due.dropped > 0 ? ["\(due.reason); \(due.dropped) dropped"] : []))
+            } catch let error as RowDecodingError {
+                // The occurrence's run exists but cannot be read: left alone, the schedule carries on.
+                context.unreadable.report(error, by: "scheduler")
+                continue
+            }
             if case let .created(id) = creation {
                 context.logger.notice("batch occurrence created", metadata: ["batch": "\(batch.rawValue)", "batch_run": "\(id)",
                                                                              "scheduled_for": "\(occurrence.instant.iso8601(in: zone))"])
