@@ -73,7 +73,7 @@ let package = Package(
 
         // Helpers shared by the test targets: processes, temporary directories, keyrings, databases.
         .target(name: "TestSupport", dependencies: ["PostgresClient"], path: "Tests/TestSupport"),
-        .testTarget(name: "NightShiftCoreTests", dependencies: ["NightShiftCore"]),
+        .testTarget(name: "NightShiftCoreTests", dependencies: ["NightShiftCore", "TestSupport"]),
         .testTarget(name: "NightShiftConfigTests", dependencies: ["NightShiftConfig", "NightShiftCore", "TestSupport"]),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
         .testTarget(name: "PackagingTests", dependencies: ["Packaging", "TestSupport"]),

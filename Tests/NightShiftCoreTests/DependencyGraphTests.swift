@@ -1,4 +1,5 @@
 import NightShiftCore
+import TestSupport
 import XCTest
 
 func job(_ name: String, _ priority: Priority = .p3, after deps: [String] = []) -> JobDefinition {
@@ -64,18 +65,5 @@ final class DependencyGraphTests: XCTestCase {
             let position = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1.name, $0) })
             for job in jobs { for dep in job.dependsOn { XCTAssertLessThan(position[dep]!, position[job.name]!) } }
         }
-    }
-}
-
-/// A small deterministic generator for property tests.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

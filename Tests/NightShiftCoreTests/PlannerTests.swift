@@ -1,5 +1,6 @@
 import Foundation
 import NightShiftCore
+import TestSupport
 import XCTest
 
 func planJob(_ name: String, _ priority: Priority = .p3, after deps: [String] = [], minutes: Int = 10, locks: [String] = []) -> JobDefinition {

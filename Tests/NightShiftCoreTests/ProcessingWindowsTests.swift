@@ -1,5 +1,6 @@
 import Foundation
 @testable import NightShiftCore
+import TestSupport
 import XCTest
 
 /// The default windows of etc/windows.yaml, built in code (the config tests check the file matches).

@@ -16,23 +16,10 @@ final class CSVReportWriterTests: XCTestCase {
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
 
-    /// A small deterministic generator (SplitMix64), so a failure can be replayed.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func pick<T>(_ items: [T]) -> T { items[Int(next() % UInt64(items.count))] }
-    }
-
     static let pieces = ["a", "Z", "0", "-", "=", ",", "\"", "\r", "\n", "\r\n", " ", "\t", "幸福", "瓦斯", "台北", "高雄", "桶", "地址", "'", ";"]
 
     func randomRows(seed: UInt64, count: Int, columns: Int) -> [[String?]] {
-        var random = Random(state: seed)
+        var random = SplitMix(seed: seed)
         return (0..<count).map { _ in
             (0..<columns).map { _ in
                 switch random.next() % 10 {

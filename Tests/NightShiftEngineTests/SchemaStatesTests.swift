@@ -8,12 +8,21 @@ import XCTest
 /// constraint in a freshly migrated database, and every CHECK that lists values is tied to an
 /// enum. The next state added on one side only fails here.
 final class SchemaStatesTests: XCTestCase {
-    func testEveryEnumEqualsItsColumnsCheckConstraint() throws {
-        let database = try TestDatabase()
-        defer { database.drop() }
-        let db = try database.connect()
-        defer { db.close() }
+    var database: TestDatabase!
+    var db: PostgresConnection!
+
+    override func setUpWithError() throws {
+        database = try TestDatabase()
+        db = try database.connect()
         try Migrator(set: "runner", directory: "\(repositoryRoot())/sql/runner").apply(on: db)
+    }
+
+    override func tearDown() {
+        db?.close()
+        database?.drop()
+    }
+
+    func testEveryEnumEqualsItsColumnsCheckConstraint() throws {
         let checks = try db.execute("""
             SELECT conrelid::regclass::text AS table_name, conname, pg_get_constraintdef(oid) AS definition
             FROM pg_constraint WHERE contype = 'c' AND connamespace = 'nightshift'::regnamespace ORDER BY 1, 2
@@ -47,11 +56,6 @@ final class SchemaStatesTests: XCTestCase {
     }
 
     func testRowsWithValuesNoEnumKnowsAreFoundAndNamed() throws {
-        let database = try TestDatabase()
-        defer { database.drop() }
-        let db = try database.connect()
-        defer { db.close() }
-        try Migrator(set: "runner", directory: "\(repositoryRoot())/sql/runner").apply(on: db)
         XCTAssertEqual(try SchemaStates.unknownValues(db: db), [])
         try db.execute("ALTER TABLE nightshift.runners DROP CONSTRAINT runners_state_check")
         try db.execute("""
