@@ -103,12 +103,13 @@ public final class TriggerAPI: @unchecked Sendable {
         case let .success(parsed):
             submission = parsed
         }
-        let identity = OperatorIdentity(account: actor, host: call.remoteAddress)
-        // People's approval is for people; the key's quota is the people's quota.
-        let policy = RequestPolicy(accounts: [:], quotaPerDay: configuration.requestPolicy.quotaPerDay, needsApproval: false)
-        let zone = configuration.settings.timeZone
+        // People's approval is for people; the key's quota is the people's quota. The request keeps
+        // the key's name and scope, which the intake checks again before it queues it.
+        let quota = configuration.requestPolicy.quotaPerDay
+        let scope = key.batches.map(\.rawValue).sorted()
         let outcome: Result<RequestStore.Outcome, Error> = await database.run { db in
-            try RequestStore(db: db).submit(submission, by: identity, command: command, policy: policy, zone: zone)
+            try RequestStore(db: db).submitSystem(submission, requestedBy: actor, apiKey: (key.name, scope), host: call.remoteAddress,
+                                                  command: command, quota: quota)
         }
         switch outcome {
         case let .success(.recorded(id, state)):

@@ -194,10 +194,8 @@ extension Inbox {
                                                              priority: event.priority,
                                                              reason: "event #\(id) \(event.type.rawValue) from \(event.source)"
                                                                 + (event.note.map { ": \($0)" } ?? ""))
-                    let identity = OperatorIdentity(account: "event:\(event.source)", host: host)
-                    let policy = RequestPolicy(accounts: [:], quotaPerDay: Int(Int32.max), needsApproval: false)
-                    if case let .recorded(request, _) = try inbox.submit(submission, by: identity, command: command,
-                                                                                       policy: policy, zone: configuration.settings.timeZone) {
+                    if case let .recorded(request, _) = try inbox.submitSystem(submission, requestedBy: "event:\(event.source)", host: host,
+                                                                               command: command, quota: nil) {
                         requestID = request
                         try db.execute("UPDATE nightshift.events SET request_id = $2 WHERE id = $1", [String(id), String(request)])
                     }

@@ -1,4 +1,5 @@
 import Foundation
+import NightShiftConfig
 import NightShiftCore
 import PostgresClient
 
@@ -138,6 +139,7 @@ final class Intake: @unchecked Sendable {
         let queued: Bool? = try db.transaction {
             let rows = try db.execute("""
                 SELECT id, source, batch, job, business_date::text AS business_date, priority, reason, requested_by, approved_by,
+                       api_key, api_scope::text AS api_scope,
                        (SELECT count(*) FROM nightshift.requests o WHERE o.requested_by = r.requested_by AND o.quota_day = r.quota_day
                             AND o.id <= r.id AND o.state <> 'refused') AS nth_today
                 FROM nightshift.requests r WHERE state = 'accepted' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
@@ -167,7 +169,8 @@ final class Intake: @unchecked Sendable {
                 return false
             }
             if let refusal = refusal(source: source, requester: requester, approvedBy: try row.optionalText("approved_by"),
-                                     nthToday: try row.optionalInt("nth_today") ?? 0, batch: batch, job: job) {
+                                     nthToday: try row.optionalInt("nth_today") ?? 0, batch: batch, job: job,
+                                     apiKey: try row.optionalText("api_key")) {
                 try db.execute("""
                     UPDATE nightshift.requests SET state = 'refused', state_reason = $2, decided_by = $3, decided_at = clock_timestamp()
                     WHERE id = $1
@@ -197,11 +200,23 @@ final class Intake: @unchecked Sendable {
         return true
     }
 
-    /// The runner's own check of an accepted request, with its configuration (the client's may
-    /// differ, or be bypassed by calling the database function directly).
-    private func refusal(source: RequestStore.Submission.Source, requester: String, approvedBy: String?, nthToday: Int, batch: BatchKind, job: String?) -> String? {
+    /// The runner's own check of every accepted request, of every source, with its configuration
+    /// (the database decided with its copy of it; a client could have gone around anything else):
+    /// a person's role, approval and quota; an API request's key, still configured and scoped to
+    /// the batch; for all, that the batch and job exist.
+    private func refusal(source: RequestStore.Submission.Source, requester: String, approvedBy: String?, nthToday: Int, batch: BatchKind,
+                         job: String?, apiKey: String?) -> String? {
         let policy = context.configuration.requestPolicy
-        // People's requests: role, approval and quota. Events are checked when their file is read.
+        if source == .api {
+            guard let apiKey, requester == "api:\(apiKey)" else { return "an API request must name the key it came with" }
+            guard let file = context.configuration.settings.api?.keyFile else { return "the HTTP trigger is not configured (api:)" }
+            guard let key = APIKeysFile.read(path: file).keys.first(where: { $0.name == apiKey }) else {
+                return "API key \(apiKey) is no longer configured (\(file))"
+            }
+            if !key.batches.contains(batch) { return "API key \(apiKey) may not start the \(batch.rawValue) batch" }
+        } else if source == .event, !requester.hasPrefix("event:") {
+            return "an event request must name its event's source"
+        }
         let person = source == .cli
         if person, let refusal = policy.refusal(requester, .submit) { return refusal }
         if person && policy.needsApproval {

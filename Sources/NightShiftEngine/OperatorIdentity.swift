@@ -33,6 +33,10 @@ public struct OperatorIdentity: Sendable, Equatable, CustomStringConvertible {
         return OperatorIdentity(account: real, host: host)
     }
 
+    /// The account this process runs as (its effective uid): the database role a person's
+    /// commands log in as, which the server's peer authentication checks.
+    public static func processAccount() -> String { accountName(geteuid()) }
+
     /// The account's name from the password database, else `uid:N`.
     static func accountName(_ uid: uid_t) -> String {
         var entry = passwd()

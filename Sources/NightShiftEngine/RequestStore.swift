@@ -46,56 +46,89 @@ public struct RequestStore {
         }
     }
 
+    /// What a person's action needs (nightshift.role_refusal): list needs an operator; submit,
+    /// approve, reject, cancel, run_once, override, review, mail_retry and archive_verify a
+    /// manager; archive_restore a director.
+    public enum GatedAction: String, Sendable {
+        case list, submit, approve, reject, cancel, override, review
+        case runOnce = "run_once", mailRetry = "mail_retry", archiveVerify = "archive_verify", archiveRestore = "archive_restore"
+    }
+
     public enum Outcome: Sendable, Equatable {
         case recorded(id: Int, state: RequestState)
         /// Refused, in one line (also an audit row).
         case refused(String)
     }
 
-    /// Records a request, or its refusal when the person's quota for the day is used up.
-    public func submit(_ submission: Submission, by identity: OperatorIdentity, command: String, policy: RequestPolicy,
-                       zone: TimeZone) throws -> Outcome {
+    // MARK: a person's calls (their own database login: who asks is the session, never an argument)
+
+    /// A person's request (source cli) as the session's role: the database decides the role, the
+    /// quota and whether a second manager must approve (nightshift.submit_request).
+    public func submit(_ submission: Submission, host: String, command: String) throws -> Outcome {
+        precondition(submission.source == .cli, "people's requests are cli requests; the runner makes api and event requests")
         let result = try db.execute("""
-            SELECT request_id, state, refusal FROM nightshift.submit_request($1, $2, $3, $4, $5::date, $6::smallint, $7, $8, $9, $10,
-                                                                             $11::boolean, $12::int, $13)
-            """, [submission.source.rawValue, submission.target.rawValue, submission.batch.rawValue, submission.job,
-                  submission.businessDate?.description, submission.priority.map { String($0.rawValue) }, submission.reason,
-                  identity.account, hostText(identity), command, String(policy.needsApproval), String(policy.quotaPerDay),
-                  zone.identifier])
+            SELECT request_id, state, refusal FROM nightshift.submit_request($1, $2, $3, $4::date, $5::smallint, $6, $7, $8)
+            """, [submission.target.rawValue, submission.batch.rawValue, submission.job, submission.businessDate?.description,
+                  submission.priority.map { String($0.rawValue) }, submission.reason, host, command])
         return try outcome(result)
     }
 
-    /// Records an attempt refused before it became a request.
-    public func refuse(by identity: OperatorIdentity, command: String, reason: String, requestID: Int? = nil) throws {
-        try db.execute("SELECT nightshift.refuse_attempt($1, $2, $3, $4, $5::bigint)",
-                       [identity.account, hostText(identity), command, reason, requestID.map(String.init)])
+    /// The one gate of a person's action (`Action`, e.g. run_once, override, review): the role it
+    /// needs, and the production rules; audited either way. Returns who the database says is
+    /// asking, and the refusal (nil: go ahead).
+    public func authorize(_ action: GatedAction, detail: String, host: String, command: String) throws -> (actor: String, refusal: String?) {
+        let row = try db.execute("SELECT actor, refusal FROM nightshift.authorize($1, $2, $3, $4)", [action.rawValue, detail, host, command])
+            .row(0, of: "nightshift.authorize", id: "actor")
+        return (try row.text("actor"), try row.optionalText("refusal"))
     }
 
-    /// Records an accepted action that is not a request (a manager's `run --once`).
-    public func recordAccepted(by identity: OperatorIdentity, command: String, detail: String) throws {
-        try audit(identity, command: command, outcome: .accepted, detail: detail)
-    }
-
-    /// One audit row: who (and from where), what was asked, what came of it. The runner's own
-    /// steps (queued, resolved, …) are written here too; people's clients go through the functions.
-    public func audit(_ identity: OperatorIdentity, command: String, outcome: AuditOutcome, requestID: Int? = nil, detail: String?) throws {
-        try db.execute("""
-            INSERT INTO nightshift.audit (actor, host, command, outcome, request_id, detail) VALUES ($1, $2, $3, $4, $5::bigint, $6)
-            """, [identity.account, hostText(identity), command, outcome.rawValue, requestID.map(String.init), detail])
+    /// Audits an attempt the client refused before it reached the database's rules (as the session's role).
+    public func refuseAttempt(host: String, command: String, reason: String, requestID: Int? = nil) throws {
+        try db.execute("SELECT nightshift.refuse_attempt($1, $2, $3, $4::bigint)", [host, command, reason, requestID.map(String.init)])
     }
 
     public enum Decision: String, Sendable { case approve, reject, cancel }
 
-    /// Approves, rejects or cancels request `id` (the database checks the request's state, that
-    /// nobody decides on their own request, and who may cancel).
-    public func decide(_ id: Int, _ decision: Decision, by identity: OperatorIdentity, isDirector: Bool, command: String,
-                       reason: String?) throws -> Outcome {
+    /// Approves, rejects or cancels request `id` as the session's role (the database checks the
+    /// role, the request's state, that nobody decides on their own request, and who may cancel).
+    public func decide(_ id: Int, _ decision: Decision, host: String, command: String, reason: String?) throws -> Outcome {
         let result = try db.execute("""
-            SELECT state, refusal FROM nightshift.decide_request($1::bigint, $2, $3, $4::boolean, $5, $6, $7)
-            """, [String(id), decision.rawValue, identity.account, String(isDirector), hostText(identity), command, reason])
+            SELECT state, refusal FROM nightshift.decide_request($1::bigint, $2, $3, $4, $5)
+            """, [String(id), decision.rawValue, reason, host, command])
         let row = result.row(0, of: "nightshift.requests", id: "")
         if let refusal = try row.optionalText("refusal") { return .refused(refusal) }
         return .recorded(id: id, state: try row.value("state", as: RequestState.self))
+    }
+
+    // MARK: the runner's calls (the runner's login)
+
+    /// A request the runner makes for the HTTP trigger or an event file: `requestedBy` is
+    /// `api:<key>` or `event:<source>`; an API request keeps its key's name and scope. `quota`:
+    /// requests per requester per day (nil: none).
+    public func submitSystem(_ submission: Submission, requestedBy: String, apiKey: (name: String, scope: [String])? = nil,
+                             host: String, command: String, quota: Int?) throws -> Outcome {
+        precondition(submission.source != .cli, "people's requests go through submit(_:host:command:) as their own login")
+        let result = try db.execute("""
+            SELECT request_id, state, refusal FROM nightshift.submit_system_request($1, $2, $3, $4::text[], $5, $6, $7, $8::date,
+                                                                                   $9::smallint, $10, $11, $12, $13::int)
+            """, [submission.source.rawValue, requestedBy, apiKey?.name, apiKey.map { pgArray($0.scope) }, submission.target.rawValue,
+                  submission.batch.rawValue, submission.job, submission.businessDate?.description,
+                  submission.priority.map { String($0.rawValue) }, submission.reason, host, command, quota.map(String.init)])
+        return try outcome(result)
+    }
+
+    /// Records a refusal made by the runner itself (the HTTP trigger, the inbox, a review item).
+    public func refuse(by identity: OperatorIdentity, command: String, reason: String, requestID: Int? = nil) throws {
+        try audit(identity, command: command, outcome: .refused, requestID: requestID, detail: reason)
+    }
+
+    /// One audit row written by the runner's login: who (as the database or the runner established
+    /// it), what was asked, what came of it.
+    public func audit(_ identity: OperatorIdentity, command: String, outcome: AuditOutcome, requestID: Int? = nil, detail: String?) throws {
+        try db.execute("""
+            INSERT INTO nightshift.audit (actor, host, command, outcome, request_id, detail) VALUES ($1, $2, $3, $4, $5::bigint, $6)
+            """, [identity.account, RequestStore.hostText(identity), String(command.prefix(2000)), outcome.rawValue,
+                  requestID.map(String.init), detail.map { String($0.prefix(2000)) }])
     }
 
     private func outcome(_ result: QueryResult) throws -> Outcome {
@@ -105,7 +138,7 @@ public struct RequestStore {
     }
 
     /// The host as recorded: the machine, and the account acted as under sudo.
-    private func hostText(_ identity: OperatorIdentity) -> String {
+    public static func hostText(_ identity: OperatorIdentity) -> String {
         identity.actingAs.map { "\(identity.host) (as \($0))" } ?? identity.host
     }
 

@@ -54,6 +54,7 @@ public enum SchemaStates {
         Column("nightshift.review_queue", "state", ReviewState.self),
         Column("nightshift.mail_outbox", "state", MailState.self),
         Column("nightshift.alerts", "kind", Alerts.Kind.self),
+        Column("nightshift.operators", "role", Role.self),
     ]
 
     /// Rows whose state or kind no enum here knows (at most `limit` per column), as decoding errors
@@ -78,6 +79,7 @@ public enum SchemaStates {
     static func idColumn(_ table: String) -> String {
         switch table {
         case "nightshift.schedule_cursors": "batch"
+        case "nightshift.operators": "account"
         default: "id"
         }
     }

@@ -13,9 +13,17 @@ public final class PostgresConnection: @unchecked Sendable {
     private let cancelLock = NSLock()
 
     /// Connects with a libpq conninfo string or URI. An empty string means "the standard PG* variables".
-    public init(conninfo: String) throws {
-        target = PostgresConnection.redacted(conninfo)
-        guard let conn = PQconnectdb(conninfo) else {
+    /// - Parameter user: when given, logs in as this role whatever the conninfo says (a person's
+    ///   command connects as its operating-system account; the server decides whether it may).
+    public init(conninfo: String, user: String? = nil) throws {
+        target = PostgresConnection.redacted(conninfo) + (user.map { " as \($0)" } ?? "")
+        let keywords: [String?] = ["dbname"] + (user == nil ? [] : ["user"]) + [nil]
+        let values: [String?] = [conninfo] + (user.map { [$0] } ?? []) + [nil]
+        // expand_dbname: the conninfo is read in the dbname slot, and the keywords after it win.
+        let connection = withCStrings(keywords) { keys in
+            withCStrings(values) { vals in PQconnectdbParams(keys, vals, 1) }
+        }
+        guard let conn = connection else {
             throw PostgresError(operation: .connect, sqlState: nil, message: "libpq could not allocate a connection", context: target)
         }
         if PQstatus(conn) != CONNECTION_OK {
@@ -274,18 +282,27 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Hides passwords in conninfo strings and URIs so they never reach logs or errors.
-    static func redacted(_ conninfo: String) -> String {
+    /// The connection target for messages, never its secrets: libpq itself parses the conninfo
+    /// (URI or key = value, quoted or not) and only where-to and who are kept, in key=value form.
+    public static func redacted(_ conninfo: String) -> String {
         if conninfo.isEmpty { return "(PG* environment)" }
-        var text = conninfo
-        if let scheme = text.range(of: "://"), let at = text.range(of: "@", range: scheme.upperBound..<text.endIndex),
-           let colon = text.range(of: ":", range: scheme.upperBound..<at.lowerBound) {
-            text.replaceSubrange(colon.upperBound..<at.lowerBound, with: "***")
+        var error: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(conninfo, &error) else {
+            if let error { PQfreemem(error) }
+            return "(a connection string libpq cannot parse)"
         }
-        if let pw = text.range(of: "password=") {
-            let end = text[pw.upperBound...].firstIndex(of: " ") ?? text.endIndex
-            text.replaceSubrange(pw.upperBound..<end, with: "***")
+        defer { PQconninfoFree(options) }
+        let shown: Set<String> = ["host", "hostaddr", "port", "dbname", "user", "sslmode", "target_session_attrs", "application_name"]
+        var parts: [String] = []
+        var option = options
+        while let keyword = option.pointee.keyword {
+            let key = String(cString: keyword)
+            if shown.contains(key), let value = option.pointee.val {
+                parts.append("\(key)=\(String(cString: value))")
+            }
+            option = option.advanced(by: 1)
         }
-        return text
+        return parts.isEmpty ? "(PG* environment)" : parts.joined(separator: " ")
     }
 }
 

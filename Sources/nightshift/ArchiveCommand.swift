@@ -30,15 +30,23 @@ struct ArchiveCommand: ParsableCommand {
 
     func run() throws {
         let client = try RequestClient(options)
-        try client.require(action == .restore ? .submit : .list)
-        let catalog = ArchiveCatalog(db: client.db)
+        let gate: RequestStore.GatedAction = switch action {
+        case .list: .list
+        case .verify: .archiveVerify
+        case .restore: .archiveRestore
+        }
+        let actor = try client.require(gate, detail: "archive \(action.rawValue)\(entry.map { " of entry #\($0)" } ?? "")")
+        let work = try client.runnerDatabase()
+        defer { work.close() }
+        let catalog = ArchiveCatalog(db: work)
         let keyring = client.configuration.settings.keyring
         let zone = client.configuration.settings.timeZone
-        let store = client.store
+        let store = RequestStore(db: work)
+        let who = client.person(actor)
         switch action {
         case .list:
             let entries = try client.call { try catalog.list(job: job, table: table) }
-            try store.audit(client.identity, command: client.command, outcome: .listed,
+            try store.audit(who, command: client.command, outcome: .listed,
                             detail: "\(entries.count) archive entr\(entries.count == 1 ? "y" : "ies")")
             if entries.isEmpty { print("the archive catalog has no entries" + (job.map { " of \($0)" } ?? "") + (table.map { " of \($0)" } ?? "")) }
             for entry in entries {
@@ -61,23 +69,23 @@ struct ArchiveCommand: ParsableCommand {
                 let done = try client.call {
                     action == .verify ? try catalog.verify(id, keyring: keyring)
                         : try catalog.restore(id, into: into, keyring: keyring, afterRestore: try afterRestore(of: id, catalog, client),
-                                              by: client.identity)
+                                              by: who)
                 }
                 let rows = done.tableRows.map { "\($0.rows) rows of \($0.table)" }.joined(separator: ", ")
                 let what = action == .verify ? "verified: \(rows) as catalogued" : "restored \(rows) into \(into.map { "schema \($0)" } ?? "their tables")"
-                try store.audit(client.identity, command: client.command, outcome: action == .verify ? .verified : .restored,
+                try store.audit(who, command: client.command, outcome: action == .verify ? .verified : .restored,
                                 detail: "archive entry #\(id) (\(done.path)): \(what)")
                 print("archive entry #\(id) \(what)")
             } catch let error as ExitCode {
                 throw error
             } catch let error as PostgresError where error.sqlState == "23505" {
-                try? store.audit(client.identity, command: client.command, outcome: .restoreFailed,
+                try? store.audit(who, command: client.command, outcome: .restoreFailed,
                                  detail: "archive entry #\(id): rows already present: \(error.message)")
                 printError("error: archive entry #\(id) was not restored: its rows are already in the target table (\(error.detail ?? error.message)); "
                            + "nothing was written. It was restored before, or the rows were never deleted; `--into SCHEMA` puts a copy beside them")
                 throw ExitCode(1)
             } catch {
-                try? store.audit(client.identity, command: client.command, outcome: .restoreFailed,
+                try? store.audit(who, command: client.command, outcome: .restoreFailed,
                                  detail: "archive entry #\(id): \(action.rawValue) failed: \(error)")
                 printError("error: archive entry #\(id) could not be \(action == .verify ? "verified" : "restored"): \(error)")
                 throw ExitCode(1)

@@ -14,7 +14,6 @@ struct CancelCommand: ParsableCommand {
 
     func run() throws {
         let client = try RequestClient(options)
-        try client.require(.cancel)
-        try client.decide(id, .cancel, reason: reason, done: "cancelled by \(client.identity.account)")
+        try client.decide(id, .cancel, reason: reason, done: "cancelled by \(client.account)")
     }
 }

@@ -36,8 +36,10 @@ struct MailCommand: ParsableCommand {
 
     func run() throws {
         let client = try RequestClient(options)
-        try client.require(.list)
-        let store = OutboxStore(db: client.db)
+        let actor = try client.require(action == .retry ? .mailRetry : .list, detail: id.map { "mail retry of #\($0)" } ?? "mail list")
+        let work = try client.runnerDatabase()
+        defer { work.close() }
+        let store = OutboxStore(db: work)
         let zone = client.configuration.settings.timeZone
         switch action {
         case .list:
@@ -56,12 +58,12 @@ struct MailCommand: ParsableCommand {
             }
         case .retry:
             let id = id!
-            let requeued = try client.call { try store.requeue(id, now: Date(), by: client.identity.account) }
+            let requeued = try client.call { try store.requeue(id, now: Date(), by: actor) }
             guard requeued else {
                 printError("error: mail #\(id) is not a dead letter (see `nightshift mail list`); only dead letters are sent again")
                 throw ExitCode(1)
             }
-            try client.store.audit(client.identity, command: client.command, outcome: .queued, detail: "mail #\(id) queued again")
+            try RequestStore(db: work).audit(client.person(actor), command: client.command, outcome: .queued, detail: "mail #\(id) queued again")
             print("mail #\(id) queued again: the running service's mail sender delivers it")
         }
     }

@@ -39,11 +39,15 @@ struct OverrideCommand: ParsableCommand {
 
     func run() throws {
         let configuration = try loadConfiguration(options)
-        let db = try PostgresConnection(conninfo: connectionString(options, configuration.settings))
-        defer { db.close() }
-        try Migrator(set: "runner", directory: "\(configuration.settings.sqlDirectory)/runner").apply(on: db)
         let kind = BatchKind(rawValue: batch)!
         let day = LocalDate(iso: date)!
+        // The gate every person's action goes through, as the person's own database login.
+        let client = try RequestClient(options)
+        let who = try client.require(list ? .list : .override,
+                                     detail: list ? "override list" : "override of \(job ?? "") in the \(batch) batch of \(date)")
+        let db = try client.runnerDatabase()
+        defer { db.close() }
+        try prepareRunnerSchema(configuration, db: db)
         let store = OverrideStore(db: db)
         if list {
             let entries = try store.overrides(batch: kind, businessDate: day)
@@ -59,14 +63,6 @@ struct OverrideCommand: ParsableCommand {
             printError("error: \(definition.name) does not depend on \(dep); its dependencies: \(definition.dependsOn.joined(separator: ", "))")
             throw ExitCode(2)
         }
-        let identity = OperatorIdentity.current()
-        if let refusal = configuration.requestPolicy.refusal(identity.account, .override) {
-            let command = (["nightshift"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
-            try? RequestStore(db: db).refuse(by: identity, command: command, reason: refusal)
-            printError("refused: \(refusal)")
-            throw ExitCode(1)
-        }
-        let who = identity.account
         let override = ManualOverride(job: definition.name, action: skip ? .skip : .ignoreDependency(ignoreDependency!),
                                       requestedBy: who, reason: reason!)
         let id = try store.record(override, batch: kind, businessDate: day)

@@ -14,9 +14,8 @@ struct RejectCommand: ParsableCommand {
 
     func run() throws {
         let client = try RequestClient(options)
-        try client.require(.reject)
         let why = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         if why.isEmpty { try client.refuse("say why with --reason", requestID: id) }
-        try client.decide(id, .reject, reason: why, done: "rejected by \(client.identity.account)")
+        try client.decide(id, .reject, reason: why, done: "rejected by \(client.account)")
     }
 }

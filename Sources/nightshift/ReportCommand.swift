@@ -42,8 +42,10 @@ struct ReportCommand: ParsableCommand {
         let today = LocalDateTime(Date(), in: settings.timeZone).date
         let last = to.flatMap { LocalDate(iso: $0) } ?? today.adding(days: -1)
         let first = from.flatMap { LocalDate(iso: $0) } ?? last.adding(days: -6)
+        let work = try client.runnerDatabase()
+        defer { work.close() }
         let report = try client.call {
-            try OperationsReport.load(db: client.db, from: first, to: last.adding(days: 1), zone: settings.timeZone)
+            try OperationsReport.load(db: work, from: first, to: last.adding(days: 1), zone: settings.timeZone)
         }
         let folder = out.map { $0.hasPrefix("/") ? $0 : "\(FileManager.default.currentDirectoryPath)/\($0)" } ?? "\(settings.reportsDirectory)/ops"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

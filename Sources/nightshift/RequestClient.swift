@@ -5,45 +5,78 @@ import NightShiftCore
 import NightShiftEngine
 import PostgresClient
 
-/// What `submit`, `requests`, `approve`, `reject` and `cancel` share: the configuration, the
-/// person asking (the operating-system account, never a flag), the database (without running
-/// migrations: a person's database login may only call the request functions), and how a
-/// refusal is reported — audited, then one line on stderr and exit status 1.
+/// What the commands of people share (`submit`, `requests`, `approve`, `reject`, `cancel`, and the
+/// gate of `run --once`, `override`, `review`, `archive`, `mail retry`, `report ops`): the
+/// configuration, the person's own database login, and how a refusal is reported — audited by the
+/// database, then one line on stderr and exit status 1.
+///
+/// Who asks is whom the database authenticated: this process logs in as its operating-system
+/// account (peer authentication over the server's Unix socket maps the account to the role of the
+/// same name; remotely, the role's own password or certificate), whatever user the configured URL
+/// names. The database takes the actor from that session and decides the role, the quota and the
+/// approval rules from its own tables; no flag, environment variable or argument decides them.
 struct RequestClient {
     let configuration: Configuration
+    /// Where the person is (the machine, and the account acted as under sudo): recorded, not trusted.
     let identity: OperatorIdentity
+    /// The database role this process logs in as: its operating-system account.
+    let account: String
+    /// The person's own login: the request functions and reading requests.
     let db: PostgresConnection
     /// The command line as typed, for the audit.
     let command: String
+    private let options: GlobalOptions
 
     init(_ options: GlobalOptions) throws {
+        self.options = options
         configuration = try loadConfiguration(options)
         identity = OperatorIdentity.current()
+        account = OperatorIdentity.processAccount()
         let arguments = CommandLine.arguments
         command = (["nightshift"] + arguments.dropFirst()).joined(separator: " ")
         do {
-            db = try PostgresConnection(conninfo: connectionString(options, configuration.settings))
-        } catch {
+            db = try PostgresConnection(conninfo: connectionString(options, configuration.settings), user: account)
+        } catch let error as PostgresError {
             printError("error: \(error)")
+            printError("(people log in to the database as their operating-system account, here `\(account)`: an administrator creates the role "
+                       + "and grants it nightshift_requester; see README, Requests)")
             throw ExitCode(1)
         }
     }
 
     var store: RequestStore { RequestStore(db: db) }
-    var policy: RequestPolicy { configuration.requestPolicy }
+    /// The audit's `host`: machine and accounts, as this process sees them (informational).
+    var host: String { identity.description }
 
-    /// Audits the refusal, prints it in one line and exits 1.
+    /// Audits the refusal (as this person's session), prints it in one line and exits 1.
     func refuse(_ reason: String, requestID: Int? = nil) throws -> Never {
-        do { try store.refuse(by: identity, command: command, reason: reason, requestID: requestID) } catch {
+        do { try store.refuseAttempt(host: host, command: command, reason: reason, requestID: requestID) } catch {
             printError("warning: the refusal could not be audited: \(error)")
         }
         printError("refused: \(reason)")
         throw ExitCode(1)
     }
 
-    /// Refuses unless the person's role allows `action`.
-    func require(_ action: RequestPolicy.Action) throws {
-        if let reason = policy.refusal(identity.account, action) { try refuse(reason) }
+    /// The database's gate for `action`: refused (audited) → one line and exit 1; allowed → who
+    /// the database says is asking.
+    @discardableResult
+    func require(_ action: RequestStore.GatedAction, detail: String = "") throws -> String {
+        let (actor, refusal) = try call { try store.authorize(action, detail: detail.isEmpty ? command : detail, host: host, command: command) }
+        if let refusal {
+            printError("refused: \(refusal)")
+            throw ExitCode(1)
+        }
+        return actor
+    }
+
+    /// `actor` (as the database named them) at this process's host, for audit rows the runner's
+    /// login writes about a person's gated action.
+    func person(_ actor: String) -> OperatorIdentity { OperatorIdentity(account: actor, host: host) }
+
+    /// The runner's login (the configured database URL), for the work a gated action does that a
+    /// person's role may not (writing the review queue, the outbox, the archive catalog).
+    func runnerDatabase() throws -> PostgresConnection {
+        try PostgresConnection(conninfo: connectionString(options, configuration.settings))
     }
 
     /// Runs a database call; an out-of-date schema is named with the fix.
@@ -54,7 +87,7 @@ struct RequestClient {
             printError("error: the database has no request tables or functions yet (\(error.message)); run `nightshift migrate` with the runner's database login")
             throw ExitCode(1)
         } catch let error as PostgresError where error.sqlState == "42501" {
-            printError("error: this database login may not do that (\(error.message)); it needs the role nightshift_requester")
+            printError("error: the database role \(account) may not do that (\(error.message)); it needs the role nightshift_requester")
             throw ExitCode(1)
         }
     }
@@ -62,9 +95,7 @@ struct RequestClient {
     /// Approves, rejects or cancels request `id` as this person and prints the outcome; `done`
     /// ends the line ("approved by alice; …").
     func decide(_ id: Int, _ decision: RequestStore.Decision, reason: String?, done: String) throws {
-        let outcome = try call {
-            try store.decide(id, decision, by: identity, isDirector: policy.isDirector(identity.account), command: command, reason: reason)
-        }
+        let outcome = try call { try store.decide(id, decision, host: host, command: command, reason: reason) }
         try report(outcome) { id, _ in "request #\(id) \(done)" }
     }
 

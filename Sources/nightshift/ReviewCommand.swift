@@ -27,8 +27,11 @@ struct ReviewCommand: ParsableCommand {
 
     func run() throws {
         let client = try RequestClient(options)
-        try client.require(action == .list ? .list : .submit)
-        let queue = ReviewQueue(db: client.db, configuration: client.configuration)
+        let actor = try client.require(action == .list ? .list : .review,
+                                       detail: "review \(action.rawValue)\(id.map { " of item #\($0)" } ?? "")")
+        let work = try client.runnerDatabase()
+        defer { work.close() }
+        let queue = ReviewQueue(db: work, configuration: client.configuration)
         let zone = client.configuration.settings.timeZone
         switch action {
         case .list:
@@ -44,10 +47,10 @@ struct ReviewCommand: ParsableCommand {
             guard let id else { throw ValidationError("give the review item's number: nightshift review \(action.rawValue) ID") }
             let outcome: ReviewQueue.Outcome
             if action == .retry {
-                outcome = try client.call { try queue.retry(id, by: client.identity, command: client.command) }
+                outcome = try client.call { try queue.retry(id, by: client.person(actor), command: client.command) }
             } else {
                 guard let reason, !reason.trimmingCharacters(in: .whitespaces).isEmpty else { try client.refuse("say why with --reason") }
-                outcome = try client.call { try queue.dismiss(id, by: client.identity, command: client.command, reason: reason) }
+                outcome = try client.call { try queue.dismiss(id, by: client.person(actor), command: client.command, reason: reason) }
             }
             switch outcome {
             case .resolved: print("review item #\(id) \(action == .retry ? "applied: resolved" : "dismissed")")

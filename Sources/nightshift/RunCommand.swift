@@ -80,13 +80,13 @@ struct RunCommand: AsyncParsableCommand {
         let connect: @Sendable () throws -> PostgresConnection = { try PostgresConnection(conninfo: conninfo) }
         let instant = at.flatMap(parseInstant)
         let end = until.flatMap(parseInstant)
+        // A person starting a batch by hand passes the database's gate first, as their own login.
+        if once { try authorizeOnce(configuration: configuration) }
         try migrate(configuration: configuration, connect: connect, logger: logger, waitForDatabase: !once)
         let registry = bootstrapMetrics()
 
         if once {
             let kind = BatchKind(rawValue: batch)!
-            // A person starting a batch by hand: a manager or above (etc/operators.yaml), audited.
-            try authorizeOnce(configuration: configuration, connect: connect)
             // Live progress of this batch run's jobs (a terminal: redrawn in place; piped: a line per change).
             let followed = FollowedBatch()
             let monitor = ProgressMonitor(connect: connect, batchRunID: { followed.id ?? -1 })
@@ -159,21 +159,27 @@ struct RunCommand: AsyncParsableCommand {
         print("runner stopped: \(reason)")
     }
 
-    /// `run --once` is a person starting work: their operating-system account must be a manager
-    /// or above; the attempt is audited either way. (The service itself, started by systemd, is not
-    /// a person's request and needs no role.)
-    func authorizeOnce(configuration: Configuration, connect: () throws -> PostgresConnection) throws {
-        let identity = OperatorIdentity.current()
+    /// `run --once` is a person starting work: the same gate as every person's action, decided by
+    /// the database for the person's own login (a manager or above; in production, refused: work
+    /// starts through an approved request), audited either way. (The service itself, started by
+    /// systemd, is not a person's request and needs no role.)
+    func authorizeOnce(configuration: Configuration) throws {
         let command = (["nightshift"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
-        let db = try connect()
+        let db: PostgresConnection
+        do {
+            db = try personConnection(options, configuration)
+        } catch {
+            printError("error: \(error)")
+            printError("(run --once logs in as your operating-system account, \(OperatorIdentity.processAccount()), to check who you are; see README, Requests)")
+            throw ExitCode(1)
+        }
         defer { db.close() }
-        let store = RequestStore(db: db)
-        if let refusal = configuration.requestPolicy.refusal(identity.account, .submit) {
-            try store.refuse(by: identity, command: command, reason: refusal)
+        let (_, refusal) = try RequestStore(db: db).authorize(.runOnce, detail: "run --once of the \(batch) batch",
+                                                              host: OperatorIdentity.current().description, command: command)
+        if let refusal {
             printError("refused: \(refusal)")
             throw ExitCode(1)
         }
-        try store.recordAccepted(by: identity, command: command, detail: "run --once of the \(batch) batch")
     }
 
     /// Applies pending runner migrations. The service waits for an unreachable database (with
@@ -184,7 +190,7 @@ struct RunCommand: AsyncParsableCommand {
             do {
                 let db = try connect()
                 defer { db.close() }
-                try Migrator(set: "runner", directory: "\(configuration.settings.sqlDirectory)/runner").apply(on: db)
+                try prepareRunnerSchema(configuration, db: db)
                 return
             } catch let error as PostgresError where error.isTransient && waitForDatabase {
                 logger.warning("database unavailable; retrying", metadata: ["error": "\(error)", "in_seconds": "\(delay)"])

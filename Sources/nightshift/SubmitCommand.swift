@@ -29,7 +29,6 @@ struct SubmitCommand: ParsableCommand {
 
     func run() throws {
         let client = try RequestClient(options)
-        try client.require(.submit)
         let configuration = client.configuration
         let batch: BatchKind
         var job: String?
@@ -60,14 +59,13 @@ struct SubmitCommand: ParsableCommand {
         let submission = RequestStore.Submission(source: .cli, batch: batch, job: job, businessDate: businessDate, priority: level,
                                                  reason: why)
         let outcome = try client.call {
-            try client.store.submit(submission, by: client.identity, command: client.command, policy: client.policy,
-                                    zone: configuration.settings.timeZone)
+            try client.store.submit(submission, host: client.host, command: client.command)
         }
         try client.report(outcome) { id, state in
             let next = state == .awaitingApproval
                 ? "production: it runs after a second manager approves it (`nightshift approve \(id)`)"
                 : "a running `nightshift run` takes it into the queue within 2 s; `nightshift requests` shows where it is"
-            return "request #\(id) recorded for \(client.identity): \(submission.summary). \(next)"
+            return "request #\(id) recorded for \(client.account): \(submission.summary). \(next)"
         }
     }
 }

@@ -86,15 +86,11 @@ public final class ProjectCopy {
     public func cleanup() { directory.remove() }
 }
 
-/// The operating-system account a person running this process is, as NightShift sees it: the
-/// login account (/proc/self/loginuid) when set, else the real uid's name. Read independently of
+/// The operating-system account this process runs as (its effective uid): the database role a
+/// person's NightShift commands log in as, through peer authentication. Read independently of
 /// NightShift's code, from the password database.
 public func currentAccount() -> String {
-    var uid = getuid()
-    if let text = try? String(contentsOfFile: "/proc/self/loginuid", encoding: .utf8),
-       let login = UInt32(text.trimmingCharacters(in: .whitespacesAndNewlines)), login != UInt32.max {
-        uid = login
-    }
+    let uid = geteuid()
     guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "uid:\(uid)" }
     return String(cString: name)
 }

@@ -4,8 +4,10 @@ import TestSupport
 import XCTest
 
 /// `nightshift submit`, `requests`, `approve`, `reject` and `cancel` as people use them: run as
-/// real operating-system accounts (`runuser`, so these tests need root), against a real server,
-/// with the audit read back from the database.
+/// real operating-system accounts (`runuser`, so these tests need root) that log in to a real
+/// server as their own database roles through peer authentication on its Unix socket (scripts/pg
+/// writes that pg_hba.conf), with the audit read back from the database. And what an attacker with
+/// a person's login would try: the old functions, naming someone else, SET ROLE, writing tables.
 final class RequestCommandTests: CommandLineTestCase {
     var database: TestDatabase!
     let me = currentAccount()
@@ -16,8 +18,20 @@ final class RequestCommandTests: CommandLineTestCase {
         database = try TestDatabase()
         // daemon is a manager, nobody an operator; the account running the tests a director; bin is not listed.
         try project.operators([me: "director", "daemon": "manager", "nobody": "operator"])
+        for account in [me, "daemon", "nobody", "bin"] { try TestDatabase.person(account) }
+        try migrate()
+    }
+
+    /// The runner's login copies etc/operators.yaml and `environment:` into the database.
+    func migrate() throws {
         let migrate = try nightshift(["migrate"], environment: ["DATABASE_URL": database.url])
         XCTAssertEqual(migrate.status, 0, migrate.stderr)
+    }
+
+    /// psql as `account`, over the server's socket: the database role peer authentication gives it.
+    func psql(_ sql: String, as account: String) throws -> ProcessOutput {
+        try runProcess(["runuser", "-u", account, "--", "psql", database.url.replacingOccurrences(of: "postgres@", with: ""),
+                        "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
     }
 
     override func tearDown() {
@@ -60,29 +74,36 @@ final class RequestCommandTests: CommandLineTestCase {
         let operatorTry = try cli(["submit", "daily", "--reason", "x"], as: "nobody", environment: ["USER": "daemon", "SUDO_USER": "daemon"])
         XCTAssertEqual(operatorTry.status, 1)
         XCTAssertEqual(operatorTry.stderr, "refused: nobody is an operator; to submit a request needs a manager or above (etc/operators.yaml)\n")
+        // A configured URL naming another role changes nothing: the process logs in as itself.
+        let named = try cli(["submit", "daily", "--reason", "x"], as: "nobody",
+                            environment: ["DATABASE_URL": database.url.replacingOccurrences(of: "postgres@", with: "daemon@")])
+        XCTAssertEqual(named.status, 1)
+        XCTAssertTrue(named.stderr.contains("nobody is an operator"), named.stderr)
         // An account not listed is refused.
         let stranger = try cli(["submit", "daily", "--reason", "x"], as: "bin")
         XCTAssertEqual(stranger.status, 1)
         XCTAssertTrue(stranger.stderr.hasPrefix("refused: bin is not in etc/operators.yaml"), stranger.stderr)
         let outcomes = try audit()
-        XCTAssertEqual(outcomes.map(\.actor), [me, "nobody", "bin"])
-        XCTAssertEqual(outcomes.map(\.outcome), ["accepted", "refused", "refused"])
+        XCTAssertEqual(outcomes.map(\.actor), [me, "nobody", "nobody", "bin"])
+        XCTAssertEqual(outcomes.map(\.outcome), ["accepted", "refused", "refused", "refused"])
     }
 
-    func testUnderSudoThePersonIsTheAccountThatLoggedIn() throws {
+    func testUnderSudoTheDatabaseDecidesWhoAsksAndTheLoginIsRecorded() throws {
         // pam_loginuid sets the login uid at login and sudo keeps it: daemon logged in, then became
-        // nobody. Writing /proc/self/loginuid needs CAP_AUDIT_CONTROL (root) and an unset value.
+        // nobody. The database authenticates nobody (the process's account): an operator, refused;
+        // the audit keeps where it came from. Writing /proc/self/loginuid needs CAP_AUDIT_CONTROL.
         let daemonUID = try XCTUnwrap(Int(runProcess(["id", "-u", "daemon"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
         let probe = try runProcess(["sh", "-c", "echo \(daemonUID) > /proc/self/loginuid && cat /proc/self/loginuid"])
         try XCTSkipUnless(probe.status == 0 && probe.stdout.hasPrefix("\(daemonUID)"), "cannot set a login uid here: \(probe.stderr)")
         let command = [try nightshiftBinary(), "submit", "daily", "--reason", "as nobody", "--root", project.root]
         let output = try runProcess(["sh", "-c", "echo \(daemonUID) > /proc/self/loginuid && exec runuser -u nobody -- \"$@\"", "sh"] + command,
                                     environment: ["DATABASE_URL": database.url])
-        XCTAssertEqual(output.status, 0, output.stderr)
-        XCTAssertTrue(output.stdout.contains("daemon (as nobody)@"), output.stdout)
-        let row = try query("SELECT requested_by, host FROM nightshift.requests")
-        XCTAssertEqual(row.string(0, "requested_by"), "daemon")
-        XCTAssertTrue(row.string(0, "host")?.hasSuffix("(as nobody)") == true, row.string(0, "host") ?? "")
+        XCTAssertEqual(output.status, 1, output.stderr)
+        XCTAssertTrue(output.stderr.contains("nobody is an operator"), output.stderr)
+        XCTAssertEqual(try query("SELECT count(*) FROM nightshift.requests").int(0, 0), 0)
+        let row = try query("SELECT actor, host FROM nightshift.audit")
+        XCTAssertEqual(row.string(0, "actor"), "nobody")
+        XCTAssertTrue(row.string(0, "host")?.hasPrefix("daemon (as nobody)@") == true, row.string(0, "host") ?? "")
     }
 
     func testTheFourthRequestOfADayIsRefusedEvenWhenSixArriveAtOnce() throws {
@@ -103,12 +124,13 @@ final class RequestCommandTests: CommandLineTestCase {
         XCTAssertEqual(results.filter { $0 == 1 }.count, 3, "\(results)")
         XCTAssertEqual(try query("SELECT requested_by, count(*)::int FROM nightshift.requests GROUP BY 1 ORDER BY 1").rowCount, 2)
         XCTAssertEqual(try query("SELECT count(*) FROM nightshift.requests WHERE requested_by = $1", [me]).int(0, 0), 3)
-        XCTAssertEqual(try query("SELECT count(*) FROM nightshift.audit WHERE outcome = 'refused' AND detail LIKE 'quota:%'").int(0, 0), 4)
+        XCTAssertEqual(try query("SELECT count(*) FROM nightshift.audit WHERE outcome = 'refused' AND detail LIKE '%the most allowed in a day%'").int(0, 0), 4)
     }
 
     func testInProductionASecondManagerApprovesAndNobodyApprovesTheirOwn() throws {
         let settings = try project.read("etc/nightshift.yaml")
         try project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "environment: development", with: "environment: production"))
+        try migrate()
         let submitted = try cli(["submit", "delivery_charges", "--date", "2026-11-22", "--priority", "P2", "--reason", "price fix"], as: "daemon")
         XCTAssertEqual(submitted.status, 0, submitted.stderr)
         XCTAssertTrue(submitted.stdout.contains("runs after a second manager approves it (`nightshift approve 1`)"), submitted.stdout)
@@ -155,16 +177,39 @@ final class RequestCommandTests: CommandLineTestCase {
         XCTAssertEqual(try query("SELECT state || ' by ' || decided_by FROM nightshift.requests WHERE id = 2").string(0, 0), "cancelled by \(me)")
     }
 
-    func testRunOnceAndOverridesNeedAManager() throws {
+    func testEveryActionGoesThroughTheDatabasesGate() throws {
         let once = try cli(["run", "--once", "--at", "2026-11-23T02:00:00+08:00"], as: "nobody")
         XCTAssertEqual(once.status, 1)
-        XCTAssertEqual(once.stderr.split(separator: "\n").last, "refused: nobody is an operator; to submit a request needs a manager or above (etc/operators.yaml)")
+        XCTAssertEqual(once.stderr.split(separator: "\n").last,
+                       "refused: nobody is an operator; to run a batch by hand (run --once) needs a manager or above (etc/operators.yaml)")
         let override = try cli(["override", "--date", "2026-11-22", "--job", "daily_delivery_export", "--skip", "--reason", "x"], as: "nobody")
         XCTAssertEqual(override.status, 1)
         XCTAssertTrue(override.stderr.contains("refused: nobody is an operator; to record an override needs a manager"), override.stderr)
+        for (arguments, words) in [(["review", "dismiss", "1", "--reason", "x"], "to retry or dismiss a review item needs a manager"),
+                                   (["mail", "retry", "1"], "to send a dead letter again needs a manager"),
+                                   (["archive", "restore", "1"], "to restore an archive needs a director")] {
+            let refused = try cli(arguments, as: "nobody")
+            XCTAssertEqual(refused.status, 1, arguments.joined(separator: " "))
+            XCTAssertTrue(refused.stderr.contains(words), refused.stderr)
+        }
+        // A manager may not restore an archive ("special permission": a director).
+        let restore = try cli(["archive", "restore", "1"], as: "daemon")
+        XCTAssertEqual(restore.status, 1)
+        XCTAssertTrue(restore.stderr.contains("daemon is a manager; to restore an archive needs a director"), restore.stderr)
         XCTAssertEqual(try query("SELECT count(*) FROM nightshift.batch_runs").int(0, 0), 0)
         XCTAssertEqual(try query("SELECT count(*) FROM nightshift.manual_overrides").int(0, 0), 0)
-        XCTAssertEqual(try audit().map { "\($0.actor) \($0.outcome)" }, ["nobody refused", "nobody refused"])
+        XCTAssertEqual(try audit().map { "\($0.actor) \($0.outcome)" },
+                       ["nobody refused", "nobody refused", "nobody refused", "nobody refused", "nobody refused", "daemon refused"])
+
+        // In production a person starts no work by hand: a request a second manager approves does.
+        let settings = try project.read("etc/nightshift.yaml")
+        try project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "environment: development", with: "environment: production"))
+        try migrate()
+        let production = try cli(["run", "--once", "--at", "2026-11-23T02:00:00+08:00"])
+        XCTAssertEqual(production.status, 1)
+        XCTAssertTrue(production.stderr.contains("production: a person starts work only through a request a second manager approves"),
+                      production.stderr)
+        XCTAssertEqual(try query("SELECT count(*) FROM nightshift.batch_runs").int(0, 0), 0)
     }
 
     func testTheAuditTableRefusesUpdateDeleteAndTruncateInTheDatabase() throws {
@@ -181,33 +226,67 @@ final class RequestCommandTests: CommandLineTestCase {
         XCTAssertEqual(try query("SELECT count(*) FROM nightshift.audit").int(0, 0), 1)
     }
 
-    func testARequesterLoginMayOnlyCallTheRequestFunctions() throws {
-        let role = "ns_mgr_\(UUID().uuidString.prefix(8).lowercased())"
-        let admin = try database.connect()
-        defer {
-            _ = try? admin.execute("DROP OWNED BY \(role)")
-            _ = try? admin.execute("DROP ROLE IF EXISTS \(role)")
-            admin.close()
-        }
-        try admin.execute("CREATE ROLE \(role) LOGIN IN ROLE nightshift_requester")
-        let url = database.url.replacingOccurrences(of: "postgres@", with: "\(role)@")
-        XCTAssertNotEqual(url, database.url)
-        let submitted = try cli(["submit", "daily", "--reason", "from a remote client"], as: "daemon", environment: ["DATABASE_URL": url])
+    func testARequesterLoginMayOnlyCallTheRequestFunctionsAsItself() throws {
+        let submitted = try cli(["submit", "daily", "--reason", "from daemon's own login"], as: "daemon")
         XCTAssertEqual(submitted.status, 0, submitted.stderr)
-        XCTAssertEqual(try query("SELECT db_user FROM nightshift.requests").string(0, 0), role)
-        let listed = try cli(["requests"], as: "daemon", environment: ["DATABASE_URL": url])
-        XCTAssertEqual(listed.status, 0, listed.stderr)
-        let client = try PostgresConnection(conninfo: url)
-        defer { client.close() }
+        let row = try query("SELECT requested_by, db_user FROM nightshift.requests")
+        XCTAssertEqual(row.string(0, "requested_by"), "daemon")
+        XCTAssertEqual(row.string(0, "db_user"), "daemon")
+        XCTAssertEqual(try cli(["requests"], as: "daemon").status, 0)
         for statement in ["INSERT INTO nightshift.requests (source, target, batch, reason, requested_by, host, quota_day, state) "
-                            + "VALUES ('cli', 'batch', 'daily', 'x', 'daemon', 'h', current_date, 'accepted')",
+                            + "VALUES ('cli', 'batch', 'daily', 'x', 'carol', 'h', current_date, 'accepted')",
                           "UPDATE nightshift.requests SET state = 'accepted'",
                           "INSERT INTO nightshift.audit (actor, host, command, outcome) VALUES ('x', 'h', 'c', 'accepted')",
                           "UPDATE nightshift.job_runs SET state = 'succeeded'",
-                          "DELETE FROM nightshift.batch_runs"] {
-            XCTAssertThrowsError(try client.execute(statement), statement) { error in
-                XCTAssertEqual((error as? PostgresError)?.sqlState, "42501", "\(statement): \(error)")
-            }
+                          "DELETE FROM nightshift.batch_runs",
+                          "INSERT INTO nightshift.operators VALUES ('daemon', 'director')",
+                          "UPDATE nightshift.operators SET role = 'director'",
+                          "UPDATE nightshift.request_policy SET needs_approval = false, quota_per_day = 1000"] {
+            let attempt = try psql(statement, as: "daemon")
+            XCTAssertNotEqual(attempt.status, 0, statement)
+            XCTAssertTrue(attempt.stderr.contains("permission denied"), "\(statement): \(attempt.stderr)")
         }
+    }
+
+    /// The attack of the issue: a requester login calling the functions with a forged actor, role,
+    /// approval flag and quota, or another's name to cancel; and what comes next.
+    func testNobodyCanActAsSomeoneElseThroughTheDatabase() throws {
+        // The old signatures are gone.
+        let forged = try psql("""
+            select * from nightshift.submit_request('api','batch','daily',NULL,'2026-11-22',1::smallint,'forged','director-chen','evil','submit',false,1000,'Asia/Taipei')
+            """, as: "daemon")
+        XCTAssertNotEqual(forged.status, 0)
+        XCTAssertTrue(forged.stderr.contains("does not exist"), forged.stderr)
+        let oldCancel = try psql("select * from nightshift.decide_request(1, 'cancel', 'someone-else', true, 'h', 'c', 'x')", as: "daemon")
+        XCTAssertNotEqual(oldCancel.status, 0)
+        XCTAssertTrue(oldCancel.stderr.contains("does not exist"), oldCancel.stderr)
+        // Only the runner makes api and event requests.
+        let system = try psql("""
+            select * from nightshift.submit_system_request('api','api:erp',NULL,NULL,'batch','daily',NULL,NULL,1::smallint,'x','h','c',NULL)
+            """, as: "daemon")
+        XCTAssertNotEqual(system.status, 0)
+        XCTAssertTrue(system.stderr.contains("permission denied for function submit_system_request"), system.stderr)
+        // The new function takes no actor: the session is the actor, whatever is passed as host or command.
+        let direct = try psql("select state || coalesce(refusal, '') from nightshift.submit_request('batch','daily',NULL,NULL,1::smallint,'direct','director-chen','submit --as carol')",
+                              as: "daemon")
+        XCTAssertEqual(direct.status, 0, direct.stderr)
+        XCTAssertEqual(try query("SELECT requested_by || ' ' || state FROM nightshift.requests").string(0, 0), "daemon accepted")
+        // A manager cannot cancel the director's request by claiming to be a director.
+        XCTAssertEqual(try cli(["submit", "daily", "--reason", "the director's"]).status, 0)
+        let cancel = try psql("select coalesce(refusal, state) from nightshift.decide_request(2, 'cancel', 'I am a director', 'h', 'c')", as: "daemon")
+        XCTAssertEqual(cancel.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
+                       "request #2 is \(me)'s: only they or a director may cancel it")
+        // Neither SET ROLE nor SET SESSION AUTHORIZATION makes daemon someone else.
+        for statement in ["SET ROLE \(me)", "SET SESSION AUTHORIZATION \(me)", "SET ROLE postgres"] {
+            let attempt = try psql(statement, as: "daemon")
+            XCTAssertNotEqual(attempt.status, 0, statement)
+            XCTAssertTrue(attempt.stderr.contains("permission denied"), "\(statement): \(attempt.stderr)")
+        }
+        // nobody cannot log in as daemon on the socket, nor without a password over TCP.
+        let peer = try runProcess(["runuser", "-u", "nobody", "--", "psql", database.url.replacingOccurrences(of: "postgres@", with: "daemon@"),
+                                   "-X", "-c", "select 1"])
+        XCTAssertNotEqual(peer.status, 0)
+        XCTAssertTrue(peer.stderr.contains("Peer authentication failed for user \"daemon\""), peer.stderr)
+        XCTAssertEqual(try query("SELECT count(*) FROM nightshift.requests").int(0, 0), 2)
     }
 }
