@@ -75,29 +75,32 @@ final class RunnerIntakeTests: XCTestCase {
         XCTAssertEqual(try night.cli(["migrate"]).status, 0)
         let db = try night.connect()
         defer { db.close() }
-        // Straight to the database function: a non-manager, and a "no approval needed" flag.
-        try db.execute("""
-            SELECT * FROM nightshift.submit_request('cli', 'batch', 'daily', NULL, NULL, NULL, 'bypass', 'mallory', 'h', 'psql', false, 3,
-                                                    'Asia/Taipei')
-            """)
-        try db.execute("""
-            SELECT * FROM nightshift.submit_request('cli', 'batch', 'daily', NULL, NULL, NULL, 'no approval', $1, 'h', 'psql', false, 3,
-                                                    'Asia/Taipei')
-            """, [me])
+        // Straight into the table, as a superuser can: a non-manager, a request nobody approved, an
+        // API request whose key is not configured, and an "event" request that names no event.
+        let insert = """
+            INSERT INTO nightshift.requests (source, target, batch, reason, requested_by, host, quota_day, state, api_key)
+            VALUES ($1, 'batch', 'daily', 'bypass', $2, 'h', current_date, 'accepted', $3)
+            """
+        try db.execute(insert, ["cli", "mallory", nil])
+        try db.execute(insert, ["cli", me, nil])
+        try db.execute(insert, ["api", "api:ghost", "ghost"])
+        try db.execute(insert, ["event", "mallory", nil])
         // A request awaiting approval for 25 hours.
         XCTAssertEqual(try night.cli(["submit", "daily", "--reason", "old"]).status, 0)
-        try db.execute("UPDATE nightshift.requests SET requested_at = requested_at - interval '25 hours' WHERE id = 3")
+        try db.execute("UPDATE nightshift.requests SET requested_at = requested_at - interval '25 hours' WHERE id = 5")
         let runner = try startRunner()
-        try night.waitUntil("the runner decided all three", timeout: 30) {
-            try night.scalar("SELECT string_agg(state, ',' ORDER BY id) FROM nightshift.requests") == "refused,refused,expired"
+        try night.waitUntil("the runner decided all five", timeout: 30) {
+            try night.scalar("SELECT string_agg(state, ',' ORDER BY id) FROM nightshift.requests") == "refused,refused,refused,refused,expired"
         }
+        XCTAssertEqual(try night.scalar("SELECT state_reason FROM nightshift.requests WHERE id = 3"), "the HTTP trigger is not configured (api:)")
+        XCTAssertEqual(try night.scalar("SELECT state_reason FROM nightshift.requests WHERE id = 4"), "an event request must name its event's source")
         XCTAssertEqual(try night.scalar("SELECT state_reason FROM nightshift.requests WHERE id = 1"),
                        "mallory is not in etc/operators.yaml; ask an administrator to add the account with its role")
         XCTAssertEqual(try night.scalar("SELECT state_reason FROM nightshift.requests WHERE id = 2"),
                        "production: the request was not approved by a second manager")
         XCTAssertEqual(try night.scalar("SELECT count(*) FROM nightshift.batch_runs"), "0", "nothing queued")
         XCTAssertEqual(try night.scalar("SELECT string_agg(outcome, ',' ORDER BY id) FROM nightshift.audit WHERE actor LIKE 'runner %'"),
-                       "expired,refused,refused")
+                       "expired,refused,refused,refused,refused")
         runner.kill(SIGTERM)
         XCTAssertEqual(runner.wait(timeout: 30), 0, runner.logText)
     }
