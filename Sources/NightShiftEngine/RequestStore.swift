@@ -82,6 +82,14 @@ public struct RequestStore {
         return (try row.text("actor"), try row.optionalText("refusal"))
     }
 
+    /// Whether this login can reach the gate (false: no schema yet, or no nightshift_requester).
+    public func gateIsReady() -> Bool {
+        let probe = try? db.execute("""
+            SELECT coalesce(has_function_privilege(to_regprocedure('nightshift.authorize(text,text,text,text)'), 'EXECUTE'), false) AS ready
+            """)
+        return probe?.string(0, 0) == "t"
+    }
+
     /// Audits an attempt the client refused before it reached the database's rules (as the session's role).
     public func refuseAttempt(host: String, command: String, reason: String, requestID: Int? = nil) throws {
         try db.execute("SELECT nightshift.refuse_attempt($1, $2, $3, $4::bigint)", [host, command, reason, requestID.map(String.init)])

@@ -2,14 +2,21 @@ import ArgumentParser
 import Foundation
 import NightShiftConfig
 import NightShiftCore
+import NightShiftEngine
 import NightShiftMail
 import Packaging
+import PostgresClient
 
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Validate etc/nightshift.yaml, every job file, the dependency graph, the templates, the export keys and the SMTP credentials file.",
-        discussion: "Prints every problem with its file, line and key and how to fix it. Exits 1 when there is any."
+        discussion: """
+            Prints every problem with its file, line and key and how to fix it. Exits 1 when there is any. When a \
+            database is configured, also says where its copy of the people's rules (nightshift.operators, \
+            nightshift.request_policy: what the request functions decide by) differs from etc/ — `nightshift migrate` \
+            or any runner's start makes them equal.
+            """
     )
 
     @OptionGroup var options: GlobalOptions
@@ -65,6 +72,7 @@ struct CheckCommand: ParsableCommand {
             for warning in configuration.warnings + configuration.calendarCoverageWarnings(from: Date(), days: 90) {
                 print("warning: \(warning)")
             }
+            for line in databaseRules(configuration) { print(line) }
         }
         if problems.isEmpty, let configuration {
             let byBatch = Dictionary(grouping: configuration.jobs, by: \.batch)
@@ -79,5 +87,22 @@ struct CheckCommand: ParsableCommand {
         for problem in problems { print("error: \(problem)") }
         print("\(problems.count) problem\(problems.count == 1 ? "" : "s") found")
         throw ExitCode(1)
+    }
+
+    /// Where the database's copy of the people's rules differs from etc/ (nothing when no
+    /// database is configured).
+    private func databaseRules(_ configuration: Configuration) -> [String] {
+        let conninfo = connectionString(options, configuration.settings)
+        guard !conninfo.isEmpty else { return [] }
+        do {
+            let db = try PostgresConnection(conninfo: conninfo)
+            defer { db.close() }
+            let differences = try OperatorsTable(db: db).differences(from: configuration.requestPolicy, zone: configuration.settings.timeZone)
+            return differences.map { "warning: the database's people's rules differ: \($0); `nightshift migrate` makes them equal" }
+        } catch let error as PostgresError where ["42P01", "3F000"].contains(error.sqlState ?? "") {
+            return ["note: the database has no NightShift schema yet; `nightshift migrate` creates it with the people's rules of etc/"]
+        } catch {
+            return ["note: the database's copy of the people's rules was not compared: \(error)"]
+        }
     }
 }

@@ -44,7 +44,11 @@ struct OverrideCommand: ParsableCommand {
         // The gate every person's action goes through, as the person's own database login.
         let client = try RequestClient(options)
         let who = try client.require(list ? .list : .override,
-                                     detail: list ? "override list" : "override of \(job ?? "") in the \(batch) batch of \(date)")
+                                     detail: list ? "override list" : "override of \(job ?? "") in the \(batch) batch of \(date)") {
+            let db = try client.runnerDatabase()
+            defer { db.close() }
+            try prepareRunnerSchema(configuration, db: db)
+        }
         let db = try client.runnerDatabase()
         defer { db.close() }
         try prepareRunnerSchema(configuration, db: db)

@@ -69,6 +69,14 @@ struct RequestClient {
         return actor
     }
 
+    /// `require`, on a database whose schema the runner's login has not made yet: `prepare` makes it
+    /// (migrations with the runner's login), then the gate is asked again.
+    @discardableResult
+    func require(_ action: RequestStore.GatedAction, detail: String = "", preparing prepare: () throws -> Void) throws -> String {
+        if !store.gateIsReady() { try prepare() }
+        return try require(action, detail: detail)
+    }
+
     /// `actor` (as the database named them) at this process's host, for audit rows the runner's
     /// login writes about a person's gated action.
     func person(_ actor: String) -> OperatorIdentity { OperatorIdentity(account: actor, host: host) }

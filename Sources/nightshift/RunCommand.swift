@@ -80,8 +80,22 @@ struct RunCommand: AsyncParsableCommand {
         let connect: @Sendable () throws -> PostgresConnection = { try PostgresConnection(conninfo: conninfo) }
         let instant = at.flatMap(parseInstant)
         let end = until.flatMap(parseInstant)
-        // A person starting a batch by hand passes the database's gate first, as their own login.
-        if once { try authorizeOnce(configuration: configuration) }
+        // A person starting a batch by hand passes the database's gate first, as their own login (on
+        // a database without the schema yet, after the runner's login has created it).
+        if once {
+            do {
+                try authorizeOnce(configuration: configuration)
+            } catch let error as PostgresError where ["42501", "42883", "42P01", "3F000"].contains(error.sqlState ?? "") {
+                try migrate(configuration: configuration, connect: connect, logger: logger, waitForDatabase: false)
+                do {
+                    try authorizeOnce(configuration: configuration)
+                } catch let error as PostgresError where error.sqlState == "42501" {
+                    printError("error: the database role \(OperatorIdentity.processAccount()) may not call NightShift's request functions "
+                               + "(\(error.message)); an administrator grants it nightshift_requester (README, Requests)")
+                    throw ExitCode(1)
+                }
+            }
+        }
         try migrate(configuration: configuration, connect: connect, logger: logger, waitForDatabase: !once)
         let registry = bootstrapMetrics()
 

@@ -75,8 +75,9 @@ final class ReviewQueueTests: XCTestCase {
         XCTAssertEqual(try night.cli(["review", "dismiss", second, "--reason", "again"]).status, 1)
         XCTAssertEqual(try night.scalar("SELECT string_agg(state, ',' ORDER BY record_key) FROM nightshift.review_queue"),
                        "resolved,dismissed,open")
+        // Each action passed the gate (accepted, by the person's own login), then what came of it.
         XCTAssertEqual(try night.scalar("SELECT string_agg(outcome, ',' ORDER BY id) FROM nightshift.audit WHERE command LIKE '%review%'"),
-                       "retry_failed,resolved,dismissed,refused")
+                       "accepted,retry_failed,accepted,resolved,accepted,dismissed,accepted,refused")
     }
 
     func testMoreRejectsThanMaxRejectsFailTheJob() throws {
