@@ -42,6 +42,7 @@ let package = Package(
             "NightShiftCore", .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "NightShiftMail", dependencies: [
+            "Packaging",
             .product(name: "Mustache", package: "swift-mustache"),
         ]),
         .target(name: "NightShiftEngine", dependencies: [

@@ -81,12 +81,15 @@ public struct MailSettings: Sendable, Equatable {
             return h * 60 + m
         } ?? 420
         var batches: [BatchKind: BatchMail] = [:]
+        // Addresses of the nested lists, checked with the others below: (key, line, address).
+        var listed: [(String, Int?, String)] = []
         if let section = mail.mapping("batches", required: false, example: "`monthly: {own_mail: true, to: [finance@luckygas.example]}`") {
             for kind in BatchKind.allCases {
                 guard let entry = section.mapping(kind.rawValue, required: false, example: "`{own_mail: true, to: [finance@luckygas.example]}`")
                 else { continue }
                 let own = entry.bool("own_mail") ?? false
                 let to = entry.stringList("to", required: false, example: "[finance@luckygas.example]") ?? []
+                for address in to { listed.append(("batches.\(kind.rawValue).to", entry.line(of: "to"), address)) }
                 entry.finish()
                 batches[kind] = BatchMail(ownMail: own, to: to)
             }
@@ -98,6 +101,7 @@ public struct MailSettings: Sendable, Equatable {
             for name in section.keys {
                 jobs[name] = section.stringList(name, required: true, example: "[cfo@luckygas.example]") ?? []
                 jobLines[name] = section.line(of: name)
+                for address in jobs[name] ?? [] { listed.append(("jobs.\(name)", section.line(of: name), address)) }
             }
             section.finish()
         }
@@ -107,6 +111,22 @@ public struct MailSettings: Sendable, Equatable {
         }
         let onCall = mail.stringList("on_call", required: false, example: "[\"值班 <oncall@luckygas.example>\"]") ?? []
         let outboxMinutes = mail.int("outbox_alert_minutes", range: 1...10_080, example: "30") ?? 30
+        // Every address is an address: a CR or LF in one would forge a header (a Bcc) in every mail.
+        func check(_ key: String, _ section: MappingReader, _ addresses: [String]) {
+            for address in addresses {
+                if let problem = MailAddress.problem(address) {
+                    section.error(key, line: section.line(of: key), "\(address.debugDescription) is not a mail address: \(problem)",
+                                  fix: "write `Name <user@host>` or `user@host`, on one line")
+                }
+            }
+        }
+        check("from", mail, from.isEmpty ? [] : [from])
+        check("to", mail, to)
+        check("on_call", mail, onCall)
+        for (key, line, address) in listed where MailAddress.problem(address) != nil {
+            mail.error(key, line: line, "\(address.debugDescription) is not a mail address: \(MailAddress.problem(address) ?? "")",
+                       fix: "write `Name <user@host>` or `user@host`, on one line")
+        }
         mail.finish()
         var settings = MailSettings(from: from, to: to, smtp: smtp, maxAttempts: attempts, retrySeconds: retry, maxRetrySeconds: maxRetry,
                                     morningMinute: morning, batches: batches, jobs: jobs)
@@ -233,5 +253,26 @@ public struct SMTPCredentials: Sendable, Equatable {
         top.finish()
         guard let username, let password, diagnostics.errors.isEmpty else { return .failure(diagnostics.errors[0]) }
         return .success(SMTPCredentials(username: username, password: password))
+    }
+}
+
+/// What makes a configured mail address unusable, or nil: one address, `Name <user@host>` or
+/// `user@host`, with no control character (a CR or LF would start a header of its own).
+public enum MailAddress {
+    public static func problem(_ text: String) -> String? {
+        if let bad = text.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            return String(format: "it holds the control character U+%04X", bad.value)
+        }
+        var address = Substring(text.trimmingCharacters(in: .whitespaces))
+        if let open = address.lastIndex(of: "<") {
+            guard address.hasSuffix(">") else { return "the <address> must end the entry" }
+            let name = address[..<open]
+            if name.contains(where: { "<>".contains($0) }) { return "the name holds < or >" }
+            address = address[address.index(after: open)..<address.index(before: address.endIndex)]
+        }
+        guard (try? /^[^\s<>@,;:"()\[\]\\]+@[^\s<>@,;:"()\[\]\\]+$/.wholeMatch(in: address)) != nil else {
+            return "\(address.isEmpty ? "no address" : "\"\(address)\"") is not user@host"
+        }
+        return nil
     }
 }

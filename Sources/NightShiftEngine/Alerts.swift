@@ -25,7 +25,7 @@ struct Alerts {
     /// What happened (`nightshift.alerts.kind`).
     enum Kind: String, Sendable, CaseIterable {
         case p1Failed = "p1_failed", windowMiss = "window_miss", lateStart = "late_start", leaseLost = "lease_lost"
-        case outboxBacklog = "outbox_backlog", mailDead = "mail_dead"
+        case outboxBacklog = "outbox_backlog", mailDead = "mail_dead", runnerProblem = "runner_problem"
     }
 
     struct Incident: Equatable {
@@ -48,7 +48,7 @@ struct Alerts {
     }
 
     func incidents(db: PostgresConnection, now: Date) throws -> [Incident] {
-        try failedP1(db, now) + windowMisses(db, now) + lateStarts(db, now) + lostLeases(db, now) + outbox(db, now)
+        try failedP1(db, now) + windowMisses(db, now) + lateStarts(db, now) + lostLeases(db, now) + outbox(db, now) + runnerProblems(db)
     }
 
     private var zone: TimeZone { configuration.settings.timeZone }
@@ -167,6 +167,23 @@ struct Alerts {
                             detail: ["Runner \(owner) stopped renewing its lease on \(job): it died, hung or lost the database.",
                                      failed ? "The job had used its retries and FAILED." : "The job went back to the queue and resumes from its last checkpoint on any live runner."],
                             todo: "Check runner \(owner)'s host and its log (journalctl -u nightshift); `nightshift status` shows the live runners.")
+        }
+    }
+
+    /// A live runner that says something keeps one of its services from working (its inbox), once
+    /// per runner and problem.
+    private func runnerProblems(_ db: PostgresConnection) throws -> [Incident] {
+        let rows = try db.execute("""
+            SELECT id, problem, md5(problem) AS digest FROM nightshift.runners r
+            WHERE problem IS NOT NULL AND state <> 'stopped'
+              AND \(Alerts.unseen)'runner_problem:' || r.id || ':' || md5(r.problem))
+            """)
+        return try rows.decode(of: "nightshift.runners", unreadable: unreadable) { row in
+            let runner = try row.text("id"), problem = try row.text("problem")
+            return Incident(key: "runner_problem:\(runner):\(try row.text("digest"))", kind: .runnerProblem, batchRunID: nil, jobRunID: nil,
+                            subject: "runner \(runner): \(problem.prefix(120))",
+                            detail: ["Runner \(runner) says: \(problem)", "It keeps working on everything else."],
+                            todo: "Fix what it names (for the inbox: the folders under paths.inbox must be real directories of the runner's account, mode 0750); the runner sees the fix on its next pass.")
         }
     }
 

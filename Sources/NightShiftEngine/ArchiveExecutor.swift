@@ -29,8 +29,7 @@ struct ArchiveExecutor: JobExecutor {
         let db = context.db
         let layout = try ArchiveLayout.inspect(spec, db: db, jobFile: "jobs/\(context.job.name).yaml")
         let directory = "\(settings.archivesDirectory)/\(context.job.name)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o750])
+        try PrivateFiles.makeDirectory(directory)
         let catalog = ArchiveCatalog(db: db)
         let orphans = try catalog.removeOrphans(job: context.job.name, directory: directory)
 

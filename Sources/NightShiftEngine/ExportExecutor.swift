@@ -41,8 +41,7 @@ struct ExportExecutor: JobExecutor {
             .trimmingCharacters(in: .whitespacesAndNewlines)
             .trimmingCharacters(in: CharacterSet(charactersIn: ";"))
         let directory = settings.exportsDirectory
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o750])
+        try PrivateFiles.makeDirectory(directory)
         let base = spec.baseName(for: context.businessDate)
         let attempt = "j\(context.jobRunID)a\(context.attempt)"
         let modified = Int(settings.timeZone.instant(of: LocalDateTime(date: context.businessDate, minute: 0)).timeIntervalSince1970)

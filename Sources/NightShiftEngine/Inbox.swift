@@ -17,6 +17,12 @@ import Glibc
 ///    event), valid or rejected with the reason, and for a valid event the request it makes.
 /// 4. **Move** it to `processed/`, or to `rejected/` with `<file>.reason` beside it.
 ///
+/// The folders are the runner's: processing/, processed/ and rejected/ must be real directories it
+/// owns that nobody else may write to (checked at every pass; else the intake refuses to work and
+/// says why), and the inbox itself a real directory. Files are opened without following links, and
+/// their size is checked on the open descriptor before they are read. Anything in the inbox that is
+/// not a regular file (a link, a FIFO, a directory) is moved aside to rejected/ with the reason.
+///
 /// A runner killed at any step leaves the file in the inbox or in `processing/`; the next pass
 /// (of any runner) takes files in `processing/` that nobody touched for `abandoned` seconds, finds
 /// the row of step 3 if it was written, and only finishes the move: no event is lost, none runs
@@ -42,9 +48,47 @@ final class Inbox {
     }
 
     func prepare() throws {
-        for directory in [root, processing, processed, rejected] {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for directory in [root, processing, processed, rejected] { try PrivateFiles.makeDirectory(directory) }
+        try checkDirectories()
+    }
+
+    /// The inbox is a real directory (others may drop files into it); the runner's own folders are
+    /// real directories it owns and nobody else may write to.
+    func checkDirectories() throws {
+        var info = Glibc.stat()
+        guard lstat(root, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw FileSafetyError(path: root, problem: "is not a real directory (a symbolic link, or missing)",
+                                  fix: "make paths.inbox a directory; NightShift creates it when it is missing")
         }
+        for directory in [processing, processed, rejected] { try PrivateFiles.checkOwnDirectory(directory) }
+    }
+
+    /// What is in the inbox and is neither a regular file nor being written nor one of the
+    /// runner's folders: links, FIFOs, devices, directories.
+    private(set) var strays: [(name: String, what: String)] = []
+
+    /// Moves a stray entry (the entry itself, never what a link points to) to rejected/ with why.
+    func setAside(_ name: String, because reason: String) throws {
+        let target = freeName(in: rejected, for: name)
+        try writeReason(reason, for: target)
+        guard rename("\(root)/\(name)", target) == 0 || errno == ENOENT else {
+            throw InboxError(path: "\(root)/\(name)", operation: "rename to rejected/", code: errno)
+        }
+    }
+
+    private func freeName(in destination: String, for name: String) -> String {
+        var target = "\(destination)/\(name)"
+        var n = 1
+        while Inbox.fileInfo(target) != nil {
+            n += 1
+            target = "\(destination)/\(name).\(n)"
+        }
+        return target
+    }
+
+    /// `<target>.reason`, written whole with a fixed mode, never through a link.
+    private func writeReason(_ reason: String, for target: String) throws {
+        try PrivateFiles.write(Data((reason + "\n").utf8), to: "\(target).reason")
     }
 
     func noteRenamedIn(_ names: [String]) { renamedIn.formUnion(names) }
@@ -57,8 +101,14 @@ final class Inbox {
     func ready(now: Date = Date()) throws -> (names: [String], settling: Bool) {
         var names: [String] = []
         var present: Set<String> = []
-        for name in try FileManager.default.contentsOfDirectory(atPath: root).sorted() where !Inbox.isTemporary(name) {
-            guard let info = Inbox.fileInfo("\(root)/\(name)"), info.isRegular else { continue }
+        strays = []
+        let own: Set<String> = ["processing", "processed", "rejected"]
+        for name in try FileManager.default.contentsOfDirectory(atPath: root).sorted() where !Inbox.isTemporary(name) && !own.contains(name) {
+            guard let info = Inbox.fileInfo("\(root)/\(name)") else { continue }
+            guard info.isRegular else {
+                strays.append((name, info.kind))
+                continue
+            }
             present.insert(name)
             if renamedIn.contains(name) {
                 names.append(name)
@@ -99,19 +149,9 @@ final class Inbox {
     /// Moves a handled file out of processing/ (to processed/ or rejected/, with the reason).
     func finish(_ name: String, rejectedBecause reason: String?) throws {
         let destination = reason == nil ? processed : rejected
-        var target = "\(destination)/\(name)"
-        var n = 1
-        while FileManager.default.fileExists(atPath: target) {
-            n += 1
-            target = "\(destination)/\(name).\(n)"
-        }
-        if let reason {
-            // The reason first, written whole (temp file, then rename): never a file without it.
-            let reasonPath = "\(target).reason"
-            let temporary = "\(destination)/.\((target as NSString).lastPathComponent).reason.tmp"
-            try Data((reason + "\n").utf8).write(to: URL(fileURLWithPath: temporary))
-            guard rename(temporary, reasonPath) == 0 else { throw InboxError(path: reasonPath, operation: "rename", code: errno) }
-        }
+        let target = freeName(in: destination, for: name)
+        // The reason first, written whole: never a rejected file without it.
+        if let reason { try writeReason(reason, for: target) }
         guard rename("\(processing)/\(name)", target) == 0 else {
             if errno == ENOENT { return } // another runner finished it
             throw InboxError(path: "\(processing)/\(name)", operation: "rename to \((destination as NSString).lastPathComponent)/", code: errno)
@@ -123,16 +163,26 @@ final class Inbox {
         let mtime: Double
         let ctime: Double
         let isRegular: Bool
+        /// What it is, in words: "a symbolic link", "a FIFO", "a directory", …
+        let kind: String
     }
 
     /// lstat: a symbolic link is not a regular file, so a link in the inbox is never followed.
     static func fileInfo(_ path: String) -> FileInfo? {
         var info = Glibc.stat()
         guard lstat(path, &info) == 0 else { return nil }
+        let kind = switch info.st_mode & S_IFMT {
+        case S_IFREG: "a regular file"
+        case S_IFLNK: "a symbolic link"
+        case S_IFIFO: "a FIFO"
+        case S_IFDIR: "a directory"
+        case S_IFSOCK: "a socket"
+        default: "a device"
+        }
         return FileInfo(size: Int64(info.st_size),
                         mtime: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9,
                         ctime: Double(info.st_ctim.tv_sec) + Double(info.st_ctim.tv_nsec) / 1e9,
-                        isRegular: (info.st_mode & S_IFMT) == S_IFREG)
+                        isRegular: (info.st_mode & S_IFMT) == S_IFREG, kind: kind)
     }
 }
 
@@ -150,7 +200,8 @@ extension Inbox {
     func handle(_ name: String, db: PostgresConnection, configuration: Configuration, today: LocalDate, runner: String,
                 host: String) throws -> EventHandling {
         let path = "\(processing)/\(name)"
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        // Never through a link, never more than an event may hold (fstat, before reading).
+        let data = try PrivateFiles.readRegular(path, maxBytes: InboxEventRules.maxFileBytes)
         let hash = SHA256()
         hash.update(data)
         let sha = try hash.finalize()
@@ -163,13 +214,20 @@ extension Inbox {
                 let row = known.row(0, of: "nightshift.events")
                 let id = try row.int("id")
                 let knownName = try row.text("file_name")
+                let wasRejected = try row.value("state", as: EventFileState.self) == .rejected
                 if knownName != name {
                     try db.execute("UPDATE nightshift.events SET duplicates = duplicates + 1 WHERE id = $1", [String(id)])
+                    if wasRejected {
+                        // The sender must learn it is still wrong: rejected again, with the reason.
+                        let reason = "the same content as event #\(id) (\(knownName)), which was rejected: \(try row.optionalText("reason") ?? "")"
+                        try inbox.refuse(by: who, command: command, reason: reason)
+                        return .rejected(event: id, reason: reason)
+                    }
                     try inbox.refuse(by: who, command: command,
                                      reason: "the same content as event #\(id) (\(knownName)): not run again")
                     return .duplicate(of: id)
                 }
-                if try row.value("state", as: EventFileState.self) == .rejected {
+                if wasRejected {
                     return .rejected(event: id, reason: try row.optionalText("reason") ?? "rejected")
                 }
                 return .processed(event: id, request: nil)

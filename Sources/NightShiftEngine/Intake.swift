@@ -42,6 +42,12 @@ final class Intake: @unchecked Sendable {
 
     private var actor: String { "runner \(context.identity.id)" }
 
+    /// What keeps this runner's intake from working, on its runners row (status, alerts); nil: nothing.
+    private func sayProblem(_ problem: String?, _ db: PostgresConnection) throws {
+        try db.execute("UPDATE nightshift.runners SET problem = $2 WHERE id = $1 AND problem IS DISTINCT FROM $2",
+                       [context.identity.id, problem])
+    }
+
     func runOnce() throws {
         try keeper.use { db in
             if listening != db.backendPID {
@@ -51,12 +57,14 @@ final class Intake: @unchecked Sendable {
             // A broken inbox (unwritable folder, full disk) must not hold up people's requests.
             do {
                 try processInbox(db)
+                if inboxFailure != nil { try sayProblem(nil, db) }
                 inboxFailure = nil
             } catch let error as PostgresError {
                 throw error
             } catch {
                 if inboxFailure != "\(error)" {
-                    context.logger.error("the inbox cannot be read; requests are still taken", metadata: ["inbox": "\(inbox.root)", "error": "\(error)"])
+                    context.logger.error("the inbox cannot be used; requests are still taken", metadata: ["inbox": "\(inbox.root)", "error": "\(error)"])
+                    try sayProblem("the inbox cannot be used: \(error)", db)
                 }
                 inboxFailure = "\(error)"
             }
@@ -91,11 +99,19 @@ final class Intake: @unchecked Sendable {
                                        metadata: ["inbox": "\(inbox.root)", "error": "\(error)"])
             }
         }
+        // The runner's folders are checked at every pass: swapped for a link or opened to others,
+        // the intake stops using them and says why (log, status, alert) until they are fixed.
+        try inbox.checkDirectories()
         if let notifier { inbox.noteRenamedIn(notifier.changes().filter(\.renamedIn).map(\.name)) }
         let today = LocalDate(context.clock.now(), in: context.zone)
         var claimed = try inbox.leftInProcessing()
         let (ready, settling) = try inbox.ready()
         self.settling = settling
+        for stray in inbox.strays {
+            let reason = "\(stray.name) is \(stray.what), not a regular file: event files must be regular files; it was moved aside, never followed or read"
+            try inbox.setAside(stray.name, because: reason)
+            context.logger.warning("inbox entry set aside", metadata: ["entry": "\(stray.name)", "reason": "\(reason)"])
+        }
         for name in ready { if try inbox.claim(name) != nil { claimed.append(name) } }
         for name in claimed {
             do {

@@ -1,5 +1,6 @@
 import Foundation
 import NightShiftCore
+import Packaging
 import PostgresClient
 
 /// Runs a report: binds the query's named parameters, opens a cursor in one read-only snapshot,
@@ -24,7 +25,7 @@ struct ReportExecutor: JobExecutor {
                              message: "sql/\(spec.querySQL): \(error). Fix: add it under report.parameters in jobs/\(context.job.name).yaml or correct the name")
         }
         let directory = "\(settings.reportsDirectory)/\(context.job.name)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        try PrivateFiles.makeDirectory(directory)
         let attempt = "j\(context.jobRunID)a\(context.attempt)"
         let header: [String: Any] = ["title": context.job.description.isEmpty ? context.job.name : context.job.description,
                                      "job": context.job.name, "business_date": context.businessDate.description,

@@ -51,7 +51,7 @@ public struct RequestStore {
     /// manager; archive_restore a director.
     public enum GatedAction: String, Sendable {
         case list, submit, approve, reject, cancel, override, review
-        case runOnce = "run_once", mailRetry = "mail_retry", archiveVerify = "archive_verify", archiveRestore = "archive_restore"
+        case archiveList = "archive_list", runOnce = "run_once", mailRetry = "mail_retry", archiveVerify = "archive_verify", archiveRestore = "archive_restore"
     }
 
     public enum Outcome: Sendable, Equatable {

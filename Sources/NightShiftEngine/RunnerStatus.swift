@@ -184,7 +184,7 @@ public struct RunnerStatus: Codable, Sendable {
         }
 
         let runners = try db.execute("""
-            SELECT id, state, is_leader, workers, mode, extract(epoch FROM clock_timestamp() - heartbeat_at)::float8 AS age,
+            SELECT id, state, is_leader, workers, mode, problem, extract(epoch FROM clock_timestamp() - heartbeat_at)::float8 AS age,
                    to_char(clock_now AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI:SS') AS clock
             FROM nightshift.runners
             WHERE state <> 'stopped' OR stopped_at > clock_timestamp() - interval '1 hour'
@@ -194,6 +194,7 @@ public struct RunnerStatus: Codable, Sendable {
             let age = try row.optionalDouble("age") ?? 0
             let state = try row.value("state", as: RunnerState.self)
             let alive = state != .stopped && age <= Double(leaseSeconds)
+            if alive, let problem = try row.optionalText("problem") { stuck.append("runner \(try row.text("id")): \(problem)") }
             return RunnerInfo(id: try row.text("id"), state: state != .stopped && !alive ? "lost" : state.rawValue,
                               leader: try row.bool("is_leader") && alive, workers: try row.int("workers"),
                               mode: try row.text("mode"), heartbeatAgeSeconds: age,

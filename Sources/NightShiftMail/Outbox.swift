@@ -1,7 +1,9 @@
 import Foundation
+import Packaging
 
 /// A directory of `.eml` files waiting to be sent (or read). Files appear atomically: they are
-/// written under a temporary name and renamed when complete.
+/// written under a temporary name and renamed when complete; the folder is 0750 and the files
+/// 0640 whatever the umask (mail may hold customer names).
 public struct Outbox: Sendable {
     public let directory: String
 
@@ -9,10 +11,10 @@ public struct Outbox: Sendable {
 
     /// Writes `message` as `<directory>/<name>.eml` and returns the path and the bytes written.
     public func store(_ message: MailMessage, name: String) throws -> (path: String, data: Data) {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try PrivateFiles.makeDirectory(directory)
         let path = "\(directory)/\(name).eml"
         let data = Data(message.rendered().utf8)
-        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        try PrivateFiles.write(data, to: path)
         return (path, data)
     }
 }

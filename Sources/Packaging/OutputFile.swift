@@ -14,8 +14,10 @@ public final class OutputFile: @unchecked Sendable {
 
     public init(path: String, mode: mode_t = 0o600) throws {
         self.path = path
-        fd = open(path + ".partial", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        fd = open(path + ".partial", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode)
         guard fd >= 0 else { throw OutputFileError(errno: errno, path: path + ".partial", operation: "creating") }
+        // The mode asked for, exactly: open's passes through the umask.
+        guard fchmod(fd, mode) == 0 else { throw OutputFileError(errno: errno, path: path + ".partial", operation: "setting the mode of") }
     }
 
     deinit { abandon() }

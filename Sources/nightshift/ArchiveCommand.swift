@@ -31,7 +31,7 @@ struct ArchiveCommand: ParsableCommand {
     func run() throws {
         let client = try RequestClient(options)
         let gate: RequestStore.GatedAction = switch action {
-        case .list: .list
+        case .list: .archiveList
         case .verify: .archiveVerify
         case .restore: .archiveRestore
         }
@@ -45,9 +45,8 @@ struct ArchiveCommand: ParsableCommand {
         let who = client.person(actor)
         switch action {
         case .list:
+            // Audited by the gate ("listed"): a read-only (nightshift_viewer) login is enough here.
             let entries = try client.call { try catalog.list(job: job, table: table) }
-            try store.audit(who, command: client.command, outcome: .listed,
-                            detail: "\(entries.count) archive entr\(entries.count == 1 ? "y" : "ies")")
             if entries.isEmpty { print("the archive catalog has no entries" + (job.map { " of \($0)" } ?? "") + (table.map { " of \($0)" } ?? "")) }
             for entry in entries {
                 let others = entry.tableRows.dropFirst().map { "\($0.rows) \($0.table)" }

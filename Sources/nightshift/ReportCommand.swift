@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NightShiftCore
 import NightShiftEngine
+import Packaging
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,11 +49,11 @@ struct ReportCommand: ParsableCommand {
             try OperationsReport.load(db: work, from: first, to: last.adding(days: 1), zone: settings.timeZone)
         }
         let folder = out.map { $0.hasPrefix("/") ? $0 : "\(FileManager.default.currentDirectoryPath)/\($0)" } ?? "\(settings.reportsDirectory)/ops"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try PrivateFiles.makeDirectory(folder)
         let rendered = try report.rendered(configuration: client.configuration, now: Date())
         let base = "\(folder)/ops-\(first)-\(last)"
-        try Data(rendered.html.utf8).write(to: URL(fileURLWithPath: base + ".html"), options: .atomic)
-        try Data(report.csv().utf8).write(to: URL(fileURLWithPath: base + ".csv"), options: .atomic)
+        try PrivateFiles.write(Data(rendered.html.utf8), to: base + ".html")
+        try PrivateFiles.write(Data(report.csv().utf8), to: base + ".csv")
         print(rendered.subject)
         print(rendered.text.components(separatedBy: "\n").prefix { !$0.hasPrefix("Batch runs per day") }.dropFirst(3).joined(separator: "\n"))
         print("written: \(base).html, \(base).csv")

@@ -6,6 +6,7 @@ import NightShiftAPI
 import NightShiftConfig
 import NightShiftCore
 import NightShiftEngine
+import Packaging
 import PostgresClient
 import Prometheus
 
@@ -277,15 +278,9 @@ func writeTextfile(_ path: String, registry: PrometheusCollectorRegistry, connec
     let db = try connect()
     defer { db.close() }
     try RunnerMetrics.sample(db: db)
-    let directory = (path as NSString).deletingLastPathComponent
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    let temporary = "\(directory)/.\((path as NSString).lastPathComponent).\(getpid())"
-    try Data(registry.emitToBuffer()).write(to: URL(fileURLWithPath: temporary))
-    guard rename(temporary, path) == 0 else {
-        let error = String(cString: strerror(errno))
-        try? FileManager.default.removeItem(atPath: temporary)
-        throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "rename to \(path): \(error)"])
-    }
+    try PrivateFiles.makeDirectory((path as NSString).deletingLastPathComponent)
+    // Read by the node exporter's account: world-readable, like the metrics endpoint's text.
+    try PrivateFiles.write(Data(registry.emitToBuffer()), to: path, mode: 0o644)
 }
 
 /// Parses an ISO 8601 instant with an offset (fractional seconds allowed).

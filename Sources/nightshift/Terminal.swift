@@ -95,9 +95,28 @@ struct TerminalLogHandler: LogHandler {
     func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
              file: String, function: String, line: UInt) {
         let all = metadata.merging(explicit ?? [:]) { $1 }
-        let fields = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let fields = all.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.escaped("\($0.value)"))" }.joined(separator: " ")
         let stamp = ISO8601DateFormatter().string(from: Date())
-        Terminal.shared.line("\(stamp) \(level) \(label):\(fields.isEmpty ? "" : " \(fields)") [\(source)] \(message)", toStandardError: true)
+        Terminal.shared.line("\(stamp) \(level) \(label):\(fields.isEmpty ? "" : " \(fields)") [\(source)] \(Self.escaped(message.description))",
+                             toStandardError: true)
+    }
+
+    /// One log line is one line: control characters (a newline in a file name, an escape
+    /// sequence) are written as `\n`, `\u{1b}`, never as themselves. (The JSON format escapes them too.)
+    static func escaped(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || (0x80..<0xA0).contains($0.value) }) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value):
+                out += "\\u{\(String(scalar.value, radix: 16))}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 }
 

@@ -90,4 +90,21 @@ final class MailSettingsTests: XCTestCase {
         guard case let .failure(absent) = SMTPCredentials.read(path: outside.file("nothing.yaml")) else { return XCTFail() }
         XCTAssertTrue(absent.description.contains("cannot read the SMTP credentials file"), absent.description)
     }
+
+    /// A CR or LF in an address would forge a header (a Bcc) in every mail: refused, with the line.
+    func testAnAddressWithALineBreakIsRefused() throws {
+        let settings = try project.read("etc/nightshift.yaml")
+        let anchor = "    - \"營運主管 <ops-managers@luckygas.example>\"\n"
+        try project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: anchor,
+            with: anchor + "    - \"ops@luckygas.example\\r\\nBcc: evil@y.example\"\n    - \"not an address\"\n"))
+        let errors = Configuration.check(root: project.root).errors.map(\.description)
+        XCTAssertEqual(errors.count, 2, "\(errors)")
+        XCTAssertTrue(errors[0].contains("is not a mail address: it holds the control character U+000D"), errors[0])
+        XCTAssertTrue(errors[0].contains("mail.to"), errors[0])
+        XCTAssertTrue(errors[1].contains("\"not an address\" is not user@host"), errors[1])
+        XCTAssertEqual(MailAddress.problem("營運主管 <ops@luckygas.example>"), nil)
+        XCTAssertEqual(MailAddress.problem("ops@luckygas.example"), nil)
+        XCTAssertNotNil(MailAddress.problem("a@b, c@d"))
+        XCTAssertNotNil(MailAddress.problem("Name <a@b>\nBcc: c@d"))
+    }
 }

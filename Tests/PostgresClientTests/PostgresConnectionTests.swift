@@ -131,6 +131,21 @@ final class PostgresConnectionTests: XCTestCase {
         XCTAssertEqual(try db.execute("SELECT 2 AS two").int(0, "two"), 2)
     }
 
+    /// Every form libpq accepts: URI, key=value, spaces around `=`, quoted values.
+    func testTheTargetNeverShowsAPassword() {
+        for conninfo in ["postgresql://someone:s3cret-pw@127.0.0.1:1/db", "host=127.0.0.1 port=1 password=s3cret-pw user=someone",
+                         "host=127.0.0.1 port=1 password = s3cret-pw", "host=127.0.0.1 password='s3cret pw' port=1",
+                         "postgresql://127.0.0.1:1/db?password=s3cret-pw", "postgresql://someone:s3cret%2Dpw@127.0.0.1:1/db"] {
+            let shown = PostgresConnection.redacted(conninfo)
+            XCTAssertFalse(shown.contains("s3cret"), "\(conninfo) → \(shown)")
+            XCTAssertTrue(shown.contains("host=127.0.0.1"), "\(conninfo) → \(shown)")
+            XCTAssertThrowsError(try PostgresConnection(conninfo: conninfo + (conninfo.contains("://") ? "" : " connect_timeout=2"))) { error in
+                XCTAssertFalse("\(error)".contains("s3cret"), "\(error)")
+            }
+        }
+        XCTAssertEqual(PostgresConnection.redacted("host='unterminated"), "(a connection string libpq cannot parse)")
+    }
+
     func testConnectFailureSaysWhatToCheckAndHidesThePassword() {
         XCTAssertThrowsError(try PostgresConnection(conninfo: "postgresql://someone:secret@127.0.0.1:1/nothing?connect_timeout=2")) { error in
             let pg = error as! PostgresError

@@ -289,4 +289,29 @@ final class RequestCommandTests: CommandLineTestCase {
         XCTAssertTrue(peer.stderr.contains("Peer authentication failed for user \"daemon\""), peer.stderr)
         XCTAssertEqual(try query("SELECT count(*) FROM nightshift.requests").int(0, 0), 2)
     }
+
+    /// The read-only role: enough to look (status, history, requests, the archive catalog, the
+    /// outbox), never to write.
+    func testAViewerLoginLooksAndWritesNothing() throws {
+        XCTAssertEqual(try cli(["submit", "daily", "--reason", "something to look at"]).status, 0)
+        let admin = try database.connect()
+        defer { admin.close() }
+        try admin.execute("GRANT nightshift_viewer TO bin")
+        defer { _ = try? admin.execute("REVOKE nightshift_viewer FROM bin") }
+        try project.operators([me: "director", "daemon": "manager", "nobody": "operator", "bin": "operator"])
+        try migrate()
+        let own = database.url.replacingOccurrences(of: "postgres@", with: "")
+        for arguments in [["status"], ["history"], ["requests"], ["archive", "list"], ["mail", "list"]] {
+            let looked = try cli(arguments + ["--database-url", own], as: "bin")
+            XCTAssertEqual(looked.status, 0, "\(arguments): \(looked.stderr)")
+        }
+        XCTAssertEqual(try psql("SELECT count(*) FROM nightshift.requests", as: "bin").stdout.trimmingCharacters(in: .whitespacesAndNewlines), "1")
+        for statement in ["UPDATE nightshift.requests SET state = 'cancelled'", "DELETE FROM nightshift.mail_outbox",
+                          "INSERT INTO nightshift.archive_catalog (job) VALUES ('x')", "UPDATE nightshift.operators SET role = 'director'"] {
+            let attempt = try psql(statement, as: "bin")
+            XCTAssertNotEqual(attempt.status, 0, statement)
+            XCTAssertTrue(attempt.stderr.contains("permission denied"), "\(statement): \(attempt.stderr)")
+        }
+        XCTAssertEqual(try query("SELECT state FROM nightshift.requests").string(0, 0), "accepted")
+    }
 }

@@ -125,4 +125,68 @@ final class RunnerInboxTests: XCTestCase {
         second.kill(SIGTERM)
         XCTAssertEqual(second.wait(timeout: 30), 0, second.logText)
     }
+
+    /// What an attacker with a local account would try: the runner's folders swapped for links,
+    /// links, FIFOs and directories dropped in, a file too large to read, a bad file sent again
+    /// under another name, a newline in a name to forge a log line, and a umask of 000.
+    func testTheInboxCannotBeTurnedAgainstTheHost() throws {
+        let elsewhere = try TemporaryDirectory("nightshift-elsewhere")
+        defer { elsewhere.remove() }
+        try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
+        XCTAssertEqual(symlink(elsewhere.path, "\(inbox)/rejected"), 0)
+        try drop("bad-one.yaml", "type: coffee_ready\n")
+        let command = [try nightshiftBinary(), "run", "--at", "2026-11-23T10:00:00+08:00", "--speed", "10",
+                       "--until", "2026-11-23T10:30:00+08:00", "--root", night.project.root, "--log-level", "info"]
+        let runner = try RunnerProcess(arguments: ["sh", "-c", "umask 000; exec \"$@\"", "sh"] + command, environment: night.environment,
+                                       log: "\(night.project.root)/umask.log")
+        night.processes.append(runner)
+        try night.waitUntil("status says why the inbox is not used", timeout: 30) {
+            try night.cli(["status"]).stdout.contains("/rejected is a symbolic link")
+        }
+        try night.waitUntil("an alert is raised", timeout: 30) {
+            try night.scalar("SELECT count(*) FROM nightshift.alerts WHERE kind = 'runner_problem'") == "1"
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: elsewhere.path), [], "nothing written where the link points")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(inbox)/bad-one.yaml"), "nothing taken while the folders are unsafe")
+
+        // Fixed by a person: the runner takes up the inbox on its next pass, with its own folders 0750.
+        XCTAssertEqual(unlink("\(inbox)/rejected"), 0)
+        XCTAssertEqual(symlink("/etc/passwd", "\(inbox)/link.yaml"), 0)
+        XCTAssertEqual(mkfifo("\(inbox)/fifo.yaml", 0o666), 0)
+        try FileManager.default.createDirectory(atPath: "\(inbox)/dir.yaml", withIntermediateDirectories: false)
+        try drop("big.yaml", "type: maintenance_done\n# " + String(repeating: "x", count: 2 << 20) + "\n")
+        try night.waitUntil("the file left from before is rejected", timeout: 30) { files("rejected").contains("bad-one.yaml") }
+        try drop("bad-two.yaml", "type: coffee_ready\n") // the same content as bad-one.yaml
+        try drop("evil\nforged log line.yaml", "type: coffee_ready\nsource: x\n")
+        try drop("good.yaml", valid(1))
+        try night.waitUntil("everything is handled", timeout: 60) {
+            files("processed") == ["good.yaml"] && files("rejected").count == 7
+        }
+        XCTAssertEqual(files("rejected").sorted(), ["bad-one.yaml", "bad-two.yaml", "big.yaml", "dir.yaml", "evil\nforged log line.yaml",
+                                                    "fifo.yaml", "link.yaml"].sorted())
+        func reason(_ name: String) throws -> String { try String(contentsOfFile: "\(inbox)/rejected/\(name).reason", encoding: .utf8) }
+        for (name, words) in [("link.yaml", "is a symbolic link, not a regular file"), ("fifo.yaml", "is a FIFO, not a regular file"),
+                              ("dir.yaml", "is a directory, not a regular file"), ("big.yaml", "more than"),
+                              ("bad-two.yaml", "which was rejected")] {
+            let text = try reason(name)
+            XCTAssertTrue(text.contains(words), "\(name): \(text)")
+        }
+        var info = stat()
+        XCTAssertEqual(lstat("\(inbox)/rejected/link.yaml", &info), 0)
+        XCTAssertEqual(info.st_mode & S_IFMT, S_IFLNK, "the link itself was moved, never what it points to")
+        for folder in ["processing", "processed", "rejected"] {
+            XCTAssertEqual(lstat("\(inbox)/\(folder)", &info), 0)
+            XCTAssertEqual(info.st_mode & 0o777, 0o750, "\(folder) under umask 000")
+        }
+        XCTAssertEqual(lstat("\(inbox)/rejected/bad-one.yaml.reason", &info), 0)
+        XCTAssertEqual(info.st_mode & 0o777, 0o640, "a reason file under umask 000")
+        try night.waitUntil("the problem is cleared", timeout: 30) {
+            try night.scalar("SELECT count(*) FROM nightshift.runners WHERE problem IS NOT NULL") == "0"
+        }
+        runner.kill(SIGTERM)
+        XCTAssertEqual(runner.wait(timeout: 30), 0, runner.logText)
+        // A newline in a name never starts a log line of its own.
+        XCTAssertFalse(runner.logText.components(separatedBy: "\n").contains { $0.hasPrefix("forged log line") }, runner.logText)
+        XCTAssertTrue(runner.logText.contains("evil\\nforged log line.yaml"), runner.logText)
+    }
 }

@@ -42,14 +42,14 @@ CREATE FUNCTION nightshift.role_rank(p_role text) RETURNS int LANGUAGE sql IMMUT
 $$;
 
 -- Why `p_account` may not do `p_action`, or NULL when it may. Actions and the role they need:
--- list (operator); submit, approve, reject, cancel, run_once, override, review, mail_retry,
+-- list, archive_list (operator); submit, approve, reject, cancel, run_once, override, review, mail_retry,
 -- archive_verify (manager); archive_restore (director).
 CREATE FUNCTION nightshift.role_refusal(p_account text, p_action text) RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, nightshift AS $$
 DECLARE
     v_role text;
     v_needed text := CASE
-        WHEN p_action = 'list' THEN 'operator'
+        WHEN p_action IN ('list', 'archive_list') THEN 'operator'
         WHEN p_action IN ('submit', 'approve', 'reject', 'cancel', 'run_once', 'override', 'review', 'mail_retry', 'archive_verify') THEN 'manager'
         WHEN p_action = 'archive_restore' THEN 'director'
         END;
@@ -66,6 +66,7 @@ BEGIN
                       CASE WHEN v_role = 'operator' THEN 'an' ELSE 'a' END, v_role,
                       CASE p_action
                           WHEN 'list' THEN 'list requests'
+                          WHEN 'archive_list' THEN 'list the archive catalog'
                           WHEN 'submit' THEN 'submit a request'
                           WHEN 'approve' THEN 'approve a request'
                           WHEN 'reject' THEN 'reject a request'
@@ -117,7 +118,8 @@ BEGIN
     -- Reading is audited when refused; everything else always.
     IF v_refusal IS NOT NULL OR p_action <> 'list' THEN
         INSERT INTO nightshift.audit (actor, host, command, outcome, detail)
-        VALUES (v_actor, p_host, p_command, CASE WHEN v_refusal IS NULL THEN 'accepted' ELSE 'refused' END,
+        VALUES (v_actor, p_host, p_command,
+                CASE WHEN v_refusal IS NOT NULL THEN 'refused' WHEN p_action = 'archive_list' THEN 'listed' ELSE 'accepted' END,
                 left(coalesce(v_refusal, p_detail), 2000));
     END IF;
     RETURN QUERY SELECT v_actor, v_refusal;
