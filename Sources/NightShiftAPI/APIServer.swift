@@ -18,7 +18,7 @@ public final class APIServer: @unchecked Sendable {
                 logger: Logger) throws {
         self.settings = settings
         self.logger = logger
-        api = TriggerAPI(configuration: configuration, keyFile: settings.keyFile, connect: connect)
+        api = TriggerAPI(configuration: configuration, keyFile: settings.keyFile, logger: logger, connect: connect)
         let address = try sockaddr_in.inet(ip4: settings.host, port: settings.port)
         server = HTTPServer(address: address, timeout: 15, logger: ServerLog(logger: logger))
     }

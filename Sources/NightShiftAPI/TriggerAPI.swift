@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import Metrics
 import NightShiftConfig
 import NightShiftCore
 import NightShiftEngine
@@ -15,16 +17,40 @@ import PostgresClient
 /// The key is `Authorization: Bearer KEY` (or `X-API-Key: KEY`). A missing or unknown key gets 401
 /// with no detail; a key not allowed for the batch 403; a bad body 400 naming the field; a quota
 /// used up 429. API requests go through the same function, quota, queue and audit as a manager's
-/// (source `api`, requested by `api:<key name>`); every refusal is an audit row.
+/// (source `api`, requested by `api:<key name>`); every refusal of a key holder is an audit row.
+/// A call without a valid key writes nothing to the database: it is counted
+/// (`nightshift_api_unauthorized_total`) and logged at most once a minute per address.
 public final class TriggerAPI: @unchecked Sendable {
     private let configuration: Configuration
     private let keyring: APIKeyring
     private let database: DatabaseThread
+    private let logger: Logger?
+    private let lock = NSLock()
+    /// When each address's unauthorised calls were last logged (pruned as it grows).
+    private var lastLogged: [String: Date] = [:]
 
-    public init(configuration: Configuration, keyFile: String, connect: @escaping @Sendable () throws -> PostgresConnection) {
+    public init(configuration: Configuration, keyFile: String, logger: Logger? = nil,
+                connect: @escaping @Sendable () throws -> PostgresConnection) {
         self.configuration = configuration
+        self.logger = logger
         keyring = APIKeyring(path: keyFile)
         database = DatabaseThread(connect: connect)
+    }
+
+    /// Counts a call without a valid key; logs it unless this address was logged within a minute.
+    private func unauthorized(_ call: Call) {
+        Counter(label: "nightshift_api_unauthorized_total").increment()
+        let now = Date()
+        let log: Bool = lock.withLock {
+            if let last = lastLogged[call.remoteAddress], now.timeIntervalSince(last) < 60 { return false }
+            if lastLogged.count >= 10_000 { lastLogged = lastLogged.filter { now.timeIntervalSince($0.value) < 60 } }
+            lastLogged[call.remoteAddress] = now
+            return true
+        }
+        if log {
+            logger?.warning("HTTP trigger: a call without a valid API key (logged once a minute per address; counted in nightshift_api_unauthorized_total)",
+                            metadata: ["address": "\(call.remoteAddress)", "method": "\(call.method.prefix(16))", "path": "\(call.path.prefix(120))"])
+        }
     }
 
     public func close() { database.close() }
@@ -64,7 +90,7 @@ public final class TriggerAPI: @unchecked Sendable {
         let command = "\(call.method) \(call.path)"
         // Who calls: the key. Nothing is said about a missing or wrong key.
         guard let key = keyring.key(presented: presentedKey(call)) else {
-            await audit(actor: "api:unknown", host: call.remoteAddress, command: command, reason: "no valid API key")
+            unauthorized(call)
             return Response(status: 401, json: #"{"error":"unauthorized"}"#)
         }
         guard let batch = BatchKind(rawValue: parts[3]) else {
