@@ -100,7 +100,7 @@ struct CheckCommand: ParsableCommand {
             let differences = try OperatorsTable(db: db).differences(from: configuration.requestPolicy, zone: configuration.settings.timeZone)
             return differences.map { "warning: the database's people's rules differ: \($0); `nightshift migrate` makes them equal" }
         } catch let error as PostgresError where ["42P01", "3F000"].contains(error.sqlState ?? "") {
-            return ["note: the database has no NightShift schema yet; `nightshift migrate` creates it with the people's rules of etc/"]
+            return ["note: the database's NightShift schema is missing or older than this version; `nightshift migrate` brings it up to date with the people's rules of etc/"]
         } catch {
             return ["note: the database's copy of the people's rules was not compared: \(error)"]
         }
