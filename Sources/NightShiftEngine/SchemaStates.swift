@@ -59,9 +59,12 @@ public enum SchemaStates {
 
     /// Rows whose state or kind no enum here knows (at most `limit` per column), as decoding errors
     /// that name the table, the row and the value: what `status` lists under "needs a look".
+    /// A column whose validated CHECK constraint allows exactly the enum's values cannot hold
+    /// anything else, so only the others are scanned (normally none: one catalog query).
     public static func unknownValues(db: PostgresConnection, limit: Int = 20) throws -> [RowDecodingError] {
         var found: [RowDecodingError] = []
-        for column in columns {
+        let guarded = try checkedValues(db: db)
+        for column in columns where guarded["\(column.table).\(column.column)"] != Set(column.values) {
             // Identifiers come from the list above, never from input; the values are bound.
             let rows = try db.execute("""
                 SELECT \(idColumn(column.table)) AS id, \(column.column)::text AS value FROM \(column.table)
@@ -73,6 +76,26 @@ public enum SchemaStates {
             }
         }
         return found
+    }
+
+    /// "table.column" → the values its validated CHECK constraint allows, for the two forms
+    /// PostgreSQL prints: `(c = ANY (ARRAY['a'::text, …]))` and `((c >= 1) AND (c <= 4))`.
+    static func checkedValues(db: PostgresConnection) throws -> [String: Set<String>] {
+        let checks = try db.execute("""
+            SELECT conname, conrelid::regclass::text AS table_name, pg_get_constraintdef(oid) AS definition
+            FROM pg_constraint WHERE contype = 'c' AND convalidated AND connamespace = 'nightshift'::regnamespace
+            """)
+        var allowed: [String: Set<String>] = [:]
+        for row in checks.rows(of: "pg_constraint", id: "conname") {
+            let table = try row.text("table_name"), definition = try row.text("definition")
+            if let list = definition.firstMatch(of: /^CHECK \(\((\w+) = ANY \(ARRAY\[(.*)\]\)\)\)$/) {
+                allowed["\(table).\(list.1)"] = Set(String(list.2).matches(of: /'([^']*)'::text/).map { String($0.1) })
+            } else if let range = definition.firstMatch(of: /^CHECK \(\(\((\w+) >= (\d+)\) AND \((\w+) <= (\d+)\)\)\)$/),
+                      range.1 == range.3, let low = Int(range.2), let high = Int(range.4), low <= high {
+                allowed["\(table).\(range.1)"] = Set((low...high).map(String.init))
+            }
+        }
+        return allowed
     }
 
     /// The column that names a row of `table` in messages.

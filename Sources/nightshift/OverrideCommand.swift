@@ -43,15 +43,17 @@ struct OverrideCommand: ParsableCommand {
         let day = LocalDate(iso: date)!
         // The gate every person's action goes through, as the person's own database login.
         let client = try RequestClient(options)
+        var prepared = false
         let who = try client.require(list ? .list : .override,
                                      detail: list ? "override list" : "override of \(job ?? "") in the \(batch) batch of \(date)") {
             let db = try client.runnerDatabase()
             defer { db.close() }
             try prepareRunnerSchema(configuration, db: db)
+            prepared = true
         }
         let db = try client.runnerDatabase()
         defer { db.close() }
-        try prepareRunnerSchema(configuration, db: db)
+        if !prepared { try prepareRunnerSchema(configuration, db: db) }
         let store = OverrideStore(db: db)
         if list {
             let entries = try store.overrides(batch: kind, businessDate: day)
