@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -13,9 +13,14 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        // The HTTP trigger: a small server on BSD sockets with no further dependencies (builds in
-        // seconds; Hummingbird or Vapor bring SwiftNIO, minutes on CI's two cores).
-        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        // The runner's HTTP servers (trigger, metrics): Hummingbird on SwiftNIO with swift-nio-ssl.
+        // NIO's llhttp parser is linear and limits the head; TLS, connection limits and an idle
+        // timeout come with it (about two more minutes of build on CI). FlyingFox, used before, had
+        // no TLS, quadratic request-line parsing and no way to bound a chunked body.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         // Metrics: the swift-metrics API in the engine, Prometheus as its backend in the CLI
         // (swift-prometheus needs only swift-metrics and swift-atomics: seconds to build).
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
@@ -54,8 +59,12 @@ let package = Package(
         // The HTTP trigger API (`api:` in etc/nightshift.yaml), served by `nightshift run`.
         .target(name: "NightShiftAPI", dependencies: [
             "NightShiftEngine", "NightShiftConfig", "NightShiftCore", "PostgresClient", "Packaging",
-            .product(name: "FlyingFox", package: "FlyingFox"),
-            .product(name: "FlyingSocks", package: "FlyingFox"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),

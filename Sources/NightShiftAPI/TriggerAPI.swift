@@ -25,14 +25,16 @@ public final class TriggerAPI: @unchecked Sendable {
     private let keyring: APIKeyring
     private let database: DatabaseThread
     private let logger: Logger?
+    private let keys: Limiter
     private let lock = NSLock()
     /// When each address's unauthorised calls were last logged (pruned as it grows).
     private var lastLogged: [String: Date] = [:]
 
     public init(configuration: Configuration, keyFile: String, logger: Logger? = nil,
-                connect: @escaping @Sendable () throws -> PostgresConnection) {
+                connect: @escaping @Sendable () throws -> PostgresConnection, perKeyPerMinute: Int = 60) {
         self.configuration = configuration
         self.logger = logger
+        keys = Limiter(RateLimiter(perMinute: perKeyPerMinute))
         keyring = APIKeyring(path: keyFile)
         database = DatabaseThread(connect: connect)
     }
@@ -77,6 +79,14 @@ public final class TriggerAPI: @unchecked Sendable {
     public struct Response: Sendable, Equatable {
         public let status: Int
         public let json: String
+        /// Seconds for `Retry-After` (429).
+        public var retryAfter: Int?
+
+        public init(status: Int, json: String, retryAfter: Int? = nil) {
+            self.status = status
+            self.json = json
+            self.retryAfter = retryAfter
+        }
     }
 
     public static let maxBodyBytes = 16 * 1024
@@ -92,6 +102,10 @@ public final class TriggerAPI: @unchecked Sendable {
         guard let key = keyring.key(presented: presentedKey(call)) else {
             unauthorized(call)
             return Response(status: 401, json: #"{"error":"unauthorized"}"#)
+        }
+        if let wait = keys.take(key.name) {
+            Counter(label: "nightshift_api_rate_limited_total", dimensions: [("by", "key")]).increment()
+            return Response.tooMany(wait, "too many calls with key \(key.name): at most \(keys.perMinute) a minute")
         }
         guard let batch = BatchKind(rawValue: parts[3]) else {
             return Response.error(404, "\(parts[3]) is not a batch (daily, weekly, monthly, yearend)")
@@ -173,6 +187,9 @@ public final class TriggerAPI: @unchecked Sendable {
 
 extension TriggerAPI.Response {
     static func error(_ status: Int, _ message: String) -> Self { Self(status: status, json: encodeJSON(["error": message])) }
+    static func tooMany(_ wait: Int, _ message: String) -> Self {
+        Self(status: 429, json: encodeJSON(["error": "\(message); retry in \(wait) s", "retry_after_seconds": wait]), retryAfter: wait)
+    }
 }
 
 /// Compact, key-sorted JSON of plain values.

@@ -1,14 +1,35 @@
 import Foundation
 import NightShiftCore
 
-/// `api:` in etc/nightshift.yaml: where `nightshift run` serves the HTTP trigger, and the file of
-/// API keys (their SHA-256 hashes, never the keys). Absent: no API.
+/// `api:` in etc/nightshift.yaml: where `nightshift run` serves the HTTP trigger, the file of
+/// API keys (their SHA-256 hashes, never the keys), TLS, and the rate limits. Absent: no API.
+///
+///     api:
+///       listen: "0.0.0.0:8470"            # not loopback: tls is required
+///       keys: etc/api-keys.yaml
+///       tls: {certificate: etc/tls/api.crt, key: etc/tls/api.key}
+///       rate_limit: {per_key_per_minute: 60, per_address_per_minute: 120}
 public struct APISettings: Sendable, Equatable {
     /// An IPv4 address to listen on (127.0.0.1 keeps it on this machine).
     public let host: String
     public let port: UInt16
     /// Absolute path of the key file (etc/api-keys.yaml by default; `nightshift api-key add` writes it).
     public let keyFile: String
+    /// The certificate chain and private key (PEM); nil: plain HTTP, allowed on loopback only.
+    public let tls: TLSFiles?
+    /// Calls a minute allowed to one API key, and to one client address (valid key or not).
+    public let perKeyPerMinute: Int
+    public let perAddressPerMinute: Int
+
+    public init(host: String, port: UInt16, keyFile: String, tls: TLSFiles? = nil,
+                perKeyPerMinute: Int = 60, perAddressPerMinute: Int = 120) {
+        self.host = host
+        self.port = port
+        self.keyFile = keyFile
+        self.tls = tls
+        self.perKeyPerMinute = perKeyPerMinute
+        self.perAddressPerMinute = perAddressPerMinute
+    }
 
     static func read(_ section: MappingReader?, root: String) -> APISettings? {
         guard let section else { return nil }
@@ -21,11 +42,66 @@ public struct APISettings: Sendable, Equatable {
                           fix: "give a path relative to the directory holding etc/, e.g. etc/api-keys.yaml")
             keyFile = ""
         }
+        let tls = TLSFiles.read(section, root: root, example: "{certificate: etc/tls/api.crt, key: etc/tls/api.key}")
+        if let (host, _) = listen, !isLoopback(host), tls == nil, !section.has("tls") {
+            section.error("listen", line: section.line(of: "listen"),
+                          "\(host) is not a loopback address and api.tls is not set: API keys would cross the network in clear text",
+                          fix: "add `tls: {certificate: etc/tls/api.crt, key: etc/tls/api.key}` (PEM files), or listen on 127.0.0.1")
+        }
+        var perKey = 60, perAddress = 120
+        if let limits = section.mapping("rate_limit", required: false, example: "{per_key_per_minute: 60, per_address_per_minute: 120}") {
+            perKey = limits.int("per_key_per_minute", range: 1...100_000, example: "60") ?? perKey
+            perAddress = limits.int("per_address_per_minute", range: 1...100_000, example: "120") ?? perAddress
+            limits.finish()
+        }
         section.finish()
-        guard let (host, port) = listen, !keyFile.isEmpty else { return nil }
-        return APISettings(host: host, port: port, keyFile: keyFile)
+        guard let (host, port) = listen, !keyFile.isEmpty, tls != nil || !section.has("tls") else { return nil }
+        return APISettings(host: host, port: port, keyFile: keyFile, tls: tls, perKeyPerMinute: perKey, perAddressPerMinute: perAddress)
     }
 }
+
+/// `tls: {certificate: FILE, key: FILE}`: a PEM certificate chain and its private key, inside the
+/// project. The key must not be readable by other accounts (`check` says so).
+public struct TLSFiles: Sendable, Equatable {
+    public let certificate: String
+    public let key: String
+
+    public init(certificate: String, key: String) {
+        self.certificate = certificate
+        self.key = key
+    }
+
+    static func read(_ parent: MappingReader, root: String, example: String) -> TLSFiles? {
+        guard let section = parent.mapping("tls", required: false, example: example) else { return nil }
+        var paths: [String] = []
+        for key in ["certificate", "key"] {
+            guard let relative = section.string(key, example: key == "key" ? "etc/tls/api.key" : "etc/tls/api.crt") else { continue }
+            if relative.hasPrefix("/") || relative.split(separator: "/").contains("..") {
+                section.error(key, line: section.line(of: key), "`\(relative)` leaves the project directory",
+                              fix: "give a path relative to the directory holding etc/, e.g. etc/tls/api.\(key == "key" ? "key" : "crt")")
+                continue
+            }
+            let path = "\(root)/\(relative)"
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                section.error(key, line: section.line(of: key), "\(relative) cannot be read",
+                              fix: "put the PEM \(key == "key" ? "private key" : "certificate chain") there, readable by the runner's account")
+                continue
+            }
+            if key == "key", let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int,
+               mode & 0o007 != 0 {
+                section.error(key, line: section.line(of: key), "\(relative) is readable or writable by every account (mode \(String(mode, radix: 8)))",
+                              fix: "chmod 600 \(relative) (or 640 with the runner's group)")
+                continue
+            }
+            paths.append(path)
+        }
+        section.finish()
+        return paths.count == 2 ? TLSFiles(certificate: paths[0], key: paths[1]) : nil
+    }
+}
+
+/// 127.0.0.0/8.
+func isLoopback(_ host: String) -> Bool { host.hasPrefix("127.") }
 
 /// `A.B.C.D:PORT` as (address, port); nil when it is not one.
 func ipv4AndPort(_ text: String) -> (String, UInt16)? {

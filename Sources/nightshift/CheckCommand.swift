@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NightShiftAPI
 import NightShiftConfig
 import NightShiftCore
 import NightShiftEngine
@@ -10,7 +11,7 @@ import PostgresClient
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Validate etc/nightshift.yaml, every job file, the dependency graph, the templates, the export keys and the SMTP credentials file.",
+        abstract: "Validate etc/nightshift.yaml, every job file, the dependency graph, the templates, the export keys, the trigger's TLS files and the SMTP credentials file.",
         discussion: """
             Prints every problem with its file, line and key and how to fix it. Exits 1 when there is any. When a \
             database is configured, also says where its copy of the people's rules (nightshift.operators, \
@@ -57,6 +58,10 @@ struct CheckCommand: ParsableCommand {
                                     + "\(spec.recipients.joined(separator: ", ")), so archives could not be verified before rows are deleted; "
                                     + "import one recipient's secret key or add a recipient whose secret key it holds")
                 }
+            }
+            // The trigger's TLS files are loaded when the service starts; say now if they could not be.
+            if let tls = settings.api?.tls {
+                do { _ = try HTTPService.tlsConfiguration(tls) } catch { problems.append("etc/nightshift.yaml: api.tls: \(error)") }
             }
             // The SMTP credentials are read when mail is sent; say now if they could not be.
             if let file = settings.mail.smtp?.credentialsFile, case let .failure(error) = SMTPCredentials.read(path: file) {

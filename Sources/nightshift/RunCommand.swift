@@ -144,7 +144,7 @@ struct RunCommand: AsyncParsableCommand {
         // The HTTP trigger, when configured, serves while the runner runs.
         var api: APIServer?
         if let settings = configuration.settings.api {
-            let server = try APIServer(settings: settings, configuration: configuration, connect: connect, logger: logger)
+            let server = APIServer(settings: settings, configuration: configuration, connect: connect, logger: logger)
             do { try await server.start() } catch {
                 printError("error: the HTTP trigger cannot listen on \(settings.host):\(settings.port) (api.listen): \(error)")
                 throw ExitCode(1)
@@ -153,7 +153,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         var metricsServer: MetricsServer?
         if let metrics = configuration.settings.metrics, let host = metrics.host, let port = metrics.port {
-            let server = try MetricsServer(host: host, port: port, registry: registry, logger: logger)
+            let server = MetricsServer(host: host, port: port, registry: registry, logger: logger)
             do { try await server.start() } catch {
                 printError("error: the metrics cannot be served on \(host):\(port) (metrics.listen): \(error)")
                 throw ExitCode(1)
