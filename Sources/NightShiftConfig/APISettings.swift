@@ -76,12 +76,15 @@ public struct TLSFiles: Sendable, Equatable {
         var paths: [String] = []
         for key in ["certificate", "key"] {
             guard let relative = section.string(key, example: key == "key" ? "etc/tls/api.key" : "etc/tls/api.crt") else { continue }
-            if relative.hasPrefix("/") || relative.split(separator: "/").contains("..") {
-                section.error(key, line: section.line(of: key), "`\(relative)` leaves the project directory",
+            // Inside the project, also through symbolic links (the key is a secret).
+            let path: String
+            switch ConfigText.inside(root, relative) {
+            case let .success(full): path = full
+            case let .failure(failure):
+                section.error(key, line: section.line(of: key), failure.problem,
                               fix: "give a path relative to the directory holding etc/, e.g. etc/tls/api.\(key == "key" ? "key" : "crt")")
                 continue
             }
-            let path = "\(root)/\(relative)"
             guard FileManager.default.isReadableFile(atPath: path) else {
                 section.error(key, line: section.line(of: key), "\(relative) cannot be read",
                               fix: "put the PEM \(key == "key" ? "private key" : "certificate chain") there, readable by the runner's account")
