@@ -36,11 +36,12 @@ public struct APISettings: Sendable, Equatable {
         let listen = section.scalar("listen", required: true, expected: "an IPv4 address and port, like 127.0.0.1:8470",
                                     example: "\"127.0.0.1:8470\"", ipv4AndPort)
         let keys = section.string("keys", required: false, example: "etc/api-keys.yaml") ?? "etc/api-keys.yaml"
-        var keyFile = "\(root)/\(keys)"
-        if keys.hasPrefix("/") || keys.split(separator: "/").contains("..") {
-            section.error("keys", line: section.line(of: "keys"), "`\(keys)` leaves the project directory",
-                          fix: "give a path relative to the directory holding etc/, e.g. etc/api-keys.yaml")
-            keyFile = ""
+        var keyFile = ""
+        switch ConfigText.inside(root, keys) {
+        case let .success(path): keyFile = path
+        case let .failure(failure):
+            section.error("keys", line: section.line(of: "keys"), failure.problem,
+                          fix: "give a path relative to the directory holding etc/, e.g. etc/api-keys.yaml, and keep the file inside it")
         }
         let tls = TLSFiles.read(section, root: root, example: "{certificate: etc/tls/api.crt, key: etc/tls/api.key}")
         if let (host, _) = listen, !isLoopback(host), tls == nil, !section.has("tls") {

@@ -51,12 +51,31 @@ enum ConfigText {
             return .failure(Failure(problem: "`\(relative)` leaves \(directory)", fix: fix))
         }
         let full = "\(directory)/\(relative)"
-        let base = URL(fileURLWithPath: directory).resolvingSymlinksInPath().path
-        let real = URL(fileURLWithPath: full).resolvingSymlinksInPath().path
+        let base = resolved(directory)
+        let real = resolved(full)
         guard real.hasPrefix(base + "/") else {
             return .failure(Failure(problem: "`\(relative)` resolves (through a symbolic link) to \(real), outside \(directory)", fix: fix))
         }
         return .success(full)
+    }
+
+    /// `path` with every symbolic link resolved, also when its last parts do not exist yet (a file
+    /// the runner will create): the longest existing prefix is resolved and the rest appended.
+    /// A dangling link is followed to where it points.
+    private static func resolved(_ path: String, depth: Int = 0) -> String {
+        var existing = URL(fileURLWithPath: path).standardized
+        var rest: [String] = []
+        while existing.path != "/" && !FileManager.default.fileExists(atPath: existing.path) {
+            if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: existing.path), depth < 40 {
+                let absolute = target.hasPrefix("/") ? target : existing.deletingLastPathComponent().path + "/" + target
+                return resolved(([absolute] + rest).joined(separator: "/"), depth: depth + 1)
+            }
+            rest.insert(existing.lastPathComponent, at: 0)
+            existing.deleteLastPathComponent()
+        }
+        var real = existing.resolvingSymlinksInPath()
+        for part in rest { real.appendPathComponent(part) }
+        return real.path
     }
 
     /// The offset and line (1-based) of the first byte that breaks UTF-8.

@@ -25,14 +25,15 @@ public struct MetricsSettings: Sendable, Equatable {
         }
         var textfile: String?
         if let relative = section.string("textfile", required: false, example: "var/metrics/nightshift.prom") {
-            if relative.hasPrefix("/") || relative.split(separator: "/").contains("..") {
-                section.error("textfile", line: section.line(of: "textfile"), "`\(relative)` leaves the project directory",
+            switch ConfigText.inside(root, relative) {
+            case let .failure(failure):
+                section.error("textfile", line: section.line(of: "textfile"), failure.problem,
                               fix: "give a path relative to the directory holding etc/, e.g. var/metrics/nightshift.prom (point node exporter's --collector.textfile.directory there)")
-            } else if !relative.hasSuffix(".prom") {
+            case .success where !relative.hasSuffix(".prom"):
                 section.error("textfile", line: section.line(of: "textfile"), "`\(relative)` does not end in .prom, which node exporter's textfile collector requires",
                               fix: "name it like var/metrics/nightshift.prom")
-            } else {
-                textfile = "\(root)/\(relative)"
+            case let .success(path):
+                textfile = path
             }
         }
         section.finish()

@@ -7,6 +7,8 @@ import NightShiftCore
 ///       query: reports/branch_sales.sql      # named parameters: :business_date, :time_zone, and parameters below
 ///       parameters: {min_amount: "0"}
 ///       fetch_size: 10000
+///       customer_data: true                   # every file OpenPGP-encrypted as it is written (NAME.gpg)
+///       recipients: [statements@example]      # default: export.recipient
 ///       outputs:
 ///         - format: csv                       # csv | fixed | html
 ///           file: branch-sales-{date}
@@ -48,6 +50,17 @@ enum ReportSection {
             }
         }
         let fetch = section.int("fetch_size", range: 100...1_000_000, example: "10000") ?? 10_000
+        let customerData = section.bool("customer_data") ?? false
+        let recipients = section.stringList("recipients", example: "[\(settings.recipient)]")
+        if recipients != nil, !customerData {
+            section.error("recipients", line: section.line(of: "recipients"),
+                          "recipients are for a report that holds customer data, and this one does not say `customer_data: true`",
+                          fix: "add `customer_data: true` to encrypt its files to them, or remove `recipients:`")
+        } else if customerData && recipients?.isEmpty == true {
+            section.error("recipients", line: section.line(of: "recipients"),
+                          "the report carries customer data (customer_data: true) but has no recipient, so it would be written unencrypted",
+                          fix: "list the OpenPGP recipients under `recipients:` (or remove the key to use export.recipient)")
+        }
         var outputs: [ReportOutput] = []
         let items = section.sequence("outputs", required: true, example: "`- {format: csv, file: NAME-{date}}`") ?? []
         if items.isEmpty && section.has("outputs") {
@@ -66,7 +79,8 @@ enum ReportSection {
             entry.finish()
         }
         guard section.diagnostics.errors.count == before, let query else { return nil }
-        return ReportSpec(querySQL: query, parameters: parameters, fetchSize: fetch, outputs: outputs)
+        return ReportSpec(querySQL: query, parameters: parameters, fetchSize: fetch, outputs: outputs,
+                          customerData: customerData, recipients: recipients ?? [settings.recipient])
     }
 
     private static func readOutput(_ entry: MappingReader, stem: String, settings: RunnerSettings) -> ReportOutput? {

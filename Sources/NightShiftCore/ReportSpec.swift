@@ -8,12 +8,20 @@ public struct ReportSpec: Sendable, Equatable {
     /// Rows fetched per round trip.
     public let fetchSize: Int
     public let outputs: [ReportOutput]
+    /// The report holds customer data (`customer_data: true`): every file is written
+    /// OpenPGP-encrypted to `recipients` as it is produced (`<name>.gpg`), never plaintext on disk.
+    public let customerData: Bool
+    /// OpenPGP recipients of a customer-data report (empty otherwise).
+    public let recipients: [String]
 
-    public init(querySQL: String, parameters: [String: String] = [:], fetchSize: Int = 10_000, outputs: [ReportOutput]) {
+    public init(querySQL: String, parameters: [String: String] = [:], fetchSize: Int = 10_000, outputs: [ReportOutput],
+                customerData: Bool = false, recipients: [String] = []) {
         self.querySQL = querySQL
         self.parameters = parameters
         self.fetchSize = fetchSize
         self.outputs = outputs
+        self.customerData = customerData
+        self.recipients = customerData ? recipients : []
     }
 }
 

@@ -33,7 +33,7 @@ struct ExportExecutor: JobExecutor {
     func execute(_ context: JobContext) throws -> JobOutcome {
         let settings = context.configuration.settings
         // Find the keys before touching the database: a missing key is a configuration error.
-        let keys = try ExportKeys(spec: spec, settings: settings)
+        let keys = try OutputKeys(spec: spec, settings: settings)
         let format: ArchiveFormat = spec.format == .zip ? .zip(level: settings.compressionLevel) : .tarZstd(level: settings.zstdLevel)
         let fileExtension = format.fileExtension + (keys.encrypts ? ".gpg" : "")
 

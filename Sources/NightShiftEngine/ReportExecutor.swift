@@ -27,11 +27,12 @@ struct ReportExecutor: JobExecutor {
         let directory = "\(settings.reportsDirectory)/\(context.job.name)"
         try PrivateFiles.makeDirectory(directory)
         let attempt = "j\(context.jobRunID)a\(context.attempt)"
+        let keys = spec.customerData ? try OutputKeys(recipients: spec.recipients, settings: settings) : nil
         let header: [String: Any] = ["title": context.job.description.isEmpty ? context.job.name : context.job.description,
                                      "job": context.job.name, "business_date": context.businessDate.description,
                                      "generated_at": iso8601(context.clock.now())]
         let writers: [ReportWriter] = try spec.outputs.enumerated().map { index, output in
-            let files = ReportFileSeries(directory: directory, base: output.baseName(for: context.businessDate), output: output, attempt: attempt)
+            let files = ReportFileSeries(directory: directory, base: output.baseName(for: context.businessDate), output: output, attempt: attempt, keys: keys)
             let name = "jobs/\(context.job.name).yaml report.outputs[\(index)] (\(output.baseName(for: context.businessDate)).\(output.fileExtension))"
             switch output.format {
             case let .csv(bom, forExcel): return try CSVReportWriter(output: output, files: files, bom: bom, forExcel: forExcel, name: name)
@@ -85,7 +86,7 @@ struct ReportExecutor: JobExecutor {
         let retire = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { name in
             patterns.contains { pattern in
                 guard name.hasPrefix(pattern.base) else { return false }
-                return name.dropFirst(pattern.base.count).wholeMatch(of: /(-\d{4,})?\.[a-z]+(\.gz|\.zst)?/) != nil
+                return name.dropFirst(pattern.base.count).wholeMatch(of: /(-\d{4,})?\.[a-z]+(\.gz|\.zst)?(\.gpg)?/) != nil
                     && name.contains(pattern.suffix)
             }
         }.map { "\(directory)/\($0)" }.filter { !published.contains($0) }

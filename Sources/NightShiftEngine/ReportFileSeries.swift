@@ -2,9 +2,11 @@ import Foundation
 import NightShiftCore
 import Packaging
 
-/// A report file that is written as it grows, compressed on the fly when asked, and followed by
-/// another (`-0002`, …) past the output's row or size limit. Files are written under hidden names
-/// of the attempt and published by the runner, like exports.
+/// A report file that is written as it grows, compressed on the fly when asked, encrypted on the
+/// fly when the report holds customer data (`.gpg`: the plaintext never reaches the disk), and
+/// followed by another (`-0002`, …) past the output's row or size limit. Files are written under
+/// hidden names of the attempt and published by the runner, like exports. Size limits count the
+/// plaintext.
 final class ReportFileSeries {
     struct Written: Sendable {
         let staged: String
@@ -23,6 +25,8 @@ final class ReportFileSeries {
     private let attempt: String
     private var file: OutputFile?
     private var compressor: ArchiveStreamWriter?
+    private let keys: OutputKeys?
+    private var encryptor: EncryptingStream?
     private var final = ""
     private(set) var rowsInFile = 0
     private(set) var bytesInFile = 0
@@ -30,7 +34,9 @@ final class ReportFileSeries {
     var isOpen: Bool { file != nil }
     var splits: Bool { splitRows != nil || splitBytes != nil }
 
-    init(directory: String, base: String, output: ReportOutput, attempt: String) {
+    /// `keys`: encrypt every file to their recipients (nil: plaintext).
+    init(directory: String, base: String, output: ReportOutput, attempt: String, keys: OutputKeys? = nil) {
+        self.keys = keys
         self.directory = directory
         self.base = base
         fileExtension = output.fileExtension
@@ -41,7 +47,10 @@ final class ReportFileSeries {
     }
 
     /// A file still open when the series goes is dropped; complete files stay for the runner to publish.
-    deinit { file?.abandon() }
+    deinit {
+        encryptor?.abandon()
+        file?.abandon()
+    }
 
     /// True when the file being written is full: the next row belongs in a new file.
     var isFull: Bool {
@@ -55,14 +64,19 @@ final class ReportFileSeries {
         let number = written.count + 1
         let name = (splits ? "\(base)-\(String(format: "%04d", number))" : base) + ".\(fileExtension)"
             + (compression.map { ".\($0.fileExtension)" } ?? "")
-        final = "\(directory)/\(name)"
+        final = "\(directory)/\(name)" + (keys != nil ? ".gpg" : "")
         let output = try OutputFile(path: StagedOutputs.name(final, attempt: attempt), mode: 0o640)
         file = output
         rowsInFile = 0
         bytesInFile = 0
+        if let protection = try keys?.protection() {
+            encryptor = EncryptingStream(protection: protection, literalName: name) { bytes in try output.write(bytes) }
+        }
         if let compression {
             let format: ArchiveFormat = compression == .gzip ? .gzip(level: 6) : .zstd(level: 3)
-            let writer = try ArchiveStreamWriter(name: final, format: format) { bytes in try output.write(bytes) }
+            let writer = try ArchiveStreamWriter(name: final, format: format) { [encryptor] bytes in
+                if let encryptor { try encryptor.write(bytes) } else { try output.write(bytes) }
+            }
             try writer.beginEntry(path: name, modified: 0)
             compressor = writer
         }
@@ -72,7 +86,7 @@ final class ReportFileSeries {
     func write(_ bytes: [UInt8], rows: Int = 0) throws {
         guard let file else { preconditionFailure("ReportFileSeries.write before open") }
         try bytes.withUnsafeBytes { buffer in
-            if let compressor { try compressor.write(buffer) } else { try file.write(buffer) }
+            if let compressor { try compressor.write(buffer) } else if let encryptor { try encryptor.write(buffer) } else { try file.write(buffer) }
         }
         rowsInFile += rows
         bytesInFile += bytes.count
@@ -83,6 +97,8 @@ final class ReportFileSeries {
         guard let file else { return }
         if let compressor { try compressor.close() }
         compressor = nil
+        if let encryptor { try encryptor.close() }
+        encryptor = nil
         let sha = try file.commit()
         written.append(Written(staged: file.path, final: final, rows: rowsInFile, bytes: file.bytesWritten, sha256: sha))
         self.file = nil
@@ -90,6 +106,8 @@ final class ReportFileSeries {
 
     /// Drops the file being written and what this series staged.
     func abandon() {
+        encryptor?.abandon()
+        encryptor = nil
         file?.abandon()
         file = nil
         compressor = nil

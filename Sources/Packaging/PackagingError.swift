@@ -25,6 +25,15 @@ public struct OpenPGPError: Error, CustomStringConvertible, Sendable {
     }
 }
 
+/// Plaintext handed to an `EncryptingStream` after it was closed or abandoned, or an encryption
+/// abandoned part-way (its ciphertext is incomplete and is to be discarded).
+public struct EncryptionStopped: Error, CustomStringConvertible, Sendable {
+    public let literalName: String
+    public var description: String {
+        "the encryption of \(literalName) was stopped before its end (the file is incomplete and is discarded)"
+    }
+}
+
 /// A file-system failure while writing an output.
 public struct OutputFileError: Error, CustomStringConvertible, Sendable {
     public let errno: Int32

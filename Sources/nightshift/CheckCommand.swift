@@ -31,18 +31,24 @@ struct CheckCommand: ParsableCommand {
             for name in ["summary", "alert", "ops"] {
                 do { _ = try MailTemplates(directory: settings.templatesDirectory, name: name) } catch { problems.append("\(error)") }
             }
-            // Every export's keys must be in the keyring: recipients able to encrypt, the signing key able to sign.
-            var recipients: [String: String] = [:]
+            // Every export's and customer-data report's keys must be in the keyring: recipients able to
+            // encrypt, the signing key able to sign.
+            var recipients: [String: (job: String, section: String)] = [:]
             var signers: Set<String> = []
             for job in configuration.jobs {
-                guard case let .export(spec) = job.action else { continue }
-                for recipient in spec.recipients where recipients[recipient] == nil { recipients[recipient] = job.name }
-                if spec.sign { signers.insert(job.name) }
+                switch job.action {
+                case let .export(spec):
+                    for recipient in spec.recipients where recipients[recipient] == nil { recipients[recipient] = (job.name, "export") }
+                    if spec.sign { signers.insert(job.name) }
+                case let .report(spec):
+                    for recipient in spec.recipients where recipients[recipient] == nil { recipients[recipient] = (job.name, "report") }
+                default: continue
+                }
             }
             let pgp = try OpenPGPContext(homedir: settings.keyring)
-            for (recipient, job) in recipients.sorted(by: { $0.key < $1.key }) {
+            for (recipient, user) in recipients.sorted(by: { $0.key < $1.key }) {
                 do { _ = try pgp.encryptionKey(for: recipient) } catch {
-                    problems.append("jobs/\(job).yaml: export.recipients (\(recipient)): \(error)")
+                    problems.append("jobs/\(user.job).yaml: \(user.section).recipients (\(recipient)): \(error)")
                 }
             }
             // Archive jobs verify by decrypting: the keyring needs a secret key of one recipient.

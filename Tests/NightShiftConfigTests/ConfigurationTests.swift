@@ -137,6 +137,25 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(found.count, 3, "\(found)")
     }
 
+    func testACustomerDataReportNeedsARecipientAndRecipientsNeedCustomerData() throws {
+        let register = try project.read("jobs/delivery_register.yaml")
+        XCTAssertTrue(register.contains("  customer_data: true"))
+        let spec = try XCTUnwrap(Configuration.load(root: project.root).jobs.first { $0.name == "delivery_register" }?.action)
+        guard case let .report(report) = spec else { return XCTFail("\(spec)") }
+        XCTAssertTrue(report.customerData)
+        XCTAssertEqual(report.recipients.count, 1, "export.recipient by default")
+
+        try project.write("jobs/delivery_register.yaml", register.replacingOccurrences(of: "  customer_data: true", with: "  customer_data: true\n  recipients: []"))
+        var found = errors()
+        XCTAssertEqual(found.count, 1, "\(found)")
+        XCTAssertTrue(found[0].hasPrefix("jobs/delivery_register.yaml:") && found[0].contains("report.recipients: the report carries customer data (customer_data: true) but has no recipient"), "\(found)")
+
+        try project.write("jobs/delivery_register.yaml", register.replacingOccurrences(of: "  customer_data: true", with: "  recipients: [office@example.com]"))
+        found = errors()
+        XCTAssertEqual(found.count, 1, "\(found)")
+        XCTAssertTrue(found[0].contains("report.recipients: recipients are for a report that holds customer data") && found[0].contains("Fix: add `customer_data: true`"), "\(found)")
+    }
+
     func testYAMLSyntaxErrorHasALine() throws {
         try project.write("jobs/daily_sales_summary.yaml", "name: daily_sales_summary\nkind: [aggregation\nbatch: daily\n")
         let found = errors()

@@ -32,7 +32,7 @@ final class NightFixture {
     /// Runs the daily batch at `instant` to its end (`run --once`; a rerun when it ran before).
     func run(_ batch: BatchKind = .daily, at instant: Date = NightFixture.twoAM, speed: Double = 1) throws -> BatchReport {
         var logger = Logger(label: "test")
-        logger.logLevel = .critical
+        logger.logLevel = ProcessInfo.processInfo.environment["NIGHTSHIFT_TEST_LOG"] == nil ? .critical : .info
         let url = database.url
         let runner = BatchRunner(configuration: try configuration(), connect: { try PostgresConnection(conninfo: url) }, logger: logger)
         return try runner.run(batch: batch, at: instant, trigger: "test", rerun: true, speed: speed).report

@@ -111,11 +111,12 @@ final class ReportExecutorTests: XCTestCase {
         let folder = "\(reports)/delivery_register"
         let all = try night.count("SELECT count(*) FROM erp.deliveries WHERE delivery_date = '2026-11-22'")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
-        XCTAssertEqual(files, (1...((all + 149) / 150)).map { String(format: "delivery-register-2026-11-22-%04d.csv.gz", $0) })
+        XCTAssertEqual(files, (1...((all + 149) / 150)).map { String(format: "delivery-register-2026-11-22-%04d.csv.gz.gpg", $0) })
         let ids = try python("""
             import csv, gzip, io, subprocess, sys
-            for path in sys.argv[1:]:
-                raw = subprocess.run(['gzip', '-dc', path], check=True, capture_output=True).stdout
+            for path in sys.argv[2:]:
+                packed = subprocess.run(['gpg', '--homedir', sys.argv[1], '--batch', '--decrypt', path], check=True, capture_output=True).stdout
+                raw = subprocess.run(['gzip', '-dc'], input=packed, check=True, capture_output=True).stdout
                 text = subprocess.run(['iconv', '-f', 'BIG5', '-t', 'UTF-8'], input=raw, check=True, capture_output=True).stdout.decode()
                 rows = list(csv.reader(io.StringIO(text, newline='')))
                 assert rows[0][0] == 'delivery_id', rows[0]
@@ -123,7 +124,7 @@ final class ReportExecutorTests: XCTestCase {
                 for r in rows[1:]:
                     assert len(r) == 11, r
                     print(r[0] + '|' + r[3])
-            """, files.map { "\(folder)/\($0)" }).split(separator: "\n").map(String.init)
+            """, [night.keyring.home] + files.map { "\(folder)/\($0)" }).split(separator: "\n").map(String.init)
         let expected = try night.db.execute("""
             SELECT d.id, c.name FROM erp.deliveries d JOIN erp.customers c ON c.id = d.customer_id
             WHERE d.delivery_date = '2026-11-22' ORDER BY d.id
@@ -134,7 +135,45 @@ final class ReportExecutorTests: XCTestCase {
         // A rerun without the split replaces the parts by one file.
         try night.project.write("jobs/delivery_register.yaml", job.replacingOccurrences(of: "      split_rows: 150\n", with: ""))
         _ = try night.run()
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), ["delivery-register-2026-11-22.csv.gz"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), ["delivery-register-2026-11-22.csv.gz.gpg"])
+    }
+
+    /// customer_data: true — the files are OpenPGP messages from the first byte written: no plaintext
+    /// file, staged or final, ever exists; real gpg opens them to exactly what a plaintext run writes.
+    func testCustomerDataIsEncryptedAsItIsWrittenAndDecryptsToThePlaintextRun() throws {
+        var job = try night.project.read("jobs/delivery_register.yaml")
+        XCTAssertTrue(job.contains("customer_data: true"))
+        job = job.replacingOccurrences(of: "      compress: gzip\n", with: "").replacingOccurrences(of: "      split_rows: 100000\n", with: "")
+        job = job.replacingOccurrences(of: "fetch_size: 10000", with: "fetch_size: 100")
+        let plainJob = job.replacingOccurrences(of: "  customer_data: true", with: "  customer_data: false")
+        XCTAssertNotEqual(plainJob, job)
+        try night.project.write("jobs/delivery_register.yaml", plainJob)
+        _ = try night.run()
+        let folder = "\(reports)/delivery_register"
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), ["delivery-register-2026-11-22.csv"])
+        let plain = try Data(contentsOf: URL(fileURLWithPath: "\(folder)/delivery-register-2026-11-22.csv"))
+        XCTAssertGreaterThan(plain.count, 10_000)
+
+        // While the report is being written, watch the folder: only OpenPGP bytes ever appear.
+        try night.project.write("jobs/delivery_register.yaml", job)
+        let watching = FolderWatch(folder: folder, ignoring: ["delivery-register-2026-11-22.csv"])  // the earlier plaintext run's
+        _ = try night.run()
+        let seen = watching.stop()
+        XCTAssertFalse(seen.files.isEmpty)
+        XCTAssertTrue(seen.plaintext.isEmpty, "plaintext seen on disk: \(seen.plaintext)")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), ["delivery-register-2026-11-22.csv.gpg"],
+                       "the plaintext file of the earlier run is retired")
+        let path = "\(folder)/delivery-register-2026-11-22.csv.gpg"
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        XCTAssertEqual((attributes[.posixPermissions] as? Int).map { String($0, radix: 8) }, "640")
+        let packets = try runProcess(["gpg", "--homedir", night.keyring.home, "--batch", "--list-packets", path])
+        XCTAssertTrue(packets.stdout.contains(":pubkey enc packet:"), packets.stdout + packets.stderr)
+        let opened = "\(night.project.root)/opened.csv"
+        try night.keyring.decrypt(path, to: opened)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: opened)), plain)
+        let recorded = try night.db.execute("SELECT path, sha256 FROM nightshift.outputs WHERE path LIKE '%delivery-register%' ORDER BY id DESC LIMIT 1")
+        XCTAssertEqual(recorded.string(0, "path"), path)
+        XCTAssertEqual(recorded.string(0, "sha256"), try sha256sum(path), "the recorded digest is the file's, as delivered")
     }
 
     func testACharacterBig5CannotHoldAndAValueTooWideNameTheRowAndColumn() throws {
@@ -157,5 +196,39 @@ final class ReportExecutorTests: XCTestCase {
         // Nothing half-written is left, and the rest of the night ran.
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(reports)/delivery_register"), [])
         XCTAssertEqual(report.jobs.first { $0.job.name == "daily_delivery_export" }?.state.rawValue, "succeeded")
+    }
+}
+
+/// Polls a folder on a thread of its own and notes every file whose first byte is not the start of
+/// an OpenPGP packet (bit 7 set): a plaintext file, staged or final.
+final class FolderWatch: @unchecked Sendable {
+    struct Seen { var plaintext: Set<String> = []; var files: Set<String> = [] }
+    private let lock = NSLock()
+    private var seen = Seen()
+    private var running = true
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(folder: String, ignoring: Set<String> = []) {
+        Thread { [self] in
+            while lock.withLock({ running }) {
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where !ignoring.contains(name) {
+                    guard let handle = FileHandle(forReadingAtPath: "\(folder)/\(name)") else { continue }
+                    let first = (try? handle.read(upToCount: 1)) ?? nil
+                    try? handle.close()
+                    lock.withLock {
+                        seen.files.insert(name)
+                        if let byte = first?.first, byte & 0x80 == 0 { seen.plaintext.insert(name) }
+                    }
+                }
+                usleep(500)
+            }
+            finished.signal()
+        }.start()
+    }
+
+    func stop() -> Seen {
+        lock.withLock { running = false }
+        finished.wait()
+        return lock.withLock { seen }
     }
 }

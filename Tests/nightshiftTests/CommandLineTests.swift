@@ -45,6 +45,17 @@ final class CommandLineTests: CommandLineTestCase {
         XCTAssertTrue(output.stdout.contains("--import"), output.stdout)
     }
 
+    func testCheckReportsAMissingKeyOfACustomerDataReport() throws {
+        let keyring = try ThrowawayKeyring(email: "exports@luckygas.example")
+        defer { keyring.remove() }
+        try project.configure(keyring: keyring.home, recipient: keyring.email)
+        let job = try String(contentsOfFile: "\(repositoryRoot())/jobs/delivery_register.yaml", encoding: .utf8)
+        try project.write("jobs/delivery_register.yaml", job.replacingOccurrences(of: "  customer_data: true", with: "  customer_data: true\n  recipients: [statements@luckygas.test]"))
+        let output = try nightshift(["check"])
+        XCTAssertEqual(output.status, 1, output.stdout)
+        XCTAssertTrue(output.stdout.contains("jobs/delivery_register.yaml: report.recipients (statements@luckygas.test): ") && output.stdout.contains("no public key for recipient statements@luckygas.test"), output.stdout)
+    }
+
     func testRunRefusesInvalidConfigurationWithExitTwo() throws {
         try project.write("etc/nightshift.yaml", "timezone: Asia/Taipei\nbogus: 1\n")
         let output = try nightshift(["run", "--once", "--at", "2026-11-23T02:00:00+08:00"])

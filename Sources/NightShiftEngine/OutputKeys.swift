@@ -2,10 +2,11 @@ import NightShiftConfig
 import NightShiftCore
 import Packaging
 
-/// The OpenPGP keys of one export: its recipients and, when it signs, the signing key. Looked up
-/// once before any work (a missing key is a configuration error), then again on each packing
-/// thread in a gpgme context of its own (a context is not shared between threads).
-struct ExportKeys {
+/// The OpenPGP keys of one export or customer-data report: its recipients and, when it signs, the
+/// signing key. Looked up once before any work (a missing key is a configuration error), then
+/// again for each packing thread or encrypted file in a gpgme context of its own (a context is not
+/// shared between threads).
+struct OutputKeys {
     let keyring: String
     let recipients: [String]
     let signer: String?
@@ -19,9 +20,13 @@ struct ExportKeys {
     var signs: Bool { signer != nil }
 
     init(spec: ExportSpec, settings: RunnerSettings) throws {
+        try self.init(recipients: spec.recipients, sign: spec.sign, settings: settings)
+    }
+
+    init(recipients: [String], sign: Bool = false, settings: RunnerSettings) throws {
         keyring = settings.keyring
-        recipients = spec.recipients
-        signer = spec.sign ? settings.signingKey : nil
+        self.recipients = recipients
+        signer = sign ? settings.signingKey : nil
         guard !recipients.isEmpty || signer != nil else {
             context = nil
             signingKey = nil
@@ -39,7 +44,7 @@ struct ExportKeys {
         context = pgp
     }
 
-    /// A fresh context with the keys, for one packing thread (nil: the archives are not encrypted).
+    /// A fresh context with the keys, for one packing thread or file (nil: nothing is encrypted).
     func protection() throws -> ArchiveProtection? {
         guard encrypts else { return nil }
         let pgp = try OpenPGPContext(homedir: keyring)
