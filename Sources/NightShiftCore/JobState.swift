@@ -58,6 +58,21 @@ public enum JobState: String, Sendable, CaseIterable, Codable {
 
     /// States a dependent may not wait for any more: the dependent is skipped.
     public var blocksDependents: Bool { self == .failed || self == .timedOut || self == .skipped }
+
+    /// Ended badly: failed or timed out (a skip is counted apart).
+    public var isFailure: Bool { self == .failed || self == .timedOut }
+
+    // The sets SQL predicates use (`state = ANY(\(JobState.queued))`), so no query spells them out.
+    /// Waiting for the dispatcher: pending, retrying, paused.
+    public static let queued = allCases.filter(\.isQueued)
+    /// Not ended yet: the queued ones and running.
+    public static let open = allCases.filter { !$0.isFinal }
+    /// Ended: the dependents may go on (successes) or are skipped (the rest).
+    public static let final = allCases.filter(\.isFinal)
+    public static let successes = allCases.filter(\.isSuccess)
+    public static let failures = allCases.filter(\.isFailure)
+    /// The states a job may move to `next` from (its legal predecessors).
+    public static func movable(to next: JobState) -> [JobState] { allCases.filter { $0.canMove(to: next) } }
 }
 
 /// The life of one batch run (one occurrence of a batch, or an operator's rerun of it).

@@ -27,21 +27,27 @@ struct CalculationExecutor: JobExecutor {
         // After the stage and apply scripts, in the chunk's transaction, one statement: what was
         // staged, the checkpoint moved past it, the lease fence, and the next chunk's start (a
         // session setting, transactional: a rollback restores it).
-        let advanceSQL = """
-            WITH staged AS (SELECT count(*) AS n, max(\(spec.keyColumn)) AS last_key FROM \(staging)),
+        guard let stagingTable = SQLIdentifier(staging), let key = SQLIdentifier(spec.keyColumn) else {
+            throw JobFailure(failureClass: .permanent, sqlState: nil,
+                             message: "\(staging) or \(spec.keyColumn) is not an SQL identifier. Fix: use lower-case letters, digits and underscores")
+        }
+        func advance(after lastKey: Int, rowsSoFar: Int) -> SQL {
+            """
+            WITH staged AS (SELECT count(*) AS n, max(\(key)) AS last_key FROM \(stagingTable)),
             moved AS (
                 UPDATE nightshift.checkpoints c SET last_key = staged.last_key, rows_done = rows_done + staged.n,
-                    chunks_done = chunks_done + 1, job_run_id = $4, updated_at = clock_timestamp()
+                    chunks_done = chunks_done + 1, job_run_id = \(context.jobRunID), updated_at = clock_timestamp()
                 FROM staged
-                WHERE c.job = $1 AND c.business_date = $2 AND staged.n > 0 AND staged.last_key > $3::bigint
+                WHERE c.job = \(job) AND c.business_date = \(context.businessDate) AND staged.n > 0 AND staged.last_key > \(lastKey)::bigint
                 RETURNING 1),
             lease AS (
-                \(context.fenceStatement(first: 5, rows: "$9::bigint + staged.n", from: "staged")))
+                \(context.renewal(rows: "\(rowsSoFar)::bigint + staged.n", from: "staged")))
             SELECT staged.n, staged.last_key, (SELECT count(*) FROM moved) AS moved,
                    (SELECT count(*) FROM lease) AS leased, (SELECT pause_requested FROM lease) AS pause_requested,
-                   set_config('nightshift.after_key', greatest(staged.last_key, $3::bigint)::text, false) AS after_key
+                   set_config('nightshift.after_key', greatest(staged.last_key, \(lastKey)::bigint)::text, false) AS after_key
             FROM staged
             """
+        }
 
         // Where to start: after the last committed key of this job run (a resumed attempt) or of
         // an unfinished earlier run of the same date. A checkpoint this job run completed means
@@ -111,8 +117,7 @@ struct CalculationExecutor: JobExecutor {
             let chunkRows: Int
             do {
                 chunkRows = try db.transaction(begin: chunkScript, script: true) {
-                    let staged = try db.execute(advanceSQL, [job, context.businessDate.description, String(lastKey), me]
-                                                + context.fenceParameters + [String(rowsDone - baseRows)])
+                    let staged = try db.query(advance(after: lastKey, rowsSoFar: rowsDone - baseRows))
                     let count = staged.int(0, "n") ?? 0
                     guard count > 0 else { throw NothingStaged() }
                     guard let newKey = staged.int(0, "last_key"), newKey > lastKey, staged.int(0, "moved") == 1 else {

@@ -35,25 +35,16 @@ public struct JobContext {
     /// renews it and records the progress, in the same transaction as the work it commits. When
     /// the lease is gone it throws `LeaseLost`, and the transaction's work is rolled back.
     public func fence(rows: Int? = nil) throws {
-        let result = try db.execute(fenceStatement(first: 1, rows: "$5::bigint"), fenceParameters + [rows.map(String.init)])
+        let result = try db.query(renewal(rows: "\(rows)::bigint"))
         try fenced(leased: result.affectedRows == 1, pauseRequested: result.rowCount == 1 ? result.string(0, "pause_requested") : nil)
     }
 
-    /// The fence as one UPDATE, for a statement that does more in the same round trip: its
-    /// parameters are `fenceParameters` from `$first` on; `rows` is a SQL expression (NULL keeps
-    /// the recorded progress); `from` may name a FROM item `rows` uses. Hand what it returned to
-    /// `fenced`.
-    func fenceStatement(first p: Int, rows: String, from: String? = nil) -> String {
-        """
-        UPDATE nightshift.job_runs SET lease_expires_at = clock_timestamp() + make_interval(secs => $\(p + 2)::int),
-            progress_rows = coalesce(\(rows), progress_rows), progress_at = clock_timestamp()
-        \(from.map { "FROM \($0)" } ?? "")
-        WHERE id = $\(p) AND lease_owner = $\(p + 1) AND state = 'running' AND attempts = $\(p + 3)
-        RETURNING pause_requested
-        """
+    /// The fence as one UPDATE (`Lease.renewal`), for a statement that does more in the same round
+    /// trip: `rows` is an SQL expression (NULL keeps the recorded progress); `from` may name a FROM
+    /// item `rows` uses. Hand what it returned to `fenced`.
+    func renewal(rows: SQL, from: SQL? = nil) -> SQL {
+        lease.renewal(seconds: leaseSeconds, rows: rows, from: from)
     }
-
-    var fenceParameters: [String?] { [String(jobRunID), lease.owner, String(leaseSeconds), String(lease.attempt)] }
 
     /// What the fence found: throws `LeaseLost` when the lease is gone (the transaction's work is
     /// then rolled back); a pause asked for by a dispatcher lets this chunk commit and stops at the

@@ -2,7 +2,7 @@ import Foundation
 import NightShiftCore
 import PostgresClient
 
-/// The dispatcher's SQL: the decision model's view of every runner's work, read under the
+/// The dispatcher's SQL (its statements bind their values; states come from Core's sets): the decision model's view of every runner's work, read under the
 /// dispatch lock, and the decision written back — claims, pause requests, wait reasons, late
 /// starts and window violations. The decision itself is Core's `DispatchModel`.
 extension RunnerStore {
@@ -27,22 +27,23 @@ extension RunnerStore {
         var snapshot = DispatchSnapshot()
         // Ready = waiting, batch not held, back-off over, batch window open, every dependency done. Dependencies
         // are looked up once for the jobs that have any (a hashed anti-join), not per row.
-        let ready = try db.execute("""
+        let ready = try db.query("""
             WITH waiting AS (
                 SELECT j.*, b.batch, b.business_date FROM nightshift.batch_runs b JOIN nightshift.job_runs j ON j.batch_run_id = b.id
-                WHERE b.state = 'running' AND j.state IN ('pending', 'retrying', 'paused') AND b.waiting_for IS NULL
-                  AND (b.deadline IS NULL OR b.deadline > $1::timestamptz)
-                  AND (j.not_before IS NULL OR j.not_before <= $1::timestamptz)
-                  AND ($2::bigint IS NULL OR b.id = $2::bigint)
+                WHERE b.state = \(BatchState.running) AND j.state = ANY(\(JobState.queued)) AND b.waiting_for IS NULL
+                  AND (b.deadline IS NULL OR b.deadline > \(now)::timestamptz)
+                  AND (j.not_before IS NULL OR j.not_before <= \(now)::timestamptz)
+                  AND (\(onlyBatchRun)::bigint IS NULL OR b.id = \(onlyBatchRun)::bigint)
             ), unmet AS (
                 SELECT w.id FROM waiting w JOIN nightshift.job_runs d ON d.batch_run_id = w.batch_run_id AND d.job = ANY (w.depends_on)
-                WHERE cardinality(w.depends_on) > 0 AND NOT (d.state IN ('succeeded', 'succeeded_with_rejects') OR (d.state = 'skipped' AND d.skipped_by_override))
+                WHERE cardinality(w.depends_on) > 0
+                  AND NOT (d.state = ANY(\(JobState.successes)) OR (d.state = \(JobState.skipped) AND d.skipped_by_override))
             )
             SELECT w.id, w.job, w.batch_run_id, w.priority, w.state, extract(epoch FROM w.due_at)::float8 AS due,
                    greatest(1, w.expected_seconds - w.run_seconds)::int AS seconds, w.checkpointed, w.locks, w.writes_exports,
                    w.batch, w.business_date::text AS business_date
             FROM waiting w WHERE w.id NOT IN (SELECT id FROM unmet)
-            """, [iso8601(now), onlyBatchRun.map(String.init)])
+            """)
         var unreadableRows: [RowDecodingError] = []
         let unreadable = { (error: RowDecodingError) in unreadableRows.append(error) }
         // What a claim will need is decoded here, so that a row that cannot be read is never claimed.
@@ -54,21 +55,21 @@ extension RunnerStore {
             snapshot.queued.append(job)
             snapshot.states[job.id] = state
         }
-        let running = try db.execute("""
+        let running = try db.query("""
             SELECT j.id, j.job, j.batch_run_id, j.priority, extract(epoch FROM j.due_at)::float8 AS due,
-                   greatest(1, j.expected_seconds - j.run_seconds - greatest(0, extract(epoch FROM $1::timestamptz - j.attempt_started_at)))::int AS seconds,
+                   greatest(1, j.expected_seconds - j.run_seconds - greatest(0, extract(epoch FROM \(now)::timestamptz - j.attempt_started_at)))::int AS seconds,
                    j.checkpointed, j.locks, j.writes_exports, extract(epoch FROM j.attempt_started_at)::float8 AS started,
                    j.pause_requested IS NOT NULL AS pausing
-            FROM nightshift.job_runs j WHERE j.state = 'running'
-            """, [iso8601(now)])
+            FROM nightshift.job_runs j WHERE j.state = \(JobState.running)
+            """)
         snapshot.running = try running.decode(of: "nightshift.job_runs", unreadable: unreadable) { row in
             ActiveJob(job: try queuedJob(row), started: try row.optionalDate("started") ?? Date(timeIntervalSince1970: 0),
                       pausing: try row.optionalBool("pausing") ?? false)
         }
         // Batch runs under way: those with work running or paused (a batch whose jobs all wait takes no place).
-        let active = try db.execute("""
+        let active = try db.query("""
             SELECT j.batch_run_id, min(j.priority) AS priority FROM nightshift.batch_runs b JOIN nightshift.job_runs j ON j.batch_run_id = b.id
-            WHERE b.state = 'running' AND j.state IN ('running', 'paused') GROUP BY j.batch_run_id
+            WHERE b.state = \(BatchState.running) AND j.state = ANY(\([JobState.running, .paused])) GROUP BY j.batch_run_id
             """)
         for (batchRun, priority) in try active.decode(of: "nightshift.job_runs", id: "batch_run_id", unreadable: unreadable, { row in
             (try row.int("batch_run_id"), try row.value("priority", as: Priority.self))
@@ -76,10 +77,10 @@ extension RunnerStore {
             snapshot.activeBatches[batchRun] = priority
         }
         snapshot.unreadable = unreadableRows
-        snapshot.capacity = try db.execute("""
+        snapshot.capacity = try db.query("""
             SELECT coalesce(sum(workers), 0)::int FROM nightshift.runners
-            WHERE state = 'running' AND heartbeat_at > clock_timestamp() - make_interval(secs => $1::int)
-            """, [String(leaseSeconds)]).int(0, 0) ?? 0
+            WHERE state = \(RunnerState.running) AND heartbeat_at > clock_timestamp() - make_interval(secs => \(leaseSeconds))
+            """).int(0, 0) ?? 0
         return snapshot
     }
 
@@ -95,34 +96,47 @@ extension RunnerStore {
     /// its next checkpoint), why ready jobs wait, window violations (on the batch run, once).
     public func record(_ decision: DispatchDecision) throws {
         for pause in decision.pauses {
-            try db.execute("""
-                UPDATE nightshift.job_runs SET pause_requested = $2, pause_cause = $3
-                WHERE id = $1 AND state = 'running' AND pause_requested IS NULL
-                """, [String(pause.job.job.id), pause.reason, pause.cause.rawValue])
+            try db.query("""
+                UPDATE nightshift.job_runs SET pause_requested = \(pause.reason), pause_cause = \(pause.cause.rawValue)
+                WHERE id = \(pause.job.job.id) AND state = \(JobState.running) AND pause_requested IS NULL
+                """)
         }
         for violation in decision.violations {
             try addWarning(batchRunID: violation.job.job.batchRun, "\(violation.job.job.name) \(violation.reason)")
         }
         if !decision.waits.isEmpty {
-            try db.execute("""
-                UPDATE nightshift.job_runs j SET wait_reason = w.reason, wait_until = nullif(w.until, '')::timestamptz
-                FROM unnest($1::bigint[], $2::text[], $3::text[]) AS w(id, reason, until)
-                WHERE j.id = w.id AND (j.wait_reason IS DISTINCT FROM w.reason OR j.wait_until IS DISTINCT FROM nullif(w.until, '')::timestamptz)
-                """, [pgArray(decision.waits.map { String($0.job.id) }), pgArray(decision.waits.map(\.reason)),
-                      pgArray(decision.waits.map { wait in
-                          switch wait.obstacle {
-                          case let .window(until?), let .neverWindowAhead(until): iso8601(until)
-                          default: ""
-                          }
-                      })])
+            let until: [Date?] = decision.waits.map { wait in
+                switch wait.obstacle {
+                case let .window(until?), let .neverWindowAhead(until): until
+                default: nil
+                }
+            }
+            try db.query("""
+                UPDATE nightshift.job_runs j SET wait_reason = w.reason, wait_until = w.until
+                FROM unnest(\(decision.waits.map(\.job.id))::bigint[], \(decision.waits.map(\.reason))::text[], \(until)::timestamptz[])
+                    AS w(id, reason, until)
+                WHERE j.id = w.id AND (j.wait_reason IS DISTINCT FROM w.reason OR j.wait_until IS DISTINCT FROM w.until)
+                """)
         }
     }
 
-    /// Appends a warning to a batch run once (the summary and `status` show them).
-    public func addWarning(batchRunID: Int, _ warning: String) throws {
-        try db.execute("""
-            UPDATE nightshift.batch_runs SET warnings = array_append(warnings, $2) WHERE id = $1 AND NOT ($2 = ANY (warnings))
-            """, [String(batchRunID), warning])
+    /// A job run this runner claimed: everything a worker needs to run it.
+    public struct ClaimedJob: Sendable {
+        public let jobRunID: Int
+        public let batchRunID: Int
+        public let batch: BatchKind
+        public let job: String
+        public let businessDate: LocalDate
+        public let attempt: Int
+        public let failures: Int
+        public let retries: Int
+        /// When this attempt must stop: the job's timeout or the batch window, whichever is first.
+        public let deadline: Date?
+        public let deadlineReason: String?
+        /// The runner that claimed it.
+        public let owner: String
+
+        public var lease: Lease { Lease(jobRunID: jobRunID, owner: owner, attempt: attempt) }
     }
 
     /// Claims the job runs the decision model chose to start, for `owner`, under a lease. A job
@@ -131,26 +145,26 @@ extension RunnerStore {
                       leaseSeconds: Int) throws -> [ClaimedJob] {
         var claimed: [ClaimedJob] = []
         for job in starts {
-            let row = try db.execute("""
-                UPDATE nightshift.job_runs j SET state = 'running', lease_owner = $2,
-                    lease_expires_at = clock_timestamp() + make_interval(secs => $3::int),
-                    attempts = j.attempts + 1, started_at = coalesce(j.started_at, $4::timestamptz), attempt_started_at = $4::timestamptz,
+            let row = try db.query("""
+                UPDATE nightshift.job_runs j SET state = \(JobState.running), lease_owner = \(owner),
+                    lease_expires_at = clock_timestamp() + make_interval(secs => \(leaseSeconds)),
+                    attempts = j.attempts + 1, started_at = coalesce(j.started_at, \(now)::timestamptz), attempt_started_at = \(now)::timestamptz,
                     not_before = NULL, progress_rows = NULL, progress_at = NULL, attempt_started_real = clock_timestamp(),
                     wait_reason = NULL, wait_until = NULL, pause_requested = NULL, pause_cause = NULL,
-                    late_start_seconds = coalesce(j.late_start_seconds, $5::int)
+                    late_start_seconds = coalesce(j.late_start_seconds, \(lateBy[job.id])::int)
                 FROM nightshift.batch_runs b
-                WHERE j.id = $1 AND b.id = j.batch_run_id AND j.state IN ('pending', 'retrying', 'paused') AND b.state = 'running'
+                WHERE j.id = \(job.id) AND b.id = j.batch_run_id AND j.state = ANY(\(JobState.movable(to: .running)))
+                  AND b.state = \(BatchState.running)
                 RETURNING j.id, j.job, j.attempts, j.failures, j.retries, j.timeout_seconds, j.pauses, b.batch,
                           b.business_date::text AS business_date, extract(epoch FROM b.deadline)::float8 AS deadline
-                """, [String(job.id), owner, String(leaseSeconds), iso8601(now), lateBy[job.id].map(String.init)])
+                """)
             guard row.rowCount == 1 else { continue }
             let claim = row.row(0, of: "nightshift.job_runs", id: "id")
             let attempt = try claim.int("attempts")
             let from = states[job.id] ?? .pending
             let reason = from == .paused ? "resumed from its checkpoint by \(owner)"
                 : attempt == 1 ? "claimed by \(owner)" : "attempt \(attempt), claimed by \(owner)"
-            try transition(batchRunID: job.batchRun, jobRunID: job.id, from: from.rawValue, to: JobState.running.rawValue,
-                           reason: reason, at: now, runner: owner)
+            try Transitions(db: db).job(job.id, batchRunID: job.batchRun, from: from, to: .running, reason: reason, at: now, runner: owner)
             if let late = lateBy[job.id] {
                 try addWarning(batchRunID: job.batchRun,
                                "\(job.name) (\(job.priority)) started \(late / 60) min after its start deadline")
