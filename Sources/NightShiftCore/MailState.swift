@@ -23,4 +23,9 @@ public enum MailState: String, Sendable, CaseIterable, Codable {
         case .dead: [.queued]
         }
     }
+
+    /// Not delivered and not given up: queued or sending.
+    public static let waiting: [MailState] = [.queued, .sending]
+    /// Ended: sent or dead (a dead letter may be queued again by a person).
+    public static let ended: [MailState] = [.sent, .dead]
 }

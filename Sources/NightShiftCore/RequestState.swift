@@ -22,6 +22,9 @@ public enum RequestState: String, Sendable, CaseIterable, Codable {
     /// Still to be acted on: not finished, rejected, cancelled, expired or refused.
     public var isOpen: Bool { self == .awaitingApproval || self == .accepted || self == .queued }
 
+    /// The open states, for SQL predicates (`state = ANY(\(RequestState.open))`).
+    public static let open = allCases.filter(\.isOpen)
+
     public func canMove(to next: RequestState) -> Bool {
         switch (self, next) {
         case (.awaitingApproval, .accepted), (.awaitingApproval, .rejected), (.awaitingApproval, .expired),

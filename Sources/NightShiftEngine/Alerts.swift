@@ -56,12 +56,12 @@ struct Alerts {
     private static let unseen = "NOT EXISTS (SELECT 1 FROM nightshift.alerts a WHERE a.incident = "
 
     private func failedP1(_ db: PostgresConnection, _ now: Date) throws -> [Incident] {
-        let rows = try db.execute("""
+        let rows = try db.query("""
             SELECT j.id, j.job, j.state, j.attempts, j.error_message, j.batch_run_id, b.batch, b.business_date::text AS d
             FROM nightshift.job_runs j JOIN nightshift.batch_runs b ON b.id = j.batch_run_id
-            WHERE j.priority = 1 AND j.state IN ('failed', 'timed_out') AND j.finished_at >= $1::timestamptz - interval '1 day'
-              AND \(Alerts.unseen)'p1_failed:job_run:' || j.id)
-            """, [iso8601(now)])
+            WHERE j.priority = 1 AND j.state = ANY(\(JobState.failures)) AND j.finished_at >= \(now)::timestamptz - interval '1 day'
+              AND \(unsafeSQL: Alerts.unseen)'p1_failed:job_run:' || j.id)
+            """)
         return try rows.decode(of: "nightshift.job_runs", unreadable: unreadable) { row in
             let job = try row.text("job"), batch = try row.text("batch"), date = try row.text("d")
             let state = try row.value("state", as: JobState.self)
@@ -76,22 +76,22 @@ struct Alerts {
     }
 
     private func windowMisses(_ db: PostgresConnection, _ now: Date) throws -> [Incident] {
-        let jobs = try db.execute("""
+        let jobs = try db.query("""
             SELECT b.id AS batch_run_id, b.batch, b.business_date::text AS d, extract(epoch FROM b.deadline)::float8 AS deadline,
                    j.job, j.depends_on::text AS depends_on, j.state, j.priority,
                    greatest(1, j.expected_seconds - j.run_seconds
-                               - CASE WHEN j.state = 'running' THEN greatest(0, extract(epoch FROM $1::timestamptz - j.attempt_started_at)) ELSE 0 END)::float8 AS seconds
+                               - CASE WHEN j.state = 'running' THEN greatest(0, extract(epoch FROM \(now)::timestamptz - j.attempt_started_at)) ELSE 0 END)::float8 AS seconds
             FROM nightshift.batch_runs b JOIN nightshift.job_runs j ON j.batch_run_id = b.id
             WHERE b.state = 'running' AND b.waiting_for IS NULL AND b.deadline IS NOT NULL
-              AND j.state IN ('pending', 'running', 'retrying', 'paused')
-              AND \(Alerts.unseen)'window_miss:batch_run:' || b.id)
+              AND j.state = ANY(\(JobState.open))
+              AND \(unsafeSQL: Alerts.unseen)'window_miss:batch_run:' || b.id)
             ORDER BY b.id, j.priority, j.job
-            """, [iso8601(now)])
+            """)
         guard jobs.rowCount > 0 else { return [] }
-        let slots = try db.execute("""
+        let slots = try db.query("""
             SELECT coalesce(sum(workers), 0)::int FROM nightshift.runners
-            WHERE state = 'running' AND heartbeat_at > clock_timestamp() - make_interval(secs => $1::int)
-            """, [String(configuration.settings.service.leaseSeconds)]).int(0, 0) ?? 0
+            WHERE state = 'running' AND heartbeat_at > clock_timestamp() - make_interval(secs => \(configuration.settings.service.leaseSeconds)::int)
+            """).int(0, 0) ?? 0
         struct Remaining { let batchRun: Int; let batch: String; let date: String; let deadline: Date; let work: FinishForecast.Work }
         let remaining = try jobs.decode(of: "nightshift.batch_runs", id: "batch_run_id", unreadable: unreadable) { row in
             Remaining(batchRun: try row.int("batch_run_id"), batch: try row.text("batch"), date: try row.text("d"), deadline: try row.date("deadline"),
@@ -122,15 +122,15 @@ struct Alerts {
     }
 
     private func lateStarts(_ db: PostgresConnection, _ now: Date) throws -> [Incident] {
-        let rows = try db.execute("""
+        let rows = try db.query("""
             SELECT j.id, j.job, j.batch_run_id, b.batch, b.business_date::text AS d, j.attempts, j.late_start_seconds, j.wait_reason,
                    extract(epoch FROM j.due_at)::float8 AS due
             FROM nightshift.job_runs j JOIN nightshift.batch_runs b ON b.id = j.batch_run_id
             WHERE j.priority = 2 AND j.due_at IS NOT NULL
               AND ((j.attempts = 0 AND j.state = 'pending' AND b.state = 'running' AND b.waiting_for IS NULL)
-                   OR (j.late_start_seconds > 0 AND j.attempt_started_at >= $1::timestamptz - interval '1 day'))
-              AND \(Alerts.unseen)'late_start:job_run:' || j.id)
-            """, [iso8601(now)])
+                   OR (j.late_start_seconds > 0 AND j.attempt_started_at >= \(now)::timestamptz - interval '1 day'))
+              AND \(unsafeSQL: Alerts.unseen)'late_start:job_run:' || j.id)
+            """)
         return try rows.decode(of: "nightshift.job_runs", unreadable: unreadable) { row -> Incident? in
             let due = try row.date("due")
             guard let latest = configuration.priorityPolicy.latestStart(.p2, due: due), now > latest else { return nil }
@@ -149,13 +149,13 @@ struct Alerts {
     }
 
     private func lostLeases(_ db: PostgresConnection, _ now: Date) throws -> [Incident] {
-        let rows = try db.execute("""
+        let rows = try db.query("""
             SELECT t.id, t.reason, t.to_state, t.batch_run_id, t.job_run_id, j.job, b.batch, b.business_date::text AS d
             FROM nightshift.state_transitions t JOIN nightshift.job_runs j ON j.id = t.job_run_id JOIN nightshift.batch_runs b ON b.id = t.batch_run_id
-            WHERE t.from_state = 'running' AND t.reason LIKE 'lease of % expired:%' AND t.at >= $1::timestamptz - interval '1 day'
-              AND \(Alerts.unseen)'lease_lost:transition:' || t.id)
+            WHERE t.from_state = 'running' AND t.reason LIKE 'lease of % expired:%' AND t.at >= \(now)::timestamptz - interval '1 day'
+              AND \(unsafeSQL: Alerts.unseen)'lease_lost:transition:' || t.id)
             ORDER BY t.id
-            """, [iso8601(now)])
+            """)
         return try rows.decode(of: "nightshift.state_transitions", unreadable: unreadable) { row in
             let job = try row.text("job"), reason = try row.text("reason")
             let owner = reason.dropFirst("lease of ".count).prefix { $0 != " " }
@@ -173,10 +173,10 @@ struct Alerts {
     /// A live runner that says something keeps one of its services from working (its inbox), once
     /// per runner and problem.
     private func runnerProblems(_ db: PostgresConnection) throws -> [Incident] {
-        let rows = try db.execute("""
+        let rows = try db.query("""
             SELECT id, problem, md5(problem) AS digest FROM nightshift.runners r
             WHERE problem IS NOT NULL AND state <> 'stopped'
-              AND \(Alerts.unseen)'runner_problem:' || r.id || ':' || md5(r.problem))
+              AND \(unsafeSQL: Alerts.unseen)'runner_problem:' || r.id || ':' || md5(r.problem))
             """)
         return try rows.decode(of: "nightshift.runners", unreadable: unreadable) { row in
             let runner = try row.text("id"), problem = try row.text("problem")
@@ -189,16 +189,16 @@ struct Alerts {
 
     private func outbox(_ db: PostgresConnection, _ now: Date) throws -> [Incident] {
         let minutes = configuration.settings.mail.outboxAlertMinutes
-        let rows = try db.execute("""
+        let rows = try db.query("""
             SELECT m.id, m.subject, m.state, m.attempts, m.last_error, extract(epoch FROM m.created_at)::float8 AS created,
-                   (SELECT count(*) FROM nightshift.mail_outbox w WHERE w.state IN ('queued', 'sending')) AS waiting
+                   (SELECT count(*) FROM nightshift.mail_outbox w WHERE w.state = ANY(\(MailState.waiting))) AS waiting
             FROM nightshift.mail_outbox m
-            WHERE m.kind <> 'alert' AND m.created_at >= $1::timestamptz - interval '1 day'
-              AND ((m.state IN ('queued', 'sending') AND m.created_at < $1::timestamptz - make_interval(mins => $2::int)
-                    AND \(Alerts.unseen)'outbox_backlog:mail:' || m.id))
-                   OR (m.state = 'dead' AND \(Alerts.unseen)'mail_dead:mail:' || m.id)))
+            WHERE m.kind <> 'alert' AND m.created_at >= \(now)::timestamptz - interval '1 day'
+              AND ((m.state = ANY(\(MailState.waiting)) AND m.created_at < \(now)::timestamptz - make_interval(mins => \(minutes)::int)
+                    AND \(unsafeSQL: Alerts.unseen)'outbox_backlog:mail:' || m.id))
+                   OR (m.state = 'dead' AND \(unsafeSQL: Alerts.unseen)'mail_dead:mail:' || m.id)))
             ORDER BY m.id
-            """, [iso8601(now), String(minutes)])
+            """)
         var incidents: [Incident] = []
         var backlogRaised = false
         struct Waiting { let id: Int; let subject: String; let error: String; let state: MailState; let attempts: Int; let created: Date; let waiting: Int }
@@ -231,12 +231,11 @@ struct Alerts {
     /// Records `incident` once; queues its mail when someone is on call. False when it was raised before.
     private func raise(_ incident: Incident, db: PostgresConnection, now: Date, runner: String) throws -> Bool {
         try db.transaction {
-            let inserted = try db.execute("""
+            let inserted = try db.query("""
                 INSERT INTO nightshift.alerts (incident, kind, batch_run_id, job_run_id, subject, detail, raised_at, raised_by)
-                VALUES ($1, $2, $3::bigint, $4::bigint, $5, $6, $7::timestamptz, $8)
+                VALUES (\(incident.key), \(incident.kind.rawValue), \(incident.batchRunID)::bigint, \(incident.jobRunID)::bigint, \(incident.subject), \(incident.detail.joined(separator: "\n")), \(now)::timestamptz, \(runner))
                 ON CONFLICT (incident) DO NOTHING RETURNING id
-                """, [incident.key, incident.kind.rawValue, incident.batchRunID.map(String.init), incident.jobRunID.map(String.init), incident.subject,
-                      incident.detail.joined(separator: "\n"), iso8601(now), runner])
+                """)
             guard inserted.rowCount == 1, let id = inserted.int(0, "id") else { return false }
             let mail = configuration.settings.mail
             guard !mail.onCall.isEmpty else { return true }
@@ -248,7 +247,7 @@ struct Alerts {
             let message = MailMessage(from: mail.from, to: mail.onCall, subject: rendered.subject, date: now, text: rendered.text, html: rendered.html)
             if let mailID = try OutboxStore(db: db).enqueue(kind: "alert", dedupeKey: "alert:\(incident.key)", batchRunID: incident.batchRunID,
                                                            message: message, now: now, by: runner) {
-                try db.execute("UPDATE nightshift.alerts SET mail_id = $2 WHERE id = $1", [String(id), String(mailID)])
+                try db.query("UPDATE nightshift.alerts SET mail_id = \(mailID) WHERE id = \(id)")
             }
             return true
         }

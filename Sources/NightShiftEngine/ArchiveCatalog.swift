@@ -44,13 +44,11 @@ public struct ArchiveCatalog {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let json = String(decoding: try encoder.encode(tables), as: UTF8.self)
-        try db.execute("""
+        try db.query("""
             INSERT INTO nightshift.archive_catalog (id, job, job_run_id, business_date, source_table, key_column, first_key, last_key,
                                                     cutoff, rows, tables, path, bytes, sha256, data_bytes, encrypted_to)
-            VALUES ($1, $2, $3, $4::date, $5, $6, $7, $8, $9::date, $10, $11::jsonb, $12, $13, $14, $15, string_to_array($16, ','))
-            """, [String(id), job, String(jobRunID), businessDate.description, spec.table, spec.keyColumn, firstKey, lastKey,
-                  cutoff.description, String(tables[0].rows), json, path, String(bytes), sha256, String(dataBytes),
-                  encryptedTo.joined(separator: ",")])
+            VALUES (\(id), \(job), \(jobRunID), \(businessDate.description)::date, \(spec.table), \(spec.keyColumn), \(firstKey), \(lastKey), \(cutoff.description)::date, \(tables[0].rows), \(json)::jsonb, \(path), \(bytes), \(sha256), \(dataBytes), string_to_array(\(encryptedTo.joined(separator: ",")), ','))
+            """)
     }
 
     /// Removes archive files of `job` that have no catalog row (and unfinished `.partial` files):
@@ -60,8 +58,7 @@ public struct ArchiveCatalog {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return 0 }
         let candidates = names.filter { $0.hasSuffix(".tar.zst.gpg") || $0.hasSuffix(".tar.zst.gpg.partial") }.map { "\(directory)/\($0)" }
         guard !candidates.isEmpty else { return 0 }
-        let known = try db.execute("SELECT path FROM nightshift.archive_catalog WHERE path = ANY(string_to_array($1, E'\\n'))",
-                                   [candidates.joined(separator: "\n")])
+        let known = try db.query("SELECT path FROM nightshift.archive_catalog WHERE path = ANY(string_to_array(\(candidates.joined(separator: "\n")), E'\\n'))")
         let catalogued = Set(try known.decode(of: "nightshift.archive_catalog", id: "path") { try $0.text("path") })
         var removed = 0
         for path in candidates where !catalogued.contains(path) {
@@ -111,15 +108,15 @@ public struct ArchiveCatalog {
     // MARK: what people do with it
 
     public func list(job: String? = nil, table: String? = nil, id: Int? = nil, limit: Int = 1000) throws -> [Entry] {
-        let rows = try db.execute("""
+        let rows = try db.query("""
             SELECT id, job, business_date::text AS business_date, source_table, key_column, first_key, last_key, cutoff::text AS cutoff,
                    rows, tables::text AS tables, path, bytes, sha256, data_bytes,
                    extract(epoch FROM archived_at)::float8 AS archived_at, extract(epoch FROM restored_at)::float8 AS restored_at,
                    restored_by, restored_into
             FROM nightshift.archive_catalog
-            WHERE ($1::text IS NULL OR job = $1) AND ($2::text IS NULL OR source_table = $2) AND ($3::bigint IS NULL OR id = $3)
-            ORDER BY id LIMIT $4
-            """, [job, table, id.map(String.init), String(limit)])
+            WHERE (\(job)::text IS NULL OR job = \(job)) AND (\(table)::text IS NULL OR source_table = \(table)) AND (\(id)::bigint IS NULL OR id = \(id))
+            ORDER BY id LIMIT \(limit)
+            """)
         return try rows.decode(of: "nightshift.archive_catalog") { row in
             let json = try row.text("tables")
             let tables: [ArchiveTableData]
@@ -172,8 +169,8 @@ public struct ArchiveCatalog {
                     continue
                 }
                 let name = ArchiveLayout.quote(schema) + "." + ArchiveLayout.quote(String(table.table.split(separator: ".").last!))
-                try db.execute("CREATE SCHEMA IF NOT EXISTS \(ArchiveLayout.quote(schema))")
-                try db.execute("CREATE TABLE IF NOT EXISTS \(name) (LIKE \(source) INCLUDING ALL)")
+                try db.query("CREATE SCHEMA IF NOT EXISTS \(unsafeSQL: ArchiveLayout.quote(schema))")
+                try db.query("CREATE TABLE IF NOT EXISTS \(unsafeSQL: name) (LIKE \(unsafeSQL: source) INCLUDING ALL)")
                 targets[table.entry] = name
             }
             var restored: Set<String> = []
@@ -185,7 +182,7 @@ public struct ArchiveCatalog {
                 let columns = table.columns.map { ArchiveLayout.quote($0.name) }.joined(separator: ", ")
                 let isSource = table.table == entry.table
                 if isSource {
-                    try db.execute("CREATE TEMP TABLE archive_rows ON COMMIT DROP AS SELECT \(columns) FROM \(target) LIMIT 0")
+                    try db.query("CREATE TEMP TABLE archive_rows ON COMMIT DROP AS SELECT \(unsafeSQL: columns) FROM \(unsafeSQL: target) LIMIT 0")
                 }
                 let copy = try db.copyInStream("COPY \(isSource ? "archive_rows" : target) (\(columns)) FROM STDIN")
                 let tally = try EntryTally.drain(reader) { try copy.write($0) }
@@ -200,17 +197,17 @@ public struct ArchiveCatalog {
                     throw ArchiveDamaged(path: entry.path, problem: "\(table.table): \(stored) rows stored, \(table.rows) archived")
                 }
                 if isSource {
-                    try db.execute("INSERT INTO \(target) (\(columns)) SELECT \(columns) FROM archive_rows")
-                    try db.execute("CREATE TEMP TABLE archive_keys ON COMMIT DROP AS SELECT \(ArchiveLayout.quote(entry.keyColumn)) AS key FROM archive_rows")
+                    try db.query("INSERT INTO \(unsafeSQL: target) (\(unsafeSQL: columns)) SELECT \(unsafeSQL: columns) FROM archive_rows")
+                    try db.query("CREATE TEMP TABLE archive_keys ON COMMIT DROP AS SELECT \(unsafeSQL: ArchiveLayout.quote(entry.keyColumn)) AS key FROM archive_rows")
                 }
             }
             if schema == nil, let afterRestore { try db.executeScript(afterRestore) }
             guard digest.sha256 == entry.sha256, restored.count == entry.tables.count else {
                 throw ArchiveDamaged(path: entry.path, problem: "it changed while it was read, or an entry is missing")
             }
-            try db.execute("""
-                UPDATE nightshift.archive_catalog SET restored_at = clock_timestamp(), restored_by = $2, restored_into = $3 WHERE id = $1
-                """, [String(id), identity.account, schema ?? "original tables"])
+            try db.query("""
+                UPDATE nightshift.archive_catalog SET restored_at = clock_timestamp(), restored_by = \(identity.account), restored_into = \(schema ?? "original tables") WHERE id = \(id)
+                """)
             return entry
         }
     }

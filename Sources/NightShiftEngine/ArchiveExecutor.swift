@@ -106,41 +106,41 @@ struct ArchiveExecutor: JobExecutor {
             let db = context.db
             var written: String?
             var committing = false
-            try db.execute("BEGIN")
+            try db.query("BEGIN")
             do {
                 try db.setParameters(context.parameters)
                 let source = layout.source
                 let key = ArchiveLayout.quote(spec.keyColumn)
-                try db.execute("CREATE TEMP TABLE archive_keys (key \(layout.keyType) PRIMARY KEY) ON COMMIT DROP")
+                try db.query("CREATE TEMP TABLE archive_keys (key \(unsafeSQL: layout.keyType) PRIMARY KEY) ON COMMIT DROP")
                 // The chunk's source rows are locked until COMMIT: nobody changes or deletes them,
                 // and no child row can be added to them (its foreign key check waits for the lock).
-                let picked = try db.execute("""
+                let picked = try db.query("""
                     WITH picked AS (
-                        SELECT t.\(key) FROM \(source.quoted) t
-                        WHERE \(layout.dueCondition(ageColumn: spec.ageColumn, cutoffParameter: "$1"))
-                          AND ($2::text IS NULL OR t.\(key) > $2::\(layout.keyType))
-                          \(condition.map { "AND (\n\($0)\n)" } ?? "")
-                        ORDER BY t.\(key) LIMIT $3
+                        SELECT t.\(unsafeSQL: key) FROM \(unsafeSQL: source.quoted) t
+                        WHERE \(layout.dueCondition(ageColumn: spec.ageColumn, cutoff: cutoff))
+                          AND (\(after)::text IS NULL OR t.\(unsafeSQL: key) > \(after)::\(unsafeSQL: layout.keyType))
+                          \(unsafeSQL: condition.map { "AND (\n\($0)\n)" } ?? "")
+                        ORDER BY t.\(unsafeSQL: key) LIMIT \(spec.chunkRows)
                         FOR UPDATE OF t)
                     INSERT INTO archive_keys SELECT * FROM picked
-                    """, [cutoff.description, after, String(spec.chunkRows)])
+                    """)
                 guard picked.affectedRows > 0 else {
-                    try db.execute("ROLLBACK")
+                    try db.query("ROLLBACK")
                     return nil
                 }
                 // A temporary table has no statistics: without them the planner reads every child
                 // table whole for each chunk instead of probing its index by key.
-                try db.execute("ANALYZE archive_keys")
-                let range = try db.execute("SELECT min(key)::text AS first, max(key)::text AS last FROM archive_keys")
+                try db.query("ANALYZE archive_keys")
+                let range = try db.query("SELECT min(key)::text AS first, max(key)::text AS last FROM archive_keys")
                     .row(0, of: "archive_keys", id: "first")
                 let firstKey = try range.text("first"), lastKey = try range.text("last")
-                let id = try db.execute("SELECT nextval('nightshift.archive_catalog_id_seq') AS id").scalarInt(of: "nightshift.archive_catalog")
+                let id = try db.query("SELECT nextval('nightshift.archive_catalog_id_seq') AS id").scalarInt(of: "nightshift.archive_catalog")
 
                 // So are their children's rows: what is read below is what is deleted below.
                 for child in layout.children {
-                    try db.execute("""
-                        SELECT count(*) FROM (SELECT 1 FROM \(child.quoted)
-                                              WHERE \(ArchiveLayout.quote(child.linkColumn)) IN (SELECT key FROM archive_keys) FOR UPDATE) AS locked
+                    try db.query("""
+                        SELECT count(*) FROM (SELECT 1 FROM \(unsafeSQL: child.quoted)
+                                              WHERE \(unsafeSQL: ArchiveLayout.quote(child.linkColumn)) IN (SELECT key FROM archive_keys) FOR UPDATE) AS locked
                         """)
                 }
                 // Every table's rows of the chunk, as COPY text, in memory (one chunk at a time).
@@ -187,8 +187,8 @@ struct ArchiveExecutor: JobExecutor {
 
                 if let beforeDelete { try db.executeScript(beforeDelete) }
                 for (table, data) in zip(layout.tables, tables).reversed() {
-                    let deleted = try db.execute("""
-                        DELETE FROM \(table.quoted) WHERE \(ArchiveLayout.quote(table.linkColumn)) IN (SELECT key FROM archive_keys)
+                    let deleted = try db.query("""
+                        DELETE FROM \(unsafeSQL: table.quoted) WHERE \(unsafeSQL: ArchiveLayout.quote(table.linkColumn)) IN (SELECT key FROM archive_keys)
                         """).affectedRows
                     guard deleted == data.rows else {
                         throw JobFailure(failureClass: .transient, sqlState: nil,
@@ -202,12 +202,12 @@ struct ArchiveExecutor: JobExecutor {
                 let childRows = tables.dropFirst().reduce(0) { $0 + $1.rows }
                 try context.fence(rows: rowsSoFar + tables[0].rows)
                 committing = true
-                try db.execute("COMMIT")
+                try db.query("COMMIT")
                 return Archived(id: id, path: path, rows: tables[0].rows, childRows: childRows, lastKey: lastKey,
                                 bytes: result.bytes, sha256: result.sha256, dataBytes: dataBytes)
             } catch {
                 if !committing {
-                    if db.isOpen { _ = try? db.execute("ROLLBACK") }
+                    if db.isOpen { _ = try? db.query("ROLLBACK") }
                     // Not catalogued: its rows are still in their tables.
                     if let written { _ = unlink(written) }
                 }

@@ -25,12 +25,12 @@ struct ArchiveLayout {
 
     static func inspect(_ spec: ArchiveSpec, db: PostgresConnection, jobFile: String) throws -> ArchiveLayout {
         func columns(of table: String, key: String) throws -> [ArchiveTableData.Column] {
-            let result = try db.execute("""
+            let result = try db.query("""
                 SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type
                 FROM pg_attribute a
-                WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+                WHERE a.attrelid = to_regclass(\(table)) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
                 ORDER BY a.attnum
-                """, [table])
+                """)
             guard result.rowCount > 0 else {
                 throw misconfigured("table \(table) (\(key)) does not exist", fix: "correct `\(key)` in \(jobFile) or create the table")
             }
@@ -42,11 +42,11 @@ struct ArchiveLayout {
         guard let key = sourceColumns.first(where: { $0.name == spec.keyColumn }) else {
             throw misconfigured("\(spec.table) has no column \(spec.keyColumn) (archive.key)", fix: "name a unique column of \(spec.table)")
         }
-        let unique = try db.execute("""
+        let unique = try db.query("""
             SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                           WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL
-                             AND a.attname = $2)
-            """, [spec.table, spec.keyColumn])
+                           WHERE i.indrelid = to_regclass(\(spec.table)) AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL
+                             AND a.attname = \(spec.keyColumn))
+            """)
         guard unique.bool(0, "exists") == true else {
             throw misconfigured("\(spec.table).\(spec.keyColumn) (archive.key) is not unique: chunks need a unique key to be exact",
                                 fix: "name the primary key (or a column with a unique index of its own)")
@@ -78,12 +78,12 @@ struct ArchiveLayout {
 
     /// `t.<age> < <cutoff>`: the cutoff is bound as `$n` (a date); timestamps compare against
     /// midnight of that date in the runner's time zone.
-    func dueCondition(ageColumn: String, cutoffParameter: String) -> String {
+    func dueCondition(ageColumn: String, cutoff: LocalDate) -> SQL {
         let column = "t.\(ArchiveLayout.quote(ageColumn))"
         switch ageKind {
-        case .date: return "\(column) < \(cutoffParameter)::date"
-        case .timestamp: return "\(column) < \(cutoffParameter)::date::timestamp"
-        case .timestamptz: return "\(column) < (\(cutoffParameter)::date::timestamp AT TIME ZONE nightshift.time_zone())"
+        case .date: return "\(unsafeSQL: column) < \(cutoff)::date"
+        case .timestamp: return "\(unsafeSQL: column) < \(cutoff)::date::timestamp"
+        case .timestamptz: return "\(unsafeSQL: column) < (\(cutoff)::date::timestamp AT TIME ZONE nightshift.time_zone())"
         }
     }
 

@@ -47,13 +47,13 @@ public struct BatchProgress: Sendable, Equatable {
 
     /// Job state changes recorded after transition `after` (of `batchRunID`, or of any batch run), oldest first.
     public static func changes(db: PostgresConnection, batchRunID: Int?, after: Int, limit: Int = 500) throws -> [Change] {
-        let rows = try db.execute("""
+        let rows = try db.query("""
             SELECT t.id, b.batch, j.job, j.priority, t.to_state, t.reason, j.attempts, j.rows_processed,
                    coalesce(extract(epoch FROM j.finished_at - j.started_at), 0)::float8 AS seconds
             FROM nightshift.state_transitions t JOIN nightshift.job_runs j ON j.id = t.job_run_id JOIN nightshift.batch_runs b ON b.id = t.batch_run_id
-            WHERE t.id > $1 AND ($2::bigint IS NULL OR t.batch_run_id = $2::bigint)
-            ORDER BY t.id LIMIT $3
-            """, [String(after), batchRunID.map(String.init), String(limit)])
+            WHERE t.id > \(after) AND (\(batchRunID)::bigint IS NULL OR t.batch_run_id = \(batchRunID)::bigint)
+            ORDER BY t.id LIMIT \(limit)
+            """)
         // A change this NightShift cannot read is left out (`status` lists its row under "needs a look").
         return try rows.decode(of: "nightshift.state_transitions", unreadable: { _ in }) { row in
             Change(id: try row.int("id"), batch: try row.text("batch"), job: try row.text("job"),
@@ -65,24 +65,24 @@ public struct BatchProgress: Sendable, Equatable {
 
     /// The newest recorded transition (where a watcher starts, so it shows only what happens next).
     public static func lastChange(db: PostgresConnection) throws -> Int {
-        try db.execute("SELECT coalesce(max(id), 0)::bigint FROM nightshift.state_transitions").int(0, 0) ?? 0
+        try db.query("SELECT coalesce(max(id), 0)::bigint FROM nightshift.state_transitions").int(0, 0) ?? 0
     }
 
     /// The jobs of `batchRunID`, or of every running batch run when nil, in batch and queue order.
     public static func load(db: PostgresConnection, batchRunID: Int?) throws -> BatchProgress {
-        let rows = try db.execute("""
+        let rows = try db.query("""
             SELECT j.id, j.batch_run_id, b.batch, j.job, j.priority, j.state, j.attempts,
                    coalesce(CASE WHEN j.state = 'running' THEN j.progress_rows END, j.rows_processed) AS rows,
                    extract(epoch FROM j.progress_at - j.attempt_started_real)::float8 AS elapsed,
                    coalesce(extract(epoch FROM j.finished_at - j.started_at), 0)::float8 AS seconds,
                    coalesce(j.error_message, j.skip_reason, j.wait_reason) AS detail,
                    (SELECT p.rows_processed FROM nightshift.job_runs p
-                    WHERE p.job = j.job AND p.state IN ('succeeded', 'succeeded_with_rejects') AND p.id <> j.id
+                    WHERE p.job = j.job AND p.state = ANY(\(JobState.successes)) AND p.id <> j.id
                     ORDER BY p.finished_at DESC NULLS LAST LIMIT 1) AS expected
             FROM nightshift.job_runs j JOIN nightshift.batch_runs b ON b.id = j.batch_run_id
-            WHERE CASE WHEN $1::bigint IS NULL THEN b.state = 'running' ELSE b.id = $1::bigint END
+            WHERE CASE WHEN \(batchRunID)::bigint IS NULL THEN b.state = 'running' ELSE b.id = \(batchRunID)::bigint END
             ORDER BY b.id, j.priority, j.id
-            """, [batchRunID.map(String.init)])
+            """)
         return BatchProgress(jobs: try rows.decode(of: "nightshift.job_runs", unreadable: { _ in }) { row in
             let state = try row.value("state", as: JobState.self)
             let done = try row.optionalInt("rows") ?? 0

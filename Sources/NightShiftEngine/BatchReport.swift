@@ -89,12 +89,12 @@ public struct BatchReport: Sendable {
     /// - Parameter now: the runner's instant, where the bars of jobs still running or paused end
     ///   (default: the batch's end, else its last recorded change).
     public static func load(_ id: Int, db: PostgresConnection, now: Date? = nil) throws -> BatchReport {
-        let batch = try db.execute("""
+        let batch = try db.query("""
             SELECT id, batch, business_date::text AS business_date, run_number, trigger, state, warnings::text AS warnings, summary_error,
                    extract(epoch FROM scheduled_for)::float8 AS scheduled_for, extract(epoch FROM started_at)::float8 AS started_at,
                    extract(epoch FROM finished_at)::float8 AS finished_at, extract(epoch FROM deadline)::float8 AS deadline
-            FROM nightshift.batch_runs WHERE id = $1
-            """, [String(id)])
+            FROM nightshift.batch_runs WHERE id = \(id)
+            """)
         guard batch.rowCount == 1 else {
             throw PostgresError(operation: .execute, sqlState: nil, message: "batch run \(id) does not exist", context: "nightshift.batch_runs")
         }
@@ -102,9 +102,9 @@ public struct BatchReport: Sendable {
     }
 
     private static func load(_ id: Int, run: Row, db: PostgresConnection, now: Date?) throws -> BatchReport {
-        let outputs = try db.execute("""
-            SELECT id, job_run_id, kind, path, sha256, bytes, rows FROM nightshift.outputs WHERE batch_run_id = $1 ORDER BY id
-            """, [String(id)])
+        let outputs = try db.query("""
+            SELECT id, job_run_id, kind, path, sha256, bytes, rows FROM nightshift.outputs WHERE batch_run_id = \(id) ORDER BY id
+            """)
         var byJob: [Int: [JobOutput]] = [:]
         var summary: JobOutput?
         for row in outputs.rows(of: "nightshift.outputs") {
@@ -116,18 +116,18 @@ public struct BatchReport: Sendable {
                 summary = output
             }
         }
-        let rows = try db.execute("""
+        let rows = try db.query("""
             SELECT id, job, kind, priority, state, depends_on::text AS depends_on, rows_processed, attempts, error_class, error_sqlstate,
                    error_message, skip_reason, note, rejected_rows, failures, late_start_seconds, wait_reason,
                    extract(epoch FROM wait_until)::float8 AS wait_until, extract(epoch FROM started_at)::float8 AS started_at,
                    extract(epoch FROM finished_at)::float8 AS finished_at,
                    coalesce(extract(epoch FROM finished_at - started_at)::float8, 0) AS seconds
-            FROM nightshift.job_runs WHERE batch_run_id = $1
-            """, [String(id)])
-        let changes = try db.execute("""
+            FROM nightshift.job_runs WHERE batch_run_id = \(id)
+            """)
+        let changes = try db.query("""
             SELECT id, job_run_id, from_state, to_state, reason, extract(epoch FROM at)::float8 AS at
-            FROM nightshift.state_transitions WHERE batch_run_id = $1 AND job_run_id IS NOT NULL ORDER BY job_run_id, at, id
-            """, [String(id)])
+            FROM nightshift.state_transitions WHERE batch_run_id = \(id) AND job_run_id IS NOT NULL ORDER BY job_run_id, at, id
+            """)
         var history: [Int: [JobHistory.Change]] = [:]
         var lastChange = 0.0
         for row in changes.rows(of: "nightshift.state_transitions") {
@@ -166,19 +166,19 @@ public struct BatchReport: Sendable {
             job.bars = changes.bars(until: now ?? batchFinished ?? Date(timeIntervalSince1970: lastChange))
             jobs.append(job)
         }
-        let rejected = try db.execute("""
+        let rejected = try db.query("""
             SELECT r.id, r.job, r.record_key, r.sqlstate, r.message, count(*) OVER () AS total
             FROM nightshift.review_queue r JOIN nightshift.job_runs j ON j.id = r.job_run_id
-            WHERE j.batch_run_id = $1 ORDER BY r.job, r.record_key LIMIT 100
-            """, [String(id)])
+            WHERE j.batch_run_id = \(id) ORDER BY r.job, r.record_key LIMIT 100
+            """)
         let rejects = try rejected.rows(of: "nightshift.review_queue").map { row in
             Reject(reviewID: try row.int("id"), job: try row.text("job"), key: try row.int("record_key"),
                    sqlState: try row.optionalText("sqlstate"), message: try row.text("message"))
         }
-        let mail = try db.execute("""
+        let mail = try db.query("""
             SELECT id, state, attempts, array_to_string(envelope_to, ', ') AS recipients, last_reply, last_error
-            FROM nightshift.mail_outbox WHERE dedupe_key = $1
-            """, ["summary:batch_run:\(id)"])
+            FROM nightshift.mail_outbox WHERE dedupe_key = \("summary:batch_run:\(id)")
+            """)
         var report = BatchReport(batchRunID: id, batch: try run.value("batch", as: BatchKind.self),
                                  businessDate: try run.localDate("business_date"), scheduledFor: try run.date("scheduled_for"),
                                  runNumber: try run.int("run_number"), trigger: try run.text("trigger"),
@@ -189,10 +189,10 @@ public struct BatchReport: Sendable {
                                  rejectCount: rejected.rowCount > 0 ? try rejected.row(0, of: "nightshift.review_queue").int("total") : 0)
         report.deadline = try run.optionalDate("deadline")
         if report.state.isFinal {
-            let ended = try db.execute("""
-                SELECT id, reason FROM nightshift.state_transitions WHERE batch_run_id = $1 AND job_run_id IS NULL AND to_state = $2
+            let ended = try db.query("""
+                SELECT id, reason FROM nightshift.state_transitions WHERE batch_run_id = \(id) AND job_run_id IS NULL AND to_state = \(report.state.rawValue)
                 ORDER BY id DESC LIMIT 1
-                """, [String(id), report.state.rawValue])
+                """)
             if ended.rowCount == 1 { report.endReason = try ended.row(0, of: "nightshift.state_transitions").optionalText("reason") }
         }
         if mail.rowCount == 1 {

@@ -58,9 +58,9 @@ public final class BatchRunner {
                 return (try BatchReport.load(existing, db: db), .alreadyEnded)
             }
             // Ended but not summarised (its runner died after closing it): the runner below writes the summary.
-            let holders = try db.execute("""
-                SELECT DISTINCT lease_owner FROM nightshift.job_runs WHERE batch_run_id = $1 AND state = 'running' ORDER BY 1
-                """, [String(existing)])
+            let holders = try db.query("""
+                SELECT DISTINCT lease_owner FROM nightshift.job_runs WHERE batch_run_id = \(existing) AND state = 'running' ORDER BY 1
+                """)
             let owners = (0..<holders.rowCount).compactMap { holders.string($0, 0) }
             start = .joined(heldBy: owners)
             logger.notice("the occurrence is already running; joining it: only jobs that are ready and not leased run here",

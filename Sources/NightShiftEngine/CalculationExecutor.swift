@@ -53,10 +53,10 @@ struct CalculationExecutor: JobExecutor {
         // an unfinished earlier run of the same date. A checkpoint this job run completed means
         // the work is done and only the job's own state was not recorded.
         let me = String(context.jobRunID)
-        let existing = try db.execute("""
+        let existing = try db.query("""
             SELECT last_key, rows_done, chunks_done, completed, job_run_id, run_base_rows, rejects FROM nightshift.checkpoints
-            WHERE job = $1 AND business_date = $2
-            """, [job, context.businessDate.description])
+            WHERE job = \(job) AND business_date = \(context.businessDate.description)
+            """)
         var lastKey = 0, rowsDone = 0, chunksDone = 0, baseRows = 0, rejects = 0
         var note: String?
         if existing.rowCount == 1 {
@@ -81,21 +81,20 @@ struct CalculationExecutor: JobExecutor {
             }
         }
         try db.transaction {
-            try db.execute("""
+            try db.query("""
                 INSERT INTO nightshift.checkpoints (job, business_date, job_run_id, last_key, rows_done, chunks_done, completed, run_base_rows,
                                                     rejects)
-                VALUES ($1, $2, $3, $4, $5, $6, false, $7, $8)
+                VALUES (\(job), \(context.businessDate.description), \(me), \(lastKey), \(rowsDone), \(chunksDone), false, \(baseRows), \(rejects))
                 ON CONFLICT (job, business_date) DO UPDATE
-                SET job_run_id = $3, last_key = $4, rows_done = $5, chunks_done = $6, completed = false, run_base_rows = $7,
-                    rejects = $8, updated_at = clock_timestamp()
-                """, [job, context.businessDate.description, me, String(lastKey), String(rowsDone), String(chunksDone), String(baseRows),
-                      String(rejects)])
+                SET job_run_id = \(me), last_key = \(lastKey), rows_done = \(rowsDone), chunks_done = \(chunksDone), completed = false, run_base_rows = \(baseRows),
+                    rejects = \(rejects), updated_at = clock_timestamp()
+                """)
             try context.fence(rows: rowsDone - baseRows)
         }
 
-        try db.execute("DROP TABLE IF EXISTS pg_temp.\(staging)")
+        try db.query("DROP TABLE IF EXISTS pg_temp.\(unsafeSQL: staging)")
         try db.executeScript(createSQL)
-        defer { if db.isOpen && !db.inTransaction { _ = try? db.execute("DROP TABLE IF EXISTS pg_temp.\(staging)") } }
+        defer { if db.isOpen && !db.inTransaction { _ = try? db.query("DROP TABLE IF EXISTS pg_temp.\(unsafeSQL: staging)") } }
 
         // A data error in a chunk (22xxx, 23xxx) is isolated by bisection when the job has a keys
         // query: the chunk is retried at half the size until it succeeds (that part commits) or is
@@ -106,9 +105,8 @@ struct CalculationExecutor: JobExecutor {
         // trips: BEGIN + stage + apply as one script, the advance statement (with the fence), COMMIT.
         var size = spec.chunkSize
         func setSession() throws {
-            try db.execute("SELECT set_config('nightshift.business_date', $1, false), set_config('nightshift.time_zone', $2, false), "
-                           + "set_config('nightshift.after_key', $3, false), set_config('nightshift.chunk_size', $4, false)",
-                           [context.businessDate.description, context.configuration.settings.timeZone.identifier, String(lastKey), String(size)])
+            try db.query("SELECT set_config('nightshift.business_date', \(context.businessDate.description), false), set_config('nightshift.time_zone', \(context.configuration.settings.timeZone.identifier), false), "
+                           + "set_config('nightshift.after_key', \(lastKey), false), set_config('nightshift.chunk_size', \(size), false)")
         }
         try setSession()
         let chunkScript = "BEGIN;\n\(stageSQL)\n;\n\(applySQL)\n;"
@@ -180,8 +178,7 @@ struct CalculationExecutor: JobExecutor {
             context.logger.info("check passed", metadata: ["job": "\(job)", "check": "\(check.name)"])
         }
         try db.transaction {
-            try db.execute("UPDATE nightshift.checkpoints SET completed = true, updated_at = clock_timestamp() WHERE job = $1 AND business_date = $2",
-                           [job, context.businessDate.description])
+            try db.query("UPDATE nightshift.checkpoints SET completed = true, updated_at = clock_timestamp() WHERE job = \(job) AND business_date = \(context.businessDate.description)")
             try context.fence(rows: rowsDone - baseRows)
         }
         var outcome = JobOutcome(rows: rowsDone - baseRows, note: note)
@@ -208,18 +205,18 @@ struct CalculationExecutor: JobExecutor {
                                  message: "the keys query returned key \(key), not past \(lastKey); it must select \(spec.keyColumn) > nightshift.after_key() ORDER BY \(spec.keyColumn) AS key")
             }
             let record = found.columnIndex("record").flatMap { found.string(0, $0) }
-            try db.execute("""
+            try db.query("""
                 INSERT INTO nightshift.review_queue (job, job_run_id, business_date, record_key, record, sqlstate, message)
-                VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)
+                VALUES (\(context.job.name), \(me), \(context.businessDate.description), \(key), \(record)::jsonb, \(error.sqlState), \(error.message))
                 ON CONFLICT (job, business_date, record_key) DO UPDATE
                 SET job_run_id = EXCLUDED.job_run_id, record = EXCLUDED.record, sqlstate = EXCLUDED.sqlstate,
                     message = EXCLUDED.message, rejected_at = clock_timestamp(), state = 'open', decided_by = NULL, decided_at = NULL
-                """, [context.job.name, me, context.businessDate.description, String(key), record, error.sqlState, error.message])
-            try db.execute("""
-                UPDATE nightshift.checkpoints SET last_key = $3, rejects = rejects + 1, job_run_id = $4, updated_at = clock_timestamp()
-                WHERE job = $1 AND business_date = $2
-                """, [context.job.name, context.businessDate.description, String(key), me])
-            try db.execute("UPDATE nightshift.job_runs SET rejected_rows = rejected_rows + 1 WHERE id = $1", [me])
+                """)
+            try db.query("""
+                UPDATE nightshift.checkpoints SET last_key = \(key), rejects = rejects + 1, job_run_id = \(me), updated_at = clock_timestamp()
+                WHERE job = \(context.job.name) AND business_date = \(context.businessDate.description)
+                """)
+            try db.query("UPDATE nightshift.job_runs SET rejected_rows = rejected_rows + 1 WHERE id = \(me)")
             try context.fence(rows: nil)
             return key
         }

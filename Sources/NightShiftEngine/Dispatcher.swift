@@ -51,7 +51,7 @@ final class Dispatcher: @unchecked Sendable {
         let resources = MachineReadings.read(exportsDirectory: context.configuration.settings.exportsDirectory)
         let store = RunnerStore(db: db, zone: context.zone)
         return try db.transaction {
-            try db.execute("SELECT pg_advisory_xact_lock(hashtext('nightshift.dispatch'))")
+            try db.query("SELECT pg_advisory_xact_lock(hashtext('nightshift.dispatch'))")
             let snapshot = try store.dispatchSnapshot(now: now, onlyBatchRun: onlyBatchRun, leaseSeconds: leaseSeconds)
             for error in snapshot.unreadable { context.unreadable.report(error, by: "dispatcher") }
             var queue = ReadyQueue(policy: model.policy, jobs: snapshot.queued)

@@ -67,7 +67,7 @@ struct ExportExecutor: JobExecutor {
         do {
             try db.transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
                 try db.setParameters(context.parameters + [("after_key", String(Int64.min)), ("chunk_size", String(spec.rowsPerFile))])
-                let shape = try db.execute("SELECT * FROM (\n\(query)\n) AS export_query LIMIT 0")
+                let shape = try db.query("SELECT * FROM (\n\(unsafeSQL: query)\n) AS export_query LIMIT 0")
                 let reader = try ExportPartReader(db: db, query: query, columns: (0..<shape.columnCount).map { shape.columnName($0) },
                                                   keyColumn: spec.keyColumn, baseName: base, rowsPerFile: spec.rowsPerFile,
                                                   parameters: context.parameters)

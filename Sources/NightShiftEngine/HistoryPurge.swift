@@ -1,4 +1,5 @@
 import Foundation
+import NightShiftCore
 import PostgresClient
 
 /// Deletes what is older than the configured retention (`retention:`), in small transactions:
@@ -29,13 +30,13 @@ struct HistoryPurge {
         let history = iso8601(now.addingTimeInterval(-Double(historyDays) * 86_400))
         while true {
             let deleted = try db.transaction {
-                try db.execute("""
+                try db.query("""
                     WITH doomed AS (
                         SELECT b.id FROM nightshift.batch_runs b
-                        WHERE b.state <> 'running' AND b.summary_at IS NOT NULL AND b.finished_at < $1::timestamptz
+                        WHERE b.state <> 'running' AND b.summary_at IS NOT NULL AND b.finished_at < \(history)::timestamptz
                           AND NOT EXISTS (SELECT 1 FROM nightshift.job_runs j JOIN nightshift.review_queue r ON r.job_run_id = j.id
                                           WHERE j.batch_run_id = b.id AND r.state = 'open')
-                        ORDER BY b.id LIMIT $2
+                        ORDER BY b.id LIMIT \(chunk)
                         FOR UPDATE SKIP LOCKED
                     ), jobs AS (
                         SELECT j.id FROM nightshift.job_runs j WHERE j.batch_run_id IN (SELECT id FROM doomed)
@@ -63,17 +64,17 @@ struct HistoryPurge {
                            + (SELECT count(*) FROM unlinked_mail) + (SELECT count(*) FROM alerts) + (SELECT count(*) FROM reviews)
                            + (SELECT count(*) FROM outputs) + (SELECT count(*) FROM transitions) + (SELECT count(*) FROM checkpoints) AS dependents
                     FROM doomed
-                    """, [history, String(chunk)])
+                    """)
                 // The rows that pointed at them are gone or unlinked in the statement above (its
                 // data-modifying parts all run); now the runs themselves, oldest first.
-                return try db.execute("""
+                return try db.query("""
                     WITH doomed AS (
                         SELECT b.id FROM nightshift.batch_runs b
-                        WHERE b.state <> 'running' AND b.summary_at IS NOT NULL AND b.finished_at < $1::timestamptz
+                        WHERE b.state <> 'running' AND b.summary_at IS NOT NULL AND b.finished_at < \(history)::timestamptz
                           AND NOT EXISTS (SELECT 1 FROM nightshift.state_transitions t WHERE t.batch_run_id = b.id)
                           AND NOT EXISTS (SELECT 1 FROM nightshift.outputs o WHERE o.batch_run_id = b.id)
                           AND NOT EXISTS (SELECT 1 FROM nightshift.job_runs j JOIN nightshift.review_queue r ON r.job_run_id = j.id WHERE j.batch_run_id = b.id)
-                        ORDER BY b.id LIMIT $2
+                        ORDER BY b.id LIMIT \(chunk)
                         FOR UPDATE SKIP LOCKED
                     ), jobs AS (
                         DELETE FROM nightshift.job_runs WHERE batch_run_id IN (SELECT id FROM doomed) RETURNING 1
@@ -81,33 +82,33 @@ struct HistoryPurge {
                         DELETE FROM nightshift.batch_runs WHERE id IN (SELECT id FROM doomed) AND (SELECT count(*) FROM jobs) >= 0 RETURNING 1
                     )
                     SELECT count(*)::int AS n FROM runs
-                    """, [history, String(chunk)]).int(0, "n") ?? 0
+                    """).int(0, "n") ?? 0
             }
             purged.batchRuns += deleted
             if deleted < chunk { break }
         }
-        purged.requests = try db.execute("""
+        purged.requests = try db.query("""
             WITH gone AS (
                 DELETE FROM nightshift.requests r
-                WHERE r.state NOT IN ('awaiting_approval', 'accepted', 'queued') AND r.requested_at < $1::timestamptz
+                WHERE r.state <> ALL(\(RequestState.open)) AND r.requested_at < \(history)::timestamptz
                   AND NOT EXISTS (SELECT 1 FROM nightshift.batch_runs b WHERE b.request_id = r.id)
                   AND NOT EXISTS (SELECT 1 FROM nightshift.events e WHERE e.request_id = r.id)
                 RETURNING 1
             )
             SELECT count(*)::int FROM gone
-            """, [history]).int(0, 0) ?? 0
-        purged.alerts = try db.execute("""
-            WITH gone AS (DELETE FROM nightshift.alerts WHERE raised_at < $1::timestamptz RETURNING 1) SELECT count(*)::int FROM gone
-            """, [history]).int(0, 0) ?? 0
-        purged.mail = try db.execute("""
+            """).int(0, 0) ?? 0
+        purged.alerts = try db.query("""
+            WITH gone AS (DELETE FROM nightshift.alerts WHERE raised_at < \(history)::timestamptz RETURNING 1) SELECT count(*)::int FROM gone
+            """).int(0, 0) ?? 0
+        purged.mail = try db.query("""
             WITH gone AS (
                 DELETE FROM nightshift.mail_outbox m
-                WHERE m.state IN ('sent', 'dead') AND m.created_at < $1::timestamptz
+                WHERE m.state = ANY(\(MailState.ended)) AND m.created_at < \(now.addingTimeInterval(-Double(mailDays) * 86_400))::timestamptz
                   AND NOT EXISTS (SELECT 1 FROM nightshift.alerts a WHERE a.mail_id = m.id)
                 RETURNING 1
             )
             SELECT count(*)::int FROM gone
-            """, [iso8601(now.addingTimeInterval(-Double(mailDays) * 86_400))]).int(0, 0) ?? 0
+            """).int(0, 0) ?? 0
         return purged
     }
 }

@@ -208,15 +208,15 @@ extension Inbox {
         let inbox = RequestStore(db: db), who = OperatorIdentity(account: "inbox", host: host), command = "event file \(name)"
         let handling: EventHandling = try db.transaction {
             // One handler per content at a time; the row says whether it was handled before.
-            try db.execute("SELECT pg_advisory_xact_lock(hashtext('nightshift.event'), hashtext($1))", [sha])
-            let known = try db.execute("SELECT id, state, reason, file_name FROM nightshift.events WHERE sha256 = $1", [sha])
+            try db.query("SELECT pg_advisory_xact_lock(hashtext('nightshift.event'), hashtext(\(sha)))")
+            let known = try db.query("SELECT id, state, reason, file_name FROM nightshift.events WHERE sha256 = \(sha)")
             if known.rowCount == 1 {
                 let row = known.row(0, of: "nightshift.events")
                 let id = try row.int("id")
                 let knownName = try row.text("file_name")
                 let wasRejected = try row.value("state", as: EventFileState.self) == .rejected
                 if knownName != name {
-                    try db.execute("UPDATE nightshift.events SET duplicates = duplicates + 1 WHERE id = $1", [String(id)])
+                    try db.query("UPDATE nightshift.events SET duplicates = duplicates + 1 WHERE id = \(id)")
                     if wasRejected {
                         // The sender must learn it is still wrong: rejected again, with the reason.
                         let reason = "the same content as event #\(id) (\(knownName)), which was rejected: \(try row.optionalText("reason") ?? "")"
@@ -234,17 +234,16 @@ extension Inbox {
             }
             switch EventFile.parse(data, jobs: configuration.jobs, today: today) {
             case let .failure(rejection):
-                let id = try db.execute("""
-                    INSERT INTO nightshift.events (sha256, file_name, runner, state, reason) VALUES ($1, $2, $3, 'rejected', $4) RETURNING id
-                    """, [sha, name, runner, rejection.description]).scalarInt(of: "nightshift.events")
+                let id = try db.query("""
+                    INSERT INTO nightshift.events (sha256, file_name, runner, state, reason) VALUES (\(sha), \(name), \(runner), 'rejected', \(rejection.description)) RETURNING id
+                    """).scalarInt(of: "nightshift.events")
                 try inbox.refuse(by: who, command: command, reason: rejection.description)
                 return .rejected(event: id, reason: rejection.description)
             case let .success(event):
-                let id = try db.execute("""
+                let id = try db.query("""
                     INSERT INTO nightshift.events (sha256, file_name, runner, state, type, business_date, priority, source, job)
-                    VALUES ($1, $2, $3, 'processed', $4, $5::date, $6, $7, $8) RETURNING id
-                    """, [sha, name, runner, event.type.rawValue, event.businessDate.description, String(event.priority.rawValue),
-                          event.source, event.job]).scalarInt(of: "nightshift.events")
+                    VALUES (\(sha), \(name), \(runner), 'processed', \(event.type.rawValue), \(event.businessDate.description)::date, \(event.priority.rawValue), \(event.source), \(event.job)) RETURNING id
+                    """).scalarInt(of: "nightshift.events")
                 var requestID: Int?
                 let batch = event.job.flatMap { job in configuration.jobs.first { $0.name == job }?.batch } ?? event.type.batch
                 if let batch {
@@ -255,7 +254,7 @@ extension Inbox {
                     if case let .recorded(request, _) = try inbox.submitSystem(submission, requestedBy: "event:\(event.source)", host: host,
                                                                                command: command, quota: nil) {
                         requestID = request
-                        try db.execute("UPDATE nightshift.events SET request_id = $2 WHERE id = $1", [String(id), String(request)])
+                        try db.query("UPDATE nightshift.events SET request_id = \(request) WHERE id = \(id)")
                     }
                 }
                 return .processed(event: id, request: requestID)

@@ -44,14 +44,13 @@ final class Intake: @unchecked Sendable {
 
     /// What keeps this runner's intake from working, on its runners row (status, alerts); nil: nothing.
     private func sayProblem(_ problem: String?, _ db: PostgresConnection) throws {
-        try db.execute("UPDATE nightshift.runners SET problem = $2 WHERE id = $1 AND problem IS DISTINCT FROM $2",
-                       [context.identity.id, problem])
+        try db.query("UPDATE nightshift.runners SET problem = \(problem) WHERE id = \(context.identity.id) AND problem IS DISTINCT FROM \(problem)")
     }
 
     func runOnce() throws {
         try keeper.use { db in
             if listening != db.backendPID {
-                try db.execute("LISTEN nightshift_requests")
+                try db.query("LISTEN nightshift_requests")
                 listening = db.backendPID
             }
             // A broken inbox (unwritable folder, full disk) must not hold up people's requests.
@@ -138,22 +137,22 @@ final class Intake: @unchecked Sendable {
 
     private func expire(_ db: PostgresConnection) throws {
         let hours = context.configuration.requestPolicy.approvalHours
-        try db.execute("""
+        try db.query("""
             WITH gone AS (
-                UPDATE nightshift.requests SET state = 'expired', decided_by = $2, decided_at = clock_timestamp(),
-                       state_reason = format('not approved within %s hours (approval_hours in etc/operators.yaml)', $1::int)
-                WHERE state = 'awaiting_approval' AND requested_at < clock_timestamp() - make_interval(hours => $1::int)
+                UPDATE nightshift.requests SET state = 'expired', decided_by = \(actor), decided_at = clock_timestamp(),
+                       state_reason = format('not approved within %s hours (approval_hours in etc/operators.yaml)', \(hours)::int)
+                WHERE state = 'awaiting_approval' AND requested_at < clock_timestamp() - make_interval(hours => \(hours)::int)
                 RETURNING id, requested_by)
             INSERT INTO nightshift.audit (actor, host, command, outcome, request_id, detail)
-            SELECT $2, $3, 'expire', 'expired', id, format('%s''s request was not approved within %s hours', requested_by, $1::int)
+            SELECT \(actor), \(context.identity.host), 'expire', 'expired', id, format('%s''s request was not approved within %s hours', requested_by, \(hours)::int)
             FROM gone
-            """, [String(hours), actor, context.identity.host])
+            """)
     }
 
     /// Takes one accepted request: refuses it or makes it a batch run. False when none is left.
     private func takeNext(_ db: PostgresConnection) throws -> Bool {
         let queued: Bool? = try db.transaction {
-            let rows = try db.execute("""
+            let rows = try db.query("""
                 SELECT id, source, batch, job, business_date::text AS business_date, priority, reason, requested_by, approved_by,
                        api_key, api_scope::text AS api_scope,
                        (SELECT count(*) FROM nightshift.requests o WHERE o.requested_by = r.requested_by AND o.quota_day = r.quota_day
@@ -176,10 +175,10 @@ final class Intake: @unchecked Sendable {
             } catch let error as RowDecodingError {
                 // Set aside (refused, with what could not be read), never retried pass after pass.
                 let refusal = "the request cannot be read: \(error)"
-                try db.execute("""
-                    UPDATE nightshift.requests SET state = 'refused', state_reason = $2, decided_by = $3, decided_at = clock_timestamp()
-                    WHERE id = $1
-                    """, [String(id), refusal, actor])
+                try db.query("""
+                    UPDATE nightshift.requests SET state = 'refused', state_reason = \(refusal), decided_by = \(actor), decided_at = clock_timestamp()
+                    WHERE id = \(id)
+                    """)
                 try audit(db, "queue", .refused, id, refusal)
                 context.logger.error("request refused: it cannot be read", metadata: ["request": "\(id)", "error": "\(error)"])
                 return false
@@ -187,10 +186,10 @@ final class Intake: @unchecked Sendable {
             if let refusal = refusal(source: source, requester: requester, approvedBy: try row.optionalText("approved_by"),
                                      nthToday: try row.optionalInt("nth_today") ?? 0, batch: batch, job: job,
                                      apiKey: try row.optionalText("api_key")) {
-                try db.execute("""
-                    UPDATE nightshift.requests SET state = 'refused', state_reason = $2, decided_by = $3, decided_at = clock_timestamp()
-                    WHERE id = $1
-                    """, [String(id), refusal, actor])
+                try db.query("""
+                    UPDATE nightshift.requests SET state = 'refused', state_reason = \(refusal), decided_by = \(actor), decided_at = clock_timestamp()
+                    WHERE id = \(id)
+                    """)
                 try audit(db, "queue", .refused, id, refusal)
                 context.logger.warning("request refused", metadata: ["request": "\(id)", "by": "\(requester)", "reason": "\(refusal)"])
                 return false
@@ -205,8 +204,7 @@ final class Intake: @unchecked Sendable {
             guard case let .created(batchRunID) = creation else {
                 throw RequestIntakeError(request: id, problem: "its batch run could not be created (\(creation))")
             }
-            try db.execute("UPDATE nightshift.requests SET state = 'queued', state_reason = NULL, batch_run_id = $2 WHERE id = $1",
-                           [String(id), String(batchRunID)])
+            try db.query("UPDATE nightshift.requests SET state = 'queued', state_reason = NULL, batch_run_id = \(batchRunID) WHERE id = \(id)")
             try audit(db, "queue", .queued, id, "batch run #\(batchRunID)")
             context.logger.notice("request queued", metadata: ["request": "\(id)", "by": "\(requester)", "batch_run": "\(batchRunID)"])
             return true
@@ -250,15 +248,15 @@ final class Intake: @unchecked Sendable {
     }
 
     private func finishEnded(_ db: PostgresConnection) throws {
-        try db.execute("""
+        try db.query("""
             WITH done AS (
                 UPDATE nightshift.requests r SET state = 'finished', outcome = b.state
                 FROM nightshift.batch_runs b
                 WHERE r.state = 'queued' AND b.id = r.batch_run_id AND b.state <> 'running'
                 RETURNING r.id, b.id AS batch_run_id, b.state)
             INSERT INTO nightshift.audit (actor, host, command, outcome, request_id, detail)
-            SELECT $1, $2, 'finish', 'finished', id, format('batch run #%s %s', batch_run_id, state) FROM done
-            """, [actor, context.identity.host])
+            SELECT \(actor), \(context.identity.host), 'finish', 'finished', id, format('batch run #%s %s', batch_run_id, state) FROM done
+            """)
     }
 
     private func audit(_ db: PostgresConnection, _ command: String, _ outcome: AuditOutcome, _ request: Int, _ detail: String) throws {

@@ -60,8 +60,8 @@ public struct Migrator {
     @discardableResult
     public func apply(on db: PostgresConnection) throws -> [Migration] {
         let all = try migrations()
-        try db.execute("CREATE SCHEMA IF NOT EXISTS nightshift")
-        try db.execute("""
+        try db.query("CREATE SCHEMA IF NOT EXISTS nightshift")
+        try db.query("""
             CREATE TABLE IF NOT EXISTS nightshift.schema_migrations (
                 set_name   text        NOT NULL,
                 version    int         NOT NULL,
@@ -71,10 +71,10 @@ public struct Migrator {
                 PRIMARY KEY (set_name, version))
             """)
         // One migrator at a time per database and set.
-        try db.execute("SELECT pg_advisory_lock(hashtext('nightshift.migrate.' || $1))", [set])
-        defer { _ = try? db.execute("SELECT pg_advisory_unlock(hashtext('nightshift.migrate.' || $1))", [set]) }
+        try db.query("SELECT pg_advisory_lock(hashtext('nightshift.migrate.' || \(set)))")
+        defer { _ = try? db.query("SELECT pg_advisory_unlock(hashtext('nightshift.migrate.' || \(set)))") }
 
-        let applied = try db.execute("SELECT version, checksum FROM nightshift.schema_migrations WHERE set_name = $1", [set])
+        let applied = try db.query("SELECT version, checksum FROM nightshift.schema_migrations WHERE set_name = \(set)")
         var done: [Int: String] = [:]
         for (version, checksum) in try applied.decode(of: "nightshift.schema_migrations", id: "version", {
             (try $0.int("version"), try $0.optionalText("checksum"))
@@ -93,8 +93,7 @@ public struct Migrator {
             }
             try db.transaction {
                 try db.executeScript(migration.sql)
-                try db.execute("INSERT INTO nightshift.schema_migrations (set_name, version, name, checksum) VALUES ($1, $2, $3, $4)",
-                               [set, String(migration.version), migration.name, migration.checksum])
+                try db.query("INSERT INTO nightshift.schema_migrations (set_name, version, name, checksum) VALUES (\(set), \(migration.version), \(migration.name), \(migration.checksum))")
             }
             appliedNow.append(migration)
         }

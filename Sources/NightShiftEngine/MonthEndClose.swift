@@ -13,7 +13,7 @@ struct MonthEndClose {
 
     /// The held batch runs released now, with why.
     func releaseDue(now: Date, runner: String) throws -> [(batchRun: Int, why: String)] {
-        let held = try db.execute("""
+        let held = try db.query("""
             SELECT id, business_date::text AS business_date, batch FROM nightshift.batch_runs
             WHERE state = 'running' AND waiting_for IS NOT NULL ORDER BY id
             """)
@@ -34,16 +34,16 @@ struct MonthEndClose {
             }
             let window = configuration.schedule(try row.value("batch", as: BatchKind.self)).windowSeconds
             let done = try db.transaction { () -> Bool in
-                let updated = try db.execute("""
-                    UPDATE nightshift.batch_runs SET waiting_for = NULL, deadline = $2::timestamptz + make_interval(secs => $3::int)
-                    WHERE id = $1 AND waiting_for IS NOT NULL AND state = 'running' RETURNING id
-                    """, [String(id), iso8601(now), String(window)])
+                let updated = try db.query("""
+                    UPDATE nightshift.batch_runs SET waiting_for = NULL, deadline = \(now)::timestamptz + make_interval(secs => \(window)::int)
+                    WHERE id = \(id) AND waiting_for IS NOT NULL AND state = 'running' RETURNING id
+                    """)
                 guard updated.rowCount == 1 else { return false } // another runner released it
-                try db.execute("UPDATE nightshift.job_runs SET wait_reason = NULL WHERE batch_run_id = $1 AND state = 'pending'", [String(id)])
-                try db.execute("""
+                try db.query("UPDATE nightshift.job_runs SET wait_reason = NULL WHERE batch_run_id = \(id) AND state = 'pending'")
+                try db.query("""
                     INSERT INTO nightshift.state_transitions (batch_run_id, from_state, to_state, reason, at, runner)
-                    VALUES ($1, 'running', 'running', $2, $3::timestamptz, $4)
-                    """, [String(id), "released: \(why)", iso8601(now), runner])
+                    VALUES (\(id), 'running', 'running', \("released: \(why)"), \(now)::timestamptz, \(runner))
+                    """)
                 return true
             }
             if done { released.append((id, why)) }
@@ -53,12 +53,12 @@ struct MonthEndClose {
 
     /// Why the month of `businessDate` counts as closed, or nil while it does not.
     private func reason(businessDate: String) throws -> String? {
-        let event = try db.execute("""
+        let event = try db.query("""
             SELECT id, source FROM nightshift.events
             WHERE type = 'month_end_close_done' AND state = 'processed'
-              AND date_trunc('month', business_date) = date_trunc('month', $1::date)
+              AND date_trunc('month', business_date) = date_trunc('month', \(businessDate)::date)
             ORDER BY id LIMIT 1
-            """, [businessDate])
+            """)
         if let id = event.int(0, "id") { return "month-end close event #\(id) from \(event.string(0, "source") ?? "?")" }
         guard let check = configuration.settings.monthEndCheck else { return nil }
         let sql = try configuration.sql(check)

@@ -30,11 +30,11 @@ struct MorningMail {
         let settings = configuration.settings
         guard let night = MorningMail.night(at: now, morningMinute: settings.mail.morningMinute, zone: settings.timeZone) else { return nil }
         let key = "night:\(night.date)"
-        if try db.execute("SELECT 1 FROM nightshift.mail_outbox WHERE dedupe_key = $1", [key]).rowCount > 0 { return nil }
-        let runs = try db.execute("""
-            SELECT id FROM nightshift.batch_runs WHERE scheduled_for >= $1::timestamptz AND scheduled_for < $2::timestamptz
+        if try db.query("SELECT 1 FROM nightshift.mail_outbox WHERE dedupe_key = \(key)").rowCount > 0 { return nil }
+        let runs = try db.query("""
+            SELECT id FROM nightshift.batch_runs WHERE scheduled_for >= \(night.from)::timestamptz AND scheduled_for < \(night.to)::timestamptz
             ORDER BY scheduled_for, run_number, id
-            """, [iso8601(night.from), iso8601(night.to)])
+            """)
         var reports: [BatchReport] = []
         var unread: [RowDecodingError] = []
         for id in try runs.decode(of: "nightshift.batch_runs", { try $0.int("id") }) {

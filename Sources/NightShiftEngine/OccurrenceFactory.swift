@@ -65,16 +65,16 @@ struct OccurrenceFactory {
         let store = RunnerStore(db: db, zone: zone)
         let creation = try store.createBatchRun(new, now: now, runner: runner, rerun: rerun)
         if case let .created(id) = creation, !overrides.isEmpty {
-            let runs = try db.execute("SELECT id, job FROM nightshift.job_runs WHERE batch_run_id = $1", [String(id)])
+            let runs = try db.query("SELECT id, job FROM nightshift.job_runs WHERE batch_run_id = \(id)")
             var byName: [String: Int] = [:]
             for (job, id) in try runs.decode(of: "nightshift.job_runs", { (try $0.text("job"), try $0.int("id")) }) { byName[job] = id }
             for entry in overrides {
                 guard let jobRunID = byName[entry.override.job] else { continue }
                 try OverrideStore(db: db).markApplied(overrideID: entry.id, jobRunID: jobRunID)
                 if case .ignoreDependency = entry.override.action {
-                    try db.execute("""
-                        UPDATE nightshift.job_runs SET note = CASE WHEN note IS NULL THEN $2 ELSE note || '; ' || $2 END WHERE id = $1
-                        """, [String(jobRunID), entry.override.summary])
+                    try db.query("""
+                        UPDATE nightshift.job_runs SET note = CASE WHEN note IS NULL THEN \(entry.override.summary) ELSE note || '; ' || \(entry.override.summary) END WHERE id = \(jobRunID)
+                        """)
                 }
             }
         }

@@ -42,11 +42,11 @@ public struct OperationsReport: Sendable {
         let before = from.adding(days: -length)
         let current = try counts(db, instant(from), instant(to))
         let earlier = try counts(db, instant(before), instant(from))
-        let daily = try db.execute("""
-            SELECT to_char(scheduled_for AT TIME ZONE $3, 'YYYY-MM-DD') AS day,
+        let daily = try db.query("""
+            SELECT to_char(scheduled_for AT TIME ZONE \(zone.identifier), 'YYYY-MM-DD') AS day,
                    count(*) FILTER (WHERE state = 'succeeded')::int AS ok, count(*) FILTER (WHERE state = 'failed')::int AS bad
-            FROM nightshift.batch_runs WHERE scheduled_for >= $1::timestamptz AND scheduled_for < $2::timestamptz GROUP BY 1
-            """, [instant(from), instant(to), zone.identifier])
+            FROM nightshift.batch_runs WHERE scheduled_for >= \(instant(from))::timestamptz AND scheduled_for < \(instant(to))::timestamptz GROUP BY 1
+            """)
         var perDay: [String: (Int, Int)] = [:]
         for (day, ok, bad) in try daily.decode(of: "nightshift.batch_runs", id: "day", {
             (try $0.text("day"), try $0.optionalInt("ok") ?? 0, try $0.optionalInt("bad") ?? 0)
@@ -58,19 +58,19 @@ public struct OperationsReport: Sendable {
             let (ok, bad) = perDay[date.description] ?? (0, 0)
             return Day(date: date, succeeded: ok, failed: bad)
         }
-        let durations = try db.execute("""
+        let durations = try db.query("""
             WITH runs AS (
-                SELECT j.job, b.batch, b.scheduled_for >= $2::timestamptz AS current,
+                SELECT j.job, b.batch, b.scheduled_for >= \(instant(from))::timestamptz AS current,
                        extract(epoch FROM j.finished_at - j.started_at)::float8 AS seconds, j.rows_processed
                 FROM nightshift.job_runs j JOIN nightshift.batch_runs b ON b.id = j.batch_run_id
-                WHERE j.state IN ('succeeded', 'succeeded_with_rejects') AND j.started_at IS NOT NULL AND j.finished_at IS NOT NULL
-                  AND b.scheduled_for >= $1::timestamptz AND b.scheduled_for < $3::timestamptz
+                WHERE j.state = ANY(\(JobState.successes)) AND j.started_at IS NOT NULL AND j.finished_at IS NOT NULL
+                  AND b.scheduled_for >= \(instant(before))::timestamptz AND b.scheduled_for < \(instant(to))::timestamptz
             )
             SELECT job, min(batch) AS batch, count(*) FILTER (WHERE current)::int AS runs,
                    avg(seconds) FILTER (WHERE current) AS average, avg(seconds) FILTER (WHERE NOT current) AS previous,
                    coalesce(sum(rows_processed) FILTER (WHERE current), 0)::bigint AS rows
             FROM runs GROUP BY job HAVING count(*) FILTER (WHERE current) > 0 ORDER BY min(batch), job
-            """, [instant(before), instant(from), instant(to)])
+            """)
         let jobs = try durations.decode(of: "nightshift.job_runs", id: "job") { row in
             JobDuration(job: try row.text("job"), batch: try row.text("batch"), runs: try row.optionalInt("runs") ?? 0,
                         averageSeconds: try row.optionalDouble("average") ?? 0, previousAverageSeconds: try row.optionalDouble("previous"),
@@ -81,13 +81,13 @@ public struct OperationsReport: Sendable {
 
     private static func counts(_ db: PostgresConnection, _ from: String, _ to: String) throws -> OperationsFigures.Counts {
         var counts = OperationsFigures.Counts()
-        let batches = try db.execute("""
-            SELECT count(*) FILTER (WHERE state IN ('succeeded', 'failed'))::int AS runs, count(*) FILTER (WHERE state = 'succeeded')::int AS ok,
+        let batches = try db.query("""
+            SELECT count(*) FILTER (WHERE state = ANY(\([BatchState.succeeded, .failed])))::int AS runs, count(*) FILTER (WHERE state = 'succeeded')::int AS ok,
                    count(*) FILTER (WHERE state = 'cancelled')::int AS cancelled,
-                   count(*) FILTER (WHERE state IN ('succeeded', 'failed') AND deadline IS NOT NULL)::int AS windowed,
+                   count(*) FILTER (WHERE state = ANY(\([BatchState.succeeded, .failed])) AND deadline IS NOT NULL)::int AS windowed,
                    count(*) FILTER (WHERE state = 'succeeded' AND deadline IS NOT NULL AND finished_at <= deadline)::int AS on_time
-            FROM nightshift.batch_runs WHERE scheduled_for >= $1::timestamptz AND scheduled_for < $2::timestamptz
-            """, [from, to])
+            FROM nightshift.batch_runs WHERE scheduled_for >= \(from)::timestamptz AND scheduled_for < \(to)::timestamptz
+            """)
         counts.batchRuns = batches.int(0, "runs") ?? 0
         counts.batchesSucceeded = batches.int(0, "ok") ?? 0
         counts.batchesCancelled = batches.int(0, "cancelled") ?? 0
@@ -95,23 +95,23 @@ public struct OperationsReport: Sendable {
         counts.batchesOnTime = batches.int(0, "on_time") ?? 0
         // An attempt is a move into running; it ended in an error when it left running for failed,
         // timed_out or retrying, or went back to the queue because its runner lost the lease.
-        let attempts = try db.execute("""
+        let attempts = try db.query("""
             SELECT count(*) FILTER (WHERE t.to_state = 'running')::int AS attempts,
-                   count(*) FILTER (WHERE t.from_state = 'running' AND (t.to_state IN ('failed', 'timed_out', 'retrying')
+                   count(*) FILTER (WHERE t.from_state = 'running' AND (t.to_state = ANY(\(JobState.failures + [.retrying]))
                                     OR (t.to_state = 'pending' AND t.reason LIKE 'lease of % expired%')))::int AS failed
             FROM nightshift.state_transitions t JOIN nightshift.batch_runs b ON b.id = t.batch_run_id
-            WHERE t.job_run_id IS NOT NULL AND b.scheduled_for >= $1::timestamptz AND b.scheduled_for < $2::timestamptz
-            """, [from, to])
+            WHERE t.job_run_id IS NOT NULL AND b.scheduled_for >= \(from)::timestamptz AND b.scheduled_for < \(to)::timestamptz
+            """)
         counts.attempts = attempts.int(0, "attempts") ?? 0
         counts.failedAttempts = attempts.int(0, "failed") ?? 0
-        let jobs = try db.execute("""
-            SELECT count(*) FILTER (WHERE j.failures > 0 AND j.state IN ('succeeded', 'succeeded_with_rejects', 'failed', 'timed_out'))::int AS with_failures,
-                   count(*) FILTER (WHERE j.failures > 0 AND j.state IN ('succeeded', 'succeeded_with_rejects'))::int AS recovered,
+        let jobs = try db.query("""
+            SELECT count(*) FILTER (WHERE j.failures > 0 AND j.state = ANY(\(JobState.successes + JobState.failures)))::int AS with_failures,
+                   count(*) FILTER (WHERE j.failures > 0 AND j.state = ANY(\(JobState.successes)))::int AS recovered,
                    coalesce(sum(j.rows_processed), 0)::bigint AS rows,
                    coalesce(sum(coalesce(nullif(j.run_seconds, 0), extract(epoch FROM j.finished_at - j.started_at), 0)), 0)::float8 / 3600 AS hours
             FROM nightshift.job_runs j JOIN nightshift.batch_runs b ON b.id = j.batch_run_id
-            WHERE b.scheduled_for >= $1::timestamptz AND b.scheduled_for < $2::timestamptz
-            """, [from, to])
+            WHERE b.scheduled_for >= \(from)::timestamptz AND b.scheduled_for < \(to)::timestamptz
+            """)
         counts.jobsWithFailures = jobs.int(0, "with_failures") ?? 0
         counts.jobsRecovered = jobs.int(0, "recovered") ?? 0
         counts.rows = jobs.int(0, "rows") ?? 0

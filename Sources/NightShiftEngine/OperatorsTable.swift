@@ -15,24 +15,24 @@ public struct OperatorsTable {
     public func sync(_ policy: RequestPolicy, zone: TimeZone) throws {
         let accounts = policy.accounts.sorted { $0.key < $1.key }
         try db.transaction {
-            try db.execute("""
-                DELETE FROM nightshift.operators o WHERE NOT (o.account = ANY ($1::text[]))
-                """, [pgArray(accounts.map(\.key))])
-            try db.execute("""
+            try db.query("""
+                DELETE FROM nightshift.operators o WHERE NOT (o.account = ANY (\(accounts.map(\.key))::text[]))
+                """)
+            try db.query("""
                 INSERT INTO nightshift.operators (account, role)
-                SELECT * FROM unnest($1::text[], $2::text[])
+                SELECT * FROM unnest(\(accounts.map(\.key))::text[], \(accounts.map(\.value.rawValue))::text[])
                 ON CONFLICT (account) DO UPDATE SET role = EXCLUDED.role WHERE nightshift.operators.role <> EXCLUDED.role
-                """, [pgArray(accounts.map(\.key)), pgArray(accounts.map(\.value.rawValue))])
-            try db.execute("""
-                UPDATE nightshift.request_policy SET needs_approval = $1, quota_per_day = $2, approval_hours = $3, time_zone = $4
-                """, [String(policy.needsApproval), String(policy.quotaPerDay), String(policy.approvalHours), zone.identifier])
+                """)
+            try db.query("""
+                UPDATE nightshift.request_policy SET needs_approval = \(policy.needsApproval), quota_per_day = \(policy.quotaPerDay), approval_hours = \(policy.approvalHours), time_zone = \(zone.identifier)
+                """)
         }
     }
 
     /// Where the database differs from `policy`, one line each (empty: equal).
     public func differences(from policy: RequestPolicy, zone: TimeZone) throws -> [String] {
         var found: [String] = []
-        let rows = try db.execute("SELECT account, role FROM nightshift.operators ORDER BY account")
+        let rows = try db.query("SELECT account, role FROM nightshift.operators ORDER BY account")
         var stored: [String: String] = [:]
         for (account, role) in try rows.decode(of: "nightshift.operators", id: "account", { (try $0.text("account"), try $0.text("role")) }) {
             stored[account] = role
@@ -44,7 +44,7 @@ public struct OperatorsTable {
         for account in stored.keys.sorted() where policy.accounts[account] == nil {
             found.append("\(account) (\(stored[account] ?? "")) is in the database but not in etc/operators.yaml")
         }
-        let row = try db.execute("SELECT only_row, needs_approval, quota_per_day, approval_hours, time_zone FROM nightshift.request_policy")
+        let row = try db.query("SELECT only_row, needs_approval, quota_per_day, approval_hours, time_zone FROM nightshift.request_policy")
             .row(0, of: "nightshift.request_policy", id: "only_row")
         if try row.bool("needs_approval") != policy.needsApproval {
             found.append("approval by a second manager is \(policy.needsApproval ? "required (production)" : "not required") in etc/ but \(try row.bool("needs_approval") ? "required" : "not required") in the database")

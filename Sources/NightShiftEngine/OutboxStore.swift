@@ -50,50 +50,48 @@ public struct OutboxStore {
     /// Queues `message` unless a message with `dedupeKey` exists already (then returns nil).
     @discardableResult
     public func enqueue(kind: String, dedupeKey: String, batchRunID: Int?, message: MailMessage, now: Date, by runner: String) throws -> Int? {
-        let result = try db.execute("""
+        let result = try db.query("""
             WITH queued AS (
                 INSERT INTO nightshift.mail_outbox (kind, dedupe_key, batch_run_id, message_id, subject, envelope_from, envelope_to,
                                                     message, next_attempt_at, created_at)
-                VALUES ($1, $2, $3::bigint, $4, $5, $6, $7::text[], $8, $9::timestamptz, $9::timestamptz)
+                VALUES (\(kind), \(dedupeKey), \(batchRunID)::bigint, \(message.messageID), \(message.subject), \(MailMessage.address(in: message.from)), \(message.to.map(MailMessage.address(in:)))::text[], \(message.rendered()), \(now)::timestamptz, \(now)::timestamptz)
                 ON CONFLICT (dedupe_key) DO NOTHING
                 RETURNING id
             ), recorded AS (
                 INSERT INTO nightshift.mail_transitions (mail_id, from_state, to_state, attempt, runner, at)
-                SELECT id, NULL, 'queued', 0, $10, $9::timestamptz FROM queued
+                SELECT id, NULL, 'queued', 0, \(runner), \(now)::timestamptz FROM queued
             )
             SELECT id FROM queued
-            """, [kind, dedupeKey, batchRunID.map(String.init), message.messageID, message.subject,
-                  MailMessage.address(in: message.from), pgArray(message.to.map(MailMessage.address(in:))), message.rendered(),
-                  iso8601(now), runner])
+            """)
         return result.rowCount == 1 ? result.int(0, "id") : nil
     }
 
     /// Claims the next message due at `now` (queued and due, or sending under an expired lease)
     /// for `runner`, with a lease of `leaseSeconds` (database time). nil when nothing is due.
     public func claimNext(now: Date, runner: String, leaseSeconds: Int) throws -> OutboxMail? {
-        let result = try db.execute("""
+        let result = try db.query("""
             WITH due AS (
                 SELECT id, state FROM nightshift.mail_outbox
-                WHERE (state = 'queued' AND next_attempt_at <= $1::timestamptz)
+                WHERE (state = 'queued' AND next_attempt_at <= \(now)::timestamptz)
                    OR (state = 'sending' AND lease_expires_at < clock_timestamp())
                 ORDER BY next_attempt_at, id
                 LIMIT 1
                 FOR UPDATE SKIP LOCKED
             ), claimed AS (
                 UPDATE nightshift.mail_outbox m
-                SET state = 'sending', claimed_by = $2, lease_expires_at = clock_timestamp() + make_interval(secs => $3::int),
+                SET state = 'sending', claimed_by = \(runner), lease_expires_at = clock_timestamp() + make_interval(secs => \(leaseSeconds)::int),
                     attempts = m.attempts + 1
                 FROM due WHERE m.id = due.id
                 RETURNING m.id, due.state AS from_state, m.kind, m.subject, m.envelope_from, m.envelope_to, m.message, m.attempts
             ), recorded AS (
                 INSERT INTO nightshift.mail_transitions (mail_id, from_state, to_state, attempt, runner, error, at)
-                SELECT id, from_state, 'sending', attempts, $2,
+                SELECT id, from_state, 'sending', attempts, \(runner),
                        CASE WHEN from_state = 'sending' THEN 'the lease of the previous sender expired during its delivery' END,
-                       $1::timestamptz
+                       \(now)::timestamptz
                 FROM claimed
             )
             SELECT id, kind, subject, envelope_from, array_to_string(envelope_to, E'\\n') AS envelope_to, message, attempts FROM claimed
-            """, [iso8601(now), runner, String(leaseSeconds)])
+            """)
         guard result.rowCount == 1 else { return nil }
         let row = result.row(0, of: "nightshift.mail_outbox")
         return OutboxMail(id: try row.int("id"), kind: try row.text("kind"), subject: try row.text("subject"),
@@ -119,47 +117,46 @@ public struct OutboxStore {
 
     private func finish(_ mail: OutboxMail, to state: MailState, nextAttemptAt: Date?, replyCode: Int?, reply: String?, curlCode: Int?,
                         error: String?, now: Date, runner: String) throws -> Bool {
-        let result = try db.execute("""
+        let result = try db.query("""
             WITH done AS (
                 UPDATE nightshift.mail_outbox
-                SET state = $4, claimed_by = NULL, lease_expires_at = NULL,
-                    next_attempt_at = COALESCE($5::timestamptz, next_attempt_at),
-                    sent_at = CASE WHEN $4 = 'sent' THEN $9::timestamptz END,
-                    last_reply = COALESCE($7, last_reply), last_error = $8
-                WHERE id = $1 AND state = 'sending' AND claimed_by = $2 AND attempts = $3
+                SET state = \(state.rawValue), claimed_by = NULL, lease_expires_at = NULL,
+                    next_attempt_at = COALESCE(\(nextAttemptAt)::timestamptz, next_attempt_at),
+                    sent_at = CASE WHEN \(state.rawValue) = 'sent' THEN \(now)::timestamptz END,
+                    last_reply = COALESCE(\(reply), last_reply), last_error = \(error)
+                WHERE id = \(mail.id) AND state = 'sending' AND claimed_by = \(runner) AND attempts = \(mail.attempt)
                 RETURNING id
             ), recorded AS (
                 INSERT INTO nightshift.mail_transitions (mail_id, from_state, to_state, attempt, runner, reply_code, reply, curl_code, error, at)
-                SELECT id, 'sending', $4, $3::int, $2, $6::int, $7, $10::int, $8, $9::timestamptz FROM done
+                SELECT id, 'sending', \(state.rawValue), \(mail.attempt)::int, \(runner), \(replyCode)::int, \(reply), \(curlCode)::int, \(error), \(now)::timestamptz FROM done
             )
             SELECT id FROM done
-            """, [String(mail.id), runner, String(mail.attempt), state.rawValue, nextAttemptAt.map(iso8601), replyCode.map(String.init),
-                  reply, error, iso8601(now), curlCode.map(String.init)])
+            """)
         return result.rowCount == 1
     }
 
     /// Queues a dead letter again (`nightshift mail retry`), its attempts counted afresh and due
     /// at once whatever a runner's clock says. False when `id` is not a dead letter.
     public func requeue(_ id: Int, now: Date, by who: String) throws -> Bool {
-        let result = try db.execute("""
+        let result = try db.query("""
             WITH again AS (
                 UPDATE nightshift.mail_outbox SET state = 'queued', attempts = 0, next_attempt_at = '-infinity'
-                WHERE id = $1 AND state = 'dead'
+                WHERE id = \(id) AND state = 'dead'
                 RETURNING id
             ), recorded AS (
                 INSERT INTO nightshift.mail_transitions (mail_id, from_state, to_state, attempt, runner, error, at)
-                SELECT id, 'dead', 'queued', 0, $3, 'queued again by ' || $3, $2::timestamptz FROM again
+                SELECT id, 'dead', 'queued', 0, \(who), 'queued again by ' || \(who), \(now)::timestamptz FROM again
             )
             SELECT id FROM again
-            """, [String(id), iso8601(now), who])
+            """)
         return result.rowCount == 1
     }
 
     /// The outbox by state, the oldest waiting message, and the waiting and dead messages (oldest first, at most `limit`).
     public func status(limit: Int = 10) throws -> OutboxStatus {
         var status = OutboxStatus()
-        let counts = try db.execute("""
-            SELECT state, count(*) AS n, extract(epoch FROM min(created_at) FILTER (WHERE state IN ('queued', 'sending')))::float8 AS oldest
+        let counts = try db.query("""
+            SELECT state, count(*) AS n, extract(epoch FROM min(created_at) FILTER (WHERE state = ANY(\(MailState.waiting))))::float8 AS oldest
             FROM nightshift.mail_outbox GROUP BY state
             """)
         // A state no MailState knows is left out here; `status` lists its rows under "needs a look".
@@ -176,13 +173,13 @@ public struct OutboxStore {
 
     /// Messages in `states`, oldest or newest first, at most `limit`.
     public func letters(states: [MailState] = MailState.allCases, limit: Int, newestFirst: Bool) throws -> [OutboxStatus.Letter] {
-        let rows = try db.execute("""
+        let rows = try db.query("""
             SELECT id, kind, subject, array_to_string(envelope_to, E'\\n') AS recipients, state, attempts, last_error, last_reply,
                    extract(epoch FROM next_attempt_at)::float8 AS next_attempt_at, extract(epoch FROM created_at)::float8 AS created_at,
                    extract(epoch FROM sent_at)::float8 AS sent_at
-            FROM nightshift.mail_outbox WHERE state = ANY ($1::text[])
-            ORDER BY CASE WHEN $3 THEN -id ELSE id END LIMIT $2
-            """, [pgArray(states.map(\.rawValue)), String(limit), newestFirst ? "true" : "false"])
+            FROM nightshift.mail_outbox WHERE state = ANY (\(states.map(\.rawValue))::text[])
+            ORDER BY CASE WHEN \(newestFirst) THEN -id ELSE id END LIMIT \(limit)
+            """)
         return try rows.decode(of: "nightshift.mail_outbox") { row in
             let state = try row.value("state", as: MailState.self)
             // -infinity: due at once (a retried dead letter).

@@ -19,18 +19,18 @@ public struct OverrideStore {
         case .skip: (.skip, nil)
         case let .ignoreDependency(dep): (.ignoreDependency, dep)
         }
-        return try db.execute("""
+        return try db.query("""
             INSERT INTO nightshift.manual_overrides (batch, business_date, job, action, dependency, requested_by, reason)
-            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id
-            """, [batch.rawValue, businessDate.description, override.job, action.rawValue, dependency, override.requestedBy, override.reason])
+            VALUES (\(batch.rawValue), \(businessDate.description), \(override.job), \(action.rawValue), \(dependency), \(override.requestedBy), \(override.reason)) RETURNING id
+            """)
             .scalarInt(of: "nightshift.manual_overrides")
     }
 
     public func overrides(batch: BatchKind, businessDate: LocalDate) throws -> [(id: Int, override: ManualOverride)] {
-        let result = try db.execute("""
+        let result = try db.query("""
             SELECT id, job, action, dependency, requested_by, reason FROM nightshift.manual_overrides
-            WHERE batch = $1 AND business_date = $2 ORDER BY id
-            """, [batch.rawValue, businessDate.description])
+            WHERE batch = \(batch.rawValue) AND business_date = \(businessDate.description) ORDER BY id
+            """)
         return try result.decode(of: "nightshift.manual_overrides") { row in
             let action: ManualOverride.Action = switch try row.value("action", as: Action.self) {
             case .skip: .skip
@@ -42,7 +42,7 @@ public struct OverrideStore {
     }
 
     public func markApplied(overrideID: Int, jobRunID: Int) throws {
-        try db.execute("UPDATE nightshift.manual_overrides SET applied_to = $2 WHERE id = $1", [String(overrideID), String(jobRunID)])
+        try db.query("UPDATE nightshift.manual_overrides SET applied_to = \(jobRunID) WHERE id = \(overrideID)")
     }
 }
 
@@ -50,15 +50,15 @@ public struct OverrideStore {
 public enum RunHistory {
     /// Mean duration in seconds of each job's last `runs` successful runs.
     public static func durations(db: PostgresConnection, jobs: [String], runs: Int = 5) throws -> [String: (seconds: Double, runs: Int)] {
-        let result = try db.execute("""
+        let result = try db.query("""
             SELECT job, avg(seconds) AS seconds, count(*) AS runs FROM (
                 SELECT job, CASE WHEN run_seconds > 0 THEN run_seconds
                                  ELSE extract(epoch FROM finished_at - started_at)::float8 END AS seconds,
                        row_number() OVER (PARTITION BY job ORDER BY finished_at DESC) AS n
                 FROM nightshift.job_runs
-                WHERE state IN ('succeeded', 'succeeded_with_rejects') AND job = ANY($1::text[]) AND started_at IS NOT NULL AND finished_at IS NOT NULL
-            ) recent WHERE n <= $2 GROUP BY job
-            """, ["{" + jobs.map { "\"\($0)\"" }.joined(separator: ",") + "}", String(runs)])
+                WHERE state = ANY(\(JobState.successes)) AND job = ANY(\("{" + jobs.map { "\"\($0)\"" }.joined(separator: ",") + "}")::text[]) AND started_at IS NOT NULL AND finished_at IS NOT NULL
+            ) recent WHERE n <= \(runs) GROUP BY job
+            """)
         var history: [String: (Double, Int)] = [:]
         for (job, seconds, runs) in try result.decode(of: "nightshift.job_runs", id: "job", { row in
             (try row.text("job"), try row.optionalDouble("seconds") ?? 0, try row.optionalInt("runs") ?? 0)

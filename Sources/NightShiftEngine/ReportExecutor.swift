@@ -48,11 +48,11 @@ struct ReportExecutor: JobExecutor {
         do {
             try db.transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
                 try db.setParameters(context.parameters)
-                try db.execute("DECLARE nightshift_report NO SCROLL CURSOR FOR\n\(bound.sql)", bound.values)
+                try db.execute("DECLARE nightshift_report NO SCROLL CURSOR FOR\n\(bound.sql)", bound.values)  // the job's own query, its named parameters bound
                 var began = false
                 var row: [String?] = []
                 while true {
-                    let chunk = try db.execute("FETCH FORWARD \(spec.fetchSize) FROM nightshift_report")
+                    let chunk = try db.query("FETCH FORWARD \(unsafeSQL: String(spec.fetchSize)) FROM nightshift_report")
                     if !began {
                         let columns = (0..<chunk.columnCount).map { chunk.columnName($0) }
                         for writer in writers { try writer.begin(columns: columns) }
@@ -70,7 +70,7 @@ struct ReportExecutor: JobExecutor {
                     try context.checkpoint()
                     if fetched < spec.fetchSize { break }
                 }
-                try db.execute("CLOSE nightshift_report")
+                try db.query("CLOSE nightshift_report")
             }
             written = try writers.flatMap { try $0.finish() }
         } catch {

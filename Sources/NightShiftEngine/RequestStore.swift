@@ -66,10 +66,9 @@ public struct RequestStore {
     /// quota and whether a second manager must approve (nightshift.submit_request).
     public func submit(_ submission: Submission, host: String, command: String) throws -> Outcome {
         precondition(submission.source == .cli, "people's requests are cli requests; the runner makes api and event requests")
-        let result = try db.execute("""
-            SELECT request_id, state, refusal FROM nightshift.submit_request($1, $2, $3, $4::date, $5::smallint, $6, $7, $8)
-            """, [submission.target.rawValue, submission.batch.rawValue, submission.job, submission.businessDate?.description,
-                  submission.priority.map { String($0.rawValue) }, submission.reason, host, command])
+        let result = try db.query("""
+            SELECT request_id, state, refusal FROM nightshift.submit_request(\(submission.target.rawValue), \(submission.batch.rawValue), \(submission.job), \(submission.businessDate?.description)::date, \(submission.priority.map { String($0.rawValue) })::smallint, \(submission.reason), \(host), \(command))
+            """)
         return try outcome(result)
     }
 
@@ -77,14 +76,14 @@ public struct RequestStore {
     /// needs, and the production rules; audited either way. Returns who the database says is
     /// asking, and the refusal (nil: go ahead).
     public func authorize(_ action: GatedAction, detail: String, host: String, command: String) throws -> (actor: String, refusal: String?) {
-        let row = try db.execute("SELECT actor, refusal FROM nightshift.authorize($1, $2, $3, $4)", [action.rawValue, detail, host, command])
+        let row = try db.query("SELECT actor, refusal FROM nightshift.authorize(\(action.rawValue), \(detail), \(host), \(command))")
             .row(0, of: "nightshift.authorize", id: "actor")
         return (try row.text("actor"), try row.optionalText("refusal"))
     }
 
     /// Whether this login can reach the gate (false: no schema yet, or no nightshift_requester).
     public func gateIsReady() -> Bool {
-        let probe = try? db.execute("""
+        let probe = try? db.query("""
             SELECT coalesce(has_function_privilege(to_regprocedure('nightshift.authorize(text,text,text,text)'), 'EXECUTE'), false) AS ready
             """)
         return probe?.string(0, 0) == "t"
@@ -92,7 +91,7 @@ public struct RequestStore {
 
     /// Audits an attempt the client refused before it reached the database's rules (as the session's role).
     public func refuseAttempt(host: String, command: String, reason: String, requestID: Int? = nil) throws {
-        try db.execute("SELECT nightshift.refuse_attempt($1, $2, $3, $4::bigint)", [host, command, reason, requestID.map(String.init)])
+        try db.query("SELECT nightshift.refuse_attempt(\(host), \(command), \(reason), \(requestID)::bigint)")
     }
 
     public enum Decision: String, Sendable { case approve, reject, cancel }
@@ -100,9 +99,9 @@ public struct RequestStore {
     /// Approves, rejects or cancels request `id` as the session's role (the database checks the
     /// role, the request's state, that nobody decides on their own request, and who may cancel).
     public func decide(_ id: Int, _ decision: Decision, host: String, command: String, reason: String?) throws -> Outcome {
-        let result = try db.execute("""
-            SELECT state, refusal FROM nightshift.decide_request($1::bigint, $2, $3, $4, $5)
-            """, [String(id), decision.rawValue, reason, host, command])
+        let result = try db.query("""
+            SELECT state, refusal FROM nightshift.decide_request(\(id)::bigint, \(decision.rawValue), \(reason), \(host), \(command))
+            """)
         let row = result.row(0, of: "nightshift.requests", id: "")
         if let refusal = try row.optionalText("refusal") { return .refused(refusal) }
         return .recorded(id: id, state: try row.value("state", as: RequestState.self))
@@ -116,12 +115,10 @@ public struct RequestStore {
     public func submitSystem(_ submission: Submission, requestedBy: String, apiKey: (name: String, scope: [String])? = nil,
                              host: String, command: String, quota: Int?) throws -> Outcome {
         precondition(submission.source != .cli, "people's requests go through submit(_:host:command:) as their own login")
-        let result = try db.execute("""
-            SELECT request_id, state, refusal FROM nightshift.submit_system_request($1, $2, $3, $4::text[], $5, $6, $7, $8::date,
-                                                                                   $9::smallint, $10, $11, $12, $13::int)
-            """, [submission.source.rawValue, requestedBy, apiKey?.name, apiKey.map { pgArray($0.scope) }, submission.target.rawValue,
-                  submission.batch.rawValue, submission.job, submission.businessDate?.description,
-                  submission.priority.map { String($0.rawValue) }, submission.reason, host, command, quota.map(String.init)])
+        let result = try db.query("""
+            SELECT request_id, state, refusal FROM nightshift.submit_system_request(\(submission.source.rawValue), \(requestedBy), \(apiKey?.name), \(apiKey.map { pgArray($0.scope) })::text[], \(submission.target.rawValue), \(submission.batch.rawValue), \(submission.job), \(submission.businessDate?.description)::date,
+                                                                                   \(submission.priority.map { String($0.rawValue) })::smallint, \(submission.reason), \(host), \(command), \(quota)::int)
+            """)
         return try outcome(result)
     }
 
@@ -133,10 +130,9 @@ public struct RequestStore {
     /// One audit row written by the runner's login: who (as the database or the runner established
     /// it), what was asked, what came of it.
     public func audit(_ identity: OperatorIdentity, command: String, outcome: AuditOutcome, requestID: Int? = nil, detail: String?) throws {
-        try db.execute("""
-            INSERT INTO nightshift.audit (actor, host, command, outcome, request_id, detail) VALUES ($1, $2, $3, $4, $5::bigint, $6)
-            """, [identity.account, RequestStore.hostText(identity), String(command.prefix(2000)), outcome.rawValue,
-                  requestID.map(String.init), detail.map { String($0.prefix(2000)) }])
+        try db.query("""
+            INSERT INTO nightshift.audit (actor, host, command, outcome, request_id, detail) VALUES (\(identity.account), \(RequestStore.hostText(identity)), \(command.prefix(2000)), \(outcome.rawValue), \(requestID)::bigint, \(detail.map { String($0.prefix(2000)) }))
+            """)
     }
 
     private func outcome(_ result: QueryResult) throws -> Outcome {
@@ -202,31 +198,30 @@ public struct RequestStore {
     /// Open requests, and the others made since `since`, newest first.
     /// A request that cannot be read goes to `unreadable` when given (else it throws).
     public func list(since: Date, limit: Int = 200, unreadable: ((RowDecodingError) -> Void)? = nil) throws -> [Listed] {
-        try listed(where: "r.state IN ('awaiting_approval', 'accepted', 'queued') OR r.requested_at >= $1::timestamptz",
-                   [iso8601(since), String(limit)], unreadable: unreadable)
+        try listed(where: "r.state = ANY(\([RequestState.awaitingApproval, .accepted, .queued])) OR r.requested_at >= \(since)::timestamptz",
+                   limit: limit, unreadable: unreadable)
     }
 
     /// One request, by number.
     public func request(_ id: Int) throws -> Listed? {
-        try listed(where: "r.id = $1::bigint", [String(id), "1"]).first
+        try listed(where: "r.id = \(id)::bigint", limit: 1).first
     }
 
-    private func listed(where condition: String, _ parameters: [String?],
-                        unreadable: ((RowDecodingError) -> Void)? = nil) throws -> [Listed] {
-        let rows = try db.execute("""
+    private func listed(where condition: SQL, limit: Int, unreadable: ((RowDecodingError) -> Void)? = nil) throws -> [Listed] {
+        let rows = try db.query("""
             SELECT r.id, r.state, r.state_reason, r.source, r.batch, r.job, r.business_date::text AS business_date, r.priority,
                    r.reason, r.requested_by, r.host, extract(epoch FROM r.requested_at) AS requested_at, r.approved_by, r.decided_by,
                    r.batch_run_id, r.outcome,
                    (SELECT count(*) FROM nightshift.job_runs j WHERE j.batch_run_id = r.batch_run_id
-                        AND j.state IN ('pending', 'retrying', 'paused')) AS waiting,
-                   (SELECT count(*) FROM nightshift.job_runs j WHERE j.batch_run_id = r.batch_run_id AND j.state = 'running') AS running,
+                        AND j.state = ANY(\(JobState.queued))) AS waiting,
+                   (SELECT count(*) FROM nightshift.job_runs j WHERE j.batch_run_id = r.batch_run_id AND j.state = \(JobState.running)) AS running,
                    (SELECT j.wait_reason FROM nightshift.job_runs j WHERE j.batch_run_id = r.batch_run_id
-                        AND j.state IN ('pending', 'retrying', 'paused') AND j.wait_reason IS NOT NULL ORDER BY j.priority, j.id LIMIT 1)
+                        AND j.state = ANY(\(JobState.queued)) AND j.wait_reason IS NOT NULL ORDER BY j.priority, j.id LIMIT 1)
                         AS wait_reason
             FROM nightshift.requests r
             WHERE \(condition)
-            ORDER BY r.id DESC LIMIT $2
-            """, parameters)
+            ORDER BY r.id DESC LIMIT \(limit)
+            """)
         return try rows.decode(of: "nightshift.requests", unreadable: unreadable) { row in
             Listed(id: try row.int("id"), state: try row.value("state", as: RequestState.self),
                    stateReason: try row.optionalText("state_reason"), source: try row.text("source"), batch: try row.text("batch"),

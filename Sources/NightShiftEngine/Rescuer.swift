@@ -51,10 +51,10 @@ final class Rescuer: @unchecked Sendable {
             if skipped > 0 { context.logger.warning("jobs skipped", metadata: ["count": "\(skipped)"]) }
             let closed = try store.closeFinishedBatches(now: now, runner: runner)
             if !closed.isEmpty {
-                let batches = try db.execute("""
+                let batches = try db.query("""
                     SELECT id, batch, state, extract(epoch FROM finished_at - started_at)::float8 AS seconds
-                    FROM nightshift.batch_runs WHERE id = ANY ($1::bigint[])
-                    """, [pgArray(closed.map(String.init))])
+                    FROM nightshift.batch_runs WHERE id = ANY (\(closed.map(String.init))::bigint[])
+                    """)
                 for row in batches.rows(of: "nightshift.batch_runs") {
                     RunnerMetrics.batchClosed(batch: try row.text("batch"), state: try row.text("state"),
                                               seconds: try row.optionalDouble("seconds") ?? 0)
@@ -142,10 +142,10 @@ final class Rescuer: @unchecked Sendable {
             }
         }
         guard !staged.isEmpty else { return }
-        let live = try db.execute("""
+        let live = try db.query("""
             SELECT id, attempts FROM nightshift.job_runs
-            WHERE id = ANY ($1::bigint[]) AND state = 'running' AND lease_expires_at > clock_timestamp()
-            """, [pgArray(Set(staged.map { String($0.jobRun) }).sorted())])
+            WHERE id = ANY (\(Set(staged.map { String($0.jobRun) }).sorted())::bigint[]) AND state = 'running' AND lease_expires_at > clock_timestamp()
+            """)
         var running: [Int: Int] = [:]
         for (id, attempts) in try live.decode(of: "nightshift.job_runs", { (try $0.int("id"), try $0.int("attempts")) }) { running[id] = attempts }
         for file in staged where running[file.jobRun] != file.attempt {

@@ -30,13 +30,13 @@ public struct ReviewQueue {
     }
 
     public func list(job: String?, openOnly: Bool, limit: Int = 500, id: Int? = nil) throws -> [Item] {
-        let rows = try db.execute("""
+        let rows = try db.query("""
             SELECT id, job, business_date::text AS business_date, record_key, record::text AS record, sqlstate, message, state,
                    extract(epoch FROM rejected_at)::float8 AS rejected_at, decided_by, note
             FROM nightshift.review_queue
-            WHERE ($1::text IS NULL OR job = $1) AND (NOT $2::boolean OR state = 'open') AND ($4::bigint IS NULL OR id = $4)
-            ORDER BY id LIMIT $3
-            """, [job, String(openOnly), String(limit), id.map(String.init)])
+            WHERE (\(job)::text IS NULL OR job = \(job)) AND (NOT \(openOnly)::boolean OR state = 'open') AND (\(id)::bigint IS NULL OR id = \(id))
+            ORDER BY id LIMIT \(limit)
+            """)
         return try rows.decode(of: "nightshift.review_queue") { row in
             Item(id: try row.int("id"), job: try row.text("job"), businessDate: try row.text("business_date"),
                  key: try row.int("record_key"), record: try row.optionalText("record"), sqlState: try row.optionalText("sqlstate"),
@@ -64,29 +64,28 @@ public struct ReviewQueue {
         }
         let staging = CalculationExecutor.stagingTable(for: item.job)
         func load(_ file: String) throws -> String { try configuration.sql(file).replacingOccurrences(of: "{{staging}}", with: staging) }
-        try db.execute("DROP TABLE IF EXISTS pg_temp.\(staging)")
+        try db.query("DROP TABLE IF EXISTS pg_temp.\(unsafeSQL: staging)")
         try db.executeScript(try load(spec.stagingSQL))
-        defer { _ = try? db.execute("DROP TABLE IF EXISTS pg_temp.\(staging)") }
+        defer { _ = try? db.query("DROP TABLE IF EXISTS pg_temp.\(unsafeSQL: staging)") }
         do {
             try db.transaction {
                 try db.setParameters([("business_date", item.businessDate), ("time_zone", configuration.settings.timeZone.identifier),
                                       ("after_key", String(item.key - 1)), ("chunk_size", "1")])
                 try db.executeScript(try load(spec.stageSQL))
-                let staged = try db.execute("SELECT count(*) AS n, max(\(spec.keyColumn)) AS key FROM \(staging)")
+                let staged = try db.query("SELECT count(*) AS n, max(\(unsafeSQL: spec.keyColumn)) AS key FROM \(unsafeSQL: staging)")
                 guard staged.int(0, "n") == 1, staged.int(0, "key") == item.key else {
                     throw ReviewRetryProblem(message: "the stage query no longer selects key \(item.key) for \(item.businessDate)")
                 }
                 try db.executeScript(try load(spec.applySQL))
-                try db.execute("""
-                    UPDATE nightshift.review_queue SET state = 'resolved', decided_by = $2, decided_at = clock_timestamp(), note = 'applied by a retry'
-                    WHERE id = $1
-                    """, [String(id), identity.account])
+                try db.query("""
+                    UPDATE nightshift.review_queue SET state = 'resolved', decided_by = \(identity.account), decided_at = clock_timestamp(), note = 'applied by a retry'
+                    WHERE id = \(id)
+                    """)
                 try audit(identity, command, .resolved, "review item #\(id): \(item.job) key \(item.key) applied")
             }
             return .resolved
         } catch let error as PostgresError where error.isDataError {
-            try db.execute("UPDATE nightshift.review_queue SET sqlstate = $2, message = $3 WHERE id = $1",
-                           [String(id), error.sqlState, error.message])
+            try db.query("UPDATE nightshift.review_queue SET sqlstate = \(error.sqlState), message = \(error.message) WHERE id = \(id)")
             try audit(identity, command, .retryFailed, "review item #\(id): \(error.message)")
             return .stillBad(sqlState: error.sqlState, message: error.message)
         } catch let problem as ReviewRetryProblem {
@@ -97,10 +96,10 @@ public struct ReviewQueue {
 
     /// Sets an open item aside for good, with why.
     public func dismiss(_ id: Int, by identity: OperatorIdentity, command: String, reason: String) throws -> Outcome {
-        let updated = try db.execute("""
-            UPDATE nightshift.review_queue SET state = 'dismissed', decided_by = $2, decided_at = clock_timestamp(), note = $3
-            WHERE id = $1 AND state = 'open' RETURNING id, job, record_key
-            """, [String(id), identity.account, reason])
+        let updated = try db.query("""
+            UPDATE nightshift.review_queue SET state = 'dismissed', decided_by = \(identity.account), decided_at = clock_timestamp(), note = \(reason)
+            WHERE id = \(id) AND state = 'open' RETURNING id, job, record_key
+            """)
         guard updated.rowCount == 1 else {
             return try refuse("review item #\(id) does not exist or is not open", identity, command, nil)
         }

@@ -40,9 +40,9 @@ public enum RunnerMetrics {
     /// outbox by state, and the oldest checkpoint of a
     /// running checkpointed job (a calculation that stopped committing shows here).
     public static func sample(db: PostgresConnection) throws {
-        let jobs = try db.execute("""
+        let jobs = try db.query("""
             SELECT j.priority, j.state, count(*)::int AS n FROM nightshift.job_runs j JOIN nightshift.batch_runs b ON b.id = j.batch_run_id
-            WHERE b.state = 'running' AND j.state IN ('pending', 'retrying', 'paused', 'running') GROUP BY 1, 2
+            WHERE b.state = 'running' AND j.state = ANY(\(JobState.open)) GROUP BY 1, 2
             """)
         var queued: [Int: Int] = [:]
         var paused = 0, running = 0
@@ -59,7 +59,7 @@ public enum RunnerMetrics {
         }
         Gauge(label: "nightshift_jobs_paused").record(paused)
         Gauge(label: "nightshift_jobs_running").record(running)
-        let outbox = try db.execute("""
+        let outbox = try db.query("""
             SELECT s.state, count(m.id)::int AS n FROM unnest(ARRAY['queued', 'sending', 'sent', 'dead']) AS s(state)
             LEFT JOIN nightshift.mail_outbox m ON m.state = s.state GROUP BY 1
             """)
@@ -67,7 +67,7 @@ public enum RunnerMetrics {
             Gauge(label: "nightshift_outbox_messages", dimensions: [("state", state)]).record(count)
         }
         // Checkpoints are stamped with the database's clock (real time, whatever the runner's clock).
-        let ages = try db.execute("""
+        let ages = try db.query("""
             SELECT coalesce(max(extract(epoch FROM clock_timestamp() - c.updated_at)), 0)::float8 AS checkpoint
             FROM nightshift.job_runs j
             JOIN nightshift.batch_runs b ON b.id = j.batch_run_id

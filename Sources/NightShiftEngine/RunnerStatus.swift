@@ -109,14 +109,14 @@ public struct RunnerStatus: Codable, Sendable {
         // A row that cannot be read is left out of its section and listed under "needs a look".
         var unreadableRows: [RowDecodingError] = []
         let unreadable = { (error: RowDecodingError) in unreadableRows.append(error) }
-        let running = try db.execute("""
+        let running = try db.query("""
             SELECT j.id, j.batch_run_id, b.batch, b.business_date::text AS business_date, j.job, j.priority, j.attempts, j.lease_owner,
                    j.progress_rows,
                    extract(epoch FROM clock_timestamp() - j.progress_at)::float8 AS progress_age,
                    extract(epoch FROM j.progress_at - j.attempt_started_real)::float8 AS elapsed,
                    extract(epoch FROM j.lease_expires_at - clock_timestamp())::float8 AS lease_left,
                    (SELECT p.rows_processed FROM nightshift.job_runs p
-                    WHERE p.job = j.job AND p.state IN ('succeeded', 'succeeded_with_rejects') AND p.rows_processed > 0 ORDER BY p.finished_at DESC LIMIT 1) AS expected
+                    WHERE p.job = j.job AND p.state = ANY(\(JobState.successes)) AND p.rows_processed > 0 ORDER BY p.finished_at DESC LIMIT 1) AS expected
             FROM nightshift.job_runs j JOIN nightshift.batch_runs b ON b.id = j.batch_run_id
             WHERE j.state = 'running' ORDER BY j.priority, j.id
             """)
@@ -143,18 +143,18 @@ public struct RunnerStatus: Codable, Sendable {
                            progressAgeSeconds: try row.optionalDouble("progress_age"), leaseSecondsLeft: leaseLeft)
         }
 
-        let waiting = try db.execute("""
-            SELECT j.id, j.batch_run_id, b.batch, j.job, j.state, j.priority, j.not_before, to_char(j.not_before AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI:SS') AS not_before_local,
+        let waiting = try db.query("""
+            SELECT j.id, j.batch_run_id, b.batch, j.job, j.state, j.priority, j.not_before, to_char(j.not_before AT TIME ZONE \(zone.identifier), 'YYYY-MM-DD HH24:MI:SS') AS not_before_local,
                    (SELECT string_agg(d.job || ' (' || d.state || ')', ', ' ORDER BY d.job) FROM nightshift.job_runs d
                     WHERE d.batch_run_id = j.batch_run_id AND d.job = ANY (j.depends_on)
-                      AND NOT (d.state IN ('succeeded', 'succeeded_with_rejects') OR (d.state = 'skipped' AND d.skipped_by_override))) AS blockers,
+                      AND NOT (d.state = ANY(\(JobState.successes)) OR (d.state = 'skipped' AND d.skipped_by_override))) AS blockers,
                    (SELECT t.reason FROM nightshift.state_transitions t WHERE t.job_run_id = j.id ORDER BY t.id DESC LIMIT 1) AS last_reason,
                    (SELECT count(*) FROM nightshift.job_runs r WHERE r.batch_run_id = j.batch_run_id AND r.state = 'running') AS running_in_batch,
-                   j.wait_reason, to_char(j.wait_until AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI') AS wait_until_local, b.waiting_for
+                   j.wait_reason, to_char(j.wait_until AT TIME ZONE \(zone.identifier), 'YYYY-MM-DD HH24:MI') AS wait_until_local, b.waiting_for
             FROM nightshift.job_runs j JOIN nightshift.batch_runs b ON b.id = j.batch_run_id
-            WHERE b.state = 'running' AND j.state IN ('pending', 'retrying', 'paused')
+            WHERE b.state = 'running' AND j.state = ANY(\(JobState.queued))
             ORDER BY j.priority, b.scheduled_for, j.id
-            """, [zone.identifier])
+            """)
         let waitingJobs = try waiting.decode(of: "nightshift.job_runs", unreadable: unreadable) { row -> Waiting in
             var why: String
             let lastReason = try row.optionalText("last_reason")
@@ -183,13 +183,13 @@ public struct RunnerStatus: Codable, Sendable {
                            state: state.rawValue, priority: try row.int("priority"), why: why)
         }
 
-        let runners = try db.execute("""
+        let runners = try db.query("""
             SELECT id, state, is_leader, workers, mode, problem, extract(epoch FROM clock_timestamp() - heartbeat_at)::float8 AS age,
-                   to_char(clock_now AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI:SS') AS clock
+                   to_char(clock_now AT TIME ZONE \(zone.identifier), 'YYYY-MM-DD HH24:MI:SS') AS clock
             FROM nightshift.runners
             WHERE state <> 'stopped' OR stopped_at > clock_timestamp() - interval '1 hour'
             ORDER BY started_at DESC LIMIT 50
-            """, [zone.identifier])
+            """)
         let runnerInfos = try runners.decode(of: "nightshift.runners", unreadable: unreadable) { row -> RunnerInfo in
             let age = try row.optionalDouble("age") ?? 0
             let state = try row.value("state", as: RunnerState.self)
@@ -201,7 +201,7 @@ public struct RunnerStatus: Codable, Sendable {
                               clock: try row.optionalText("clock") ?? "", alive: alive)
         }
 
-        let unsummarised = try db.execute("""
+        let unsummarised = try db.query("""
             SELECT id, batch, business_date::text AS d, summary_error FROM nightshift.batch_runs
             WHERE state <> 'running' AND summary_at IS NULL ORDER BY id
             """)
@@ -212,7 +212,7 @@ public struct RunnerStatus: Codable, Sendable {
         if !runningJobs.isEmpty || !waitingJobs.isEmpty, !runnerInfos.contains(where: \.alive) {
             stuck.append("work is waiting but no runner is alive: start `nightshift run` (or the systemd unit)")
         }
-        let now = try db.execute("SELECT extract(epoch FROM clock_timestamp())::float8 AS t").double(0, "t") ?? 0
+        let now = try db.query("SELECT extract(epoch FROM clock_timestamp())::float8 AS t").double(0, "t") ?? 0
         let requests = try RequestStore(db: db).list(since: Date(timeIntervalSince1970: now), unreadable: unreadable).filter(\.state.isOpen).map {
             OpenRequest(id: $0.id, state: $0.state.rawValue, what: $0.what, requestedBy: $0.requestedBy, situation: $0.situation)
         }
@@ -226,7 +226,7 @@ public struct RunnerStatus: Codable, Sendable {
         }
         var status = RunnerStatus(at: Date(timeIntervalSince1970: now).iso8601(in: zone), running: runningJobs, waiting: waitingJobs,
                                   runners: runnerInfos, stuck: stuck, requests: requests)
-        let alerts = try db.execute("""
+        let alerts = try db.query("""
             SELECT a.id, a.kind, a.subject, extract(epoch FROM a.raised_at)::float8 AS raised_at, m.state AS mail_state
             FROM nightshift.alerts a LEFT JOIN nightshift.mail_outbox m ON m.id = a.mail_id
             WHERE a.raised_at > now() - interval '24 hours' OR a.id IN (SELECT id FROM nightshift.alerts ORDER BY id DESC LIMIT 5)
@@ -257,8 +257,7 @@ public struct RunnerStatus: Codable, Sendable {
 public enum BatchHistory {
     /// Newest first; a batch run that cannot be read is its decoding error, in its place.
     public static func recent(db: PostgresConnection, limit: Int) throws -> [Result<BatchReport, RowDecodingError>] {
-        let ids = try db.execute("SELECT id FROM nightshift.batch_runs ORDER BY scheduled_for DESC, run_number DESC, id DESC LIMIT $1",
-                                 [String(limit)])
+        let ids = try db.query("SELECT id FROM nightshift.batch_runs ORDER BY scheduled_for DESC, run_number DESC, id DESC LIMIT \(limit)")
         return try ids.decode(of: "nightshift.batch_runs") { try $0.int("id") }.map { id in
             do {
                 return .success(try BatchReport.load(id, db: db))

@@ -39,14 +39,13 @@ final class Scheduler: @unchecked Sendable {
         do {
             try keeper.use { db in
                 // A session lock: held for as long as this connection lives.
-                let acquired = try db.execute("SELECT pg_try_advisory_lock(hashtext('nightshift.scheduler')) AS ok").bool(0, "ok") ?? false
+                let acquired = try db.query("SELECT pg_try_advisory_lock(hashtext('nightshift.scheduler')) AS ok").bool(0, "ok") ?? false
                 if acquired && isLeader {
                     // Already held: the second acquisition stacks; release it again.
-                    try db.execute("SELECT pg_advisory_unlock(hashtext('nightshift.scheduler'))")
+                    try db.query("SELECT pg_advisory_unlock(hashtext('nightshift.scheduler'))")
                 }
                 // The only writer of is_leader (a no-op when the row already says so).
-                try db.execute("UPDATE nightshift.runners SET is_leader = $2 WHERE id = $1 AND is_leader IS DISTINCT FROM $2",
-                               [context.identity.id, acquired ? "true" : "false"])
+                try db.query("UPDATE nightshift.runners SET is_leader = \(acquired) WHERE id = \(context.identity.id) AND is_leader IS DISTINCT FROM \(acquired)")
                 setLeader(acquired)
                 guard acquired else { return }
                 let store = RunnerStore(db: db, zone: context.zone)

@@ -66,10 +66,10 @@ public enum SchemaStates {
         let guarded = try checkedValues(db: db)
         for column in columns where guarded["\(column.table).\(column.column)"] != Set(column.values) {
             // Identifiers come from the list above, never from input; the values are bound.
-            let rows = try db.execute("""
-                SELECT \(idColumn(column.table)) AS id, \(column.column)::text AS value FROM \(column.table)
-                WHERE \(column.column) IS NOT NULL AND NOT (\(column.column)::text = ANY ($1::text[])) ORDER BY 1 LIMIT $2
-                """, [pgArray(column.values), String(limit)])
+            let rows = try db.query("""
+                SELECT \(unsafeSQL: idColumn(column.table)) AS id, \(unsafeSQL: column.column)::text AS value FROM \(unsafeSQL: column.table)
+                WHERE \(unsafeSQL: column.column) IS NOT NULL AND NOT (\(unsafeSQL: column.column)::text = ANY (\(column.values)::text[])) ORDER BY 1 LIMIT \(limit)
+                """)
             for row in rows.rows(of: column.table) {
                 found.append(row.error(column.column, try row.optionalText("value"),
                                        expected: "a \(column.type): one of " + column.values.joined(separator: ", ")))
@@ -81,7 +81,7 @@ public enum SchemaStates {
     /// "table.column" → the values its validated CHECK constraint allows, for the two forms
     /// PostgreSQL prints: `(c = ANY (ARRAY['a'::text, …]))` and `((c >= 1) AND (c <= 4))`.
     static func checkedValues(db: PostgresConnection) throws -> [String: Set<String>] {
-        let checks = try db.execute("""
+        let checks = try db.query("""
             SELECT conname, conrelid::regclass::text AS table_name, pg_get_constraintdef(oid) AS definition
             FROM pg_constraint WHERE contype = 'c' AND convalidated AND connamespace = 'nightshift'::regnamespace
             """)

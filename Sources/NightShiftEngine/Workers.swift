@@ -166,7 +166,7 @@ final class Workers: @unchecked Sendable {
                     do {
                         let outcome = try execute(job, claimed, control: control, db: db)
                         // The outcome stands whatever the reset does: a connection that cannot be reset is not kept.
-                        if (try? db.execute("DISCARD ALL")) == nil { db.close() }
+                        if (try? db.query("DISCARD ALL")) == nil { db.close() }
                         return outcome
                     } catch {
                         db.close()

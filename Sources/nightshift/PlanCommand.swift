@@ -57,7 +57,7 @@ struct PlanCommand: ParsableCommand {
         do {
             let db = try PostgresConnection(conninfo: connectionString(options, configuration.settings))
             defer { db.close() }
-            let migrated = try db.execute("""
+            let migrated = try db.query("""
                 SELECT EXISTS (SELECT 1 FROM information_schema.columns
                                WHERE table_schema = 'nightshift' AND table_name = 'job_runs' AND column_name = 'run_seconds') AS ok
                 """).bool(0, "ok") ?? false

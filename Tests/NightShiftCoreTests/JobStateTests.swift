@@ -37,4 +37,19 @@ final class JobStateTests: XCTestCase {
         XCTAssertNil(Priority(text: "P5"))
         XCTAssertLessThan(Priority.p1, Priority.p4)
     }
+
+    /// The sets SQL predicates bind: every state is in exactly one of queued, running, final; the
+    /// legal predecessors come from the state machine itself.
+    func testStateSetsPartitionTheStatesAndFollowTheMachine() {
+        XCTAssertEqual(JobState.queued, [.pending, .paused, .retrying])
+        XCTAssertEqual(Set(JobState.open), Set(JobState.queued + [.running]))
+        XCTAssertEqual(Set(JobState.final + JobState.open), Set(JobState.allCases))
+        XCTAssertTrue(Set(JobState.final).isDisjoint(with: JobState.open))
+        XCTAssertEqual(JobState.successes, [.succeeded, .succeededWithRejects])
+        XCTAssertEqual(JobState.failures, [.failed, .timedOut])
+        XCTAssertEqual(JobState.movable(to: .skipped), [.pending, .paused, .retrying])
+        XCTAssertEqual(JobState.movable(to: .running), JobState.queued)
+        XCTAssertEqual(JobState.movable(to: .pending), [.running])
+        XCTAssertEqual(JobState.movable(to: .succeeded), [.running])
+    }
 }
