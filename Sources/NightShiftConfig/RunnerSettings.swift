@@ -53,9 +53,9 @@ public struct RunnerSettings: Sendable {
     public let totalConnections: Int
 
     /// The connections a runner keeps open: one each for the scheduler, intake, dispatcher,
-    /// rescuer, mail sender and heartbeat, one for registration or `run --once`, and two per job
-    /// slot (its job and its bookkeeping).
-    public static let serviceConnections = 7
+    /// rescuer, upkeep, mail sender and heartbeat, one for registration or `run --once`, and two
+    /// per job slot (its job and its bookkeeping).
+    public static let serviceConnections = 8
     public static func connectionsNeeded(slots: Int) -> Int { serviceConnections + 2 * slots }
     public let schedules: [BatchKind: BatchSchedule]
     /// `runner:` — how the long-running service works.

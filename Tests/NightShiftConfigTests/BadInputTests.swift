@@ -71,7 +71,7 @@ final class BadInputTests: XCTestCase {
         try project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "concurrent_jobs: 2 ", with: "concurrent_jobs: 4 "))
         var found = errors()
         XCTAssertEqual(found.count, 1, "\(found)")
-        XCTAssertTrue(found[0].contains("limits.max_connections: 4 job slots need 15 connections") && found[0].contains("raise limits.max_connections to at least 15"),
+        XCTAssertTrue(found[0].contains("limits.max_connections: 4 job slots need 16 connections") && found[0].contains("raise limits.max_connections to at least 16"),
                       found[0])
         try project.write("etc/nightshift.yaml", settings + "\nrunner:\n  workers: 3\n")
         found = errors()

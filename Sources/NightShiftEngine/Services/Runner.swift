@@ -5,7 +5,8 @@ import NightShiftCore
 import PostgresClient
 
 /// One runner process: the scheduler (leader only), the intake (requests), the dispatcher, the
-/// workers, the rescuer, the mail sender and the heartbeat, each on threads of its own. Any number of runners may share one database.
+/// workers, the rescuer and the upkeep (Services/Upkeep), the mail sender and the heartbeat, each
+/// on threads of its own. Any number of runners may share one database.
 ///
 /// `run()` blocks until the runner stops: on `requestStop` (SIGTERM/SIGINT), at `until` on the
 /// runner's clock, or — in `once` mode — when its batch run is closed and summarised. Stopping
@@ -53,7 +54,12 @@ public final class Runner: @unchecked Sendable {
         let workers = Workers(count: settings.workers, context: context)
         let onlyBatch: Int? = if case let .once(id) = mode { id } else { nil }
         let dispatcher = Dispatcher(context: context, workers: workers, onlyBatchRun: onlyBatch)
-        let rescuer = Rescuer(context: context)
+        // The runner's upkeep, one concern per type (Services/Upkeep), in two loops: what ends
+        // batches (rescue → close → summary → the night's mail, in that order) and the rest.
+        let leaseRescuer = LeaseRescuer(context: context)
+        let batchCloser = BatchCloser(context: context)
+        let morningMailer = mode == .service ? MorningMailer(context: context) : nil
+        let alerter = Alerter(context: context)
         let heartbeat = Heartbeat(context: context, workers: workers, notifier: notifier)
         let scheduler = mode == .service ? Scheduler(context: context) : nil
         let intake = mode == .service ? Intake(context: context) : nil
@@ -65,7 +71,11 @@ public final class Runner: @unchecked Sendable {
             return
         }
         let dispatchLoop = ServiceLoop(name: "dispatcher", interval: poll, logger: logger, pass: dispatcher.runOnce)
+        let rescuer = Upkeep(context: context, concerns: [leaseRescuer, batchCloser] + [morningMailer].compactMap { $0 })
+        let upkeep = Upkeep(context: context, concerns: [alerter, StagedFileSweeper(context: context), GaugeSampler()]
+                                + [scheduler.map { scheduler in HistoryPurger(context: context, isLeader: { scheduler.isLeader }) }].compactMap { $0 })
         let rescueLoop = ServiceLoop(name: "rescuer", interval: poll, logger: logger, pass: rescuer.runOnce)
+        let upkeepLoop = ServiceLoop(name: "upkeep", interval: poll, logger: logger, pass: upkeep.runOnce)
         let mailLoop = ServiceLoop(name: "mail sender", interval: poll, logger: logger) { try mailSender.runOnce() }
         let heartbeatLoop = ServiceLoop(name: "heartbeat", interval: Double(settings.heartbeatSeconds), logger: logger,
                                         pass: heartbeat.runOnce)
@@ -86,10 +96,11 @@ public final class Runner: @unchecked Sendable {
             dispatchLoop.wake()
             rescueLoop.wake()
         }
-        rescuer.onRescued = { dispatchLoop.wake() }
-        rescuer.sendsNightMail = mode == .service
-        rescuer.onMailQueued = { mailLoop.wake() }
-        rescuer.onBatchEnded = { [self] id in
+        leaseRescuer.onRescued = { dispatchLoop.wake() }
+        batchCloser.onReleased = { dispatchLoop.wake() }
+        morningMailer?.onQueued = { mailLoop.wake() }
+        alerter.onQueued = { mailLoop.wake() }
+        batchCloser.onBatchEnded = { [self] id in
             dispatchLoop.wake()
             mailLoop.wake()
             if case let .once(mine) = mode, id == mine, batchIsSummarised(id) { done.set("batch run \(id) ended") }
@@ -100,7 +111,7 @@ public final class Runner: @unchecked Sendable {
         // READY=1 before any loop starts: the heartbeat's first WATCHDOG=1 must not come first.
         notifier?.notify("READY=1")
         workers.start()
-        for loop in [heartbeatLoop, rescueLoop, dispatchLoop, mailLoop] + [scheduleLoop, intakeLoop].compactMap({ $0 }) { loop.start() }
+        for loop in [heartbeatLoop, rescueLoop, upkeepLoop, dispatchLoop, mailLoop] + [scheduleLoop, intakeLoop].compactMap({ $0 }) { loop.start() }
         logger.notice("runner started", metadata: ["runner": "\(context.identity.id)", "workers": "\(settings.workers)",
                                                    "clock": "\(context.clock.now().iso8601(in: context.zone))",
                                                    "speed": "\(context.clock.speed)"])
@@ -135,10 +146,13 @@ public final class Runner: @unchecked Sendable {
         workers.stopAll()
         heartbeatLoop.wake()
         workers.join()
-        // One last look: close what the last jobs finished, write due summaries.
+        // One last look: close what the last jobs finished, write due summaries, raise alerts.
         rescueLoop.stop()
+        upkeepLoop.stop()
         rescueLoop.join()
+        upkeepLoop.join()
         try? rescuer.runOnce()
+        try? upkeep.runOnce()
         mailLoop.stop()
         mailLoop.join()
         if case .once = mode {
@@ -156,6 +170,7 @@ public final class Runner: @unchecked Sendable {
         intake?.close()
         dispatcher.close()
         rescuer.close()
+        upkeep.close()
         mailSender.close()
         heartbeat.close()
         if let db = try? context.connect() {

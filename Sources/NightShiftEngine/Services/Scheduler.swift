@@ -52,27 +52,10 @@ final class Scheduler: @unchecked Sendable {
                 for batch in BatchKind.allCases where !context.configuration.jobs(in: batch).isEmpty {
                     try fire(batch, store: store, db: db)
                 }
-                try purgeIfDue(db: db)
             }
         } catch {
             setLeader(false)
             throw error
-        }
-    }
-
-    /// The leader purges old history at its first pass and then every hour of the runner's clock.
-    private var lastPurge: Date?
-
-    private func purgeIfDue(db: PostgresConnection) throws {
-        let now = context.clock.now()
-        if let lastPurge, now.timeIntervalSince(lastPurge) < 3600 { return }
-        lastPurge = now
-        let settings = context.configuration.settings
-        let purged = try HistoryPurge(historyDays: settings.historyDays, mailDays: settings.mailDays).runOnce(db: db, now: now)
-        if !purged.isEmpty {
-            context.logger.notice("old history purged", metadata: ["batch_runs": "\(purged.batchRuns)", "requests": "\(purged.requests)",
-                                                                   "alerts": "\(purged.alerts)", "mail": "\(purged.mail)",
-                                                                   "history_days": "\(settings.historyDays)", "mail_days": "\(settings.mailDays)"])
         }
     }
 

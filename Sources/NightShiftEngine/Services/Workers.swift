@@ -5,29 +5,6 @@ import NightShiftCore
 import Packaging
 import PostgresClient
 
-/// What every runner service shares: configuration, the database, the clock, who we are.
-final class RunnerContext: @unchecked Sendable {
-    let configuration: Configuration
-    let connect: () throws -> PostgresConnection
-    let clock: RunnerClock
-    let identity: RunnerIdentity
-    let logger: Logger
-    /// Rows the services could not read: logged once, left alone.
-    let unreadable: UnreadableRows
-    var settings: ServiceSettings { configuration.settings.service }
-    var zone: TimeZone { configuration.settings.timeZone }
-
-    init(configuration: Configuration, connect: @escaping () throws -> PostgresConnection, clock: RunnerClock,
-         identity: RunnerIdentity, logger: Logger) {
-        self.configuration = configuration
-        self.connect = connect
-        self.clock = clock
-        self.identity = identity
-        self.logger = logger
-        unreadable = UnreadableRows(logger: logger)
-    }
-}
-
 /// The workers: `count` dedicated threads (libpq blocks), each running one claimed job at a time
 /// on a connection of its own, and recording how the attempt ended with fenced writes.
 final class Workers: @unchecked Sendable {

@@ -1,0 +1,133 @@
+import Foundation
+import Logging
+import NightShiftCore
+@testable import NightShiftEngine
+import PostgresClient
+import TestSupport
+import XCTest
+
+/// Each upkeep concern's single pass, called directly against a real database: no runner, no
+/// loop, no sleeps.
+final class UpkeepTests: XCTestCase {
+    var night: NightFixture!
+    var context: RunnerContext!
+    var store: RunnerStore!
+    let now = NightFixture.twoAM
+
+    override func setUpWithError() throws {
+        night = try NightFixture(customers: 200, days: 1)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let url = night.database.url
+        context = RunnerContext(configuration: try night.configuration(), connect: { try PostgresConnection(conninfo: url) },
+                                clock: RunnerClock(start: now, speed: 1), identity: RunnerIdentity(), logger: logger)
+        store = RunnerStore(db: night.db)
+    }
+
+    override func tearDown() { night?.tearDown() }
+
+    /// A batch run of `jobs` (name, depends on), each allowing no retry.
+    func batchRun(_ jobs: [(String, [String])]) throws -> Int {
+        let definitions = jobs.map { name, deps in
+            JobDefinition(name: name, description: "", kind: .aggregation, batch: .daily, priority: .p3, dependsOn: deps,
+                          estimateSeconds: 60, retries: 0, action: .aggregation(sql: "x.sql"))
+        }
+        let new = RunnerStore.NewBatchRun(batch: .daily, scheduledFor: now, deadline: now.addingTimeInterval(3600),
+                                          businessDate: LocalDate(iso: "2026-11-22")!, trigger: "test", jobs: definitions, skipped: [:], warnings: [])
+        guard case let .created(id) = try store.createBatchRun(new, now: now, runner: "t") else { throw TestSetupError("not created") }
+        return id
+    }
+
+    /// Claims what is ready and ends each claimed job in `state`.
+    func finishReady(_ batchRun: Int, as state: JobState) throws {
+        let snapshot = try store.dispatchSnapshot(now: now, onlyBatchRun: batchRun, leaseSeconds: 30)
+        for job in try store.claim(snapshot.queued, lateBy: [:], from: snapshot.states, owner: "t", now: now, leaseSeconds: 30) {
+            try store.leaveRunning(job.lease, batchRunID: batchRun, to: state, reason: "test", now: now,
+                                   update: .init(failure: state == .failed ? JobFailure(failureClass: .permanent, sqlState: "22012", message: "boom") : nil))
+        }
+    }
+
+    func testBatchCloserSkipsClosesAndSummarisesInOnePassThenDoesNothing() throws {
+        let id = try batchRun([("a", []), ("b", ["a"]), ("c", ["b"])])
+        try finishReady(id, as: .failed)
+        let closer = BatchCloser(context: context)
+        var ended: [Int] = []
+        closer.onBatchEnded = { ended.append($0) }
+        try closer.runOnce(db: night.db, now: now)
+        let jobs = try night.db.query("SELECT job || '=' || state AS j FROM nightshift.job_runs WHERE batch_run_id = \(id) ORDER BY job")
+        XCTAssertEqual((0..<jobs.rowCount).map { jobs.string($0, "j")! }, ["a=failed", "b=skipped", "c=skipped"], "the skip travels down the chain")
+        let batch = try night.db.query("SELECT state, summary_at IS NOT NULL AS summarised FROM nightshift.batch_runs WHERE id = \(id)")
+        XCTAssertEqual(batch.string(0, "state"), "failed")
+        XCTAssertEqual(batch.bool(0, "summarised"), true)
+        XCTAssertEqual(try night.count("SELECT count(*) FROM nightshift.outputs WHERE batch_run_id = \(id) AND kind = 'summary_mail'"), 1)
+        XCTAssertEqual(ended, [id, id], "closed, then summarised")
+        ended = []
+        try closer.runOnce(db: night.db, now: now)
+        XCTAssertEqual(ended, [])
+        XCTAssertEqual(try night.count("SELECT count(*) FROM nightshift.state_transitions WHERE batch_run_id = \(id) AND job_run_id IS NULL"), 2)
+    }
+
+    func testLeaseRescuerReturnsAnExpiredJobAndWakesTheDispatcher() throws {
+        let id = try batchRun([("a", [])])
+        let snapshot = try store.dispatchSnapshot(now: now, onlyBatchRun: id, leaseSeconds: 30)
+        let job = try XCTUnwrap(try store.claim(snapshot.queued, lateBy: [:], from: snapshot.states, owner: "dead-runner", now: now, leaseSeconds: 30).first)
+        let rescuer = LeaseRescuer(context: context)
+        var woken = 0
+        rescuer.onRescued = { woken += 1 }
+        try rescuer.runOnce(db: night.db, now: now)
+        XCTAssertEqual(woken, 0, "a live lease is left alone")
+        try night.db.query("UPDATE nightshift.job_runs SET lease_expires_at = clock_timestamp() - interval '1 second' WHERE id = \(job.jobRunID)")
+        try rescuer.runOnce(db: night.db, now: now)
+        XCTAssertEqual(woken, 1)
+        XCTAssertEqual(try night.scalar("SELECT state FROM nightshift.job_runs WHERE id = \(job.jobRunID)"), "failed", "no retries: its one failure ends it")
+    }
+
+    func testStagedFileSweeperRemovesOnlyFilesOfAttemptsThatNoLongerRun() throws {
+        let id = try batchRun([("a", [])])
+        let snapshot = try store.dispatchSnapshot(now: now, onlyBatchRun: id, leaseSeconds: 30)
+        let job = try XCTUnwrap(try store.claim(snapshot.queued, lateBy: [:], from: snapshot.states, owner: "t", now: now, leaseSeconds: 30).first)
+        let exports = context.configuration.settings.exportsDirectory
+        try FileManager.default.createDirectory(atPath: exports, withIntermediateDirectories: true)
+        let live = "\(exports)/.x.zip.gpg.j\(job.jobRunID)a\(job.attempt).partial"
+        let old = "\(exports)/.x.zip.gpg.j\(job.jobRunID)a\(job.attempt + 5)"
+        let final = "\(exports)/x.zip.gpg"
+        for path in [live, old, final] { FileManager.default.createFile(atPath: path, contents: Data("x".utf8)) }
+        try StagedFileSweeper(context: context).runOnce(db: night.db, now: now)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: live))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: old))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: final))
+    }
+
+    func testHistoryPurgerRunsOnTheLeaderOnlyAndHourly() throws {
+        let id = try batchRun([("a", [])])
+        try finishReady(id, as: .succeeded)
+        try BatchCloser(context: context).runOnce(db: night.db, now: now)
+        var leader = false
+        let purger = HistoryPurger(context: context, isLeader: { leader })
+        let later = now.addingTimeInterval(Double(context.configuration.settings.historyDays + 1) * 86_400)
+        try purger.runOnce(db: night.db, now: later)
+        XCTAssertEqual(try night.count("SELECT count(*) FROM nightshift.batch_runs WHERE id = \(id)"), 1, "not the leader")
+        leader = true
+        try night.db.query("UPDATE nightshift.batch_runs SET finished_at = \(now), summary_at = \(now) WHERE id = \(id)")
+        try purger.runOnce(db: night.db, now: later)
+        XCTAssertEqual(try night.count("SELECT count(*) FROM nightshift.batch_runs WHERE id = \(id)"), 0, "purged past history_days")
+    }
+
+    func testAFailingConcernHoldsUpNoOther() throws {
+        final class Failing: UpkeepConcern {
+            let name = "failing"
+            func runOnce(db: PostgresConnection, now: Date) throws { throw TestSetupError("broken") }
+        }
+        final class Counting: UpkeepConcern {
+            let name = "counting"
+            var passes = 0
+            func runOnce(db: PostgresConnection, now: Date) throws { passes += 1 }
+        }
+        let counting = Counting()
+        let upkeep = Upkeep(context: context, concerns: [Failing(), counting])
+        defer { upkeep.close() }
+        try upkeep.runOnce()
+        try upkeep.runOnce()
+        XCTAssertEqual(counting.passes, 2)
+    }
+}
