@@ -141,7 +141,8 @@ struct RunCommand: AsyncParsableCommand {
             return
         }
 
-        // The HTTP trigger, when configured, serves while the runner runs.
+        // The HTTP trigger and /metrics, when configured, listen before the runner starts and are
+        // stopped by the service group after it.
         var api: APIServer?
         if let settings = configuration.settings.api {
             let server = APIServer(settings: settings, configuration: configuration, connect: connect, logger: logger)
@@ -160,7 +161,9 @@ struct RunCommand: AsyncParsableCommand {
             }
             metricsServer = server
         }
-        let reason = try await runAsService(logger: logger) { stop in
+        let servers = [api.map { api in ListeningServer(stop: { await api.stop() }) },
+                       metricsServer.map { metrics in ListeningServer(stop: { await metrics.stop() }) }].compactMap { $0 }
+        let reason = try await runAsService(logger: logger, servers: servers) { stop in
             // The clock starts now, with the runner: --at is the instant it reads at its start.
             let clock = RunnerClock(start: instant, speed: speed)
             let runner = Runner(configuration: configuration, connect: connect, clock: clock, logger: logger, mode: .service,
@@ -169,8 +172,6 @@ struct RunCommand: AsyncParsableCommand {
             try runner.run()
             return runner.stopReason
         }
-        await api?.stop()
-        await metricsServer?.stop()
         print("runner stopped: \(reason)")
     }
 

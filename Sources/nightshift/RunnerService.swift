@@ -83,12 +83,27 @@ final class StopHandle: @unchecked Sendable {
     }
 }
 
-/// Runs `body` (which blocks) with SIGTERM/SIGINT handling as a service group, and returns its result.
-func runAsService<T: Sendable>(logger: Logger, _ body: @escaping @Sendable (StopHandle) throws -> T) async throws -> T {
+/// A server that already listens (started before the group, so a port that cannot be bound stops
+/// the command before any work starts): the group stops it at its graceful shutdown, after the
+/// runner (services shut down in reverse order), so the trigger and /metrics answer until the
+/// runner has released its work.
+struct ListeningServer: Service {
+    let stop: @Sendable () async -> Void
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await stop()
+    }
+}
+
+/// Runs `body` (which blocks) with SIGTERM/SIGINT handling and the `servers` as one service group,
+/// and returns its result.
+func runAsService<T: Sendable>(logger: Logger, servers: [ListeningServer] = [],
+                               _ body: @escaping @Sendable (StopHandle) throws -> T) async throws -> T {
     let stop = StopHandle()
     let box = ResultBox<T>()
     let runner = RunnerService(start: { handle in box.set(try body(handle)) }, stop: stop)
-    let group = ServiceGroup(configuration: .init(services: [
+    let group = ServiceGroup(configuration: .init(services: servers.map { .init(service: $0) } + [
         .init(service: runner, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
         .init(service: SignalService(stop: stop, logger: logger)),
     ], logger: logger))
