@@ -41,7 +41,7 @@ struct ArchiveCommand: ParsableCommand {
         let catalog = ArchiveCatalog(db: work)
         let keyring = client.configuration.settings.keyring
         let zone = client.configuration.settings.timeZone
-        let store = RequestStore(db: work)
+        let audit = Audit(db: work)
         let who = client.person(actor)
         switch action {
         case .list:
@@ -72,19 +72,19 @@ struct ArchiveCommand: ParsableCommand {
                 }
                 let rows = done.tableRows.map { "\($0.rows) rows of \($0.table)" }.joined(separator: ", ")
                 let what = action == .verify ? "verified: \(rows) as catalogued" : "restored \(rows) into \(into.map { "schema \($0)" } ?? "their tables")"
-                try store.audit(who, command: client.command, outcome: action == .verify ? .verified : .restored,
+                try audit.record(who, command: client.command, outcome: action == .verify ? .verified : .restored,
                                 detail: "archive entry #\(id) (\(done.path)): \(what)")
                 print("archive entry #\(id) \(what)")
             } catch let error as ExitCode {
                 throw error
             } catch let error as PostgresError where error.sqlState == "23505" {
-                try? store.audit(who, command: client.command, outcome: .restoreFailed,
+                try? audit.record(who, command: client.command, outcome: .restoreFailed,
                                  detail: "archive entry #\(id): rows already present: \(error.message)")
                 printError("error: archive entry #\(id) was not restored: its rows are already in the target table (\(error.detail ?? error.message)); "
                            + "nothing was written. It was restored before, or the rows were never deleted; `--into SCHEMA` puts a copy beside them")
                 throw ExitCode(1)
             } catch {
-                try? store.audit(who, command: client.command, outcome: .restoreFailed,
+                try? audit.record(who, command: client.command, outcome: .restoreFailed,
                                  detail: "archive entry #\(id): \(action.rawValue) failed: \(error)")
                 printError("error: archive entry #\(id) could not be \(action == .verify ? "verified" : "restored"): \(error)")
                 throw ExitCode(1)

@@ -63,7 +63,7 @@ struct MailCommand: ParsableCommand {
                 printError("error: mail #\(id) is not a dead letter (see `nightshift mail list`); only dead letters are sent again")
                 throw ExitCode(1)
             }
-            try RequestStore(db: work).audit(client.person(actor), command: client.command, outcome: .queued, detail: "mail #\(id) queued again")
+            try Audit(db: work).record(client.person(actor), command: client.command, outcome: .queued, detail: "mail #\(id) queued again")
             print("mail #\(id) queued again: the running service's mail sender delivers it")
         }
     }

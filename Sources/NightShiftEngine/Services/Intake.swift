@@ -143,9 +143,8 @@ final class Intake: @unchecked Sendable {
                        state_reason = format('not approved within %s hours (approval_hours in etc/operators.yaml)', \(hours)::int)
                 WHERE state = 'awaiting_approval' AND requested_at < clock_timestamp() - make_interval(hours => \(hours)::int)
                 RETURNING id, requested_by)
-            INSERT INTO nightshift.audit (actor, host, command, outcome, request_id, detail)
-            SELECT \(actor), \(context.identity.host), 'expire', 'expired', id, format('%s''s request was not approved within %s hours', requested_by, \(hours)::int)
-            FROM gone
+            \(Audit.each(of: "gone", actor: actor, host: context.identity.host, command: "expire", outcome: .expired,
+                         detail: "format('%s''s request was not approved within %s hours', requested_by, \(hours)::int)"))
             """)
     }
 
@@ -254,14 +253,14 @@ final class Intake: @unchecked Sendable {
                 FROM nightshift.batch_runs b
                 WHERE r.state = 'queued' AND b.id = r.batch_run_id AND b.state <> 'running'
                 RETURNING r.id, b.id AS batch_run_id, b.state)
-            INSERT INTO nightshift.audit (actor, host, command, outcome, request_id, detail)
-            SELECT \(actor), \(context.identity.host), 'finish', 'finished', id, format('batch run #%s %s', batch_run_id, state) FROM done
+            \(Audit.each(of: "done", actor: actor, host: context.identity.host, command: "finish", outcome: .finished,
+                         detail: "format('batch run #%s %s', batch_run_id, state)"))
             """)
     }
 
     private func audit(_ db: PostgresConnection, _ command: String, _ outcome: AuditOutcome, _ request: Int, _ detail: String) throws {
-        try RequestStore(db: db).audit(OperatorIdentity(account: actor, host: context.identity.host), command: command, outcome: outcome,
-                                       requestID: request, detail: detail)
+        try Audit(db: db).record(OperatorIdentity(account: actor, host: context.identity.host), command: command, outcome: outcome,
+                                 requestID: request, detail: detail)
     }
 }
 

@@ -2,7 +2,7 @@ import Foundation
 import NightShiftCore
 import PostgresClient
 
-/// Requests for work and their audit trail (`nightshift.requests`, `nightshift.audit`).
+/// Requests for work (`nightshift.requests`); their audit trail is `Audit`.
 ///
 /// People's clients write only through the narrow functions of migration 0005
 /// (`nightshift.submit_request`, `decide_request`, `refuse_attempt`), which the role
@@ -124,26 +124,13 @@ public struct RequestStore {
 
     /// Records a refusal made by the runner itself (the HTTP trigger, the inbox, a review item).
     public func refuse(by identity: OperatorIdentity, command: String, reason: String, requestID: Int? = nil) throws {
-        try audit(identity, command: command, outcome: .refused, requestID: requestID, detail: reason)
-    }
-
-    /// One audit row written by the runner's login: who (as the database or the runner established
-    /// it), what was asked, what came of it.
-    public func audit(_ identity: OperatorIdentity, command: String, outcome: AuditOutcome, requestID: Int? = nil, detail: String?) throws {
-        try db.query("""
-            INSERT INTO nightshift.audit (actor, host, command, outcome, request_id, detail) VALUES (\(identity.account), \(RequestStore.hostText(identity)), \(command.prefix(2000)), \(outcome.rawValue), \(requestID)::bigint, \(detail.map { String($0.prefix(2000)) }))
-            """)
+        try Audit(db: db).record(identity, command: command, outcome: .refused, requestID: requestID, detail: reason)
     }
 
     private func outcome(_ result: QueryResult) throws -> Outcome {
         let row = result.row(0, of: "nightshift.requests", id: "request_id")
         if let refusal = try row.optionalText("refusal") { return .refused(refusal) }
         return .recorded(id: try row.int("request_id"), state: try row.value("state", as: RequestState.self))
-    }
-
-    /// The host as recorded: the machine, and the account acted as under sudo.
-    public static func hostText(_ identity: OperatorIdentity) -> String {
-        identity.actingAs.map { "\(identity.host) (as \($0))" } ?? identity.host
     }
 
     // MARK: reading

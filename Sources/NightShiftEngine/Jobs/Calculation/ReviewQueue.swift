@@ -114,7 +114,7 @@ public struct ReviewQueue {
     }
 
     private func audit(_ identity: OperatorIdentity, _ command: String, _ outcome: AuditOutcome, _ detail: String) throws {
-        try RequestStore(db: db).audit(identity, command: command, outcome: outcome, detail: detail)
+        try Audit(db: db).record(identity, command: command, outcome: outcome, detail: detail)
     }
 }
 
