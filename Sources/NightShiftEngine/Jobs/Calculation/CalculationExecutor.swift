@@ -14,6 +14,16 @@ struct CalculationExecutor: JobExecutor {
 
     static func stagingTable(for job: String) -> String { "batch_temp_\(job)" }
 
+    /// The staging table and the key column as identifiers (validated when the configuration was;
+    /// checked again here, so nothing else ever reaches the SQL text).
+    static func identifiers(staging: String, key: String) throws -> (table: SQLIdentifier, key: SQLIdentifier) {
+        guard let table = SQLIdentifier(staging), let column = SQLIdentifier(key) else {
+            throw JobFailure(failureClass: .permanent, sqlState: nil,
+                             message: "\(staging) or \(key) is not an SQL identifier. Fix: use lower-case letters, digits and underscores")
+        }
+        return (table, column)
+    }
+
     func execute(_ context: JobContext) throws -> JobOutcome {
         let db = context.db
         let job = context.job.name
@@ -27,10 +37,7 @@ struct CalculationExecutor: JobExecutor {
         // After the stage and apply scripts, in the chunk's transaction, one statement: what was
         // staged, the checkpoint moved past it, the lease fence, and the next chunk's start (a
         // session setting, transactional: a rollback restores it).
-        guard let stagingTable = SQLIdentifier(staging), let key = SQLIdentifier(spec.keyColumn) else {
-            throw JobFailure(failureClass: .permanent, sqlState: nil,
-                             message: "\(staging) or \(spec.keyColumn) is not an SQL identifier. Fix: use lower-case letters, digits and underscores")
-        }
+        let (stagingTable, key) = try CalculationExecutor.identifiers(staging: staging, key: spec.keyColumn)
         func advance(after lastKey: Int, rowsSoFar: Int) -> SQL {
             """
             WITH staged AS (SELECT count(*) AS n, max(\(key)) AS last_key FROM \(stagingTable)),
@@ -92,9 +99,9 @@ struct CalculationExecutor: JobExecutor {
             try context.fence(rows: rowsDone - baseRows)
         }
 
-        try db.query("DROP TABLE IF EXISTS pg_temp.\(unsafeSQL: staging)")
+        try db.query("DROP TABLE IF EXISTS pg_temp.\(stagingTable)")
         try db.executeScript(createSQL)
-        defer { if db.isOpen && !db.inTransaction { _ = try? db.query("DROP TABLE IF EXISTS pg_temp.\(unsafeSQL: staging)") } }
+        defer { if db.isOpen && !db.inTransaction { _ = try? db.query("DROP TABLE IF EXISTS pg_temp.\(stagingTable)") } }
 
         // A data error in a chunk (22xxx, 23xxx) is isolated by bisection when the job has a keys
         // query: the chunk is retried at half the size until it succeeds (that part commits) or is

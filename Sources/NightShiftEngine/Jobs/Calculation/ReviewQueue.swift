@@ -64,15 +64,16 @@ public struct ReviewQueue {
         }
         let staging = CalculationExecutor.stagingTable(for: item.job)
         func load(_ file: String) throws -> String { try configuration.sql(file).replacingOccurrences(of: "{{staging}}", with: staging) }
-        try db.query("DROP TABLE IF EXISTS pg_temp.\(unsafeSQL: staging)")
+        let (table, key) = try CalculationExecutor.identifiers(staging: staging, key: spec.keyColumn)
+        try db.query("DROP TABLE IF EXISTS pg_temp.\(table)")
         try db.executeScript(try load(spec.stagingSQL))
-        defer { _ = try? db.query("DROP TABLE IF EXISTS pg_temp.\(unsafeSQL: staging)") }
+        defer { _ = try? db.query("DROP TABLE IF EXISTS pg_temp.\(table)") }
         do {
             try db.transaction {
                 try db.setParameters([("business_date", item.businessDate), ("time_zone", configuration.settings.timeZone.identifier),
                                       ("after_key", String(item.key - 1)), ("chunk_size", "1")])
                 try db.executeScript(try load(spec.stageSQL))
-                let staged = try db.query("SELECT count(*) AS n, max(\(unsafeSQL: spec.keyColumn)) AS key FROM \(unsafeSQL: staging)")
+                let staged = try db.query("SELECT count(*) AS n, max(\(key)) AS key FROM \(table)")
                 guard staged.int(0, "n") == 1, staged.int(0, "key") == item.key else {
                     throw ReviewRetryProblem(message: "the stage query no longer selects key \(item.key) for \(item.businessDate)")
                 }
