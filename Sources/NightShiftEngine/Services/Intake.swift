@@ -137,11 +137,13 @@ final class Intake: @unchecked Sendable {
 
     private func expire(_ db: PostgresConnection) throws {
         let hours = context.configuration.requestPolicy.approvalHours
+        let (from, to) = (RequestState.awaitingApproval, RequestState.expired)
+        try Transitions.check(request: from, to: to)
         try db.query("""
             WITH gone AS (
-                UPDATE nightshift.requests SET state = 'expired', decided_by = \(actor), decided_at = clock_timestamp(),
+                UPDATE nightshift.requests SET state = \(to), decided_by = \(actor), decided_at = clock_timestamp(),
                        state_reason = format('not approved within %s hours (approval_hours in etc/operators.yaml)', \(hours)::int)
-                WHERE state = 'awaiting_approval' AND requested_at < clock_timestamp() - make_interval(hours => \(hours)::int)
+                WHERE state = \(from) AND requested_at < clock_timestamp() - make_interval(hours => \(hours)::int)
                 RETURNING id, requested_by)
             \(Audit.each(of: "gone", actor: actor, host: context.identity.host, command: "expire", outcome: .expired,
                          detail: "format('%s''s request was not approved within %s hours', requested_by, \(hours)::int)"))
@@ -155,8 +157,8 @@ final class Intake: @unchecked Sendable {
                 SELECT id, source, batch, job, business_date::text AS business_date, priority, reason, requested_by, approved_by,
                        api_key, api_scope::text AS api_scope,
                        (SELECT count(*) FROM nightshift.requests o WHERE o.requested_by = r.requested_by AND o.quota_day = r.quota_day
-                            AND o.id <= r.id AND o.state <> 'refused') AS nth_today
-                FROM nightshift.requests r WHERE state = 'accepted' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+                            AND o.id <= r.id AND o.state <> \(RequestState.refused)) AS nth_today
+                FROM nightshift.requests r WHERE state = \(RequestState.accepted) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
                 """)
             guard rows.rowCount == 1 else { return nil }
             let row = rows.row(0, of: "nightshift.requests")
@@ -174,8 +176,9 @@ final class Intake: @unchecked Sendable {
             } catch let error as RowDecodingError {
                 // Set aside (refused, with what could not be read), never retried pass after pass.
                 let refusal = "the request cannot be read: \(error)"
+                try Transitions.check(request: .accepted, to: .refused)
                 try db.query("""
-                    UPDATE nightshift.requests SET state = 'refused', state_reason = \(refusal), decided_by = \(actor), decided_at = clock_timestamp()
+                    UPDATE nightshift.requests SET state = \(RequestState.refused), state_reason = \(refusal), decided_by = \(actor), decided_at = clock_timestamp()
                     WHERE id = \(id)
                     """)
                 try audit(db, "queue", .refused, id, refusal)
@@ -186,7 +189,7 @@ final class Intake: @unchecked Sendable {
                                      nthToday: try row.optionalInt("nth_today") ?? 0, batch: batch, job: job,
                                      apiKey: try row.optionalText("api_key")) {
                 try db.query("""
-                    UPDATE nightshift.requests SET state = 'refused', state_reason = \(refusal), decided_by = \(actor), decided_at = clock_timestamp()
+                    UPDATE nightshift.requests SET state = \(RequestState.refused), state_reason = \(refusal), decided_by = \(actor), decided_at = clock_timestamp()
                     WHERE id = \(id)
                     """)
                 try audit(db, "queue", .refused, id, refusal)
@@ -203,7 +206,8 @@ final class Intake: @unchecked Sendable {
             guard case let .created(batchRunID) = creation else {
                 throw RequestIntakeError(request: id, problem: "its batch run could not be created (\(creation))")
             }
-            try db.query("UPDATE nightshift.requests SET state = 'queued', state_reason = NULL, batch_run_id = \(batchRunID) WHERE id = \(id)")
+            try Transitions.check(request: .accepted, to: .queued)
+            try db.query("UPDATE nightshift.requests SET state = \(RequestState.queued), state_reason = NULL, batch_run_id = \(batchRunID) WHERE id = \(id)")
             try audit(db, "queue", .queued, id, "batch run #\(batchRunID)")
             context.logger.notice("request queued", metadata: ["request": "\(id)", "by": "\(requester)", "batch_run": "\(batchRunID)"])
             return true
@@ -247,11 +251,12 @@ final class Intake: @unchecked Sendable {
     }
 
     private func finishEnded(_ db: PostgresConnection) throws {
+        try Transitions.check(request: .queued, to: .finished)
         try db.query("""
             WITH done AS (
-                UPDATE nightshift.requests r SET state = 'finished', outcome = b.state
+                UPDATE nightshift.requests r SET state = \(RequestState.finished), outcome = b.state
                 FROM nightshift.batch_runs b
-                WHERE r.state = 'queued' AND b.id = r.batch_run_id AND b.state <> 'running'
+                WHERE r.state = \(RequestState.queued) AND b.id = r.batch_run_id AND b.state <> \(BatchState.running)
                 RETURNING r.id, b.id AS batch_run_id, b.state)
             \(Audit.each(of: "done", actor: actor, host: context.identity.host, command: "finish", outcome: .finished,
                          detail: "format('batch run #%s %s', batch_run_id, state)"))

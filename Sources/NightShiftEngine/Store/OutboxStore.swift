@@ -59,7 +59,7 @@ public struct OutboxStore {
                 RETURNING id
             ), recorded AS (
                 INSERT INTO nightshift.mail_transitions (mail_id, from_state, to_state, attempt, runner, at)
-                SELECT id, NULL, 'queued', 0, \(runner), \(now)::timestamptz FROM queued
+                SELECT id, NULL, \(MailState.queued), 0, \(runner), \(now)::timestamptz FROM queued
             )
             SELECT id FROM queued
             """)
@@ -72,21 +72,21 @@ public struct OutboxStore {
         let result = try db.query("""
             WITH due AS (
                 SELECT id, state FROM nightshift.mail_outbox
-                WHERE (state = 'queued' AND next_attempt_at <= \(now)::timestamptz)
-                   OR (state = 'sending' AND lease_expires_at < clock_timestamp())
+                WHERE (state = \(MailState.queued) AND next_attempt_at <= \(now)::timestamptz)
+                   OR (state = \(MailState.sending) AND lease_expires_at < clock_timestamp())
                 ORDER BY next_attempt_at, id
                 LIMIT 1
                 FOR UPDATE SKIP LOCKED
             ), claimed AS (
                 UPDATE nightshift.mail_outbox m
-                SET state = 'sending', claimed_by = \(runner), lease_expires_at = clock_timestamp() + make_interval(secs => \(leaseSeconds)::int),
+                SET state = \(MailState.sending), claimed_by = \(runner), lease_expires_at = clock_timestamp() + make_interval(secs => \(leaseSeconds)::int),
                     attempts = m.attempts + 1
                 FROM due WHERE m.id = due.id
                 RETURNING m.id, due.state AS from_state, m.kind, m.subject, m.envelope_from, m.envelope_to, m.message, m.attempts
             ), recorded AS (
                 INSERT INTO nightshift.mail_transitions (mail_id, from_state, to_state, attempt, runner, error, at)
-                SELECT id, from_state, 'sending', attempts, \(runner),
-                       CASE WHEN from_state = 'sending' THEN 'the lease of the previous sender expired during its delivery' END,
+                SELECT id, from_state, \(MailState.sending), attempts, \(runner),
+                       CASE WHEN from_state = \(MailState.sending) THEN 'the lease of the previous sender expired during its delivery' END,
                        \(now)::timestamptz
                 FROM claimed
             )
@@ -117,18 +117,19 @@ public struct OutboxStore {
 
     private func finish(_ mail: OutboxMail, to state: MailState, nextAttemptAt: Date?, replyCode: Int?, reply: String?, curlCode: Int?,
                         error: String?, now: Date, runner: String) throws -> Bool {
+        try Transitions.check(mail: .sending, to: state)
         let result = try db.query("""
             WITH done AS (
                 UPDATE nightshift.mail_outbox
-                SET state = \(state.rawValue), claimed_by = NULL, lease_expires_at = NULL,
+                SET state = \(state), claimed_by = NULL, lease_expires_at = NULL,
                     next_attempt_at = COALESCE(\(nextAttemptAt)::timestamptz, next_attempt_at),
-                    sent_at = CASE WHEN \(state.rawValue) = 'sent' THEN \(now)::timestamptz END,
+                    sent_at = CASE WHEN \(state == .sent) THEN \(now)::timestamptz END,
                     last_reply = COALESCE(\(reply), last_reply), last_error = \(error)
-                WHERE id = \(mail.id) AND state = 'sending' AND claimed_by = \(runner) AND attempts = \(mail.attempt)
+                WHERE id = \(mail.id) AND state = \(MailState.sending) AND claimed_by = \(runner) AND attempts = \(mail.attempt)
                 RETURNING id
             ), recorded AS (
                 INSERT INTO nightshift.mail_transitions (mail_id, from_state, to_state, attempt, runner, reply_code, reply, curl_code, error, at)
-                SELECT id, 'sending', \(state.rawValue), \(mail.attempt)::int, \(runner), \(replyCode)::int, \(reply), \(curlCode)::int, \(error), \(now)::timestamptz FROM done
+                SELECT id, \(MailState.sending), \(state), \(mail.attempt)::int, \(runner), \(replyCode)::int, \(reply), \(curlCode)::int, \(error), \(now)::timestamptz FROM done
             )
             SELECT id FROM done
             """)
@@ -138,14 +139,15 @@ public struct OutboxStore {
     /// Queues a dead letter again (`nightshift mail retry`), its attempts counted afresh and due
     /// at once whatever a runner's clock says. False when `id` is not a dead letter.
     public func requeue(_ id: Int, now: Date, by who: String) throws -> Bool {
+        try Transitions.check(mail: .dead, to: .queued)
         let result = try db.query("""
             WITH again AS (
-                UPDATE nightshift.mail_outbox SET state = 'queued', attempts = 0, next_attempt_at = '-infinity'
-                WHERE id = \(id) AND state = 'dead'
+                UPDATE nightshift.mail_outbox SET state = \(MailState.queued), attempts = 0, next_attempt_at = '-infinity'
+                WHERE id = \(id) AND state = \(MailState.dead)
                 RETURNING id
             ), recorded AS (
                 INSERT INTO nightshift.mail_transitions (mail_id, from_state, to_state, attempt, runner, error, at)
-                SELECT id, 'dead', 'queued', 0, \(who), 'queued again by ' || \(who), \(now)::timestamptz FROM again
+                SELECT id, \(MailState.dead), \(MailState.queued), 0, \(who), 'queued again by ' || \(who), \(now)::timestamptz FROM again
             )
             SELECT id FROM again
             """)

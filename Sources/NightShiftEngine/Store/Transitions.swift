@@ -3,7 +3,8 @@ import NightShiftCore
 import PostgresClient
 
 /// The one writer of `nightshift.state_transitions` for a single move: it checks the move against
-/// Core's state machine (`canMove`) before it records it, in the caller's transaction, next to the
+/// Core's state machine (`canMove`) before it records it (the outbox and the intake check their
+/// moves of mail and requests here too, before their statements record them), in the caller's transaction, next to the
 /// new state. Set-based moves (skips, batch close) select their rows with Core's sets
 /// (`JobState.movable(to:)`), so only legal moves are made, and insert their transitions in the
 /// same statement.
@@ -13,6 +14,16 @@ struct Transitions {
     /// Throws `IllegalTransition` unless `from → to` is a legal job move.
     static func check(job from: JobState, to: JobState) throws {
         guard from.canMove(to: to) else { throw IllegalTransition(entity: "job", from: from.rawValue, to: to.rawValue) }
+    }
+
+    /// Throws `IllegalTransition` unless `from → to` is a legal move of a message in the outbox.
+    static func check(mail from: MailState, to: MailState) throws {
+        guard from.next.contains(to) else { throw IllegalTransition(entity: "mail", from: from.rawValue, to: to.rawValue) }
+    }
+
+    /// Throws `IllegalTransition` unless `from → to` is a legal move of a request.
+    static func check(request from: RequestState, to: RequestState) throws {
+        guard from.canMove(to: to) else { throw IllegalTransition(entity: "request", from: from.rawValue, to: to.rawValue) }
     }
 
     /// Records a job's move (`from` nil: the job run was created in `to`).
