@@ -32,7 +32,7 @@ args = sys.argv[4:]
 sizes = [int(x) for x in (args[args.index("--rows") + 1] if "--rows" in args else "100000,1000000").split(",")]
 repeat = int(args[args.index("--repeat") + 1]) if "--repeat" in args else 2
 DB = f"bench_archive_{os.getpid()}"
-url = admin_url.rsplit("/", 1)[0] + "/" + DB
+url = admin_url.replace("/postgres?", f"/{DB}?", 1)
 TABLES = ["erp.payments", "erp.invoices", "erp.cylinder_movements", "erp.delivery_charges", "erp.deliveries"]
 
 

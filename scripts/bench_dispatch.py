@@ -61,7 +61,7 @@ def run(project, runners):
     name = f"bench_dispatch_{runners}_{os.getpid()}"
     psql(admin_url, f"DROP DATABASE IF EXISTS {name}")
     psql(admin_url, f"CREATE DATABASE {name}")
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    url = admin_url.replace("/postgres?", f"/{name}?", 1)
     env = dict(os.environ, DATABASE_URL=url)
     subprocess.run([binary, "migrate", "--root", project], check=True, env=env, capture_output=True)
     started = time.monotonic()

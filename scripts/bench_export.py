@@ -35,7 +35,7 @@ sizes = [int(x) for x in (args[args.index("--rows") + 1] if "--rows" in args els
 repeat = int(args[args.index("--repeat") + 1]) if "--repeat" in args else 3
 threads = int(args[args.index("--threads") + 1]) if "--threads" in args else 2
 DB = f"bench_export_{os.getpid()}"
-url = admin_url.rsplit("/", 1)[0] + "/" + DB
+url = admin_url.replace("/postgres?", f"/{DB}?", 1)
 
 
 def psql(sql, target=None):

@@ -29,3 +29,14 @@ ensure_swift() {
     fi
     command -v swift >/dev/null 2>&1 || { echo "error: swift is not installed (expected on PATH or in /opt/swift)" >&2; exit 1; }
 }
+
+# People log in as their operating-system account (peer authentication on the socket): give the
+# account running this script its own role in the cluster at URL, as an administrator would give
+# a manager theirs (`run --once` checks who starts work as that login).
+allow_person_login() {
+    psql "$1" -qv ON_ERROR_STOP=1 -v me="$(id -un)" >/dev/null <<'SQL'
+SELECT 'CREATE ROLE nightshift_requester NOLOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'nightshift_requester') \gexec
+SELECT format('CREATE ROLE %I LOGIN', :'me') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'me') \gexec
+SELECT format('GRANT nightshift_requester TO %I', :'me') \gexec
+SQL
+}
