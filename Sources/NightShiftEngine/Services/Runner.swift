@@ -75,7 +75,9 @@ public final class Runner: @unchecked Sendable {
         let upkeep = Upkeep(context: context, concerns: [alerter, StagedFileSweeper(context: context), GaugeSampler()]
                                 + [scheduler.map { scheduler in HistoryPurger(context: context, isLeader: { scheduler.isLeader }) }].compactMap { $0 })
         let rescueLoop = ServiceLoop(name: "rescuer", interval: poll, logger: logger, pass: rescuer.runOnce)
-        let upkeepLoop = ServiceLoop(name: "upkeep", interval: poll, logger: logger, pass: upkeep.runOnce)
+        // Alerts, the sweep, gauges and the purge need no faster look than once a second: at a short
+        // poll interval they would take CPU from the jobs (the rescuer is woken at every job end).
+        let upkeepLoop = ServiceLoop(name: "upkeep", interval: max(poll, 1), logger: logger, pass: upkeep.runOnce)
         let mailLoop = ServiceLoop(name: "mail sender", interval: poll, logger: logger) { try mailSender.runOnce() }
         let heartbeatLoop = ServiceLoop(name: "heartbeat", interval: Double(settings.heartbeatSeconds), logger: logger,
                                         pass: heartbeat.runOnce)

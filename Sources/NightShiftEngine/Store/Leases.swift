@@ -84,7 +84,12 @@ extension RunnerStore {
     /// Rescues every expired lease no other runner is rescuing (SKIP LOCKED); whether retries
     /// remain is Core's `RetryDecision` (a lost runner counts as a transient failure).
     public func rescueExpiredLeases(now: Date, runner: String) throws -> [Rescued] {
-        try db.transaction {
+        // Nearly always nothing has expired: one round trip says so (the pass runs after every job end).
+        let any = try db.query("""
+            SELECT 1 FROM nightshift.job_runs WHERE state = \(JobState.running) AND lease_expires_at < clock_timestamp() LIMIT 1
+            """)
+        guard any.rowCount > 0 else { return [] }
+        return try db.transaction {
             let expired = try db.query("""
                 SELECT id, batch_run_id, job, failures, retries, lease_owner FROM nightshift.job_runs
                 WHERE state = \(JobState.running) AND lease_expires_at < clock_timestamp()
