@@ -148,11 +148,11 @@ final class RunnerDecisionTests: XCTestCase {
     }
 
     func testRunnersThatWouldPassTheConnectionTotalWaitToStart() throws {
-        // 4 slots per runner: 7 + 2 x 4 = 15 connections each; three runners hold 45 of the 50,
+        // 4 slots per runner: 8 + 2 x 4 = 16 connections each; three runners hold 48 of the 50,
         // a fourth would pass 50 and waits until one stops.
         let settings = try night.project.read("etc/nightshift.yaml")
         try night.project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "concurrent_jobs: 1", with: "concurrent_jobs: 4")
-            .replacingOccurrences(of: "max_connections: 12", with: "max_connections: 15"))
+            .replacingOccurrences(of: "max_connections: 12", with: "max_connections: 16"))
         let first = try (1...3).map { try night.startService(name: "runner\($0)", speed: 60, until: "2026-11-23T02:25:00+08:00") }
         try night.waitUntil("three runners registered") {
             try night.scalar("SELECT count(*) FROM nightshift.runners WHERE state = 'running'") == "3"
@@ -168,7 +168,7 @@ final class RunnerDecisionTests: XCTestCase {
         }
         try night.waitUntil("the fourth runner says it waits") {
             try sample()
-            return fourth.logText.contains("waiting to start: the live runners hold 45 of limits.total_connections 50")
+            return fourth.logText.contains("waiting to start: the live runners hold 48 of limits.total_connections 50")
         }
         XCTAssertEqual(try night.scalar("SELECT count(*) FROM nightshift.runners"), "3", "the fourth is not registered")
         first[0].kill(SIGTERM)
