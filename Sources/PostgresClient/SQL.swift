@@ -80,12 +80,6 @@ public struct SQL: Sendable, Equatable, ExpressibleByStringInterpolation, Custom
             pieces.append(.value(value.sqlText))
         }
 
-        /// A list bound as one array parameter (`= ANY(\(states))`, with a cast where the
-        /// server cannot infer the element type).
-        public mutating func appendInterpolation<Value: SQLValue>(_ values: [Value]) {
-            pieces.append(.value(SQL.arrayLiteral(values.map(\.sqlText))))
-        }
-
         /// A fragment: its text and its values, renumbered here.
         public mutating func appendInterpolation(_ fragment: SQL) {
             for piece in fragment.pieces {
@@ -127,6 +121,9 @@ extension UInt16: SQLValue { public var sqlText: String? { String(self) } }
 extension Double: SQLValue { public var sqlText: String? { String(self) } }
 extension Bool: SQLValue { public var sqlText: String? { self ? "true" : "false" } }
 extension Optional: SQLValue where Wrapped: SQLValue { public var sqlText: String? { self?.sqlText } }
+/// A list is one array parameter (`= ANY(\(states))`, with a cast where the server cannot infer
+/// the element type).
+extension Array: SQLValue where Element: SQLValue { public var sqlText: String? { SQL.arrayLiteral(map(\.sqlText)) } }
 
 /// A timestamp, bound as seconds since the epoch with microseconds (`to_timestamp` is not needed:
 /// PostgreSQL reads it for a timestamptz through the ISO form below).

@@ -116,7 +116,7 @@ public struct RequestStore {
                              host: String, command: String, quota: Int?) throws -> Outcome {
         precondition(submission.source != .cli, "people's requests go through submit(_:host:command:) as their own login")
         let result = try db.query("""
-            SELECT request_id, state, refusal FROM nightshift.submit_system_request(\(submission.source.rawValue), \(requestedBy), \(apiKey?.name), \(apiKey.map { pgArray($0.scope) })::text[], \(submission.target.rawValue), \(submission.batch.rawValue), \(submission.job), \(submission.businessDate?.description)::date,
+            SELECT request_id, state, refusal FROM nightshift.submit_system_request(\(submission.source.rawValue), \(requestedBy), \(apiKey?.name), \(apiKey?.scope)::text[], \(submission.target.rawValue), \(submission.batch.rawValue), \(submission.job), \(submission.businessDate?.description)::date,
                                                                                    \(submission.priority.map { String($0.rawValue) })::smallint, \(submission.reason), \(host), \(command), \(quota)::int)
             """)
         return try outcome(result)
