@@ -55,6 +55,7 @@ let package = Package(
             .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // The HTTP trigger API (`api:` in etc/nightshift.yaml), served by `nightshift run`.
         .target(name: "NightShiftAPI", dependencies: [

@@ -108,14 +108,14 @@ struct RunCommand: AsyncParsableCommand {
             monitor.start()
             let outcome: (report: BatchReport, start: BatchRunner.Start)
             do {
-                outcome = try await runAsService(logger: logger) { stop in
-                    try BatchRunner(configuration: configuration, connect: connect, logger: logger)
-                        .run(batch: kind, at: instant ?? Date(), trigger: "cli", rerun: rerun, speed: speed, until: end,
-                             onRunner: { runner in
-                                 followed.id = runner.batchRunID
-                                 stop.attach(runner)
-                             })
-                }
+                let stop = StopHandle()
+                outcome = try await BatchRunner(configuration: configuration, connect: connect, logger: logger)
+                    .run(batch: kind, at: instant ?? Date(), trigger: "cli", rerun: rerun, speed: speed, until: end,
+                         alongside: [SignalService(stop: stop, logger: logger)],
+                         onRunner: { runner in
+                             followed.id = runner.batchRunID
+                             stop.attach(runner)
+                         })
                 monitor.stop()
             } catch {
                 monitor.stop()
@@ -163,16 +163,15 @@ struct RunCommand: AsyncParsableCommand {
         }
         let servers = [api.map { api in ListeningServer(stop: { await api.stop() }) },
                        metricsServer.map { metrics in ListeningServer(stop: { await metrics.stop() }) }].compactMap { $0 }
-        let reason = try await runAsService(logger: logger, servers: servers) { stop in
-            // The clock starts now, with the runner: --at is the instant it reads at its start.
-            let clock = RunnerClock(start: instant, speed: speed)
-            let runner = Runner(configuration: configuration, connect: connect, clock: clock, logger: logger, mode: .service,
-                                until: end, notifier: SystemdNotifier())
-            stop.attach(runner)
-            try runner.run()
-            return runner.stopReason
-        }
-        print("runner stopped: \(reason)")
+        // The clock starts now, with the runner: --at is the instant it reads at its start.
+        let clock = RunnerClock(start: instant, speed: speed)
+        let runner = Runner(configuration: configuration, connect: connect, clock: clock, logger: logger, mode: .service,
+                            until: end, notifier: SystemdNotifier())
+        let stop = StopHandle()
+        stop.attach(runner)
+        // Signals and servers first in the runner's one service group: they are stopped after its parts.
+        try await runner.run(alongside: [SignalService(stop: stop, logger: logger)] + servers)
+        print("runner stopped: \(runner.stopReason)")
     }
 
     /// `run --once` is a person starting work: the same gate as every person's action, decided by

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import NightShiftConfig
 import NightShiftCore
-import NightShiftEngine
+@testable import NightShiftEngine
 import PostgresClient
 import TestSupport
 import XCTest
@@ -35,7 +35,17 @@ final class NightFixture {
         logger.logLevel = ProcessInfo.processInfo.environment["NIGHTSHIFT_TEST_LOG"] == nil ? .critical : .info
         let url = database.url
         let runner = BatchRunner(configuration: try configuration(), connect: { try PostgresConnection(conninfo: url) }, logger: logger)
-        return try runner.run(batch: batch, at: instant, trigger: "test", rerun: true, speed: speed).report
+        return try waitFor { try await runner.run(batch: batch, at: instant, trigger: "test", rerun: true, speed: speed).report }
+    }
+
+    /// What a runner's services share, on a clock starting at `now` (logs only with NIGHTSHIFT_TEST_LOG).
+    func runnerContext(_ name: String = "test", at now: Date = NightFixture.twoAM) throws -> RunnerContext {
+        var logger = Logger(label: name)
+        logger.logLevel = ProcessInfo.processInfo.environment["NIGHTSHIFT_TEST_LOG"] == nil ? .critical : .info
+        let url = database.url
+        return RunnerContext(configuration: try configuration(), connect: { try PostgresConnection(conninfo: url) },
+                             clock: RunnerClock(start: now, speed: 1), identity: RunnerIdentity(host: name),
+                             logger: logger)
     }
 
     func scalar(_ sql: String, _ parameters: [String?] = []) throws -> String? {
@@ -52,4 +62,16 @@ final class NightFixture {
         keyring.remove()
         project.cleanup()
     }
+}
+
+/// Waits on this (test) thread for async work, which runs on Swift's pool.
+func waitFor<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
+    let done = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var result: Result<T, Error>?
+    Task {
+        do { result = .success(try await work()) } catch { result = .failure(error) }
+        done.signal()
+    }
+    done.wait()
+    return try result!.get()
 }

@@ -3,12 +3,13 @@ import Logging
 import NightShiftConfig
 import NightShiftCore
 import PostgresClient
+import ServiceLifecycle
 
 /// One runner process: the scheduler (leader only), the intake (requests), the dispatcher, the
 /// workers, the rescuer and the upkeep (Services/Upkeep), the mail sender and the heartbeat, each
 /// on threads of its own. Any number of runners may share one database.
 ///
-/// `run()` blocks until the runner stops: on `requestStop` (SIGTERM/SIGINT), at `until` on the
+/// `run()` returns when the runner stops: on `requestStop` (SIGTERM/SIGINT), at `until` on the
 /// runner's clock, or — in `once` mode — when its batch run is closed and summarised. Stopping
 /// takes no new work, asks running jobs to stop at their next checkpoint and release themselves
 /// (their statements are cancelled after the stop timeout), and closes every connection.
@@ -47,10 +48,18 @@ public final class Runner: @unchecked Sendable {
     /// Why the runner stopped (after `run()` returned).
     public var stopReason: String { stop.reason }
 
-    public func run() throws {
+    /// Runs the runner until it stops. Every part is a `Service` in one `ServiceGroup`, after the
+    /// `alongside` services (signals, the HTTP servers: they are stopped last). The group stops its
+    /// services in the reverse of their order, which is the order of a stop: take no new work
+    /// (watch, scheduler, intake, dispatcher), let running jobs reach a checkpoint and release
+    /// themselves (workers), one last look that closes what they finished, writes the due summaries
+    /// and raises alerts (rescuer, upkeep), send (mail sender), and the heartbeat last, so leases
+    /// stay renewed until every job is released.
+    public func run(alongside: [any Service] = []) async throws {
         let logger = context.logger
         let settings = context.settings
         let poll = Double(settings.pollMilliseconds) / 1000
+        let gate = StartGate()
         let workers = Workers(count: settings.workers, context: context)
         let onlyBatch: Int? = if case let .once(id) = mode { id } else { nil }
         let dispatcher = Dispatcher(context: context, workers: workers, onlyBatchRun: onlyBatch)
@@ -66,10 +75,6 @@ public final class Runner: @unchecked Sendable {
         let mailSender = MailSender(context: context)
         mailSender.shouldStop = { [stop] in stop.isSet }
 
-        guard try register() else {
-            logger.notice("runner stopped before it started", metadata: ["reason": "\(stop.reason)"])
-            return
-        }
         let dispatchLoop = ServiceLoop(name: "dispatcher", interval: poll, logger: logger, pass: dispatcher.runOnce)
         let rescuer = Upkeep(context: context, concerns: [leaseRescuer, batchCloser] + [morningMailer].compactMap { $0 })
         let upkeep = Upkeep(context: context, concerns: [alerter, StagedFileSweeper(context: context), GaugeSampler()]
@@ -110,16 +115,77 @@ public final class Runner: @unchecked Sendable {
         scheduler?.onCreated = { dispatchLoop.wake() }
         intake?.onQueued = { dispatchLoop.wake() }
 
+        // In the order of a start; the group stops them from the last to the first.
+        let once = mode != .service
+        var parts: [RunnerPart] = [
+            RunnerPart(heartbeatLoop, gate: gate) { heartbeat.close() },
+            RunnerPart(mailLoop, gate: gate) {
+                // `run --once` delivers what it just wrote before it exits, if the server takes it now
+                // (a failure leaves it queued for the next runner: nothing is lost, and the batch's
+                // outcome does not depend on it). A few messages at most, so the exit is not held up.
+                if once {
+                    mailSender.shouldStop = { false }
+                    do { try mailSender.runOnce(limit: 5) } catch {
+                        logger.warning("mail left in the outbox", metadata: ["error": "\(error)"])
+                    }
+                }
+                mailSender.close()
+            },
+            // One last look: close what the last jobs finished, write due summaries, raise alerts.
+            RunnerPart(upkeepLoop, gate: gate) {
+                try? upkeep.runOnce()
+                upkeep.close()
+            },
+            RunnerPart(rescueLoop, gate: gate) {
+                try? rescuer.runOnce()
+                rescuer.close()
+            },
+            RunnerPart("workers", gate: gate, start: { workers.start() }, finish: {
+                workers.stopAll()
+                heartbeatLoop.wake() // its STATUS says what is left to release
+                workers.join()
+            }),
+            RunnerPart(dispatchLoop, gate: gate) { dispatcher.close() },
+        ]
+        if let intakeLoop, let intake { parts.append(RunnerPart(intakeLoop, gate: gate) { intake.close() }) }
+        if let scheduleLoop, let scheduler { parts.append(RunnerPart(scheduleLoop, gate: gate) { scheduler.close() }) }
+        let watch = RunnerWatch(runner: self, gate: gate, heartbeat: heartbeat)
+        let group = ServiceGroup(configuration: .init(
+            services: alongside.map { .init(service: $0) } + parts.map { .init(service: $0) } + [
+                .init(service: watch, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+            ], logger: logger))
+        try await group.run()
+        guard gate.isOpen else { return }
+        try await onThread("nightshift-runner-stop") { [context] in
+            if let db = try? context.connect() {
+                try? RunnerStore(db: db).stopRunner(context.identity.id)
+                db.close()
+            }
+        }
+        logger.notice("runner stopped", metadata: ["runner": "\(context.identity.id)"])
+    }
+
+    /// The watch (run by `RunnerWatch` on a thread of its own): registers, opens the gate, then
+    /// waits for a reason to stop. In once mode, another runner may end our batch: it looks now and then.
+    fileprivate func watch(gate: StartGate, heartbeat: Heartbeat) throws {
+        let registered: Bool
+        do { registered = try register() } catch {
+            gate.open(false)
+            throw error
+        }
+        guard registered else {
+            context.logger.notice("runner stopped before it started", metadata: ["reason": "\(stop.reason)"])
+            return gate.open(false)
+        }
         // READY=1 before any loop starts: the heartbeat's first WATCHDOG=1 must not come first.
         notifier?.notify("READY=1")
-        workers.start()
-        for loop in [heartbeatLoop, rescueLoop, upkeepLoop, dispatchLoop, mailLoop] + [scheduleLoop, intakeLoop].compactMap({ $0 }) { loop.start() }
-        logger.notice("runner started", metadata: ["runner": "\(context.identity.id)", "workers": "\(settings.workers)",
-                                                   "clock": "\(context.clock.now().iso8601(in: context.zone))",
-                                                   "speed": "\(context.clock.speed)"])
+        gate.open(true)
+        let settings = context.settings
+        context.logger.notice("runner started", metadata: ["runner": "\(context.identity.id)", "workers": "\(settings.workers)",
+                                                           "clock": "\(context.clock.now().iso8601(in: context.zone))",
+                                                           "speed": "\(context.clock.speed)"])
         if case let .once(id) = mode, batchIsSummarised(id) { done.set("batch run \(id) had already ended") }
-
-        // Wait for a reason to stop. In once mode, another runner may end our batch: look now and then.
+        let poll = Double(settings.pollMilliseconds) / 1000
         var lastLook = Date()
         while !stop.isSet && !done.isSet {
             if let until, context.clock.now() >= until {
@@ -134,52 +200,9 @@ public final class Runner: @unchecked Sendable {
         }
         let reason = done.isSet ? done.reason : stop.reason
         if !done.isSet { stop.set(reason) }
-        logger.notice("runner stopping", metadata: ["reason": "\(reason)"])
+        context.logger.notice("runner stopping", metadata: ["reason": "\(reason)"])
         notifier?.notify("STOPPING=1")
         heartbeat.stopRequested() // from now on its STATUS says stopping
-
-        // Take no new work; let running jobs reach a checkpoint and release themselves.
-        scheduleLoop?.stop()
-        intakeLoop?.stop()
-        dispatchLoop.stop()
-        scheduleLoop?.join()
-        intakeLoop?.join()
-        dispatchLoop.join()
-        workers.stopAll()
-        heartbeatLoop.wake()
-        workers.join()
-        // One last look: close what the last jobs finished, write due summaries, raise alerts.
-        rescueLoop.stop()
-        upkeepLoop.stop()
-        rescueLoop.join()
-        upkeepLoop.join()
-        try? rescuer.runOnce()
-        try? upkeep.runOnce()
-        mailLoop.stop()
-        mailLoop.join()
-        if case .once = mode {
-            // `run --once` delivers what it just wrote before it exits, if the server takes it now
-            // (a failure leaves it queued for the next runner: nothing is lost, and the batch's
-            // outcome does not depend on it). A few messages at most, so the exit is not held up.
-            mailSender.shouldStop = { false }
-            do { try mailSender.runOnce(limit: 5) } catch {
-                logger.warning("mail left in the outbox", metadata: ["error": "\(error)"])
-            }
-        }
-        heartbeatLoop.stop()
-        heartbeatLoop.join()
-        scheduler?.close()
-        intake?.close()
-        dispatcher.close()
-        rescuer.close()
-        upkeep.close()
-        mailSender.close()
-        heartbeat.close()
-        if let db = try? context.connect() {
-            try? RunnerStore(db: db).stopRunner(context.identity.id)
-            db.close()
-        }
-        logger.notice("runner stopped", metadata: ["runner": "\(context.identity.id)"])
     }
 
     /// Registers the runner, waiting (with back-off) while the database is unreachable, and while
@@ -225,5 +248,22 @@ public final class Runner: @unchecked Sendable {
         defer { db.close() }
         guard let status = try? RunnerStore(db: db).batchStatus(id) else { return false }
         return status.state != .running && (status.summaryWritten || status.summaryError != nil)
+    }
+}
+
+/// The runner's first and last word: registers it, then waits for a reason to stop (a signal, the
+/// group's shutdown, `--until`, the end of a `run --once` batch) and returns, which starts the
+/// group's graceful shutdown.
+private struct RunnerWatch: Service {
+    let runner: Runner
+    let gate: StartGate
+    let heartbeat: Heartbeat
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await onThread("nightshift-watch") { [runner, gate, heartbeat] in try runner.watch(gate: gate, heartbeat: heartbeat) }
+        } onGracefulShutdown: { [runner] in
+            runner.requestStop("graceful shutdown")
+        }
     }
 }
