@@ -92,6 +92,11 @@ public struct SQL: Sendable, Equatable, ExpressibleByStringInterpolation, Custom
             appendLiteral(identifier.quoted)
         }
 
+        /// A column list: each identifier quoted, separated by commas.
+        public mutating func appendInterpolation(_ identifiers: [SQLIdentifier]) {
+            appendLiteral(identifiers.quotedList)
+        }
+
         /// SQL text as it is (a statement from the project's sql/ files): nothing is bound.
         public mutating func appendInterpolation(unsafeSQL text: String) {
             appendLiteral(text)
@@ -149,8 +154,27 @@ public struct SQLIdentifier: Sendable, Equatable, Hashable, CustomStringConverti
         self.parts = parts
     }
 
-    public var quoted: String { parts.map { "\"\($0)\"" }.joined(separator: ".") }
+    /// A column name as the database's catalog reports it (`pg_attribute.attname`): any text of
+    /// 1 to 63 bytes without NUL, quoted as it is (a `"` doubled). nil for anything else.
+    public init?(catalogName name: String) {
+        guard (1...63).contains(name.utf8.count), !name.utf8.contains(0) else { return nil }
+        parts = [name]
+    }
+
+    private init(parts: [String]) { self.parts = parts }
+
+    /// The same table name in `schema` instead of its own.
+    public func inSchema(_ schema: SQLIdentifier) -> SQLIdentifier {
+        SQLIdentifier(parts: [schema.parts.last!, parts.last!])
+    }
+
+    public var quoted: String { parts.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: ".") }
     public var description: String { parts.joined(separator: ".") }
+}
+
+extension Array where Element == SQLIdentifier {
+    /// `"a", "b", "c"`: a column list.
+    public var quotedList: String { map(\.quoted).joined(separator: ", ") }
 }
 
 extension PostgresConnection {

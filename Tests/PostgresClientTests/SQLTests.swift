@@ -28,6 +28,18 @@ final class SQLTests: XCTestCase {
         let table = SQLIdentifier("erp.deliveries")!
         XCTAssertEqual(SQL("SELECT count(*) FROM \(table) WHERE id > \(5)").rendered.text,
                        "SELECT count(*) FROM \"erp\".\"deliveries\" WHERE id > $1")
+        XCTAssertEqual(table.inSchema(SQLIdentifier("restored")!).quoted, "\"restored\".\"deliveries\"")
+    }
+
+    func testACatalogsColumnNameIsQuotedAsItIsAndAListIsCommaSeparated() {
+        // What pg_attribute may hold: capitals, spaces, quotes. Never NUL, never over 63 bytes.
+        let columns = ["Amount", "a \"quoted\" name", "id"].compactMap(SQLIdentifier.init(catalogName:))
+        XCTAssertEqual(columns.count, 3)
+        XCTAssertEqual(SQL("SELECT \(columns) FROM t WHERE id = \(1)").rendered.text,
+                       "SELECT \"Amount\", \"a \"\"quoted\"\" name\", \"id\" FROM t WHERE id = $1")
+        XCTAssertNil(SQLIdentifier(catalogName: ""))
+        XCTAssertNil(SQLIdentifier(catalogName: "a\u{0}b"))
+        XCTAssertNil(SQLIdentifier(catalogName: String(repeating: "列", count: 22)), "66 bytes")
     }
 
     func testAHostileValueIsStoredAsItIsOnARealServer() throws {

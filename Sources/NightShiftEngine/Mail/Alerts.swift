@@ -53,14 +53,17 @@ struct Alerts {
 
     private var zone: TimeZone { configuration.settings.timeZone }
     private func local(_ date: Date) -> String { LocalDateTime(date, in: zone).description }
-    private static let unseen = "NOT EXISTS (SELECT 1 FROM nightshift.alerts a WHERE a.incident = "
+    /// No alert was raised yet for the incident `prefix || key` (`key`: an SQL expression of the row).
+    private static func unseen(_ prefix: String, _ key: SQL) -> SQL {
+        "NOT EXISTS (SELECT 1 FROM nightshift.alerts a WHERE a.incident = \(prefix)::text || \(key))"
+    }
 
     private func failedP1(_ db: PostgresConnection, _ now: Date) throws -> [Incident] {
         let rows = try db.query("""
             SELECT j.id, j.job, j.state, j.attempts, j.error_message, j.batch_run_id, b.batch, b.business_date::text AS d
             FROM nightshift.job_runs j JOIN nightshift.batch_runs b ON b.id = j.batch_run_id
             WHERE j.priority = 1 AND j.state = ANY(\(JobState.failures)) AND j.finished_at >= \(now)::timestamptz - interval '1 day'
-              AND \(unsafeSQL: Alerts.unseen)'p1_failed:job_run:' || j.id)
+              AND \(Alerts.unseen("p1_failed:job_run:", "j.id"))
             """)
         return try rows.decode(of: "nightshift.job_runs", unreadable: unreadable) { row in
             let job = try row.text("job"), batch = try row.text("batch"), date = try row.text("d")
@@ -84,7 +87,7 @@ struct Alerts {
             FROM nightshift.batch_runs b JOIN nightshift.job_runs j ON j.batch_run_id = b.id
             WHERE b.state = 'running' AND b.waiting_for IS NULL AND b.deadline IS NOT NULL
               AND j.state = ANY(\(JobState.open))
-              AND \(unsafeSQL: Alerts.unseen)'window_miss:batch_run:' || b.id)
+              AND \(Alerts.unseen("window_miss:batch_run:", "b.id"))
             ORDER BY b.id, j.priority, j.job
             """)
         guard jobs.rowCount > 0 else { return [] }
@@ -129,7 +132,7 @@ struct Alerts {
             WHERE j.priority = 2 AND j.due_at IS NOT NULL
               AND ((j.attempts = 0 AND j.state = 'pending' AND b.state = 'running' AND b.waiting_for IS NULL)
                    OR (j.late_start_seconds > 0 AND j.attempt_started_at >= \(now)::timestamptz - interval '1 day'))
-              AND \(unsafeSQL: Alerts.unseen)'late_start:job_run:' || j.id)
+              AND \(Alerts.unseen("late_start:job_run:", "j.id"))
             """)
         return try rows.decode(of: "nightshift.job_runs", unreadable: unreadable) { row -> Incident? in
             let due = try row.date("due")
@@ -153,7 +156,7 @@ struct Alerts {
             SELECT t.id, t.reason, t.to_state, t.batch_run_id, t.job_run_id, j.job, b.batch, b.business_date::text AS d
             FROM nightshift.state_transitions t JOIN nightshift.job_runs j ON j.id = t.job_run_id JOIN nightshift.batch_runs b ON b.id = t.batch_run_id
             WHERE t.from_state = 'running' AND t.reason LIKE 'lease of % expired:%' AND t.at >= \(now)::timestamptz - interval '1 day'
-              AND \(unsafeSQL: Alerts.unseen)'lease_lost:transition:' || t.id)
+              AND \(Alerts.unseen("lease_lost:transition:", "t.id"))
             ORDER BY t.id
             """)
         return try rows.decode(of: "nightshift.state_transitions", unreadable: unreadable) { row in
@@ -176,7 +179,7 @@ struct Alerts {
         let rows = try db.query("""
             SELECT id, problem, md5(problem) AS digest FROM nightshift.runners r
             WHERE problem IS NOT NULL AND state <> 'stopped'
-              AND \(unsafeSQL: Alerts.unseen)'runner_problem:' || r.id || ':' || md5(r.problem))
+              AND \(Alerts.unseen("runner_problem:", "r.id || ':' || md5(r.problem)"))
             """)
         return try rows.decode(of: "nightshift.runners", unreadable: unreadable) { row in
             let runner = try row.text("id"), problem = try row.text("problem")
@@ -195,8 +198,8 @@ struct Alerts {
             FROM nightshift.mail_outbox m
             WHERE m.kind <> 'alert' AND m.created_at >= \(now)::timestamptz - interval '1 day'
               AND ((m.state = ANY(\(MailState.waiting)) AND m.created_at < \(now)::timestamptz - make_interval(mins => \(minutes)::int)
-                    AND \(unsafeSQL: Alerts.unseen)'outbox_backlog:mail:' || m.id))
-                   OR (m.state = 'dead' AND \(unsafeSQL: Alerts.unseen)'mail_dead:mail:' || m.id)))
+                    AND \(Alerts.unseen("outbox_backlog:mail:", "m.id")))
+                   OR (m.state = 'dead' AND \(Alerts.unseen("mail_dead:mail:", "m.id"))))
             ORDER BY m.id
             """)
         var incidents: [Incident] = []

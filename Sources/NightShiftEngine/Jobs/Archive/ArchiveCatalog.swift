@@ -161,30 +161,49 @@ public struct ArchiveCatalog {
         try ArchiveCatalog.checkFile(entry)
         let pgp = try OpenPGPContext(homedir: keyring)
         return try db.transaction {
-            var targets: [String: String] = [:]
+            // Names read back from the catalog: identifiers, or the entry is damaged (never glued in as text).
+            func identifier(_ name: String, _ what: String) throws -> SQLIdentifier {
+                guard let identifier = SQLIdentifier(name) else {
+                    throw ArchiveDamaged(path: entry.path, problem: "the catalog names \(what) \(name.debugDescription), which is not a table or column name")
+                }
+                return identifier
+            }
+            let into = try schema.map { name in
+                guard let identifier = SQLIdentifier(name), identifier.parts.count == 1 else {
+                    throw ArchiveDamaged(path: entry.path, problem: "\(name.debugDescription) is not a schema name (lower case letters, digits, underscores)")
+                }
+                return identifier
+            }
+            var targets: [String: SQLIdentifier] = [:]
             for table in entry.tables {
-                let source = ArchiveLayout.quote(qualified: table.table)
-                guard let schema else {
+                let source = try identifier(table.table, "the table")
+                guard let into else {
                     targets[table.entry] = source
                     continue
                 }
-                let name = ArchiveLayout.quote(schema) + "." + ArchiveLayout.quote(String(table.table.split(separator: ".").last!))
-                try db.query("CREATE SCHEMA IF NOT EXISTS \(unsafeSQL: ArchiveLayout.quote(schema))")
-                try db.query("CREATE TABLE IF NOT EXISTS \(unsafeSQL: name) (LIKE \(unsafeSQL: source) INCLUDING ALL)")
+                let name = source.inSchema(into)
+                try db.query("CREATE SCHEMA IF NOT EXISTS \(into)")
+                try db.query("CREATE TABLE IF NOT EXISTS \(name) (LIKE \(source) INCLUDING ALL)")
                 targets[table.entry] = name
             }
+            let key = try identifier(entry.keyColumn, "the key column")
             var restored: Set<String> = []
             let digest = try EncryptedArchiveReader.read(from: entry.path, pgp: pgp) { name, reader in
                 if name == ArchiveDescription.entryName { _ = try EntryTally.drain(reader); return }
                 guard let table = entry.tables.first(where: { $0.entry == name }), let target = targets[name], restored.insert(name).inserted else {
                     throw ArchiveDamaged(path: entry.path, problem: "it holds an entry \(name) the catalog does not list (or twice)")
                 }
-                let columns = table.columns.map { ArchiveLayout.quote($0.name) }.joined(separator: ", ")
+                let columns = try table.columns.map { column in
+                    guard let name = SQLIdentifier(catalogName: column.name) else {
+                        throw ArchiveDamaged(path: entry.path, problem: "the catalog names a column \(column.name.debugDescription) of \(table.table)")
+                    }
+                    return name
+                }
                 let isSource = table.table == entry.table
                 if isSource {
-                    try db.query("CREATE TEMP TABLE archive_rows ON COMMIT DROP AS SELECT \(unsafeSQL: columns) FROM \(unsafeSQL: target) LIMIT 0")
+                    try db.query("CREATE TEMP TABLE archive_rows ON COMMIT DROP AS SELECT \(columns) FROM \(target) LIMIT 0")
                 }
-                let copy = try db.copyInStream("COPY \(isSource ? "archive_rows" : target) (\(columns)) FROM STDIN")
+                let copy = try db.copyInStream("COPY \(isSource ? "archive_rows" : target.quoted) (\(columns.quotedList)) FROM STDIN")
                 let tally = try EntryTally.drain(reader) { try copy.write($0) }
                 do {
                     try ArchiveCatalog.check(tally, against: table, path: entry.path)
@@ -197,8 +216,8 @@ public struct ArchiveCatalog {
                     throw ArchiveDamaged(path: entry.path, problem: "\(table.table): \(stored) rows stored, \(table.rows) archived")
                 }
                 if isSource {
-                    try db.query("INSERT INTO \(unsafeSQL: target) (\(unsafeSQL: columns)) SELECT \(unsafeSQL: columns) FROM archive_rows")
-                    try db.query("CREATE TEMP TABLE archive_keys ON COMMIT DROP AS SELECT \(unsafeSQL: ArchiveLayout.quote(entry.keyColumn)) AS key FROM archive_rows")
+                    try db.query("INSERT INTO \(target) (\(columns)) SELECT \(columns) FROM archive_rows")
+                    try db.query("CREATE TEMP TABLE archive_keys ON COMMIT DROP AS SELECT \(key) AS key FROM archive_rows")
                 }
             }
             if schema == nil, let afterRestore { try db.executeScript(afterRestore) }

@@ -110,17 +110,17 @@ struct ArchiveExecutor: JobExecutor {
             do {
                 try db.setParameters(context.parameters)
                 let source = layout.source
-                let key = ArchiveLayout.quote(spec.keyColumn)
+                let key = layout.key
                 try db.query("CREATE TEMP TABLE archive_keys (key \(unsafeSQL: layout.keyType) PRIMARY KEY) ON COMMIT DROP")
                 // The chunk's source rows are locked until COMMIT: nobody changes or deletes them,
                 // and no child row can be added to them (its foreign key check waits for the lock).
                 let picked = try db.query("""
                     WITH picked AS (
-                        SELECT t.\(unsafeSQL: key) FROM \(unsafeSQL: source.quoted) t
-                        WHERE \(layout.dueCondition(ageColumn: spec.ageColumn, cutoff: cutoff))
-                          AND (\(after)::text IS NULL OR t.\(unsafeSQL: key) > \(after)::\(unsafeSQL: layout.keyType))
+                        SELECT t.\(key) FROM \(source.identifier) t
+                        WHERE \(layout.dueCondition(cutoff: cutoff))
+                          AND (\(after)::text IS NULL OR t.\(key) > \(after)::\(unsafeSQL: layout.keyType))
                           \(unsafeSQL: condition.map { "AND (\n\($0)\n)" } ?? "")
-                        ORDER BY t.\(unsafeSQL: key) LIMIT \(spec.chunkRows)
+                        ORDER BY t.\(key) LIMIT \(spec.chunkRows)
                         FOR UPDATE OF t)
                     INSERT INTO archive_keys SELECT * FROM picked
                     """)
@@ -139,19 +139,19 @@ struct ArchiveExecutor: JobExecutor {
                 // So are their children's rows: what is read below is what is deleted below.
                 for child in layout.children {
                     try db.query("""
-                        SELECT count(*) FROM (SELECT 1 FROM \(unsafeSQL: child.quoted)
-                                              WHERE \(unsafeSQL: ArchiveLayout.quote(child.linkColumn)) IN (SELECT key FROM archive_keys) FOR UPDATE) AS locked
+                        SELECT count(*) FROM (SELECT 1 FROM \(child.identifier)
+                                              WHERE \(child.link) IN (SELECT key FROM archive_keys) FOR UPDATE) AS locked
                         """)
                 }
                 // Every table's rows of the chunk, as COPY text, in memory (one chunk at a time).
                 var entries: [(name: String, data: [UInt8])] = []
                 var tables: [ArchiveTableData] = []
                 for table in layout.tables {
-                    let link = ArchiveLayout.quote(table.linkColumn)
+                    let link = table.link.quoted
                     var data: [UInt8] = []
                     let tally = EntryTally()
                     try db.copyOut("""
-                        COPY (SELECT \(table.columnList) FROM \(table.quoted)
+                        COPY (SELECT \(table.columnNames.quotedList) FROM \(table.identifier.quoted)
                               WHERE \(link) IN (SELECT key FROM archive_keys) ORDER BY \(link)) TO STDOUT
                         """) { row in
                         tally.add(row)
@@ -188,7 +188,7 @@ struct ArchiveExecutor: JobExecutor {
                 if let beforeDelete { try db.executeScript(beforeDelete) }
                 for (table, data) in zip(layout.tables, tables).reversed() {
                     let deleted = try db.query("""
-                        DELETE FROM \(unsafeSQL: table.quoted) WHERE \(unsafeSQL: ArchiveLayout.quote(table.linkColumn)) IN (SELECT key FROM archive_keys)
+                        DELETE FROM \(table.identifier) WHERE \(table.link) IN (SELECT key FROM archive_keys)
                         """).affectedRows
                     guard deleted == data.rows else {
                         throw JobFailure(failureClass: .transient, sqlState: nil,

@@ -8,22 +8,41 @@ import PostgresClient
 struct ArchiveLayout {
     struct Table {
         let name: String
+        let identifier: SQLIdentifier
         /// The column linking a child to the source's key; the key itself for the source.
-        let linkColumn: String
+        let link: SQLIdentifier
         let columns: [ArchiveTableData.Column]
-        var quoted: String { ArchiveLayout.quote(qualified: name) }
-        var columnList: String { columns.map { ArchiveLayout.quote($0.name) }.joined(separator: ", ") }
+        let columnNames: [SQLIdentifier]
     }
 
     enum AgeKind { case date, timestamp, timestamptz }
 
     let source: Table
     let children: [Table]
+    /// The key's type as the catalog spells it (`format_type`), for the temporary key table.
     let keyType: String
+    let key: SQLIdentifier
+    let age: SQLIdentifier
     let ageKind: AgeKind
     var tables: [Table] { [source] + children }
 
     static func inspect(_ spec: ArchiveSpec, db: PostgresConnection, jobFile: String) throws -> ArchiveLayout {
+        func identifier(_ name: String, key: String) throws -> SQLIdentifier {
+            guard let identifier = SQLIdentifier(name) else {
+                throw misconfigured("\(key) \(name) is not a table or column name", fix: "write it as name or schema.name in lower case, in \(jobFile)")
+            }
+            return identifier
+        }
+        func table(_ name: String, link: String, columns: [ArchiveTableData.Column], key: String) throws -> Table {
+            let names = try columns.map { column in
+                guard let name = SQLIdentifier(catalogName: column.name) else {
+                    throw misconfigured("\(name) has a column the catalog names \(column.name.debugDescription)", fix: "rename the column")
+                }
+                return name
+            }
+            return Table(name: name, identifier: try identifier(name, key: key), link: try identifier(link, key: key), columns: columns,
+                         columnNames: names)
+        }
         func columns(of table: String, key: String) throws -> [ArchiveTableData.Column] {
             let result = try db.query("""
                 SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type
@@ -70,29 +89,21 @@ struct ArchiveLayout {
                 throw misconfigured("\(child.table) has no column \(child.column) (archive.children)",
                                     fix: "name the column of \(child.table) that holds \(spec.table).\(spec.keyColumn)")
             }
-            children.append(Table(name: child.table, linkColumn: child.column, columns: childColumns))
+            children.append(try table(child.table, link: child.column, columns: childColumns, key: "archive.children"))
         }
-        return ArchiveLayout(source: Table(name: spec.table, linkColumn: spec.keyColumn, columns: sourceColumns),
-                             children: children, keyType: key.type, ageKind: ageKind)
+        return ArchiveLayout(source: try table(spec.table, link: spec.keyColumn, columns: sourceColumns, key: "archive.table"),
+                             children: children, keyType: key.type, key: try identifier(spec.keyColumn, key: "archive.key"),
+                             age: try identifier(spec.ageColumn, key: "archive.age_column"), ageKind: ageKind)
     }
 
     /// `t.<age> < <cutoff>`: the cutoff is bound as `$n` (a date); timestamps compare against
     /// midnight of that date in the runner's time zone.
-    func dueCondition(ageColumn: String, cutoff: LocalDate) -> SQL {
-        let column = "t.\(ArchiveLayout.quote(ageColumn))"
+    func dueCondition(cutoff: LocalDate) -> SQL {
         switch ageKind {
-        case .date: return "\(unsafeSQL: column) < \(cutoff)::date"
-        case .timestamp: return "\(unsafeSQL: column) < \(cutoff)::date::timestamp"
-        case .timestamptz: return "\(unsafeSQL: column) < (\(cutoff)::date::timestamp AT TIME ZONE nightshift.time_zone())"
+        case .date: return "t.\(age) < \(cutoff)::date"
+        case .timestamp: return "t.\(age) < \(cutoff)::date::timestamp"
+        case .timestamptz: return "t.\(age) < (\(cutoff)::date::timestamp AT TIME ZONE nightshift.time_zone())"
         }
-    }
-
-    static func quote(_ identifier: String) -> String {
-        "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-
-    static func quote(qualified name: String) -> String {
-        name.split(separator: ".", maxSplits: 1).map { quote(String($0)) }.joined(separator: ".")
     }
 
     private static func misconfigured(_ problem: String, fix: String) -> JobFailure {
