@@ -10,6 +10,25 @@ final class FailurePathTests: XCTestCase {
     override func setUpWithError() throws { night = try NightFixture(customers: 4000, days: 2) }
     override func tearDown() { night?.tearDown() }
 
+    func testAnOutputThatCannotBePublishedFailsTheAttemptWithItsOwnErrorAtOnce() throws {
+        // Where the report's CSV should go, a folder with a file in it: the rename that publishes it fails.
+        let blocked = "\(night.project.root)/var/reports/branch_sales_report/branch-sales-2026-11-22.csv"
+        try FileManager.default.createDirectory(atPath: blocked, withIntermediateDirectories: true)
+        try "in the way".write(toFile: "\(blocked)/note.txt", atomically: true, encoding: .utf8)
+        let started = Date()
+        let report = try night.run()
+        let job = try XCTUnwrap(report.jobs.first { $0.job.name == "branch_sales_report" })
+        XCTAssertEqual(job.state, .failed)
+        let message = job.failure?.message ?? ""
+        XCTAssertTrue(message.contains("its outputs could not be published or recorded") && message.contains("branch-sales-2026-11-22.csv"),
+                      "the job run says what went wrong, not that a lease ran out: \(message)")
+        XCTAssertFalse(message.contains("lease"), message)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 60, "ended by the worker, not by lease expiry and rescue")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(night.project.root)/var/reports/branch_sales_report")
+                        .filter { $0.hasSuffix(".partial") }, [], "nothing staged is left behind")
+        XCTAssertEqual(report.jobs.first { $0.job.name == "daily_sales_summary" }?.state, .succeeded, "the rest of the night ran")
+    }
+
     func testFailedJobIsRecordedWithSQLStateDependentsSkipIndependentsRun() throws {
         // The aggregation reads a column that does not exist; the export depends on it.
         try night.project.write("sql/jobs/daily_sales_summary.sql", """

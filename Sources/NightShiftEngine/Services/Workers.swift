@@ -180,6 +180,7 @@ final class Workers: @unchecked Sendable {
                         bookkeeping: ConnectionKeeper) -> JobState? {
         let logger = context.logger
         let owner = context.identity.id
+        var result = result
         var delay = 0.5
         while true {
             do {
@@ -198,11 +199,22 @@ final class Workers: @unchecked Sendable {
                 Thread.sleep(forTimeInterval: delay * Double.random(in: 0.75...1.25))
                 delay = min(delay * 2, 10)
             } catch {
-                // Not a database outage (a bug, a file-system failure while publishing): the lease
+                discardStaged(result)
+                // Not a database outage: a success that could not be published or recorded (a file-system
+                // failure, an output the database refuses). The attempt fails with that error, on the
+                // job run, and is retried if its class allows: not left to its lease to run out.
+                if case .success = result {
+                    let failure = JobFailure.classify(error)
+                    logger.error("the job's outputs could not be published or recorded; the attempt fails",
+                                 metadata: ["job": "\(claimed.job)", "error": "\(failure)"])
+                    result = .failure(JobFailure(failureClass: failure.failureClass, sqlState: failure.sqlState,
+                                                 message: "its outputs could not be published or recorded: \(failure.message)"))
+                    continue
+                }
+                // Recording a failure failed for a reason that is not an outage (a bug): the lease
                 // runs out and the rescuer gives the job to the queue again.
                 logger.error("recording the job's end failed; its lease will expire and it will be rescued",
                              metadata: ["job": "\(claimed.job)", "owner": "\(owner)", "error": "\(error)"])
-                discardStaged(result)
                 return nil
             }
         }
