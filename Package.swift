@@ -39,7 +39,7 @@ let package = Package(
         // Wrappers: the only code that touches C pointers.
         .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
         .target(name: "Packaging", dependencies: ["CArchive", "CGPGME", "CLibCrypto"]),
-        .target(name: "SMTPClient", dependencies: ["CCurl"]),
+        .target(name: "CurlClients", dependencies: ["CCurl"]),
 
         // Pure domain: no I/O.
         .target(name: "NightShiftCore"),
@@ -51,7 +51,7 @@ let package = Package(
             .product(name: "Mustache", package: "swift-mustache"),
         ]),
         .target(name: "NightShiftEngine", dependencies: [
-            "NightShiftCore", "NightShiftConfig", "PostgresClient", "Packaging", "NightShiftMail", "SMTPClient",
+            "NightShiftCore", "NightShiftConfig", "PostgresClient", "Packaging", "NightShiftMail", "CurlClients",
             .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(name: "NightShiftConfigTests", dependencies: ["NightShiftConfig", "NightShiftCore", "TestSupport"]),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
         .testTarget(name: "PackagingTests", dependencies: ["Packaging", "TestSupport"]),
-        .testTarget(name: "SMTPClientTests", dependencies: ["SMTPClient", "TestSupport"]),
+        .testTarget(name: "CurlClientsTests", dependencies: ["CurlClients", "TestSupport"]),
         .testTarget(name: "NightShiftMailTests", dependencies: ["NightShiftMail", "TestSupport"]),
         .testTarget(name: "NightShiftAPITests", dependencies: ["NightShiftAPI", "NightShiftConfig", "NightShiftCore", "TestSupport"]),
         .testTarget(name: "NightShiftEngineTests", dependencies: [

@@ -24,7 +24,13 @@ typedef int (*nightshift_curl_debug_callback)(CURL *handle, curl_infotype type, 
 static inline CURLcode nightshift_curl_set_debug_callback(CURL *handle, nightshift_curl_debug_callback callback) {
     return curl_easy_setopt(handle, CURLOPT_DEBUGFUNCTION, callback);
 }
+static inline CURLcode nightshift_curl_set_offset(CURL *handle, CURLoption option, curl_off_t value) {
+    return curl_easy_setopt(handle, option, value);
+}
 static inline CURLcode nightshift_curl_get_long(CURL *handle, CURLINFO info, long *value) {
+    return curl_easy_getinfo(handle, info, value);
+}
+static inline CURLcode nightshift_curl_get_offset(CURL *handle, CURLINFO info, curl_off_t *value) {
     return curl_easy_getinfo(handle, info, value);
 }
 /* Deliver to the recipients the server accepts when it refuses some (all refused is still an

@@ -3,7 +3,7 @@ import Logging
 import NightShiftConfig
 import NightShiftCore
 import PostgresClient
-import SMTPClient
+import CurlClients
 
 /// The mail sender: delivers the outbox over SMTP, on a thread of its own, so a mail server that
 /// is down, slow or refusing never holds up a batch.

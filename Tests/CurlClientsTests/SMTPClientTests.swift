@@ -1,5 +1,5 @@
 import Foundation
-import SMTPClient
+import CurlClients
 import TestSupport
 import XCTest
 

@@ -46,42 +46,22 @@ public struct SMTPReceipt: Sendable, Equatable {
 /// the connection open between messages). One client per thread; not thread-safe.
 public final class SMTPClient: @unchecked Sendable {
     public let server: SMTPServer
-    private var handle: UnsafeMutableRawPointer?
-    private let errorBuffer: UnsafeMutablePointer<CChar>
-
-    /// curl_global_init, once per process, before any handle (not thread-safe in libcurl itself).
-    private static let globalInit: CURLcode = nightshift_curl_global_init()
+    private let easy: CurlEasy
 
     public init(server: SMTPServer) throws {
         self.server = server
-        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
-        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
-        let initialised = SMTPClient.globalInit
-        guard initialised == CURLE_OK, let handle = curl_easy_init() else {
-            errorBuffer.deallocate()
-            throw SMTPError(curlCode: Int(initialised.rawValue), message: "libcurl could not be initialised", replyCode: 0, reply: "",
-                            server: server.url)
+        do { easy = try CurlEasy() } catch {
+            throw SMTPError(curlCode: error.code, message: error.message, replyCode: 0, reply: "", server: server.url)
         }
-        self.handle = handle
-    }
-
-    deinit {
-        close()
-        errorBuffer.deallocate()
     }
 
     /// Ends the connection (QUIT) and frees the handle. Idempotent.
-    public func close() {
-        if let handle {
-            curl_easy_cleanup(handle)
-            self.handle = nil
-        }
-    }
+    public func close() { easy.close() }
 
     /// Sends `message` (the whole RFC 5322 message, CRLF line endings) from `sender` to `recipients`
     /// (bare addresses: the envelope). Returns the server's reply to the message.
     public func send(from sender: String, to recipients: [String], message: Data) throws -> SMTPReceipt {
-        guard let handle else {
+        guard let handle = easy.handle else {
             throw SMTPError(curlCode: 0, message: "the SMTP client is closed", replyCode: 0, reply: "", server: server.url)
         }
         guard !recipients.isEmpty else {
@@ -97,57 +77,49 @@ public final class SMTPClient: @unchecked Sendable {
             list = appended
         }
         let context = Unmanaged.passUnretained(transfer).toOpaque()
-        errorBuffer[0] = 0
         try withExtendedLifetime(transfer) {
-            try set(nightshift_curl_set_string(handle, CURLOPT_URL, server.url), "the server URL")
-            try set(nightshift_curl_set_string(handle, CURLOPT_PROTOCOLS_STR, "smtp,smtps"), "the protocols")
-            try set(nightshift_curl_set_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer), "the error buffer")
-            try set(nightshift_curl_set_long(handle, CURLOPT_NOSIGNAL, 1), "no signals")
-            try set(nightshift_curl_set_long(handle, CURLOPT_USE_SSL, Int(server.requireTLS ? CURLUSESSL_ALL.rawValue : CURLUSESSL_NONE.rawValue)),
-                    "TLS")
-            try set(nightshift_curl_set_long(handle, CURLOPT_SSL_VERIFYPEER, 1), "certificate verification")
-            try set(nightshift_curl_set_long(handle, CURLOPT_SSL_VERIFYHOST, 2), "host name verification")
-            if let caFile = server.caFile { try set(nightshift_curl_set_string(handle, CURLOPT_CAINFO, caFile), "the CA file") }
-            if let username = server.username {
-                try set(nightshift_curl_set_string(handle, CURLOPT_USERNAME, username), "the user name")
-                try set(nightshift_curl_set_string(handle, CURLOPT_PASSWORD, server.password ?? ""), "the password")
+            do {
+                try easy.set(nightshift_curl_set_string(handle, CURLOPT_URL, server.url), "the server URL")
+                try easy.set(nightshift_curl_set_string(handle, CURLOPT_PROTOCOLS_STR, "smtp,smtps"), "the protocols")
+                try easy.set(nightshift_curl_set_long(handle, CURLOPT_USE_SSL, Int(server.requireTLS ? CURLUSESSL_ALL.rawValue : CURLUSESSL_NONE.rawValue)),
+                             "TLS")
+                try easy.set(nightshift_curl_set_long(handle, CURLOPT_SSL_VERIFYPEER, 1), "certificate verification")
+                try easy.set(nightshift_curl_set_long(handle, CURLOPT_SSL_VERIFYHOST, 2), "host name verification")
+                if let caFile = server.caFile { try easy.set(nightshift_curl_set_string(handle, CURLOPT_CAINFO, caFile), "the CA file") }
+                if let username = server.username {
+                    try easy.set(nightshift_curl_set_string(handle, CURLOPT_USERNAME, username), "the user name")
+                    try easy.set(nightshift_curl_set_string(handle, CURLOPT_PASSWORD, server.password ?? ""), "the password")
+                }
+                try easy.set(nightshift_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(server.connectTimeout * 1000)), "the connect timeout")
+                try easy.set(nightshift_curl_set_long(handle, CURLOPT_TIMEOUT_MS, Int(server.timeout * 1000)), "the timeout")
+                // Also bounds the wait for the reply to QUIT when a failed connection is closed.
+                try easy.set(nightshift_curl_set_long(handle, CURLOPT_SERVER_RESPONSE_TIMEOUT, Int(server.timeout.rounded(.up))), "the reply timeout")
+                try easy.set(nightshift_curl_set_string(handle, CURLOPT_MAIL_FROM, sender), "the sender")
+                try easy.set(nightshift_curl_set_list(handle, CURLOPT_MAIL_RCPT, list), "the recipients")
+                try easy.set(nightshift_curl_allow_refused_recipients(handle), "delivery to the accepted recipients")
+                try easy.set(nightshift_curl_set_long(handle, CURLOPT_UPLOAD, 1), "upload")
+                try easy.set(nightshift_curl_set_io_callback(handle, CURLOPT_READFUNCTION, readMessage), "the reader")
+                try easy.set(nightshift_curl_set_pointer(handle, CURLOPT_READDATA, context), "the reader's data")
+                try easy.set(nightshift_curl_set_io_callback(handle, CURLOPT_WRITEFUNCTION, discard), "the writer")
+                // The server's replies reach us only through the debug callback, which needs VERBOSE.
+                try easy.set(nightshift_curl_set_debug_callback(handle, recordReply), "the reply recorder")
+                try easy.set(nightshift_curl_set_pointer(handle, CURLOPT_DEBUGDATA, context), "the reply recorder's data")
+                try easy.set(nightshift_curl_set_long(handle, CURLOPT_VERBOSE, 1), "verbose")
+            } catch let failure as CurlFailure {
+                throw SMTPError(curlCode: failure.code, message: failure.message, replyCode: 0, reply: "", server: server.url)
             }
-            try set(nightshift_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(server.connectTimeout * 1000)), "the connect timeout")
-            try set(nightshift_curl_set_long(handle, CURLOPT_TIMEOUT_MS, Int(server.timeout * 1000)), "the timeout")
-            // Also bounds the wait for the reply to QUIT when a failed connection is closed.
-            try set(nightshift_curl_set_long(handle, CURLOPT_SERVER_RESPONSE_TIMEOUT, Int(server.timeout.rounded(.up))), "the reply timeout")
-            try set(nightshift_curl_set_string(handle, CURLOPT_MAIL_FROM, sender), "the sender")
-            try set(nightshift_curl_set_list(handle, CURLOPT_MAIL_RCPT, list), "the recipients")
-            try set(nightshift_curl_allow_refused_recipients(handle), "delivery to the accepted recipients")
-            try set(nightshift_curl_set_long(handle, CURLOPT_UPLOAD, 1), "upload")
-            try set(nightshift_curl_set_io_callback(handle, CURLOPT_READFUNCTION, readMessage), "the reader")
-            try set(nightshift_curl_set_pointer(handle, CURLOPT_READDATA, context), "the reader's data")
-            try set(nightshift_curl_set_io_callback(handle, CURLOPT_WRITEFUNCTION, discard), "the writer")
-            // The server's replies reach us only through the debug callback, which needs VERBOSE.
-            try set(nightshift_curl_set_debug_callback(handle, recordReply), "the reply recorder")
-            try set(nightshift_curl_set_pointer(handle, CURLOPT_DEBUGDATA, context), "the reply recorder's data")
-            try set(nightshift_curl_set_long(handle, CURLOPT_VERBOSE, 1), "verbose")
-
-            let result = curl_easy_perform(handle)
+            let failure = easy.perform()
             // Nothing of ours may be left pointed at once this call returns.
             _ = nightshift_curl_set_list(handle, CURLOPT_MAIL_RCPT, nil)
             _ = nightshift_curl_set_pointer(handle, CURLOPT_READDATA, nil)
             _ = nightshift_curl_set_pointer(handle, CURLOPT_DEBUGDATA, nil)
-            guard result == CURLE_OK else {
-                let buffer = String(cString: errorBuffer)
-                throw SMTPError(curlCode: Int(result.rawValue), message: buffer.isEmpty ? String(cString: curl_easy_strerror(result)) : buffer,
+            if let failure {
+                throw SMTPError(curlCode: failure.code, message: failure.message,
                                 replyCode: transfer.refusalCode ?? transfer.lastCode, reply: transfer.refusal ?? transfer.lastReply,
                                 server: server.url)
             }
         }
         return SMTPReceipt(replyCode: transfer.lastCode, reply: transfer.lastReply, refused: transfer.refusedRecipients)
-    }
-
-    private func set(_ code: CURLcode, _ what: String) throws {
-        guard code == CURLE_OK else {
-            throw SMTPError(curlCode: Int(code.rawValue), message: "cannot set \(what): \(String(cString: curl_easy_strerror(code)))",
-                            replyCode: 0, reply: "", server: server.url)
-        }
     }
 }
 
