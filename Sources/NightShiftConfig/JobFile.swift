@@ -34,6 +34,20 @@ enum JobFile {
         let retries = top.int("retries", range: 0...10, example: "3") ?? schedule?.retries ?? settings.retries
         let locks = top.stringList("locks", example: "[erp.delivery_charges]") ?? []
         let timeout = top.int("timeout_minutes", range: 1...72 * 60, example: "30")
+        let deliverTo = top.stringList("deliver_to", example: "[bank]") ?? []
+        for target in deliverTo where settings.deliveries[target] == nil {
+            let known = settings.deliveries.keys.sorted()
+            top.error("deliver_to", line: top.line(of: "deliver_to"), "there is no delivery target `\(target)`",
+                      fix: known.isEmpty ? "configure it under `deliveries:` in etc/nightshift.yaml, or remove `deliver_to`"
+                          : "name one of \(known.joined(separator: ", ")) (deliveries: in etc/nightshift.yaml), or add `\(target)` there")
+        }
+        if !deliverTo.isEmpty, let kind, kind != .export, kind != .report {
+            top.error("deliver_to", line: top.line(of: "deliver_to"), "a job of kind \(kind.rawValue) writes no files to deliver",
+                      fix: "remove `deliver_to` (exports and reports deliver their files)")
+        }
+        if Set(deliverTo).count != deliverTo.count {
+            top.error("deliver_to", line: top.line(of: "deliver_to"), "a delivery target is named twice", fix: "name each target once")
+        }
 
         var action: JobAction?
         let sections: [JobKind: String] = [.aggregation: "aggregation", .calculation: "calculation", .export: "export", .report: "report",
@@ -147,6 +161,6 @@ enum JobFile {
         guard diagnostics.errors.count == before, let name, let kind, let batch, let priority, let action else { return nil }
         return JobDefinition(name: name, description: description, kind: kind, batch: batch, priority: priority,
                              dependsOn: depends, estimateSeconds: estimate * 60, retries: retries, locks: locks,
-                             timeoutSeconds: timeout.map { $0 * 60 }, action: action)
+                             timeoutSeconds: timeout.map { $0 * 60 }, action: action, deliverTo: deliverTo)
     }
 }

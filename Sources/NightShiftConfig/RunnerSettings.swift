@@ -69,6 +69,8 @@ public struct RunnerSettings: Sendable {
     public let api: APISettings?
     /// `metrics:` — Prometheus metrics (nil: none).
     public var metrics: MetricsSettings? = nil
+    /// `deliveries:` — where jobs deliver their outputs (`deliver_to:` in a job file), by name.
+    public var deliveries: [String: DeliveryTarget] = [:]
     /// `retention:` — days of run history (batch and job runs, transitions, outputs, alerts,
     /// finished requests) and of sent mail the service keeps.
     public var historyDays = 400
@@ -178,6 +180,8 @@ public struct RunnerSettings: Sendable {
         }
         monthEnd?.finish()
         let metrics = MetricsSettings.read(top.mapping("metrics", required: false, example: "`listen: \"127.0.0.1:9464\"`"), root: root)
+        let deliveries = DeliveryTarget.readAll(top.mapping("deliveries", required: false, example: "`bank: {url: sftp://user@host/folder, …}`"),
+                                                root: root)
         let retention = top.mapping("retention", required: false, example: "`history_days: 400`")
         let historyDays = retention?.int("history_days", range: 7...36_500, example: "400") ?? 400
         let mailDays = retention?.int("mail_days", range: 1...36_500, example: "90") ?? 90
@@ -196,6 +200,7 @@ public struct RunnerSettings: Sendable {
                               schedules: schedules,
                               service: service, monthlyWaitsForClose: waitForClose, monthEndCheck: check, api: api)
         settings.metrics = metrics
+        settings.deliveries = deliveries
         settings.historyDays = historyDays
         settings.mailDays = mailDays
         return settings

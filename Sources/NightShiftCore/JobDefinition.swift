@@ -15,9 +15,10 @@ public struct JobDefinition: Sendable, Equatable {
         let locks: [String]
         let timeoutSeconds: Int?
         let action: JobAction
+        let deliverTo: [String]
 
         init(name: String, description: String, kind: JobKind, batch: BatchKind, priority: Priority, dependsOn: [String],
-             estimateSeconds: Int, retries: Int, locks: [String], timeoutSeconds: Int?, action: JobAction) {
+             estimateSeconds: Int, retries: Int, locks: [String], timeoutSeconds: Int?, action: JobAction, deliverTo: [String]) {
             self.name = name
             self.description = description
             self.kind = kind
@@ -29,6 +30,7 @@ public struct JobDefinition: Sendable, Equatable {
             self.locks = locks
             self.timeoutSeconds = timeoutSeconds
             self.action = action
+            self.deliverTo = deliverTo
         }
     }
 
@@ -50,13 +52,15 @@ public struct JobDefinition: Sendable, Equatable {
     /// batch window limits it).
     public var timeoutSeconds: Int? { storage.timeoutSeconds }
     public var action: JobAction { storage.action }
+    /// The delivery targets (`deliveries:` in etc/nightshift.yaml) every output of the job goes to.
+    public var deliverTo: [String] { storage.deliverTo }
 
     public init(name: String, description: String, kind: JobKind, batch: BatchKind, priority: Priority,
                 dependsOn: [String], estimateSeconds: Int, retries: Int, locks: [String] = [], timeoutSeconds: Int? = nil,
-                action: JobAction) {
+                action: JobAction, deliverTo: [String] = []) {
         storage = Storage(name: name, description: description, kind: kind, batch: batch, priority: priority, dependsOn: dependsOn,
                           estimateSeconds: estimateSeconds, retries: retries, locks: locks, timeoutSeconds: timeoutSeconds,
-                          action: action)
+                          action: action, deliverTo: deliverTo)
     }
 
     /// The same job with other dependencies (an override ignoring one), under another name (a
@@ -64,7 +68,7 @@ public struct JobDefinition: Sendable, Equatable {
     public func with(name: String? = nil, dependsOn: [String]? = nil, priority: Priority? = nil) -> JobDefinition {
         JobDefinition(name: name ?? self.name, description: description, kind: kind, batch: batch, priority: priority ?? self.priority,
                       dependsOn: dependsOn ?? self.dependsOn, estimateSeconds: estimateSeconds, retries: retries, locks: locks,
-                      timeoutSeconds: timeoutSeconds, action: action)
+                      timeoutSeconds: timeoutSeconds, action: action, deliverTo: deliverTo)
     }
 
     public static func == (a: JobDefinition, b: JobDefinition) -> Bool {
@@ -72,6 +76,7 @@ public struct JobDefinition: Sendable, Equatable {
         return a.name == b.name && a.description == b.description && a.kind == b.kind && a.batch == b.batch
             && a.priority == b.priority && a.dependsOn == b.dependsOn && a.estimateSeconds == b.estimateSeconds
             && a.retries == b.retries && a.locks == b.locks && a.timeoutSeconds == b.timeoutSeconds && a.action == b.action
+            && a.deliverTo == b.deliverTo
     }
 }
 

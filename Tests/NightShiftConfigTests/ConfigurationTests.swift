@@ -48,7 +48,7 @@ final class ConfigurationTests: XCTestCase {
         text = text.replacingOccurrences(of: "priority: P2", with: "priorty: P2")
         try project.write("jobs/daily_sales_summary.yaml", text)
         let found = errors()
-        XCTAssertEqual(found, ["jobs/daily_sales_summary.yaml:6: priorty: unknown key. Fix: did you mean `priority`? remove it or use one of: aggregation, archive, batch, calculation, depends_on, description, estimate_minutes, export, kind, locks, name, priority, report, retries, timeout_minutes"])
+        XCTAssertEqual(found, ["jobs/daily_sales_summary.yaml:6: priorty: unknown key. Fix: did you mean `priority`? remove it or use one of: aggregation, archive, batch, calculation, deliver_to, depends_on, description, estimate_minutes, export, kind, locks, name, priority, report, retries, timeout_minutes"])
     }
 
     func testBadValuesSayWhatIsAllowed() throws {
