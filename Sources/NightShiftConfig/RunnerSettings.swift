@@ -77,7 +77,9 @@ public struct RunnerSettings: Sendable {
     public var mailDays = 90
 
     /// The connections one runner opens with this configuration (the HTTP trigger has its own).
-    public var connectionsPerRunner: Int { Self.connectionsNeeded(slots: concurrentJobs) + (api == nil ? 0 : 1) }
+    public var connectionsPerRunner: Int {
+        Self.connectionsNeeded(slots: concurrentJobs) + (api == nil ? 0 : 1) + (deliveries.isEmpty ? 0 : 1)
+    }
 
     /// The connection string to use: the configured URL, else DATABASE_URL, else "" (PG* variables).
     public func connectionString(environment: [String: String]) -> String {
@@ -151,10 +153,12 @@ public struct RunnerSettings: Sendable {
         let connections = limits?.int("max_connections", range: 9...500, example: "12") ?? 12
         let totalConnections = limits?.int("total_connections", range: 9...10_000, example: "50") ?? 50
         let api = APISettings.read(top.mapping("api", required: false, example: "`listen: \"127.0.0.1:8470\"`"), root: root)
-        let needed = RunnerSettings.connectionsNeeded(slots: concurrent) + (api == nil ? 0 : 1)
+        let deliveries = DeliveryTarget.readAll(top.mapping("deliveries", required: false, example: "`bank: {url: sftp://user@host/folder, …}`"),
+                                                root: root)
+        let needed = RunnerSettings.connectionsNeeded(slots: concurrent) + (api == nil ? 0 : 1) + (deliveries.isEmpty ? 0 : 1)
         if let limits, needed > connections {
             limits.error("max_connections", line: limits.line(of: "max_connections") ?? limits.line(of: "concurrent_jobs"),
-                         "\(concurrent) job slots need \(needed) connections (\(RunnerSettings.serviceConnections) for the runner's services\(api == nil ? "" : ", 1 for the HTTP API"), 2 per slot), over max_connections: \(connections)",
+                         "\(concurrent) job slots need \(needed) connections (\(RunnerSettings.serviceConnections) for the runner's services\(api == nil ? "" : ", 1 for the HTTP API")\(deliveries.isEmpty ? "" : ", 1 for the delivery sender"), 2 per slot), over max_connections: \(connections)",
                          fix: "raise limits.max_connections to at least \(needed), or lower limits.concurrent_jobs")
         }
         if let limits, connections > totalConnections {
@@ -180,8 +184,6 @@ public struct RunnerSettings: Sendable {
         }
         monthEnd?.finish()
         let metrics = MetricsSettings.read(top.mapping("metrics", required: false, example: "`listen: \"127.0.0.1:9464\"`"), root: root)
-        let deliveries = DeliveryTarget.readAll(top.mapping("deliveries", required: false, example: "`bank: {url: sftp://user@host/folder, …}`"),
-                                                root: root)
         let retention = top.mapping("retention", required: false, example: "`history_days: 400`")
         let historyDays = retention?.int("history_days", range: 7...36_500, example: "400") ?? 400
         let mailDays = retention?.int("mail_days", range: 1...36_500, example: "90") ?? 90

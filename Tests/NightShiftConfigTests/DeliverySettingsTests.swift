@@ -14,7 +14,8 @@ final class DeliverySettingsTests: XCTestCase {
     override func tearDown() { project?.cleanup() }
 
     private func errors(_ deliveries: String, job: (name: String, line: String)? = nil) throws -> [String] {
-        let settings = try project.read("etc/nightshift.yaml")
+        // The delivery sender holds one more connection: 8 + 2 × 2 slots + 1.
+        let settings = try project.read("etc/nightshift.yaml").replacingOccurrences(of: "max_connections: 12", with: "max_connections: 13")
         try project.write("etc/nightshift.yaml", settings + "\ndeliveries:\n" + deliveries)
         if let job {
             let text = try project.read("jobs/\(job.name).yaml")
@@ -38,6 +39,15 @@ final class DeliverySettingsTests: XCTestCase {
                                       privateKey: "/etc/nightshift/delivery-bank.key", maxAttempts: 5))
         XCTAssertEqual(configuration.jobs.first { $0.name == "daily_delivery_export" }?.deliverTo, ["bank"])
         XCTAssertEqual(configuration.jobs.first { $0.name == "branch_sales_report" }?.deliverTo, [])
+    }
+
+    func testTheDeliverySendersConnectionIsCounted() throws {
+        let settings = try project.read("etc/nightshift.yaml")
+        try project.write("etc/nightshift.yaml", settings + "\ndeliveries:\n  bank:\n    url: sftp://u@h/in\n    host_key_sha256: \(pin)\n    private_key: /k\n")
+        let found = Configuration.check(root: project.root).errors.map(\.description)
+        XCTAssertEqual(found.count, 1, "\(found)")
+        XCTAssertTrue(found[0].contains("2 job slots need 13 connections (8 for the runner's services, 1 for the delivery sender, 2 per slot), over max_connections: 12"),
+                      found[0])
     }
 
     func testEveryMistakeIsNamedWithWhereAndHow() throws {

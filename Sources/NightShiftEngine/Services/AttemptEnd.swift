@@ -67,7 +67,16 @@ extension Workers {
             try store.whileLeased(lease) {
                 try OutputFile.publish(outcome.publish.map { ($0.staged, $0.final) })
                 for path in outcome.retire { try? FileManager.default.removeItem(atPath: path) }
-                for output in outcome.outputs { try store.recordOutput(batchRunID: claimed.batchRunID, jobRunID: id, output: output) }
+                // Each output, and its delivery to every target the job names (in the same transaction):
+                // an export's archives first, its manifest and signature last (they say the rest is there).
+                let targets = context.configuration.jobs.first { $0.name == claimed.job && $0.batch == claimed.batch }?.deliverTo ?? []
+                let ordered = outcome.outputs.filter { ![.manifest, .signature].contains($0.kind) }
+                    + outcome.outputs.filter { $0.kind == .manifest } + outcome.outputs.filter { $0.kind == .signature }
+                for (seq, output) in ordered.enumerated() {
+                    let outputID = try store.recordOutput(batchRunID: claimed.batchRunID, jobRunID: id, output: output)
+                    try DeliveryStore(db: store.db).queue(outputID: outputID, jobRunID: id, targets: targets,
+                                                          remoteName: (output.path as NSString).lastPathComponent, seq: seq, now: now, runner: owner)
+                }
                 let rejected = outcome.rejects > 0 ? "; \(outcome.rejects) bad record\(outcome.rejects == 1 ? "" : "s") set aside for review" : ""
                 try store.leaveRunning(lease, batchRunID: claimed.batchRunID, to: outcome.rejects > 0 ? .succeededWithRejects : .succeeded,
                                        reason: (outcome.note ?? "\(outcome.rows) rows") + rejected, now: now,

@@ -74,6 +74,9 @@ public final class Runner: @unchecked Sendable {
         let intake = mode == .service ? Intake(context: context) : nil
         let mailSender = MailSender(context: context)
         mailSender.shouldStop = { [stop] in stop.isSet }
+        // Only with `deliveries:` configured (it holds a connection of its own).
+        let deliverySender = context.configuration.settings.deliveries.isEmpty ? nil : DeliverySender(context: context)
+        deliverySender?.shouldStop = { [stop] in stop.isSet }
 
         let dispatchLoop = ServiceLoop(name: "dispatcher", interval: poll, logger: logger, pass: dispatcher.runOnce)
         let rescuer = Upkeep(context: context, concerns: [leaseRescuer, batchCloser] + [morningMailer].compactMap { $0 })
@@ -84,6 +87,9 @@ public final class Runner: @unchecked Sendable {
         // poll interval they would take CPU from the jobs (the rescuer is woken at every job end).
         let upkeepLoop = ServiceLoop(name: "upkeep", interval: max(poll, 1), logger: logger, pass: upkeep.runOnce)
         let mailLoop = ServiceLoop(name: "mail sender", interval: poll, logger: logger) { try mailSender.runOnce() }
+        let deliveryLoop = deliverySender.map { sender in
+            ServiceLoop(name: "delivery sender", interval: poll, logger: logger) { try sender.runOnce() }
+        }
         let heartbeatLoop = ServiceLoop(name: "heartbeat", interval: Double(settings.heartbeatSeconds), logger: logger,
                                         pass: heartbeat.runOnce)
         // The scheduler looks at least every 30 s of the runner's clock, so a fast clock fires on time.
@@ -102,6 +108,7 @@ public final class Runner: @unchecked Sendable {
         workers.onJobEnded = {
             dispatchLoop.wake()
             rescueLoop.wake()
+            deliveryLoop?.wake() // its outputs may be queued for delivery
         }
         leaseRescuer.onRescued = { dispatchLoop.wake() }
         batchCloser.onReleased = { dispatchLoop.wake() }
@@ -131,6 +138,10 @@ public final class Runner: @unchecked Sendable {
                 }
                 mailSender.close()
             },
+        ]
+        // Deliveries stop with the mail: after the last jobs published, before the heartbeat.
+        if let deliveryLoop, let deliverySender { parts.append(RunnerPart(deliveryLoop, gate: gate) { deliverySender.close() }) }
+        parts += [
             // One last look: close what the last jobs finished, write due summaries, raise alerts.
             RunnerPart(upkeepLoop, gate: gate) {
                 try? upkeep.runOnce()

@@ -131,11 +131,14 @@ extension RunnerStore {
         return (try row.value("state", as: BatchState.self), try row.bool("written"), try row.optionalText("summary_error"))
     }
 
-    public func recordOutput(batchRunID: Int, jobRunID: Int?, output: JobOutput) throws {
+    /// Records an output; returns its id.
+    @discardableResult
+    public func recordOutput(batchRunID: Int, jobRunID: Int?, output: JobOutput) throws -> Int {
         try db.query("""
             INSERT INTO nightshift.outputs (batch_run_id, job_run_id, kind, path, sha256, bytes, rows)
             VALUES (\(batchRunID), \(jobRunID), \(output.kind.rawValue), \(output.path), \(output.sha256), \(output.bytes), \(output.rows))
-            """)
+            RETURNING id
+            """).scalarInt(of: "nightshift.outputs")
     }
 
     /// Appends a warning to a batch run once (the summary and `status` show them).

@@ -10,6 +10,7 @@ extension BatchState: SQLValue { public var sqlText: String? { rawValue } }
 extension RunnerState: SQLValue { public var sqlText: String? { rawValue } }
 extension ReviewState: SQLValue { public var sqlText: String? { rawValue } }
 extension MailState: SQLValue { public var sqlText: String? { rawValue } }
+extension DeliveryState: SQLValue { public var sqlText: String? { rawValue } }
 extension RequestState: SQLValue { public var sqlText: String? { rawValue } }
 extension BatchKind: SQLValue { public var sqlText: String? { rawValue } }
 extension JobKind: SQLValue { public var sqlText: String? { rawValue } }

@@ -53,6 +53,7 @@ public enum SchemaStates {
         Column("nightshift.events", "state", EventFileState.self),
         Column("nightshift.review_queue", "state", ReviewState.self),
         Column("nightshift.mail_outbox", "state", MailState.self),
+        Column("nightshift.deliveries", "state", DeliveryState.self),
         Column("nightshift.alerts", "kind", Alerts.Kind.self),
         Column("nightshift.operators", "role", Role.self),
     ]

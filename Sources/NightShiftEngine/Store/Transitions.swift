@@ -21,6 +21,11 @@ struct Transitions {
         guard from.next.contains(to) else { throw IllegalTransition(entity: "mail", from: from.rawValue, to: to.rawValue) }
     }
 
+    /// Throws `IllegalTransition` unless `from → to` is a legal move of a delivery.
+    static func check(delivery from: DeliveryState, to: DeliveryState) throws {
+        guard from.next.contains(to) else { throw IllegalTransition(entity: "delivery", from: from.rawValue, to: to.rawValue) }
+    }
+
     /// Throws `IllegalTransition` unless `from → to` is a legal move of a request.
     static func check(request from: RequestState, to: RequestState) throws {
         guard from.canMove(to: to) else { throw IllegalTransition(entity: "request", from: from.rawValue, to: to.rawValue) }
