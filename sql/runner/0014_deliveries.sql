@@ -47,3 +47,44 @@ CREATE TABLE nightshift.delivery_transitions (
     at           timestamptz NOT NULL
 );
 CREATE INDEX delivery_transitions_by_delivery ON nightshift.delivery_transitions (delivery_id);
+
+-- `nightshift deliveries retry ID` is a manager's action, like `mail retry`.
+CREATE OR REPLACE FUNCTION nightshift.role_refusal(p_account text, p_action text) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, nightshift AS $$
+DECLARE
+    v_role text;
+    v_needed text := CASE
+        WHEN p_action IN ('list', 'archive_list') THEN 'operator'
+        WHEN p_action IN ('submit', 'approve', 'reject', 'cancel', 'run_once', 'override', 'review', 'mail_retry', 'delivery_retry', 'archive_verify') THEN 'manager'
+        WHEN p_action = 'archive_restore' THEN 'director'
+        END;
+BEGIN
+    IF v_needed IS NULL THEN
+        RETURN format('%s is not an action NightShift knows', p_action);
+    END IF;
+    SELECT o.role INTO v_role FROM nightshift.operators o WHERE o.account = p_account;
+    IF v_role IS NULL THEN
+        RETURN format('%s is not in etc/operators.yaml; ask an administrator to add the account with its role', p_account);
+    END IF;
+    IF nightshift.role_rank(v_role) < nightshift.role_rank(v_needed) THEN
+        RETURN format('%s is %s %s; to %s needs %s %s or above (etc/operators.yaml)', p_account,
+                      CASE WHEN v_role = 'operator' THEN 'an' ELSE 'a' END, v_role,
+                      CASE p_action
+                          WHEN 'list' THEN 'list requests'
+                          WHEN 'archive_list' THEN 'list the archive catalog'
+                          WHEN 'submit' THEN 'submit a request'
+                          WHEN 'approve' THEN 'approve a request'
+                          WHEN 'reject' THEN 'reject a request'
+                          WHEN 'cancel' THEN 'cancel a request'
+                          WHEN 'run_once' THEN 'run a batch by hand (run --once)'
+                          WHEN 'override' THEN 'record an override'
+                          WHEN 'review' THEN 'retry or dismiss a review item'
+                          WHEN 'mail_retry' THEN 'send a dead letter again'
+                          WHEN 'delivery_retry' THEN 'send a delivery again'
+                          WHEN 'archive_verify' THEN 'verify an archive'
+                          WHEN 'archive_restore' THEN 'restore an archive'
+                      END,
+                      CASE WHEN v_needed = 'operator' THEN 'an' ELSE 'a' END, v_needed);
+    END IF;
+    RETURN NULL;
+END $$;

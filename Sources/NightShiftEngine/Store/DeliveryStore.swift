@@ -14,6 +14,25 @@ public struct ClaimedDelivery: Sendable, Equatable {
     public let attempt: Int
 }
 
+/// One delivery as `nightshift deliveries` and `status` show it.
+public struct DeliveryListing: Sendable, Equatable {
+    public let id: Int
+    public let target: String
+    public let job: String
+    public let businessDate: String
+    public let remoteName: String
+    public let state: DeliveryState
+    public let attempts: Int
+    public let nextAttemptAt: Date?
+    public let lastError: String?
+    /// The receipt, once delivered.
+    public let remotePath: String?
+    public let remoteBytes: Int?
+    public let sha256: String
+    public let deliveredAt: Date?
+    public let createdAt: Date
+}
+
 /// The delivery queue (`nightshift.deliveries`): queued with the output, claimed under a lease,
 /// ended with a receipt or a reason. Every change is a `delivery_transitions` row.
 public struct DeliveryStore {
@@ -111,5 +130,53 @@ public struct DeliveryStore {
             SELECT id FROM done
             """)
         return result.rowCount == 1
+    }
+
+    /// Deliveries in `states`, newest first, at most `limit`.
+    public func list(states: [DeliveryState] = DeliveryState.allCases, limit: Int) throws -> [DeliveryListing] {
+        let rows = try db.query("""
+            SELECT d.id, d.target, j.job, b.business_date::text AS business_date, d.remote_name, d.state, d.attempts, d.last_error,
+                   d.remote_path, d.remote_bytes, o.sha256,
+                   extract(epoch FROM d.next_attempt_at)::float8 AS next_attempt_at, extract(epoch FROM d.delivered_at)::float8 AS delivered_at,
+                   extract(epoch FROM d.created_at)::float8 AS created_at
+            FROM nightshift.deliveries d JOIN nightshift.outputs o ON o.id = d.output_id
+            JOIN nightshift.job_runs j ON j.id = d.job_run_id JOIN nightshift.batch_runs b ON b.id = j.batch_run_id
+            WHERE d.state = ANY(\(states)::text[])
+            ORDER BY d.id DESC LIMIT \(limit)
+            """)
+        return try rows.decode(of: "nightshift.deliveries") { row in
+            let state = try row.value("state", as: DeliveryState.self)
+            // -infinity: due at once (sent again by a person).
+            let date = { (column: String) in try row.optionalDouble(column).flatMap { $0.isFinite ? Date(timeIntervalSince1970: $0) : nil } }
+            return DeliveryListing(id: try row.int("id"), target: try row.text("target"), job: try row.text("job"),
+                                   businessDate: try row.text("business_date"), remoteName: try row.text("remote_name"), state: state,
+                                   attempts: try row.int("attempts"), nextAttemptAt: state == .queued ? try date("next_attempt_at") : nil,
+                                   lastError: try row.optionalText("last_error"), remotePath: try row.optionalText("remote_path"),
+                                   remoteBytes: try row.optionalInt("remote_bytes"), sha256: try row.text("sha256"),
+                                   deliveredAt: try date("delivered_at"), createdAt: try date("created_at") ?? Date(timeIntervalSince1970: 0))
+        }
+    }
+
+    /// Queues a dead or delivered file again (`nightshift deliveries retry`), its attempts counted
+    /// afresh and due at once. Returns the state it was in; nil when `id` is neither (or unknown).
+    public func requeue(_ id: Int, now: Date, by who: String) throws -> DeliveryState? {
+        try Transitions.check(delivery: .dead, to: .queued)
+        try Transitions.check(delivery: .delivered, to: .queued)
+        let result = try db.query("""
+            WITH before AS (
+                SELECT id, state FROM nightshift.deliveries WHERE id = \(id) AND state = ANY(\([DeliveryState.dead, .delivered])::text[]) FOR UPDATE
+            ), again AS (
+                UPDATE nightshift.deliveries d SET state = \(DeliveryState.queued), attempts = 0, next_attempt_at = '-infinity',
+                    delivered_at = NULL, last_error = NULL, curl_code = NULL
+                FROM before WHERE d.id = before.id
+                RETURNING d.id, before.state
+            ), recorded AS (
+                INSERT INTO nightshift.delivery_transitions (delivery_id, from_state, to_state, attempt, runner, error, at)
+                SELECT id, state, \(DeliveryState.queued), 0, \(who), 'queued again by ' || \(who), \(now)::timestamptz FROM again
+            )
+            SELECT state FROM again
+            """)
+        guard result.rowCount == 1 else { return nil }
+        return try result.row(0, of: "nightshift.deliveries", id: "state").value("state", as: DeliveryState.self)
     }
 }

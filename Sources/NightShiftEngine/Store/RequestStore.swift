@@ -47,11 +47,11 @@ public struct RequestStore {
     }
 
     /// What a person's action needs (nightshift.role_refusal): list needs an operator; submit,
-    /// approve, reject, cancel, run_once, override, review, mail_retry and archive_verify a
+    /// approve, reject, cancel, run_once, override, review, mail_retry, delivery_retry and archive_verify a
     /// manager; archive_restore a director.
     public enum GatedAction: String, Sendable {
         case list, submit, approve, reject, cancel, override, review
-        case archiveList = "archive_list", runOnce = "run_once", mailRetry = "mail_retry", archiveVerify = "archive_verify", archiveRestore = "archive_restore"
+        case archiveList = "archive_list", runOnce = "run_once", mailRetry = "mail_retry", deliveryRetry = "delivery_retry", archiveVerify = "archive_verify", archiveRestore = "archive_restore"
     }
 
     public enum Outcome: Sendable, Equatable {

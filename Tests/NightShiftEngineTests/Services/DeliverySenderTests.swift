@@ -105,4 +105,27 @@ final class DeliverySenderTests: XCTestCase {
         XCTAssertTrue(rows.dropFirst().allSatisfy { $0.state == "queued" && $0.attempts == 0 }, "the manifest waits behind it: \(rows)")
         XCTAssertEqual(server.files(), [], "nothing reached the server")
     }
+
+    func testASenderThatDiedMidUploadLeavesItsLeaseToExpireAndTheNextSenderRedoesTheUpload() throws {
+        try deliverExportsTo()
+        server.stop()
+        _ = try night.run()
+        try server.start()
+        // A sender claims the first file and dies (kill -9) before it records anything.
+        let now = NightFixture.twoAM.addingTimeInterval(3 * 3600)
+        let dead = try XCTUnwrap(try DeliveryStore(db: night.db).claimNext(now: now, runner: "killed-runner", leaseSeconds: 600))
+        XCTAssertEqual(try night.scalar("SELECT state FROM nightshift.deliveries WHERE id = \(dead.id)"), "sending")
+        let sender = DeliverySender(context: try night.runnerContext("rescuer", at: now))
+        defer { sender.close() }
+        XCTAssertEqual(try sender.runOnce(), 0, "the lease is held: nothing after it may go either (its manifest waits)")
+        try night.db.query("UPDATE nightshift.deliveries SET lease_expires_at = clock_timestamp() - interval '1 second' WHERE id = \(dead.id)")
+        let all = try deliveries().count
+        XCTAssertEqual(try sender.runOnce(), all, "the expired lease is taken over and every file delivered")
+        XCTAssertEqual(try night.scalar("""
+            SELECT error FROM nightshift.delivery_transitions WHERE delivery_id = \(dead.id) AND from_state = 'sending' AND to_state = 'sending'
+            """), "the lease of the previous sender expired during its upload")
+        XCTAssertEqual(try night.scalar("SELECT attempts FROM nightshift.deliveries WHERE id = \(dead.id)"), "3",
+                       "the failed try, the killed one, the one that delivered")
+        XCTAssertTrue(server.files().allSatisfy { !$0.hasPrefix(".") })
+    }
 }

@@ -1,0 +1,77 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `nightshift deliveries` and `deliveries retry` with a real runner and a real OpenSSH sftp server:
+/// a host key that does not match makes dead letters without failing the night; once the pin is
+/// fixed, a manager sends them again (audited) and the service delivers them, with receipts.
+final class DeliveriesCommandTests: XCTestCase {
+    var night: RunnerNight!
+    var server: LoopbackSFTPServer!
+
+    override func setUpWithError() throws {
+        night = try RunnerNight(slow: false)
+        server = try LoopbackSFTPServer()
+    }
+
+    override func tearDown() {
+        night?.tearDown()
+        server = nil
+    }
+
+    func configure(hostKey: String) throws {
+        var settings = try night.project.read("etc/nightshift.yaml")
+        if let start = settings.range(of: "\ndeliveries:\n") { settings = String(settings[..<start.lowerBound]) }
+        try night.project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "max_connections: 12", with: "max_connections: 13") + """
+
+            deliveries:
+              bank:
+                url: \(server.url)/bank
+                host_key_sha256: "\(hostKey)"
+                private_key: \(server.privateKey)
+                timeout_seconds: 20
+
+            """)
+    }
+
+    func testADeadDeliveryIsListedSentAgainByAManagerAndDeliveredWithAReceipt() throws {
+        let wrong = Data(repeating: 5, count: 32).base64EncodedString().replacingOccurrences(of: "=", with: "")
+        try configure(hostKey: wrong)
+        let job = try night.project.read("jobs/daily_delivery_export.yaml")
+        try night.project.write("jobs/daily_delivery_export.yaml", job + "\ndeliver_to: [bank]\n")
+
+        let run = try night.cli(["run", "--once", "--at", RunnerNight.occurrence])
+        XCTAssertEqual(run.status, 0, "a delivery that fails does not fail the night: \(run.stdout)\(run.stderr)")
+        let dead = try night.cli(["deliveries", "--state", "dead"])
+        XCTAssertEqual(dead.status, 0, dead.stderr)
+        XCTAssertTrue(dead.stdout.contains("#1 dead deliveries-2026-11-22") && dead.stdout.contains("→ bank (daily_delivery_export, 2026-11-22)")
+                      && dead.stdout.contains("host key mismatch: expected SHA256:\(wrong) got SHA256:"), dead.stdout)
+        XCTAssertEqual(server.files(), [], "nothing was sent to a server whose key does not match")
+        let waiting = try night.cli(["deliveries", "--state", "queued"])
+        XCTAssertTrue(waiting.stdout.contains(".manifest.json") && waiting.stdout.contains("0 attempts"), "the manifest waits behind the archive: \(waiting.stdout)")
+
+        // The pin is corrected; the dead file is sent again; the service delivers everything.
+        try configure(hostKey: server.hostKeySHA256)
+        XCTAssertEqual(try night.cli(["deliveries", "retry", "99"]).status, 1, "no such delivery")
+        let retried = try night.cli(["deliveries", "retry", "1"])
+        XCTAssertEqual(retried.status, 0, retried.stderr)
+        XCTAssertTrue(retried.stdout.contains("delivery #1 queued again"), retried.stdout)
+        XCTAssertEqual(try night.scalar("SELECT count(*) FROM nightshift.audit WHERE detail = 'delivery #1 (dead) queued again'"), "1", "audited")
+        let runner = try night.start(["run", "--at", "2026-11-23T03:00:00+08:00", "--speed", "60", "--until", "2026-11-23T03:20:00+08:00"],
+                                     name: "deliverer")
+        try night.waitUntil("every file is delivered") {
+            try night.scalar("SELECT count(*) FROM nightshift.deliveries WHERE state <> 'delivered'") == "0"
+        }
+        runner.kill(SIGTERM)
+        XCTAssertEqual(runner.wait(timeout: 60), 0, runner.logText)
+        let delivered = try night.cli(["deliveries", "--state", "delivered"])
+        XCTAssertTrue(delivered.stdout.contains("receipt: /upload/bank/deliveries-2026-11-22") && delivered.stdout.contains("sha256 "),
+                      delivered.stdout)
+        let outputs = try night.query("SELECT path FROM nightshift.outputs WHERE kind IN ('export', 'manifest')")
+        for row in 0..<outputs.rowCount {
+            let path = outputs.string(row, "path")!
+            XCTAssertEqual(FileManager.default.contents(atPath: "\(server.uploads)/bank/\((path as NSString).lastPathComponent)"),
+                           FileManager.default.contents(atPath: path), path)
+        }
+    }
+}
