@@ -7,7 +7,7 @@ import PostgresClient
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "What runs now (progress, rows per second, ETA), what waits and why, the runners, the mail outbox, alerts, anything stuck.",
+        abstract: "What runs now (progress, rows per second, ETA), what waits and why, the runners, the mail outbox, deliveries, alerts, anything stuck.",
         discussion: """
             Progress is written by each runner at every checkpoint and heartbeat, so it is at most one \
             heartbeat (runner.heartbeat_seconds, default 5 s) old. The expected total is the rows of the \
@@ -83,6 +83,15 @@ struct StatusCommand: ParsableCommand {
                 var text = "  #\(letter.id) \(letter.state) \"\(letter.subject)\", \(letter.attempts) attempt\(letter.attempts == 1 ? "" : "s")"
                 if let next = letter.nextAttemptAt, letter.attempts > 0 { text += ", next at \(next)" }
                 if let error = letter.lastError { text += ": \(error)" }
+                print(text)
+            }
+        }
+        if let deliveries = status.deliveries {
+            print("deliveries: \(deliveries.queued) queued, \(deliveries.sending) sending, \(deliveries.delivered) delivered, \(deliveries.dead) dead")
+            for file in deliveries.files {
+                var text = "  #\(file.id) \(file.state) \(file.name) → \(file.target), \(file.attempts) attempt\(file.attempts == 1 ? "" : "s")"
+                if let next = file.nextAttemptAt, file.attempts > 0 { text += ", next at \(next)" }
+                if let error = file.lastError { text += ": \(error)" }
                 print(text)
             }
         }

@@ -47,6 +47,10 @@ final class DeliveriesCommandTests: XCTestCase {
         XCTAssertTrue(dead.stdout.contains("#1 dead deliveries-2026-11-22") && dead.stdout.contains("→ bank (daily_delivery_export, 2026-11-22)")
                       && dead.stdout.contains("host key mismatch: expected SHA256:\(wrong) got SHA256:"), dead.stdout)
         XCTAssertEqual(server.files(), [], "nothing was sent to a server whose key does not match")
+        let status = try night.cli(["status"])
+        XCTAssertTrue(status.stdout.contains("deliveries: 1 queued, 0 sending, 0 delivered, 1 dead")
+                      && status.stdout.contains("delivery #1 of deliveries-2026-11-22") && status.stdout.contains("then `nightshift deliveries retry 1`"),
+                      status.stdout)
         let waiting = try night.cli(["deliveries", "--state", "queued"])
         XCTAssertTrue(waiting.stdout.contains(".manifest.json") && waiting.stdout.contains("0 attempts"), "the manifest waits behind the archive: \(waiting.stdout)")
 

@@ -87,6 +87,8 @@ public struct RunnerStatus: Codable, Sendable {
         public let letters: [Letter]
     }
     public var mail: Mail? = nil
+    /// The delivery queue (nil: nothing was ever queued for delivery).
+    public var deliveries: DeliveriesStatus? = nil
 
     /// Alerts raised in the last 24 hours (database clock), newest first.
     public struct Alert: Codable, Sendable {
@@ -224,6 +226,8 @@ public struct RunnerStatus: Codable, Sendable {
         if smtpServer == nil, outbox.waiting > 0 {
             stuck.append("\(outbox.waiting) message\(outbox.waiting == 1 ? " waits" : "s wait") in the outbox and no SMTP server is configured: set mail.smtp in etc/nightshift.yaml")
         }
+        let deliveries = try DeliveriesStatus.load(db: db, zone: zone)
+        stuck += deliveries?.stuck ?? []
         var status = RunnerStatus(at: Date(timeIntervalSince1970: now).iso8601(in: zone), running: runningJobs, waiting: waitingJobs,
                                   runners: runnerInfos, stuck: stuck, requests: requests)
         let alerts = try db.query("""
@@ -244,6 +248,7 @@ public struct RunnerStatus: Codable, Sendable {
                                Mail.Letter(id: $0.id, subject: $0.subject, state: $0.state.rawValue, attempts: $0.attempts,
                                            nextAttemptAt: $0.nextAttemptAt?.iso8601(in: zone), lastError: $0.lastError)
                            })
+        status.deliveries = deliveries?.status
         // What this status could not read, and every row holding a state no enum knows.
         var seen: Set<String> = []
         for error in unreadableRows + (try SchemaStates.unknownValues(db: db)) where seen.insert("\(error.row) \(error.column)").inserted {
