@@ -88,3 +88,8 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
+
+-- A dead delivery is an alert (Alerts.swift).
+ALTER TABLE nightshift.alerts DROP CONSTRAINT alerts_kind_check;
+ALTER TABLE nightshift.alerts ADD CONSTRAINT alerts_kind_check
+    CHECK (kind IN ('p1_failed', 'window_miss', 'late_start', 'lease_lost', 'outbox_backlog', 'mail_dead', 'runner_problem', 'delivery_dead'));

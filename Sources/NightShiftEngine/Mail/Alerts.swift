@@ -25,7 +25,7 @@ struct Alerts {
     /// What happened (`nightshift.alerts.kind`).
     enum Kind: String, Sendable, CaseIterable {
         case p1Failed = "p1_failed", windowMiss = "window_miss", lateStart = "late_start", leaseLost = "lease_lost"
-        case outboxBacklog = "outbox_backlog", mailDead = "mail_dead", runnerProblem = "runner_problem"
+        case outboxBacklog = "outbox_backlog", mailDead = "mail_dead", runnerProblem = "runner_problem", deliveryDead = "delivery_dead"
     }
 
     struct Incident: Equatable {
@@ -49,6 +49,7 @@ struct Alerts {
 
     func incidents(db: PostgresConnection, now: Date) throws -> [Incident] {
         try failedP1(db, now) + windowMisses(db, now) + lateStarts(db, now) + lostLeases(db, now) + outbox(db, now) + runnerProblems(db)
+            + deadDeliveries(db)
     }
 
     private var zone: TimeZone { configuration.settings.timeZone }
@@ -187,6 +188,23 @@ struct Alerts {
                             subject: "runner \(runner): \(problem.prefix(120))",
                             detail: ["Runner \(runner) says: \(problem)", "It keeps working on everything else."],
                             todo: "Fix what it names (for the inbox: the folders under paths.inbox must be real directories of the runner's account, mode 0750); the runner sees the fix on its next pass.")
+        }
+    }
+
+    private func deadDeliveries(_ db: PostgresConnection) throws -> [Incident] {
+        let rows = try db.query("""
+            SELECT d.id, d.target, d.remote_name, d.attempts, d.last_error, d.job_run_id, j.batch_run_id
+            FROM nightshift.deliveries d JOIN nightshift.job_runs j ON j.id = d.job_run_id
+            WHERE d.state = \(DeliveryState.dead) AND \(Alerts.unseen("delivery_dead:delivery:", "d.id"))
+            ORDER BY d.id
+            """)
+        return try rows.decode(of: "nightshift.deliveries", unreadable: unreadable) { row in
+            let id = try row.int("id"), name = try row.text("remote_name"), target = try row.text("target")
+            return Incident(key: "delivery_dead:delivery:\(id)", kind: .deliveryDead, batchRunID: try row.int("batch_run_id"),
+                            jobRunID: try row.int("job_run_id"), subject: "\(name) was not delivered to \(target) (dead letter)",
+                            detail: ["After \(try row.int("attempts")) attempt(s): \(try row.optionalText("last_error") ?? "")",
+                                     "The file stays on the runner's disk; the other files of its job wait behind it."],
+                            todo: "Fix the cause, then `nightshift deliveries retry \(id)`.")
         }
     }
 

@@ -104,6 +104,15 @@ final class DeliverySenderTests: XCTestCase {
         XCTAssertTrue(error.contains("host key mismatch: expected SHA256:\(other) got SHA256:"), error)
         XCTAssertTrue(rows.dropFirst().allSatisfy { $0.state == "queued" && $0.attempts == 0 }, "the manifest waits behind it: \(rows)")
         XCTAssertEqual(server.files(), [], "nothing reached the server")
+
+        // An alert, once (the runner's own final pass may already have raised it).
+        let alerter = Alerter(context: try night.runnerContext("alerts"))
+        try alerter.runOnce(db: night.db, now: NightFixture.twoAM.addingTimeInterval(3600))
+        try alerter.runOnce(db: night.db, now: NightFixture.twoAM.addingTimeInterval(3700))
+        let alert = try night.db.query("SELECT subject, detail FROM nightshift.alerts WHERE kind = 'delivery_dead'")
+        XCTAssertEqual(alert.rowCount, 1)
+        XCTAssertTrue(alert.string(0, "subject")?.hasSuffix("was not delivered to bank (dead letter)") == true, alert.string(0, "subject") ?? "")
+        XCTAssertTrue(alert.string(0, "detail")?.contains("host key mismatch") == true, alert.string(0, "detail") ?? "")
     }
 
     func testASenderThatDiedMidUploadLeavesItsLeaseToExpireAndTheNextSenderRedoesTheUpload() throws {
