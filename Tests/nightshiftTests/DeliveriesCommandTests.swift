@@ -40,8 +40,13 @@ final class DeliveriesCommandTests: XCTestCase {
         let job = try night.project.read("jobs/daily_delivery_export.yaml")
         try night.project.write("jobs/daily_delivery_export.yaml", job + "\ndeliver_to: [bank]\n")
 
+        let settings = try night.project.read("etc/nightshift.yaml")
+        try night.project.write("etc/nightshift.yaml", settings + "\nmetrics:\n  textfile: var/metrics/nightshift.prom\n")
         let run = try night.cli(["run", "--once", "--at", RunnerNight.occurrence])
         XCTAssertEqual(run.status, 0, "a delivery that fails does not fail the night: \(run.stdout)\(run.stderr)")
+        let metrics = try night.project.read("var/metrics/nightshift.prom")
+        XCTAssertTrue(metrics.contains("nightshift_deliveries{target=\"bank\",state=\"dead\"} 1")
+                      && metrics.contains("nightshift_deliveries{target=\"bank\",state=\"queued\"} 1"), metrics)
         let dead = try night.cli(["deliveries", "--state", "dead"])
         XCTAssertEqual(dead.status, 0, dead.stderr)
         XCTAssertTrue(dead.stdout.contains("#1 dead deliveries-2026-11-22") && dead.stdout.contains("→ bank (daily_delivery_export, 2026-11-22)")

@@ -37,7 +37,7 @@ public enum RunnerMetrics {
     }
 
     /// Sets the gauges from the database: the queue by priority, running and paused jobs, the
-    /// outbox by state, and the oldest checkpoint of a
+    /// outbox by state, deliveries by target and state, and the oldest checkpoint of a
     /// running checkpointed job (a calculation that stopped committing shows here).
     public static func sample(db: PostgresConnection) throws {
         let jobs = try db.query("""
@@ -65,6 +65,16 @@ public enum RunnerMetrics {
             """)
         for (state, count) in try outbox.decode(of: "nightshift.mail_outbox", id: "state", { row in (try row.text("state"), try row.optionalInt("n") ?? 0) }) {
             Gauge(label: "nightshift_outbox_messages", dimensions: [("state", state)]).record(count)
+        }
+        let deliveries = try db.query("""
+            SELECT t.target, s.state, count(d.id)::int AS n
+            FROM (SELECT DISTINCT target FROM nightshift.deliveries) t CROSS JOIN unnest(\(DeliveryState.allCases.map(\.rawValue))::text[]) AS s(state)
+            LEFT JOIN nightshift.deliveries d ON d.target = t.target AND d.state = s.state GROUP BY 1, 2
+            """)
+        for (target, state, count) in try deliveries.decode(of: "nightshift.deliveries", id: "target", { row in
+            (try row.text("target"), try row.text("state"), try row.optionalInt("n") ?? 0)
+        }) {
+            Gauge(label: "nightshift_deliveries", dimensions: [("target", target), ("state", state)]).record(count)
         }
         // Checkpoints are stamped with the database's clock (real time, whatever the runner's clock).
         let ages = try db.query("""
