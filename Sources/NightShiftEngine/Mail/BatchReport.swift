@@ -12,6 +12,17 @@ public struct BatchReport: Sendable {
         public let priority: Priority
     }
 
+    /// One delivery of an output to a target (`deliver_to:`), as it stands.
+    public struct Delivery: Sendable, Equatable {
+        public let id: Int
+        public let target: String
+        public let state: DeliveryState
+        public let attempts: Int
+        public let remotePath: String?
+        public let deliveredAt: Date?
+        public let lastError: String?
+    }
+
     public struct Job: Sendable {
         public let job: JobInfo
         public let jobRunID: Int
@@ -35,6 +46,8 @@ public struct BatchReport: Sendable {
         public var pauses: [String] = []
         /// Seconds past its priority's start deadline (P1/P2) when it started late.
         public var lateStartSeconds: Int? = nil
+        /// Each output's deliveries (by the output's path), in target order.
+        public var deliveries: [String: [Delivery]] = [:]
         /// Why a job that has not run yet waits, and until when.
         public var waitReason: String? = nil
         public var waitUntil: Date? = nil
@@ -116,6 +129,19 @@ public struct BatchReport: Sendable {
                 summary = output
             }
         }
+        let sent = try db.query("""
+            SELECT d.id, o.path, d.target, d.state, d.attempts, d.remote_path, d.last_error,
+                   extract(epoch FROM d.delivered_at)::float8 AS delivered_at
+            FROM nightshift.deliveries d JOIN nightshift.outputs o ON o.id = d.output_id
+            WHERE o.batch_run_id = \(id) ORDER BY d.target, d.seq
+            """)
+        var deliveries: [String: [Delivery]] = [:]
+        for row in sent.rows(of: "nightshift.deliveries") {
+            deliveries[try row.text("path"), default: []].append(
+                Delivery(id: try row.int("id"), target: try row.text("target"), state: try row.value("state", as: DeliveryState.self),
+                         attempts: try row.int("attempts"), remotePath: try row.optionalText("remote_path"),
+                         deliveredAt: try row.optionalDate("delivered_at"), lastError: try row.optionalText("last_error")))
+        }
         let rows = try db.query("""
             SELECT id, job, kind, priority, state, depends_on::text AS depends_on, rows_processed, attempts, error_class, error_sqlstate,
                    error_message, skip_reason, note, rejected_rows, failures, late_start_seconds, wait_reason,
@@ -152,6 +178,7 @@ public struct BatchReport: Sendable {
                           attempts: try row.optionalInt("attempts") ?? 0, seconds: try row.optionalDouble("seconds") ?? 0,
                           failure: state.isSuccess ? nil : failure, skipReason: try row.optionalText("skip_reason"),
                           outputs: byJob[jobRunID] ?? [], note: try row.optionalText("note"))
+            for output in job.outputs { if let sent = deliveries[output.path] { job.deliveries[output.path] = sent } }
             job.startedAt = try row.optionalDate("started_at")
             job.finishedAt = try row.optionalDate("finished_at")
             job.rejectedRows = try row.optionalInt("rejected_rows") ?? 0

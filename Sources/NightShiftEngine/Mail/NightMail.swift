@@ -91,6 +91,18 @@ struct NightMail {
                 return entry
             },
         ]
+        // Files a system expected and did not get by the time this mail is written, said plainly at the top.
+        let undelivered = jobs.flatMap { job in
+            job.outputs.flatMap { output in
+                (job.deliveries[output.path] ?? []).filter { $0.state != .delivered }.map { delivery -> [String: Any] in
+                    ["name": (output.path as NSString).lastPathComponent, "target": delivery.target, "line": deliveryLine(delivery).text]
+                }
+            }
+        }
+        if !undelivered.isEmpty {
+            context["undelivered"] = undelivered
+            context["undelivered_by"] = time(now, seconds: false)
+        }
         if let night {
             context["night_from"] = local(night.from)
             context["night_to"] = local(night.to)
@@ -144,6 +156,20 @@ struct NightMail {
         return batch
     }
 
+    /// One delivery in a line: delivered (where, when), or what keeps it (said plainly).
+    private func deliveryLine(_ delivery: BatchReport.Delivery) -> (text: String, ok: Bool) {
+        switch delivery.state {
+        case .delivered:
+            return ("delivered to \(delivery.target) at \(delivery.deliveredAt.map { time($0, seconds: false) } ?? "?") (\(delivery.remotePath ?? ""))", true)
+        case .dead:
+            return ("NOT delivered to \(delivery.target) (dead letter after \(delivery.attempts) attempt\(delivery.attempts == 1 ? "" : "s"): "
+                    + "\(delivery.lastError ?? "")); `nightshift deliveries retry \(delivery.id)` sends it again", false)
+        case .queued, .sending:
+            return ("not yet delivered to \(delivery.target)" + (delivery.attempts == 0 ? " (waiting its turn)"
+                    : " (\(delivery.attempts) attempt\(delivery.attempts == 1 ? "" : "s") so far: \(delivery.lastError ?? "")), retried by itself"), false)
+        }
+    }
+
     private func jobContext(_ job: BatchReport.Job) -> [String: Any] {
         var entry: [String: Any] = [
             "name": job.job.name,
@@ -159,6 +185,8 @@ struct NightMail {
                 var entry: [String: Any] = ["name": (output.path as NSString).lastPathComponent, "path": output.path,
                                             "bytes": formatCount(output.bytes), "size": formatBytes(output.bytes), "sha256": output.sha256]
                 entry["rows"] = output.rows.map(formatCount)
+                let deliveries = (job.deliveries[output.path] ?? []).map { deliveryLine($0) }
+                if !deliveries.isEmpty { entry["deliveries"] = deliveries.map { ["line": $0.text, "ok": $0.ok] } }
                 return entry
             },
         ]

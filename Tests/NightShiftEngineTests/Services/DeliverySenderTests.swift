@@ -71,6 +71,18 @@ final class DeliverySenderTests: XCTestCase {
             """), 0, "no archive was delivered after the manifest")
         XCTAssertTrue(server.files().allSatisfy { !$0.hasPrefix(".") }, "no temporary file is left: \(server.files())")
         XCTAssertEqual(try night.count("SELECT count(*) FROM nightshift.delivery_transitions WHERE to_state = 'delivered'"), outputs.rowCount)
+
+        // The mail says where each file went.
+        let text = try mailText(report.batchRunID)
+        XCTAssertTrue(text.contains("delivered to bank at 02:") && text.contains("(/upload/bank/deliveries-2026-11-22"), text)
+        XCTAssertFalse(text.contains("Not delivered by"), text)
+    }
+
+    /// The batch's mail as it would be written now (its text part).
+    func mailText(_ batchRunID: Int) throws -> String {
+        let report = try BatchReport.load(batchRunID, db: night.db)
+        let message = try NightMail(configuration: try night.configuration()).message([report], night: nil, now: NightFixture.twoAM.addingTimeInterval(5 * 3600))
+        return message.text
     }
 
     func testAServerThatIsDownHoldsUpNoBatchAndGetsTheFilesWhenItIsBack() throws {
@@ -104,6 +116,9 @@ final class DeliverySenderTests: XCTestCase {
         XCTAssertTrue(error.contains("host key mismatch: expected SHA256:\(other) got SHA256:"), error)
         XCTAssertTrue(rows.dropFirst().allSatisfy { $0.state == "queued" && $0.attempts == 0 }, "the manifest waits behind it: \(rows)")
         XCTAssertEqual(server.files(), [], "nothing reached the server")
+        let text = try mailText(try XCTUnwrap(night.count("SELECT max(id) FROM nightshift.batch_runs")))
+        XCTAssertTrue(text.contains("Not delivered by 07:00: deliveries-2026-11-22") && text.contains("NOT delivered to bank (dead letter after 1 attempt: ")
+                      && text.contains("host key mismatch") && text.contains("not yet delivered to bank (waiting its turn)"), text)
 
         // An alert, once (the runner's own final pass may already have raised it).
         let alerter = Alerter(context: try night.runnerContext("alerts"))
