@@ -55,7 +55,7 @@ final class DeliverySender: @unchecked Sendable {
                 }
                 if clients[target.name] == nil { clients[target.name] = try client(for: target) }
                 let receipt = try clients[target.name]!.upload(file: delivery.path, as: delivery.remoteName)
-                try keeper.use {
+                _ = try keeper.use {
                     try DeliveryStore(db: $0).delivered(delivery, remotePath: receipt.remotePath, remoteBytes: receipt.size,
                                                          now: context.clock.now(), runner: runner)
                 }
@@ -74,7 +74,7 @@ final class DeliverySender: @unchecked Sendable {
                 let now = context.clock.now()
                 var retryAt: Date?
                 if case let .retry(seconds) = decision { retryAt = now.addingTimeInterval(Double(seconds)) }
-                try keeper.use {
+                _ = try keeper.use {
                     try DeliveryStore(db: $0).failed(delivery, retryAt: retryAt, curlCode: failure.flatMap { $0.curlCode == 0 ? nil : $0.curlCode },
                                                      error: "\(error)", now: now, runner: runner)
                 }

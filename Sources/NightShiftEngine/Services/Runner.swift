@@ -140,7 +140,19 @@ public final class Runner: @unchecked Sendable {
             },
         ]
         // Deliveries stop with the mail: after the last jobs published, before the heartbeat.
-        if let deliveryLoop, let deliverySender { parts.append(RunnerPart(deliveryLoop, gate: gate) { deliverySender.close() }) }
+        if let deliveryLoop, let deliverySender {
+            parts.append(RunnerPart(deliveryLoop, gate: gate) {
+                // `run --once` delivers what its batch published before it exits, if the servers take
+                // it now (a server that fails is tried once; what is left stays queued for the service).
+                if once {
+                    deliverySender.shouldStop = { false }
+                    do { try deliverySender.runOnce() } catch {
+                        logger.warning("deliveries left in the queue", metadata: ["error": "\(error)"])
+                    }
+                }
+                deliverySender.close()
+            })
+        }
         parts += [
             // One last look: close what the last jobs finished, write due summaries, raise alerts.
             RunnerPart(upkeepLoop, gate: gate) {
