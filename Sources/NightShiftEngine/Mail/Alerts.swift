@@ -217,7 +217,7 @@ struct Alerts {
             WHERE m.kind <> 'alert' AND m.created_at >= \(now)::timestamptz - interval '1 day'
               AND ((m.state = ANY(\(MailState.waiting)) AND m.created_at < \(now)::timestamptz - make_interval(mins => \(minutes)::int)
                     AND \(Alerts.unseen("outbox_backlog:mail:", "m.id")))
-                   OR (m.state = 'dead' AND \(Alerts.unseen("mail_dead:mail:", "m.id"))))
+                   OR (m.state = \(MailState.dead) AND \(Alerts.unseen("mail_dead:mail:", "m.id"))))
             ORDER BY m.id
             """)
         var incidents: [Incident] = []

@@ -60,7 +60,7 @@ public enum RunnerMetrics {
         Gauge(label: "nightshift_jobs_paused").record(paused)
         Gauge(label: "nightshift_jobs_running").record(running)
         let outbox = try db.query("""
-            SELECT s.state, count(m.id)::int AS n FROM unnest(ARRAY['queued', 'sending', 'sent', 'dead']) AS s(state)
+            SELECT s.state, count(m.id)::int AS n FROM unnest(\(MailState.allCases.map(\.rawValue))::text[]) AS s(state)
             LEFT JOIN nightshift.mail_outbox m ON m.state = s.state GROUP BY 1
             """)
         for (state, count) in try outbox.decode(of: "nightshift.mail_outbox", id: "state", { row in (try row.text("state"), try row.optionalInt("n") ?? 0) }) {
