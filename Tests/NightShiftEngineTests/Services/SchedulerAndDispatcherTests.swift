@@ -18,13 +18,7 @@ final class SchedulerAndDispatcherTests: XCTestCase {
 
     override func tearDown() { night?.tearDown() }
 
-    func context(_ name: String) throws -> RunnerContext {
-        var logger = Logger(label: name)
-        logger.logLevel = .critical
-        let url = night.database.url
-        return RunnerContext(configuration: try night.configuration(), connect: { try PostgresConnection(conninfo: url) },
-                             clock: RunnerClock(start: now, speed: 1), identity: RunnerIdentity(pid: Int32(name.count)), logger: logger)
-    }
+    func context(_ name: String) throws -> RunnerContext { try night.runnerContext(name, at: now) }
 
     func testOnlyTheLeaderFiresAndAnOccurrenceIsCreatedOnce() throws {
         let first = Scheduler(context: try context("first"))

@@ -16,11 +16,7 @@ final class UpkeepTests: XCTestCase {
 
     override func setUpWithError() throws {
         night = try NightFixture(customers: 200, days: 1)
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let url = night.database.url
-        context = RunnerContext(configuration: try night.configuration(), connect: { try PostgresConnection(conninfo: url) },
-                                clock: RunnerClock(start: now, speed: 1), identity: RunnerIdentity(), logger: logger)
+        context = try night.runnerContext("upkeep", at: now)
         store = RunnerStore(db: night.db)
     }
 
