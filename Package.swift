@@ -35,10 +35,12 @@ let package = Package(
         .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // libcurl (OpenSSL flavour) for SMTP with STARTTLS and AUTH.
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // libxlsxwriter for Excel report outputs (constant-memory mode: one row in memory at a time).
+        .systemLibrary(name: "CXlsxWriter", pkgConfig: "xlsxwriter", providers: [.apt(["libxlsxwriter-dev"])]),
 
         // Wrappers: the only code that touches C pointers.
         .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
-        .target(name: "Packaging", dependencies: ["CArchive", "CGPGME", "CLibCrypto"]),
+        .target(name: "Packaging", dependencies: ["CArchive", "CGPGME", "CLibCrypto", "CXlsxWriter"]),
         .target(name: "CurlClients", dependencies: ["CCurl"]),
 
         // Pure domain: no I/O.

@@ -10,7 +10,7 @@ import NightShiftCore
 ///       customer_data: true                   # every file OpenPGP-encrypted as it is written (NAME.gpg)
 ///       recipients: [statements@example]      # default: export.recipient
 ///       outputs:
-///         - format: csv                       # csv | fixed | html
+///         - format: csv                       # csv | fixed | html | xlsx
 ///           file: branch-sales-{date}
 ///           encoding: utf-8                   # utf-8 | big5
 ///           bom: true                         # csv in utf-8 only
@@ -33,6 +33,11 @@ import NightShiftCore
 ///           group_by: branch
 ///           totals: [revenue]
 ///           max_group_rows: 10000
+///         - format: xlsx                      # Excel: typed cells, a bold header row
+///           file: branch-sales-{date}
+///           sheet: 分店營收                    # default: the job's name; then "分店營收 2", … (1–31 characters)
+///           sheet_rows: 1048575               # rows per sheet below the header (Excel's limit, the default)
+///           split_rows: 5000000               # a new workbook past this many rows (optional)
 enum ReportSection {
     static func read(_ section: MappingReader, stem: String, settings: RunnerSettings,
                      sqlFile: (MappingReader, String, String) -> String?) -> ReportSpec? {
@@ -85,8 +90,8 @@ enum ReportSection {
 
     private static func readOutput(_ entry: MappingReader, stem: String, settings: RunnerSettings) -> ReportOutput? {
         let before = entry.diagnostics.errors.count
-        let kind = entry.scalar("format", required: true, expected: "csv, fixed or html", example: "csv") {
-            ["csv", "fixed", "html"].contains($0) ? $0 : nil
+        let kind = entry.scalar("format", required: true, expected: "csv, fixed, html or xlsx", example: "csv") {
+            ["csv", "fixed", "html", "xlsx"].contains($0) ? $0 : nil
         }
         let file = entry.scalar("file", required: true, expected: "a file name without directories or extension", example: "\(stem)-{date}") {
             (try? /^[A-Za-z0-9_{}.-]+$/.wholeMatch(in: $0)) != nil && !$0.hasPrefix(".") ? $0 : nil
@@ -131,6 +136,29 @@ enum ReportSection {
             let totals = entry.stringList("totals", example: "[revenue]") ?? []
             let maxGroup = entry.int("max_group_rows", range: 1...1_000_000, example: "10000") ?? 10_000
             if let template { format = .html(template: template, groupBy: groupBy, totals: totals, maxGroupRows: maxGroup) }
+        case "xlsx":
+            if encoding != .utf8 {
+                entry.error("encoding", line: entry.line(of: "encoding"), "an Excel workbook holds Unicode text, so it has no encoding to choose",
+                            fix: "remove `encoding:` (write a CSV output for Big5)")
+            }
+            if compression != nil {
+                entry.error("compress", line: entry.line(of: "compress"), "an .xlsx file is a zip archive already", fix: "remove `compress:`")
+            }
+            if splitMegabytes != nil {
+                entry.error("split_megabytes", line: entry.line(of: "split_megabytes"),
+                            "a workbook's size is known only once it is written, so it cannot be split by size",
+                            fix: "split it by rows (`split_rows:`) instead")
+            }
+            var sheet = SheetName.from(stem)
+            if let named = entry.string("sheet", required: false, example: sheet) {
+                if let problem = SheetName.problem(named) {
+                    entry.error("sheet", line: entry.line(of: "sheet"), problem,
+                                fix: "name the sheet with 1–31 characters, none of [ ] : * ? / \\ (or remove `sheet:` to use `\(sheet)`)")
+                }
+                sheet = named
+            }
+            let sheetRows = entry.int("sheet_rows", range: 1...SheetName.maxDataRows, example: "\(SheetName.maxDataRows)") ?? SheetName.maxDataRows
+            format = .xlsx(sheet: sheet, sheetRows: sheetRows)
         default:
             break
         }

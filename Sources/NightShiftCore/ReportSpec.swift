@@ -33,6 +33,9 @@ public struct ReportOutput: Sendable, Equatable {
         case fixedWidth(FixedWidthLayout)
         /// A Mustache template (in templates/), rendered per group of rows with their totals.
         case html(template: String, groupBy: String?, totals: [String], maxGroupRows: Int)
+        /// An Excel workbook (libxlsxwriter): a bold header row, typed cells (`SpreadsheetCell`), a
+        /// new sheet (`sheet`, `sheet 2`, …) every `sheetRows` rows, before Excel's limit.
+        case xlsx(sheet: String, sheetRows: Int)
     }
 
     public enum Encoding: String, Sendable, Equatable, CaseIterable {
@@ -71,6 +74,7 @@ public struct ReportOutput: Sendable, Equatable {
         case .csv: "csv"
         case .fixedWidth: "txt"
         case .html: "html"
+        case .xlsx: "xlsx"
         }
     }
 

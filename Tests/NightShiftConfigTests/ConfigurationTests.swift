@@ -11,6 +11,34 @@ final class ConfigurationTests: XCTestCase {
 
     func errors() -> [String] { Configuration.check(root: project.root).errors.map(\.description) }
 
+    func testExcelOutputsRefuseWhatAWorkbookCannotBe() throws {
+        var job = try project.read("jobs/customer_statements.yaml")
+        job = job.replacingOccurrences(of: "      sheet: 客戶對帳單\n", with: """
+                  sheet: "對帳單[2026]"
+                  encoding: big5
+                  compress: gzip
+                  split_megabytes: 10
+                  sheet_rows: 2000000
+
+            """)
+        try project.write("jobs/customer_statements.yaml", job)
+        let found = errors().map { $0.replacing(#/jobs/customer_statements.yaml:\d+: /#, with: "") }
+        XCTAssertEqual(found.count, 5, "\(found)")
+        for expected in ["report.outputs[1].encoding: an Excel workbook holds Unicode text",
+                         "report.outputs[1].compress: an .xlsx file is a zip archive already",
+                         "report.outputs[1].split_megabytes: a workbook's size is known only once it is written",
+                         "report.outputs[1].sheet: \"對帳單[2026]\" holds `[`, which Excel does not allow in a sheet name",
+                         "report.outputs[1].sheet_rows:"] {
+            XCTAssertTrue(found.contains { $0.hasPrefix(expected) }, "\(expected) not in \(found)")
+        }
+        // Without a sheet name, the sheet is named after the job.
+        try project.write("jobs/customer_statements.yaml", try project.read("jobs/customer_statements.yaml")
+            .replacing(#/      sheet: .*\n(.*\n)*/#, with: ""))
+        let configuration = try Configuration.load(root: project.root)
+        guard case let .report(report) = configuration.jobs.first(where: { $0.name == "customer_statements" })!.action else { return XCTFail() }
+        XCTAssertEqual(report.outputs[1].format, .xlsx(sheet: "customer_statements", sheetRows: 1_048_575))
+    }
+
     func testTheShippedConfigurationIsValid() throws {
         let configuration = try Configuration.load(root: project.root)
         let daily = configuration.jobs.filter { $0.batch == .daily }
@@ -32,6 +60,9 @@ final class ConfigurationTests: XCTestCase {
         guard case let .report(report) = job("branch_sales_report").action else { return XCTFail() }
         XCTAssertEqual(report.outputs.map(\.fileExtension), ["html", "csv", "txt"])
         XCTAssertEqual(report.outputs[2].encoding, .big5)
+        guard case let .report(statements) = job("customer_statements").action else { return XCTFail() }
+        XCTAssertEqual(statements.outputs.map(\.fileExtension), ["csv", "xlsx"])
+        XCTAssertEqual(statements.outputs[1].format, .xlsx(sheet: "客戶對帳單", sheetRows: 1_048_575))
         let export = job("daily_delivery_export")
         XCTAssertEqual(export.priority, .p3)
         XCTAssertEqual(export.dependsOn, ["daily_sales_summary", "delivery_charges"])

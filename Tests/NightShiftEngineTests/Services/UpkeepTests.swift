@@ -87,10 +87,17 @@ final class UpkeepTests: XCTestCase {
         let live = "\(exports)/.x.zip.gpg.j\(job.jobRunID)a\(job.attempt).partial"
         let old = "\(exports)/.x.zip.gpg.j\(job.jobRunID)a\(job.attempt + 5)"
         let final = "\(exports)/x.zip.gpg"
-        for path in [live, old, final] { FileManager.default.createFile(atPath: path, contents: Data("x".utf8)) }
+        // A killed attempt's plaintext workbook scratch in a report folder goes too; the live one's stays.
+        let reportFolder = "\(context.configuration.settings.reportsDirectory)/statements"
+        try FileManager.default.createDirectory(atPath: reportFolder, withIntermediateDirectories: true)
+        let liveScratch = "\(reportFolder)/.s.xlsx.j\(job.jobRunID)a\(job.attempt).scratch"
+        let oldScratch = "\(reportFolder)/.s.xlsx.j\(job.jobRunID)a\(job.attempt + 1).scratch"
+        for path in [live, old, final, liveScratch, oldScratch] { FileManager.default.createFile(atPath: path, contents: Data("x".utf8)) }
         try StagedFileSweeper(context: context).runOnce(db: night.db, now: now)
         XCTAssertTrue(FileManager.default.fileExists(atPath: live))
         XCTAssertFalse(FileManager.default.fileExists(atPath: old))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: liveScratch))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: oldScratch))
         XCTAssertTrue(FileManager.default.fileExists(atPath: final))
     }
 

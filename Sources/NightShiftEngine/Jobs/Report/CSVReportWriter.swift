@@ -22,7 +22,7 @@ final class CSVReportWriter: ReportWriter {
         self.name = name
     }
 
-    func begin(columns: [String]) throws {
+    func begin(columns: [String], types _: [UInt32]) throws {
         self.columns = columns
         header = bom ? [0xEF, 0xBB, 0xBF] : []
         do {

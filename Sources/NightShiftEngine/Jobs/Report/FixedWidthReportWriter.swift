@@ -26,7 +26,7 @@ final class FixedWidthReportWriter: ReportWriter {
         self.name = name
     }
 
-    func begin(columns: [String]) throws {
+    func begin(columns: [String], types _: [UInt32]) throws {
         self.columns = columns
         positions = try Self.positions(of: layout.fields.map(\.column), in: columns, output: name, key: "fields")
         totalPosition = try layout.totalColumn.map { try Self.positions(of: [$0], in: columns, output: name, key: "total")[0] }

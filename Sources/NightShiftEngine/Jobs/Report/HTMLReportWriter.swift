@@ -51,7 +51,7 @@ final class HTMLReportWriter: ReportWriter {
         self.header = header
     }
 
-    func begin(columns: [String]) throws {
+    func begin(columns: [String], types _: [UInt32]) throws {
         self.columns = columns
         groupPosition = try groupBy.map { try Self.positions(of: [$0], in: columns, output: name, key: "group_by")[0] }
         totalPositions = try Self.positions(of: totals, in: columns, output: name, key: "totals")

@@ -40,6 +40,8 @@ struct ReportExecutor: JobExecutor {
             case let .html(template, groupBy, totals, maxGroupRows):
                 return try HTMLReportWriter(files: files, templatePath: "\(settings.templatesDirectory)/\(template)", groupBy: groupBy,
                                             totals: totals, maxGroupRows: maxGroupRows, name: name, header: header)
+            case let .xlsx(sheet, sheetRows):
+                return XLSXReportWriter(output: output, files: files, sheet: sheet, sheetRows: sheetRows, zone: settings.timeZone, name: name)
             }
         }
         let db = context.db
@@ -55,7 +57,8 @@ struct ReportExecutor: JobExecutor {
                     let chunk = try db.query("FETCH FORWARD \(unsafeSQL: String(spec.fetchSize)) FROM nightshift_report")
                     if !began {
                         let columns = (0..<chunk.columnCount).map { chunk.columnName($0) }
-                        for writer in writers { try writer.begin(columns: columns) }
+                        let types = (0..<chunk.columnCount).map { chunk.columnType($0) }
+                        for writer in writers { try writer.begin(columns: columns, types: types) }
                         row = Array(repeating: nil, count: columns.count)
                         began = true
                     }

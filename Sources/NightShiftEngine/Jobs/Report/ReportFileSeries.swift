@@ -33,6 +33,9 @@ final class ReportFileSeries {
     private(set) var written: [Written] = []
     var isOpen: Bool { file != nil }
     var splits: Bool { splitRows != nil || splitBytes != nil }
+    /// Where a writer that can only write a whole file to a path (libxlsxwriter) builds it before
+    /// it is copied into the series: hidden, of this attempt, private to the runner.
+    var scratchPath: String { "\(directory)/.\(base).\(fileExtension).\(attempt).scratch" }
 
     /// `keys`: encrypt every file to their recipients (nil: plaintext).
     init(directory: String, base: String, output: ReportOutput, attempt: String, keys: OutputKeys? = nil) {
@@ -129,8 +132,8 @@ struct ReportDataError: Error, CustomStringConvertible {
 
 /// Writes a report's rows to one output, as they arrive.
 protocol ReportWriter: AnyObject {
-    /// The query's columns, known at the first fetch.
-    func begin(columns: [String]) throws
+    /// The query's columns and their types (PostgreSQL type OIDs), known at the first fetch.
+    func begin(columns: [String], types: [UInt32]) throws
     /// One row: its values as text (nil for NULL), in column order; `number` counts from 1.
     func write(_ values: [String?], number: Int) throws
     /// Ends the last file; returns everything written.

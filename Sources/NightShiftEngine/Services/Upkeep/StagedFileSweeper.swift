@@ -2,7 +2,8 @@ import Foundation
 import NightShiftCore
 import PostgresClient
 
-/// Staged files are named `.<final name>.j<job run>a<attempt>[.partial]`: one whose attempt is
+/// Staged files are named `.<final name>.j<job run>a<attempt>[.partial|.scratch]` (`.scratch`: a
+/// workbook libxlsxwriter is building, in plaintext even for customer data): one whose attempt is
 /// not running under a live lease any more is left over from a crash and removed. Exports and
 /// reports (a folder per report job) are swept alike.
 final class StagedFileSweeper: UpkeepConcern {
@@ -19,7 +20,7 @@ final class StagedFileSweeper: UpkeepConcern {
         for directory in [settings.exportsDirectory] + reportFolders {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { continue }
             for name in names where name.hasPrefix(".") {
-                guard let match = name.firstMatch(of: /\.j(\d+)a(\d+)(\.partial)?$/), let run = Int(match.1), let attempt = Int(match.2) else { continue }
+                guard let match = name.firstMatch(of: /\.j(\d+)a(\d+)(\.partial|\.scratch)?$/), let run = Int(match.1), let attempt = Int(match.2) else { continue }
                 staged.append(("\(directory)/\(name)", run, attempt))
             }
         }

@@ -35,7 +35,7 @@ final class CSVReportWriterTests: XCTestCase {
         let output = ReportOutput(file: "out", format: .csv(bom: false, forExcel: forExcel), encoding: encoding)
         let files = ReportFileSeries(directory: directory, base: "out-\(encoding.rawValue)-\(forExcel)", output: output, attempt: "j1a1")
         let writer = try CSVReportWriter(output: output, files: files, bom: false, forExcel: forExcel, name: "test")
-        try writer.begin(columns: columns)
+        try writer.begin(columns: columns, types: columns.map { _ in 25 })
         for (number, row) in rows.enumerated() { try writer.write(row, number: number + 1) }
         let written = try writer.finish()
         XCTAssertEqual(written.count, 1)

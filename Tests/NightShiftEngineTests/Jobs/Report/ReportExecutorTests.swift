@@ -176,6 +176,102 @@ final class ReportExecutorTests: XCTestCase {
         XCTAssertEqual(recorded.string(0, "sha256"), try sha256sum(path), "the recorded digest is the file's, as delivered")
     }
 
+    /// `format: xlsx`: a customer-data workbook, encrypted, opened by gpg and read back by openpyxl.
+    /// Numbers are numbers, dates and times are dates (a timestamptz in Taipei time), booleans are
+    /// booleans, NULL is an empty cell, a formula-looking text stays text, a numeric Excel cannot
+    /// hold exactly stays text, and the Chinese names are intact; every sheet has the header, a new
+    /// sheet starts every `sheet_rows` rows and a new workbook every `split_rows`. No scratch file
+    /// stays. A text too long for a cell fails the job naming the row and the column.
+    func testAnExcelWorkbookHasTypedCellsAHeaderOnEverySheetAndIsEncryptedForCustomerData() throws {
+        try night.project.write("sql/reports/excel_check.sql", """
+            SELECT d.id AS delivery_id, d.delivery_date, d.delivered_at, c.name AS customer, d.amount, d.quantity,
+                   d.status = 'delivered' AS delivered, NULL::text AS nothing, '=1+1' AS formula,
+                   12345678901234567890.5::numeric AS too_precise, :note AS note
+            FROM erp.deliveries d JOIN erp.customers c ON c.id = d.customer_id
+            WHERE d.delivery_date = :business_date::date ORDER BY d.id
+            """)
+        let job = """
+            name: excel_check
+            description: Excel check
+            kind: report
+            batch: daily
+            priority: P4
+            estimate_minutes: 1
+            report:
+              query: reports/excel_check.sql
+              parameters: {note: "瓦斯 ok"}
+              customer_data: true
+              fetch_size: 100
+              outputs:
+                - format: xlsx
+                  file: excel-check-{date}
+                  sheet: 配送
+                  sheet_rows: 100
+                  split_rows: 250
+
+            """
+        try night.project.write("jobs/excel_check.yaml", job)
+        try night.db.execute("""
+            UPDATE erp.customers SET name = '幸福瓦斯行' WHERE id = (SELECT customer_id FROM erp.deliveries WHERE delivery_date = '2026-11-22' ORDER BY id LIMIT 1)
+            """)
+        _ = try night.run()
+        let folder = "\(reports)/excel_check"
+        let errors = try night.scalar("SELECT string_agg(job || ': ' || error_message, '; ') FROM nightshift.job_runs") ?? ""
+        let all = try night.count("SELECT count(*) FROM erp.deliveries WHERE delivery_date = '2026-11-22'")
+        XCTAssertGreaterThan(all, 250)
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+        XCTAssertEqual(files, (1...((all + 249) / 250)).map { String(format: "excel-check-2026-11-22-%04d.xlsx.gpg", $0) }, errors)
+        let cells = try runProcess(["/usr/bin/python3", "-c", """
+            import datetime, io, subprocess, sys, openpyxl
+            header = ['delivery_id', 'delivery_date', 'delivered_at', 'customer', 'amount', 'quantity', 'delivered', 'nothing', 'formula', 'too_precise', 'note']
+            for path in sys.argv[2:]:
+                raw = subprocess.run(['gpg', '--homedir', sys.argv[1], '--batch', '--decrypt', path], check=True, capture_output=True).stdout
+                book = openpyxl.load_workbook(io.BytesIO(raw))
+                rows_in_book = 0
+                for number, sheet in enumerate(book.worksheets, 1):
+                    assert sheet.title == ('配送' if number == 1 else '配送 %d' % number), sheet.title
+                    rows = list(sheet.iter_rows(values_only=True))
+                    assert list(rows[0]) == header, rows[0]
+                    assert sheet['A1'].font.b, 'the header is bold'
+                    assert 1 <= len(rows) - 1 <= 100, len(rows)
+                    rows_in_book += len(rows) - 1
+                    for r in rows[1:]:
+                        (i, day, at, name, amount, quantity, delivered, nothing, formula, precise, note) = r
+                        assert type(i) is int and type(quantity) is int, r
+                        assert type(amount) in (int, float), r
+                        assert isinstance(day, datetime.datetime) and isinstance(at, datetime.datetime), r
+                        assert type(delivered) is bool and nothing is None, r
+                        assert formula == '=1+1' and precise == '12345678901234567890.5', r
+                        print('|'.join([str(i), day.strftime('%Y-%m-%d'), at.strftime('%Y-%m-%d %H:%M:%S'), name, '%.2f' % amount, str(quantity), str(delivered).lower(), note]))
+                assert rows_in_book <= 250, rows_in_book
+            """, night.keyring.home] + files.map { "\(folder)/\($0)" })
+        XCTAssertEqual(cells.status, 0, cells.stderr)
+        let expected = try night.db.execute("""
+            SELECT d.id || '|' || d.delivery_date || '|' || to_char(d.delivered_at AT TIME ZONE 'Asia/Taipei', 'YYYY-MM-DD HH24:MI:SS') || '|' ||
+                   c.name || '|' || d.amount || '|' || d.quantity || '|' || (d.status = 'delivered') || '|瓦斯 ok' AS line
+            FROM erp.deliveries d JOIN erp.customers c ON c.id = d.customer_id WHERE d.delivery_date = '2026-11-22' ORDER BY d.id
+            """)
+        let lines = cells.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines, (0..<expected.rowCount).map { expected.string($0, "line")! })
+        XCTAssertTrue(lines.first?.contains("|幸福瓦斯行|") == true, lines.first ?? "")
+        let recorded = try night.count("SELECT count(*) FROM nightshift.outputs WHERE path LIKE '%excel-check-2026-11-22-%.xlsx.gpg'")
+        XCTAssertEqual(recorded, files.count)
+
+        // A text longer than a cell holds: the job fails naming the output, row and column; nothing stays.
+        try night.project.write("jobs/excel_check.yaml", job.replacingOccurrences(of: "{note: \"瓦斯 ok\"}", with: "{note: \"x\"}"))
+        try night.project.write("sql/reports/excel_check.sql", """
+            SELECT d.id, CASE WHEN row_number() OVER (ORDER BY d.id) = 7 THEN repeat('長', 40000) ELSE :note END AS remark
+            FROM erp.deliveries d WHERE d.delivery_date = :business_date::date ORDER BY d.id
+            """)
+        try FileManager.default.removeItem(atPath: folder)
+        _ = try night.run()
+        let failed = try night.db.execute("SELECT state, error_message FROM nightshift.job_runs WHERE job = 'excel_check' ORDER BY id DESC LIMIT 1")
+        XCTAssertEqual(failed.string(0, "state"), "failed")
+        let message = failed.string(0, "error_message") ?? ""
+        XCTAssertTrue(message.contains("jobs/excel_check.yaml report.outputs[0] (excel-check-2026-11-22.xlsx), row 7, column remark: the text has 40000 characters and an Excel cell holds at most 32767"), message)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), [], "no scratch or staged file stays")
+    }
+
     func testACharacterBig5CannotHoldAndAValueTooWideNameTheRowAndColumn() throws {
         try night.db.execute("""
             UPDATE erp.customers SET name = '王小明😀' WHERE id = (SELECT customer_id FROM erp.deliveries WHERE delivery_date = '2026-11-22' ORDER BY id LIMIT 1 OFFSET 4)
