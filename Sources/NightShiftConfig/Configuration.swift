@@ -13,6 +13,12 @@ public struct Configuration: Sendable {
     /// Things an operator should know that do not stop the runner (provisional or ending calendars).
     public let warnings: [String]
 
+    /// How long published files are kept: `retention.outputs` by kind, each job's own over it.
+    public var outputRetention: OutputRetention {
+        OutputRetention(byKind: settings.keepOutputs,
+                        byJob: Dictionary(jobs.compactMap { job in job.keepOutputs.map { (job.name, $0) } }, uniquingKeysWith: { a, _ in a }))
+    }
+
     /// Loads and validates everything, collecting every problem. Returns the configuration only
     /// when there are none.
     public static func check(root: String) -> (configuration: Configuration?, errors: [ConfigError]) {

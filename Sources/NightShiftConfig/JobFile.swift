@@ -45,6 +45,24 @@ enum JobFile {
             top.error("deliver_to", line: top.line(of: "deliver_to"), "a job of kind \(kind.rawValue) writes no files to deliver",
                       fix: "remove `deliver_to` (exports and reports deliver their files)")
         }
+        var keepOutputs: OutputRetention.Keep?
+        if let retention = top.mapping("retention", required: false, example: "`{outputs: 10 years}`") {
+            keepOutputs = retention.scalar("outputs", required: true, expected: "a time such as `10 years` or `90 days`, or `never`",
+                                           example: "10 years") { OutputRetention.Keep(text: $0) }
+            retention.finish()
+            let retained: [JobKind: OutputRetention.Kind] = [.export: .export, .report: .report, .archive: .archive]
+            if let keepOutputs, let kind {
+                if let outputKind = retained[kind] {
+                    if let problem = OutputRetention.problem(keepOutputs, kind: outputKind) {
+                        retention.error("outputs", line: retention.line(of: "outputs"), problem,
+                                        fix: "keep them `\(OutputRetention.regulatoryMinimum)` or longer, or `never`")
+                    }
+                } else {
+                    retention.error("outputs", line: retention.line(of: "outputs"), "a job of kind \(kind.rawValue) publishes no files to keep",
+                                    fix: "remove `retention:` (exports, reports and archives keep their files)")
+                }
+            }
+        }
         if Set(deliverTo).count != deliverTo.count {
             top.error("deliver_to", line: top.line(of: "deliver_to"), "a delivery target is named twice", fix: "name each target once")
         }
@@ -161,6 +179,6 @@ enum JobFile {
         guard diagnostics.errors.count == before, let name, let kind, let batch, let priority, let action else { return nil }
         return JobDefinition(name: name, description: description, kind: kind, batch: batch, priority: priority,
                              dependsOn: depends, estimateSeconds: estimate * 60, retries: retries, locks: locks,
-                             timeoutSeconds: timeout.map { $0 * 60 }, action: action, deliverTo: deliverTo)
+                             timeoutSeconds: timeout.map { $0 * 60 }, action: action, deliverTo: deliverTo, keepOutputs: keepOutputs)
     }
 }

@@ -75,6 +75,8 @@ public struct RunnerSettings: Sendable {
     /// finished requests) and of sent mail the service keeps.
     public var historyDays = 400
     public var mailDays = 90
+    /// `retention.outputs`: how long published files are kept, by kind (over `OutputRetention.defaults`).
+    public var keepOutputs: [OutputRetention.Kind: OutputRetention.Keep] = [:]
 
     /// The connections one runner opens with this configuration (the HTTP trigger has its own).
     public var connectionsPerRunner: Int {
@@ -187,6 +189,19 @@ public struct RunnerSettings: Sendable {
         let retention = top.mapping("retention", required: false, example: "`history_days: 400`")
         let historyDays = retention?.int("history_days", range: 7...36_500, example: "400") ?? 400
         let mailDays = retention?.int("mail_days", range: 1...36_500, example: "90") ?? 90
+        var keepOutputs: [OutputRetention.Kind: OutputRetention.Keep] = [:]
+        if let outputs = retention?.mapping("outputs", required: false, example: "`{export: 7 years, report: 1 year}`") {
+            for kind in OutputRetention.Kind.allCases {
+                guard let keep = outputs.scalar(kind.rawValue, required: false, expected: "a time such as `1 year` or `90 days`, or `never`",
+                                                example: "\(OutputRetention.defaults[kind]!)", { OutputRetention.Keep(text: $0) }) else { continue }
+                if let problem = OutputRetention.problem(keep, kind: kind) {
+                    outputs.error(kind.rawValue, line: outputs.line(of: kind.rawValue), problem,
+                                  fix: "keep them `\(OutputRetention.regulatoryMinimum)` or longer, or `never`")
+                }
+                keepOutputs[kind] = keep
+            }
+            outputs.finish()
+        }
         retention?.finish()
         top.finish()
 
@@ -205,6 +220,7 @@ public struct RunnerSettings: Sendable {
         settings.deliveries = deliveries
         settings.historyDays = historyDays
         settings.mailDays = mailDays
+        settings.keepOutputs = keepOutputs
         return settings
     }
 }

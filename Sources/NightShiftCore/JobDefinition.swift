@@ -16,9 +16,11 @@ public struct JobDefinition: Sendable, Equatable {
         let timeoutSeconds: Int?
         let action: JobAction
         let deliverTo: [String]
+        let keepOutputs: OutputRetention.Keep?
 
         init(name: String, description: String, kind: JobKind, batch: BatchKind, priority: Priority, dependsOn: [String],
-             estimateSeconds: Int, retries: Int, locks: [String], timeoutSeconds: Int?, action: JobAction, deliverTo: [String]) {
+             estimateSeconds: Int, retries: Int, locks: [String], timeoutSeconds: Int?, action: JobAction, deliverTo: [String],
+             keepOutputs: OutputRetention.Keep?) {
             self.name = name
             self.description = description
             self.kind = kind
@@ -31,6 +33,7 @@ public struct JobDefinition: Sendable, Equatable {
             self.timeoutSeconds = timeoutSeconds
             self.action = action
             self.deliverTo = deliverTo
+            self.keepOutputs = keepOutputs
         }
     }
 
@@ -54,13 +57,16 @@ public struct JobDefinition: Sendable, Equatable {
     public var action: JobAction { storage.action }
     /// The delivery targets (`deliveries:` in etc/nightshift.yaml) every output of the job goes to.
     public var deliverTo: [String] { storage.deliverTo }
+    /// How long the job's published files are kept (`retention: {outputs: …}`), over its kind's
+    /// (`retention.outputs` in etc/nightshift.yaml); nil: as its kind's.
+    public var keepOutputs: OutputRetention.Keep? { storage.keepOutputs }
 
     public init(name: String, description: String, kind: JobKind, batch: BatchKind, priority: Priority,
                 dependsOn: [String], estimateSeconds: Int, retries: Int, locks: [String] = [], timeoutSeconds: Int? = nil,
-                action: JobAction, deliverTo: [String] = []) {
+                action: JobAction, deliverTo: [String] = [], keepOutputs: OutputRetention.Keep? = nil) {
         storage = Storage(name: name, description: description, kind: kind, batch: batch, priority: priority, dependsOn: dependsOn,
                           estimateSeconds: estimateSeconds, retries: retries, locks: locks, timeoutSeconds: timeoutSeconds,
-                          action: action, deliverTo: deliverTo)
+                          action: action, deliverTo: deliverTo, keepOutputs: keepOutputs)
     }
 
     /// The same job with other dependencies (an override ignoring one), under another name (a
@@ -68,7 +74,7 @@ public struct JobDefinition: Sendable, Equatable {
     public func with(name: String? = nil, dependsOn: [String]? = nil, priority: Priority? = nil) -> JobDefinition {
         JobDefinition(name: name ?? self.name, description: description, kind: kind, batch: batch, priority: priority ?? self.priority,
                       dependsOn: dependsOn ?? self.dependsOn, estimateSeconds: estimateSeconds, retries: retries, locks: locks,
-                      timeoutSeconds: timeoutSeconds, action: action, deliverTo: deliverTo)
+                      timeoutSeconds: timeoutSeconds, action: action, deliverTo: deliverTo, keepOutputs: keepOutputs)
     }
 
     public static func == (a: JobDefinition, b: JobDefinition) -> Bool {
@@ -76,7 +82,7 @@ public struct JobDefinition: Sendable, Equatable {
         return a.name == b.name && a.description == b.description && a.kind == b.kind && a.batch == b.batch
             && a.priority == b.priority && a.dependsOn == b.dependsOn && a.estimateSeconds == b.estimateSeconds
             && a.retries == b.retries && a.locks == b.locks && a.timeoutSeconds == b.timeoutSeconds && a.action == b.action
-            && a.deliverTo == b.deliverTo
+            && a.deliverTo == b.deliverTo && a.keepOutputs == b.keepOutputs
     }
 }
 

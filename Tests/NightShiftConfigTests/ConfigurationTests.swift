@@ -39,6 +39,34 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(report.outputs[1].format, .xlsx(sheet: "customer_statements", sheetRows: 1_048_575))
     }
 
+    func testOutputRetentionByKindAndByJobAndTheRegulatoryMinimum() throws {
+        var settings = try project.read("etc/nightshift.yaml")
+        settings = settings.replacingOccurrences(of: "  mail_days: 90\n", with: "  mail_days: 90\n  outputs: {export: 5 years, report: 90 days, archive: soon}\n")
+        try project.write("etc/nightshift.yaml", settings)
+        var job = try project.read("jobs/vat_declaration_export.yaml")
+        job += "retention: {outputs: 3 years}\n"
+        try project.write("jobs/vat_declaration_export.yaml", job)
+        try project.write("jobs/daily_sales_summary.yaml", try project.read("jobs/daily_sales_summary.yaml") + "retention: {outputs: never}\n")
+        var found = errors()
+        XCTAssertEqual(found.count, 2, "\(found)")
+        XCTAssertTrue(found.contains { $0.contains("retention.outputs.export: exports are regulatory records and are kept at least 7 years, not 5 years") }, "\(found)")
+        XCTAssertTrue(found.contains { $0.contains("retention.outputs.archive: `soon` is not a time such as `1 year` or `90 days`, or `never`") }, "\(found)")
+        try project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "{export: 5 years, report: 90 days, archive: soon}", with: "{export: 10 years, report: 90 days}"))
+        found = errors()
+        XCTAssertEqual(found.count, 2, "\(found)")
+        XCTAssertTrue(found.contains { $0.hasPrefix("jobs/vat_declaration_export.yaml:") && $0.contains("retention.outputs: exports are regulatory records and are kept at least 7 years, not 3 years") }, "\(found)")
+        XCTAssertTrue(found.contains { $0.hasPrefix("jobs/daily_sales_summary.yaml:") && $0.contains("a job of kind aggregation publishes no files to keep") }, "\(found)")
+
+        try project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "{export: 5 years, report: 90 days, archive: soon}", with: "{export: 10 years, report: 90 days}"))
+        try project.write("jobs/vat_declaration_export.yaml", job.replacingOccurrences(of: "3 years", with: "never"))
+        try project.write("jobs/daily_sales_summary.yaml", try project.read("jobs/daily_sales_summary.yaml").replacingOccurrences(of: "retention: {outputs: never}\n", with: ""))
+        let retention = try Configuration.load(root: project.root).outputRetention
+        XCTAssertEqual(retention.keep(job: "vat_declaration_export", kind: .export), .forEver)
+        XCTAssertEqual(retention.keep(job: "daily_delivery_export", kind: .export), .age(RetentionAge(count: 10, unit: .years)))
+        XCTAssertEqual(retention.keep(job: "branch_sales_report", kind: .report), .age(RetentionAge(count: 90, unit: .days)))
+        XCTAssertEqual(retention.keep(job: "archive_old_deliveries", kind: .archive), .forEver)
+    }
+
     func testTheShippedConfigurationIsValid() throws {
         let configuration = try Configuration.load(root: project.root)
         let daily = configuration.jobs.filter { $0.batch == .daily }
@@ -79,7 +107,7 @@ final class ConfigurationTests: XCTestCase {
         text = text.replacingOccurrences(of: "priority: P2", with: "priorty: P2")
         try project.write("jobs/daily_sales_summary.yaml", text)
         let found = errors()
-        XCTAssertEqual(found, ["jobs/daily_sales_summary.yaml:6: priorty: unknown key. Fix: did you mean `priority`? remove it or use one of: aggregation, archive, batch, calculation, deliver_to, depends_on, description, estimate_minutes, export, kind, locks, name, priority, report, retries, timeout_minutes"])
+        XCTAssertEqual(found, ["jobs/daily_sales_summary.yaml:6: priorty: unknown key. Fix: did you mean `priority`? remove it or use one of: aggregation, archive, batch, calculation, deliver_to, depends_on, description, estimate_minutes, export, kind, locks, name, priority, report, retention, retries, timeout_minutes"])
     }
 
     func testBadValuesSayWhatIsAllowed() throws {

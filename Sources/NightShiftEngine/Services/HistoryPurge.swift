@@ -5,7 +5,8 @@ import PostgresClient
 /// Deletes what is older than the configured retention (`retention:`), in small transactions:
 /// - run history: batch runs that ended and were summarised more than `history_days` ago, with
 ///   their job runs, state transitions, output records, checkpoints, alerts and resolved review
-///   items. Never a running batch, one whose summary is not written, or one with a review item
+///   items. The record of a file still kept (`OutputRetention`) stays, unlinked from the run, until
+///   the file is removed; its deliveries go with the job run. Never a running batch, one whose summary is not written, or one with a review item
 ///   still open. The archive catalog keeps its entries (their job run link is cleared);
 /// - finished manager requests (the request side of the audit) and alerts older than `history_days`;
 /// - sent mail and dead letters, with their transitions, older than `mail_days`.
@@ -36,6 +37,8 @@ struct HistoryPurge {
                         WHERE b.state <> 'running' AND b.summary_at IS NOT NULL AND b.finished_at < \(history)::timestamptz
                           AND NOT EXISTS (SELECT 1 FROM nightshift.job_runs j JOIN nightshift.review_queue r ON r.job_run_id = j.id
                                           WHERE j.batch_run_id = b.id AND r.state = 'open')
+                          AND NOT EXISTS (SELECT 1 FROM nightshift.job_runs j JOIN nightshift.deliveries d ON d.job_run_id = j.id
+                                          WHERE j.batch_run_id = b.id AND d.state <> \(DeliveryState.delivered))
                         ORDER BY b.id LIMIT \(chunk)
                         FOR UPDATE SKIP LOCKED
                     ), jobs AS (
@@ -53,7 +56,11 @@ struct HistoryPurge {
                     ), reviews AS (
                         DELETE FROM nightshift.review_queue WHERE job_run_id IN (SELECT id FROM jobs) RETURNING 1
                     ), outputs AS (
-                        DELETE FROM nightshift.outputs WHERE batch_run_id IN (SELECT id FROM doomed) RETURNING 1
+                        DELETE FROM nightshift.outputs
+                        WHERE batch_run_id IN (SELECT id FROM doomed) AND (removed_at IS NOT NULL OR kind = 'summary_mail') RETURNING 1
+                    ), kept_outputs AS (
+                        UPDATE nightshift.outputs SET batch_run_id = NULL, job_run_id = NULL
+                        WHERE batch_run_id IN (SELECT id FROM doomed) AND removed_at IS NULL AND kind <> 'summary_mail' RETURNING 1
                     ), transitions AS (
                         DELETE FROM nightshift.state_transitions WHERE batch_run_id IN (SELECT id FROM doomed) RETURNING 1
                     ), checkpoints AS (
@@ -62,7 +69,7 @@ struct HistoryPurge {
                     SELECT count(*)::int AS n,
                            (SELECT count(*) FROM unlinked_archives) + (SELECT count(*) FROM unlinked_overrides) + (SELECT count(*) FROM unlinked_requests)
                            + (SELECT count(*) FROM unlinked_mail) + (SELECT count(*) FROM alerts) + (SELECT count(*) FROM reviews)
-                           + (SELECT count(*) FROM outputs) + (SELECT count(*) FROM transitions) + (SELECT count(*) FROM checkpoints) AS dependents
+                           + (SELECT count(*) FROM outputs) + (SELECT count(*) FROM kept_outputs) + (SELECT count(*) FROM transitions) + (SELECT count(*) FROM checkpoints) AS dependents
                     FROM doomed
                     """)
                 // The rows that pointed at them are gone or unlinked in the statement above (its

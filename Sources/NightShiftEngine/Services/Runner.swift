@@ -81,7 +81,10 @@ public final class Runner: @unchecked Sendable {
         let dispatchLoop = ServiceLoop(name: "dispatcher", interval: poll, logger: logger, pass: dispatcher.runOnce)
         let rescuer = Upkeep(context: context, concerns: [leaseRescuer, batchCloser] + [morningMailer].compactMap { $0 })
         let upkeep = Upkeep(context: context, concerns: [alerter, StagedFileSweeper(context: context), GaugeSampler()]
-                                + [scheduler.map { scheduler in HistoryPurger(context: context, isLeader: { scheduler.isLeader }) }].compactMap { $0 })
+                                + (scheduler.map { scheduler in
+                                    [HistoryPurger(context: context, isLeader: { scheduler.isLeader }),
+                                     OutputExpiry(context: context, isLeader: { scheduler.isLeader })] as [UpkeepConcern]
+                                } ?? []))
         let rescueLoop = ServiceLoop(name: "rescuer", interval: poll, logger: logger, pass: rescuer.runOnce)
         // Alerts, the sweep, gauges and the purge need no faster look than once a second: at a short
         // poll interval they would take CPU from the jobs (the rescuer is woken at every job end).

@@ -8,4 +8,6 @@ public enum AuditOutcome: String, Sendable, CaseIterable {
     /// The archive catalog: listed, verified, restored (or the restore failed).
     case listed, verified, restored
     case restoreFailed = "restore_failed"
+    /// Output retention: a published file removed past its retention.
+    case removed
 }

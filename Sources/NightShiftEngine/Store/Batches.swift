@@ -135,8 +135,10 @@ extension RunnerStore {
     @discardableResult
     public func recordOutput(batchRunID: Int, jobRunID: Int?, output: JobOutput) throws -> Int {
         try db.query("""
-            INSERT INTO nightshift.outputs (batch_run_id, job_run_id, kind, path, sha256, bytes, rows)
-            VALUES (\(batchRunID), \(jobRunID), \(output.kind.rawValue), \(output.path), \(output.sha256), \(output.bytes), \(output.rows))
+            INSERT INTO nightshift.outputs (batch_run_id, job_run_id, kind, path, sha256, bytes, rows, job, business_date)
+            SELECT \(batchRunID), \(jobRunID)::bigint, \(output.kind.rawValue), \(output.path), \(output.sha256), \(output.bytes), \(output.rows),
+                   (SELECT j.job FROM nightshift.job_runs j WHERE j.id = \(jobRunID)::bigint), b.business_date
+            FROM nightshift.batch_runs b WHERE b.id = \(batchRunID)
             RETURNING id
             """).scalarInt(of: "nightshift.outputs")
     }
