@@ -82,8 +82,8 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
-        // scripts/bench: planning benchmark against the obvious alternative (release build).
-        .executableTarget(name: "nightshift-bench", dependencies: ["NightShiftCore", "NightShiftConfig"]),
+        // scripts/bench: the planning and delivery benchmarks' Swift side (release build).
+        .executableTarget(name: "nightshift-bench", dependencies: ["NightShiftCore", "NightShiftConfig", "CurlClients"]),
 
         // Helpers shared by the test targets: processes, temporary directories, keyrings, databases.
         .target(name: "TestSupport", dependencies: ["PostgresClient"], path: "Tests/TestSupport"),

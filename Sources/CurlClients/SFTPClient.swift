@@ -85,6 +85,9 @@ public final class SFTPClient: @unchecked Sendable {
     /// Closes the connection and frees the handle. Idempotent.
     public func close() { easy.close() }
 
+    /// Bytes libcurl hands to libssh2 per write (its default is 64 KiB).
+    static let uploadBuffer = 512 * 1024
+
     /// The path the server gives a file named `name` in the folder.
     public func remotePath(of name: String) -> String { "\(folder)/\(name)" }
 
@@ -119,6 +122,7 @@ public final class SFTPClient: @unchecked Sendable {
         try withExtendedLifetime(source) {
             let handle = try prepare(url: origin + remotePath(of: temporary))
             try set(nightshift_curl_set_long(handle, CURLOPT_UPLOAD, 1), "upload")
+            try set(nightshift_curl_set_long(handle, CURLOPT_UPLOAD_BUFFERSIZE, SFTPClient.uploadBuffer), "the upload buffer")
             try set(nightshift_curl_set_offset(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(size)), "the file's size")
             try set(nightshift_curl_set_long(handle, CURLOPT_FTP_CREATE_MISSING_DIRS, Int(CURLFTP_CREATE_DIR.rawValue)), "folder creation")
             try set(nightshift_curl_set_io_callback(handle, CURLOPT_READFUNCTION, readFile), "the reader")

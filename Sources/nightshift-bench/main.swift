@@ -7,6 +7,13 @@ import NightShiftCore
 // job for the best ready one at each step), in the same run. Prints medians and the ratio.
 
 let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "delivery" {
+    do { try DeliveryBench.run(Array(arguments.dropFirst())) } catch {
+        FileHandle.standardError.write(Data("nightshift-bench delivery: \(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
 @MainActor func option(_ name: String, _ fallback: Int) -> Int {
     guard let i = arguments.firstIndex(of: name), arguments.index(after: i) < arguments.endIndex else { return fallback }
     return Int(arguments[arguments.index(after: i)]) ?? fallback
