@@ -79,6 +79,30 @@ public final class LoopbackSFTPServer {
         }
     }
 
+    /// Sends `signal` to every process sshd runs for its connections (its descendants), not to sshd
+    /// itself: SIGSTOP freezes the transfers under way, SIGKILL cuts them. Returns how many.
+    @discardableResult
+    public func signalSessions(_ signal: Int32) -> Int {
+        var parents: [Int32: Int32] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let child = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 2, let parent = Int32(fields[1]) { parents[child] = parent }
+        }
+        var sessions = Set<Int32>()
+        var grew = true
+        while grew {
+            grew = false
+            for (child, parent) in parents where !sessions.contains(child) && (parent == pid || sessions.contains(parent)) {
+                sessions.insert(child)
+                grew = true
+            }
+        }
+        for session in sessions { kill(session, signal) }
+        return sessions.count
+    }
+
     /// The files in the upload folder (hidden ones too), sorted.
     public func files() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: uploads)) ?? []).sorted()

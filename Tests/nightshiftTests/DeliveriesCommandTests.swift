@@ -19,7 +19,7 @@ final class DeliveriesCommandTests: XCTestCase {
         server = nil
     }
 
-    func configure(hostKey: String) throws {
+    func configure(hostKey: String, timeoutSeconds: Int = 20) throws {
         var settings = try night.project.read("etc/nightshift.yaml")
         if let start = settings.range(of: "\ndeliveries:\n") { settings = String(settings[..<start.lowerBound]) }
         try night.project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "max_connections: 12", with: "max_connections: 13") + """
@@ -29,7 +29,7 @@ final class DeliveriesCommandTests: XCTestCase {
                 url: \(server.url)/bank
                 host_key_sha256: "\(hostKey)"
                 private_key: \(server.privateKey)
-                timeout_seconds: 20
+                timeout_seconds: \(timeoutSeconds)
 
             """)
     }
@@ -82,5 +82,65 @@ final class DeliveriesCommandTests: XCTestCase {
             XCTAssertEqual(FileManager.default.contents(atPath: "\(server.uploads)/bank/\((path as NSString).lastPathComponent)"),
                            FileManager.default.contents(atPath: path), path)
         }
+    }
+
+    /// `kill -9` of the runner in the middle of an upload: the server holds a partial `.NAME.part`
+    /// and nothing under the final name. Another runner takes the delivery over once its lease has
+    /// expired, uploads the file again from its start and renames it: the receiver ends with exactly
+    /// one complete copy, byte for byte, and no partial file.
+    func testARunnerKilledMidUploadLeavesNoPartialFileAndTheNextOneDeliversItWhole() throws {
+        // The sender's lease is real time: twice the timeout and 30 s, here 40 s.
+        try configure(hostKey: server.hostKeySHA256, timeoutSeconds: 5)
+        try night.project.write("sql/reports/big_file.sql", """
+            SELECT i, repeat(md5(i::text), 8) AS filler FROM generate_series(1, 300000) AS i WHERE :business_date::date IS NOT NULL
+            """)
+        try night.project.write("jobs/big_file.yaml", """
+            name: big_file
+            kind: report
+            batch: daily
+            priority: P2
+            estimate_minutes: 1
+            deliver_to: [bank]
+            report:
+              query: reports/big_file.sql
+              outputs:
+                - format: csv
+                  file: big-file-{date}
+
+            """)
+        let first = try night.start(["run", "--at", RunnerNight.occurrence, "--speed", "60", "--until", "2026-11-23T04:00:00+08:00"],
+                                    name: "first")
+        let part = "\(server.uploads)/bank/.big-file-2026-11-22.csv.part"
+        try night.waitUntil("the upload is under way", timeout: 120, every: 0.001) {
+            ((try? FileManager.default.attributesOfItem(atPath: part))?[.size] as? Int ?? 0) > 0
+        }
+        XCTAssertGreaterThan(server.signalSessions(SIGSTOP), 0, "the transfer is frozen")
+        first.kill(SIGKILL)
+        _ = first.wait(timeout: 30)
+        let published = try XCTUnwrap(try night.scalar("SELECT path FROM nightshift.outputs WHERE path LIKE '%big-file-2026-11-22.csv'"))
+        let size = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: published)[.size] as? Int)
+        let partial = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: part)[.size] as? Int)
+        XCTAssertLessThan(partial, size, "killed mid-upload")
+        XCTAssertFalse(server.files().contains { $0.hasSuffix("big-file-2026-11-22.csv") })
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(server.uploads)/bank/big-file-2026-11-22.csv"), "never a partial file under the final name")
+        XCTAssertEqual(try night.scalar("SELECT state FROM nightshift.deliveries d JOIN nightshift.outputs o ON o.id = d.output_id WHERE o.path = $1",
+                                        [published]), "sending", "the dead runner's claim")
+        server.signalSessions(SIGKILL)
+
+        let second = try night.start(["run", "--at", "2026-11-23T03:00:00+08:00", "--speed", "60", "--until", "2026-11-23T05:00:00+08:00"],
+                                     name: "second")
+        try night.waitUntil("every file is delivered", timeout: 120) {
+            try night.scalar("SELECT count(*) FROM nightshift.deliveries WHERE state <> 'delivered'") == "0"
+        }
+        second.kill(SIGTERM)
+        XCTAssertEqual(second.wait(timeout: 60), 0, second.logText)
+        XCTAssertEqual(FileManager.default.contents(atPath: "\(server.uploads)/bank/big-file-2026-11-22.csv"),
+                       FileManager.default.contents(atPath: published), "one complete copy, byte for byte")
+        let leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: "\(server.uploads)/bank")) ?? []).filter { $0.hasSuffix(".part") }
+        XCTAssertEqual(leftovers, [], "no partial file stays")
+        let attempts = try night.query("""
+            SELECT d.attempts, d.claimed_by IS NULL AS released FROM nightshift.deliveries d JOIN nightshift.outputs o ON o.id = d.output_id WHERE o.path = $1
+            """, [published])
+        XCTAssertEqual(attempts.string(0, "attempts"), "2", "taken over and redone")
     }
 }
