@@ -105,6 +105,12 @@ public struct PlanEntry: Sendable {
     public let overrides: [ManualOverride]
     /// P1/P2 start deadline missed by the plan.
     public let lateBy: Int?
+    /// Seconds it may finish later before the longest chain of work waiting on it would end past
+    /// the planned batch's window (negative: that chain ends past it already); nil for a job of
+    /// another batch, skipped or blocked.
+    public let slack: Int?
+    /// On the planned batch's critical path (`Plan.criticalPath`).
+    public let critical: Bool
 }
 
 public struct Plan: Sendable {
@@ -123,6 +129,9 @@ public struct Plan: Sendable {
     public let fitsWindow: Bool
     public let lateBestEffort: [String]
     public let warnings: [String]
+    /// The chain that sets the planned batch's finish, first job first: from the job that ends
+    /// last, back through the dependency that ended last, to a job that waited for none.
+    public let criticalPath: [String]
 }
 
 public enum Planner {
@@ -180,6 +189,9 @@ public enum Planner {
             if let past = request.history[originals[i].name], past.runs > 0 { return max(1, Int(past.seconds.rounded())) }
             return jobs[i].estimateSeconds
         }
+        // The longest chain of work waiting on each job (a skipped job takes no time): ties within an
+        // aged priority go to the longest remaining path, as in the dispatcher.
+        let tails = RemainingPath.tails(graph, seconds: (0..<count).map { isSkipped[$0] ? 0 : seconds[$0] })
         // Jobs paused at a checkpoint: with the running ones, they make their batch run under way.
         var pausedJobs: Set<Int> = []
         func sourceOf(_ i: Int) -> DurationSource {
@@ -228,7 +240,8 @@ public enum Planner {
 
         func queued(_ i: Int) -> QueuedJob {
             QueuedJob(id: i, name: originals[i].name, batchRun: occurrenceOf[i], priority: jobs[i].priority, due: due[i], seconds: left[i],
-                      checkpointed: jobs[i].kind.pausesAtCheckpoints, locks: jobs[i].locks, writesExports: jobs[i].kind.writesExports)
+                      checkpointed: jobs[i].kind.pausesAtCheckpoints, locks: jobs[i].locks, writesExports: jobs[i].kind.writesExports,
+                      tail: tails[i])
         }
         func release(_ i: Int) {
             for d in dependents[i] {
@@ -353,7 +366,24 @@ public enum Planner {
                              decision: status == .skipped ? nil : firstDecision[i], wait: lastWait[i],
                              start: ran.first?.start, finish: ran.last?.end, segments: ran, pauses: pauses[i],
                              seconds: status == .skipped ? 0 : seconds[i], source: sourceOf(i), overrides: overridesByJob.isEmpty ? [] : overridesByJob[job.name] ?? [],
-                             lateBy: late[i])
+                             lateBy: late[i], slack: slack(i), critical: onPath[i])
+        }
+        let windowEnd = request.start.addingTimeInterval(TimeInterval(request.schedule.windowSeconds))
+        // The critical path: back from the planned batch's last finish through the latest-ending dependency.
+        var critical: [Int] = []
+        var last = (0..<count).filter { occurrenceOf[$0] == 0 && finished[$0] != nil && !isSkipped[$0] && blocked[$0] == nil }
+            .max { (finished[$0]!, originals[$1].name) < (finished[$1]!, originals[$0].name) }
+        while let i = last {
+            critical.append(i)
+            last = graph.dependencies[i].filter { finished[$0] != nil && !isSkipped[$0] && blocked[$0] == nil }
+                .max { (finished[$0]!, originals[$1].name) < (finished[$1]!, originals[$0].name) }
+        }
+        critical.reverse()
+        var onPath = [Bool](repeating: false, count: count)
+        for i in critical { onPath[i] = true }
+        func slack(_ i: Int) -> Int? {
+            guard occurrenceOf[i] == 0, let end = finished[i], !isSkipped[i], blocked[i] == nil else { return nil }
+            return Int(windowEnd.timeIntervalSince(end).rounded()) - tails[i]
         }
         var met = [Bool](repeating: false, count: count)
         for i in order { met[i] = true }
@@ -363,7 +393,6 @@ public enum Planner {
         }
         let entries = order.map(entry)
 
-        let windowEnd = request.start.addingTimeInterval(TimeInterval(request.schedule.windowSeconds))
         let finish = finished.compactMap { $0 }.max() ?? request.start
         // P1–P3 must fit the window; P4 is best effort (one pass, no copies of the entries).
         var requiredFinish = request.start
@@ -384,7 +413,7 @@ public enum Planner {
         }
         return Plan(batch: request.batch, businessDate: businessDate, start: request.start, windowEnd: windowEnd, entries: entries,
                     predictedFinish: finish, requiredFinish: requiredFinish, fitsWindow: requiredFinish <= windowEnd && !anyBlocked,
-                    lateBestEffort: lateBestEffort, warnings: warnings)
+                    lateBestEffort: lateBestEffort, warnings: warnings, criticalPath: critical.map { originals[$0].name })
     }
 
     static func short(_ date: Date, _ zone: TimeZone) -> String {

@@ -20,9 +20,13 @@ public struct QueuedJob: Sendable, Equatable {
     public let locks: [String]
     /// Writes to the exports volume (deferred when that volume is nearly full).
     public let writesExports: Bool
+    /// Seconds of the longest chain of work that waits on it (`RemainingPath`), itself not counted.
+    public let tail: Int
+    /// Its remaining-path length: what is left of it plus its tail. Longer goes first.
+    public var path: Int { seconds + tail }
 
     public init(id: Int, name: String, batchRun: Int = 0, priority: Priority, due: Date, seconds: Int, checkpointed: Bool,
-                locks: [String] = [], writesExports: Bool = false) {
+                locks: [String] = [], writesExports: Bool = false, tail: Int = 0) {
         self.id = id
         self.name = name
         self.batchRun = batchRun
@@ -32,56 +36,91 @@ public struct QueuedJob: Sendable, Equatable {
         self.checkpointed = checkpointed
         self.locks = locks
         self.writesExports = writesExports
+        self.tail = max(0, tail)
     }
 
     public func remaining(_ seconds: Int) -> QueuedJob {
         QueuedJob(id: id, name: name, batchRun: batchRun, priority: priority, due: due, seconds: max(0, seconds),
-                  checkpointed: checkpointed, locks: locks, writesExports: writesExports)
+                  checkpointed: checkpointed, locks: locks, writesExports: writesExports, tail: tail)
     }
 }
 
 /// The queue of startable jobs across every active batch, in the order the decision model
-/// considers them at an instant: effective (aged) priority, then due time, then name and id.
+/// considers them at an instant: effective (aged) priority, then the longest remaining path
+/// (`QueuedJob.path`: the chain that sets the night's end starts first), then due time, then name
+/// and id.
 ///
-/// Aging depends on the instant, so a single heap with fixed keys would go stale. Jobs are kept
-/// in one heap per own priority ordered by (due, name, id): within one priority the job due
-/// earliest has also aged the most, so the best job overall is the best of the four heads.
+/// Aging depends on the instant, so a single heap with fixed keys would go stale. Jobs are kept in
+/// one heap per own priority and due time (a batch run's jobs share one), ordered by (longest path,
+/// name, id): every job of one heap has the same aged priority at any instant. Within one own
+/// priority an earlier due time has aged as much or more, so the best job of that priority is the
+/// best head among its earliest heaps that share the earliest one's aged priority; the best job
+/// overall is the best of those per priority. There are as many heaps as batch runs with ready
+/// work, a handful.
 public struct ReadyQueue {
-    private var heaps: [Heap<QueuedJob>]
+    private struct Bucket {
+        let due: Date
+        var heap: Heap<QueuedJob>
+    }
+    /// Per own priority, buckets by due time, earliest first.
+    private var buckets: [[Bucket]] = [[], [], [], []]
     public let policy: PriorityPolicy
+    public private(set) var count = 0
 
     public init(policy: PriorityPolicy, jobs: [QueuedJob] = []) {
         self.policy = policy
-        heaps = (0..<4).map { _ in
-            Heap<QueuedJob>(by: { ($0.due, $0.name, $0.id) < ($1.due, $1.name, $1.id) })
-        }
         for job in jobs { push(job) }
     }
 
-    public var count: Int { heaps.reduce(0) { $0 + $1.count } }
-    public var isEmpty: Bool { heaps.allSatisfy(\.isEmpty) }
+    public var isEmpty: Bool { count == 0 }
 
-    public mutating func push(_ job: QueuedJob) { heaps[job.priority.rawValue - 1].push(job) }
-
-    /// The queue position of `job` at `now` (smaller goes first).
-    public func key(_ job: QueuedJob, at now: Date) -> (Int, Date, String, Int) {
-        (policy.effectivePriority(job.priority, due: job.due, now: now).rawValue, job.due, job.name, job.id)
+    public mutating func push(_ job: QueuedJob) {
+        let p = job.priority.rawValue - 1
+        count += 1
+        // Few buckets: the last is the usual one (jobs of the newest batch run).
+        var at = buckets[p].count
+        while at > 0 && buckets[p][at - 1].due > job.due { at -= 1 }
+        if at > 0 && buckets[p][at - 1].due == job.due {
+            buckets[p][at - 1].heap.push(job)
+            return
+        }
+        var heap = Heap<QueuedJob>(by: { ($1.path, $0.name, $0.id) < ($0.path, $1.name, $1.id) })
+        heap.push(job)
+        buckets[p].insert(Bucket(due: job.due, heap: heap), at: at)
     }
 
-    private func bestHeap(at now: Date) -> Int? {
-        var best: Int?
-        for index in heaps.indices {
-            guard let head = heaps[index].peek else { continue }
-            if let current = best, let other = heaps[current].peek, !(key(head, at: now) < key(other, at: now)) { continue }
-            best = index
+    /// The queue position of `job` at `now` (smaller goes first).
+    public func key(_ job: QueuedJob, at now: Date) -> (Int, Int, Date, String, Int) {
+        (policy.effectivePriority(job.priority, due: job.due, now: now).rawValue, -job.path, job.due, job.name, job.id)
+    }
+
+    /// Where the best job is: (own priority index, bucket index).
+    private func best(at now: Date) -> (Int, Int)? {
+        var best: (Int, Int)?
+        var bestKey: (Int, Int, Date, String, Int)?
+        for p in buckets.indices {
+            guard let first = buckets[p].first else { continue }
+            let aged = policy.effectivePriority(first.heap.peek!.priority, due: first.due, now: now)
+            for b in buckets[p].indices {
+                let head = buckets[p][b].heap.peek!
+                if b > 0 && policy.effectivePriority(head.priority, due: head.due, now: now) != aged { break }
+                let candidate = key(head, at: now)
+                if bestKey.map({ candidate < $0 }) ?? true {
+                    best = (p, b)
+                    bestKey = candidate
+                }
+            }
         }
         return best
     }
 
-    public func peek(at now: Date) -> QueuedJob? { bestHeap(at: now).flatMap { heaps[$0].peek } }
+    public func peek(at now: Date) -> QueuedJob? { best(at: now).flatMap { buckets[$0.0][$0.1].heap.peek } }
 
     public mutating func pop(at now: Date) -> QueuedJob? {
-        guard let index = bestHeap(at: now) else { return nil }
-        return heaps[index].pop()
+        guard let (p, b) = best(at: now) else { return nil }
+        let job = buckets[p][b].heap.pop()
+        if buckets[p][b].heap.isEmpty { buckets[p].remove(at: b) }
+        count -= 1
+        return job
     }
 }

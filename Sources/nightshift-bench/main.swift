@@ -7,6 +7,15 @@ import NightShiftCore
 // job for the best ready one at each step), in the same run. Prints medians and the ratio.
 
 let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "makespan" {
+    do {
+        try MakespanBench.run(root: arguments.dropFirst().first { !$0.hasPrefix("--") } ?? FileManager.default.currentDirectoryPath)
+    } catch {
+        FileHandle.standardError.write(Data("nightshift-bench makespan: \(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
 if arguments.first == "delivery" {
     do { try DeliveryBench.run(Array(arguments.dropFirst())) } catch {
         FileHandle.standardError.write(Data("nightshift-bench delivery: \(error)\n".utf8))
@@ -126,9 +135,12 @@ if arguments.contains("--plan-only") { exit(0) }
 let now = ISO8601DateFormatter().date(from: "2026-11-23T03:00:00+08:00")!
 let policy = configuration.priorityPolicy
 let model = DispatchModel(windows: configuration.windows, policy: policy)
+// Jobs come from 8 batch occurrences (a batch run's jobs share its due time), up to 4 hours old;
+// each knows its remaining path (RemainingPath), as the dispatcher reads it.
+let tails = RemainingPath.tails(of: jobs.map { ($0.name, $0.dependsOn) }, seconds: Dictionary(jobs.map { ($0.name, $0.estimateSeconds) }, uniquingKeysWith: { a, _ in a }))
 let queued = jobs.enumerated().map { i, job in
-    QueuedJob(id: i, name: job.name, priority: job.priority, due: start.addingTimeInterval(-Double(Int(rng.next() % 14_400))),
-              seconds: job.estimateSeconds, checkpointed: i % 3 == 0, locks: job.locks)
+    QueuedJob(id: i, name: job.name, priority: job.priority, due: start.addingTimeInterval(-Double(Int(rng.next() % 8) * 1_800)),
+              seconds: job.estimateSeconds, checkpointed: i % 3 == 0, locks: job.locks, tail: tails[job.name] ?? 0)
 }
 let state = DispatchState(now: now, running: [], freeSlots: 8, noSlotAnywhere: false, activeBatches: [0: .p1])
 var standing = ReadyQueue(policy: policy, jobs: queued)
@@ -149,8 +161,8 @@ let rebuildMs = measure {
 let sortMs = measure {
     for _ in 0..<(rounds / 20) {
         let sorted = queued.sorted {
-            (policy.effectivePriority($0.priority, due: $0.due, now: now).rawValue, $0.due, $0.name)
-                < (policy.effectivePriority($1.priority, due: $1.due, now: now).rawValue, $1.due, $1.name)
+            (policy.effectivePriority($0.priority, due: $0.due, now: now).rawValue, -$0.path, $0.due, $0.name)
+                < (policy.effectivePriority($1.priority, due: $1.due, now: now).rawValue, -$1.path, $1.due, $1.name)
         }
         var started = 0
         for job in sorted where started < 8 {

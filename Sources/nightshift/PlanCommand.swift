@@ -108,7 +108,7 @@ struct PlanCommand: ParsableCommand {
         print("")
         let width = max(3, plan.entries.map { $0.job.name.count + ($0.occurrence == 0 ? 0 : $0.job.batch.rawValue.count + 3) }.max() ?? 3)
         let depWidth = max(9, plan.entries.map { $0.waitsFor.joined(separator: ",").count }.max() ?? 9)
-        print(" #  " + "job".pad(width) + "  prio  " + "waits for".pad(depWidth) + "  start        finish       duration  source              window decision")
+        print(" #   " + "job".pad(width) + "  prio  " + "waits for".pad(depWidth) + "  start        finish       duration  slack       source              window decision")
         for (i, entry) in plan.entries.enumerated() {
             let prio = entry.effectivePriority == entry.job.priority ? entry.job.priority.description
                 : "\(entry.job.priority)→\(entry.effectivePriority)"
@@ -120,9 +120,10 @@ struct PlanCommand: ParsableCommand {
             case let .blocked(reason): "BLOCKED: \(reason)" + (entry.decision.map { " — \($0.reason)" } ?? "")
             }
             let name = entry.occurrence == 0 ? entry.job.name : "\(entry.job.name) [\(entry.job.batch.rawValue)]"
-            let row = String(format: "%2d  ", i + 1) + name.pad(width) + "  " + prio.pad(4) + "  "
+            let slack = entry.slack.map { $0 < 0 ? "-" + duration(-$0) : duration($0) } ?? "-"
+            let row = String(format: "%2d ", i + 1) + (entry.critical ? "*" : " ") + " " + name.pad(width) + "  " + prio.pad(4) + "  "
                 + (entry.waitsFor.isEmpty ? "-" : entry.waitsFor.joined(separator: ",")).pad(depWidth) + "  "
-                + start.pad(11) + "  " + finish.pad(11) + "  " + duration(entry.seconds).pad(8) + "  "
+                + start.pad(11) + "  " + finish.pad(11) + "  " + duration(entry.seconds).pad(8) + "  " + slack.pad(10) + "  "
                 + entry.source.description.pad(18) + "  " + decision
             print(row)
             if let waited = entry.waited, entry.status == .scheduled { print("      waited: \(waited)") }
@@ -133,6 +134,11 @@ struct PlanCommand: ParsableCommand {
             for override in entry.overrides where entry.status != .skipped { print("      override: \(override.summary)") }
         }
         print("")
+        if let end = plan.entries.first(where: { $0.critical && $0.job.name == plan.criticalPath.last })?.finish {
+            print("Critical path (*, the chain that sets the finish at \(short(end, zone))): \(plan.criticalPath.joined(separator: " → "))")
+            print("Slack: how much later a job may finish before the longest chain of work waiting on it ends past the window end.")
+            print("")
+        }
         let spare = Int(plan.windowEnd.timeIntervalSince(plan.requiredFinish))
         if plan.fitsWindow {
             print("Predicted finish of P1–P3 jobs \(plan.requiredFinish.iso8601(in: zone)): fits the window (\(duration(spare)) to spare).")
@@ -172,6 +178,8 @@ enum PlanJSON {
         let nextScheduledRun: String?
         let nextScheduledRunNote: String?
         let warnings: [String]
+        /// The chain that sets the batch's finish, first job first.
+        let criticalPath: [String]
         let jobs: [Job]
     }
     struct Job: Encodable {
@@ -187,6 +195,9 @@ enum PlanJSON {
         let segments: [[String]]
         let overrides: [String]
         let lateBySeconds: Int?
+        /// Seconds it may finish later before the chain waiting on it ends past the window end.
+        let slackSeconds: Int?
+        let critical: Bool
     }
     struct Decision: Encodable {
         let verdict: String
@@ -218,12 +229,12 @@ enum PlanJSON {
                        durationSource: entry.source.description, decision: decision, waited: entry.waited, pauses: entry.pauses,
                        segments: entry.segments.map { [$0.start.iso8601(in: zone), $0.end.iso8601(in: zone)] },
                        overrides: entry.overrides.map(\.summary),
-                       lateBySeconds: entry.lateBy)
+                       lateBySeconds: entry.lateBy, slackSeconds: entry.slack, critical: entry.critical)
         }
         let document = Document(batch: plan.batch.rawValue, businessDate: plan.businessDate.description, start: plan.start.iso8601(in: zone),
                                 windowEnd: plan.windowEnd.iso8601(in: zone), predictedFinish: plan.predictedFinish.iso8601(in: zone),
                                 requiredFinish: plan.requiredFinish.iso8601(in: zone), fitsWindow: plan.fitsWindow, lateBestEffort: plan.lateBestEffort, nextScheduledRun: next.map { $0.instant.iso8601(in: zone) },
-                                nextScheduledRunNote: next?.note, warnings: warnings, jobs: jobs)
+                                nextScheduledRunNote: next?.note, warnings: warnings, criticalPath: plan.criticalPath, jobs: jobs)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase

@@ -41,7 +41,7 @@ extension RunnerStore {
             )
             SELECT w.id, w.job, w.batch_run_id, w.priority, w.state, extract(epoch FROM w.due_at)::float8 AS due,
                    greatest(1, w.expected_seconds - w.run_seconds)::int AS seconds, w.checkpointed, w.locks, w.writes_exports,
-                   w.batch, w.business_date::text AS business_date
+                   w.tail_seconds AS tail, w.batch, w.business_date::text AS business_date
             FROM waiting w WHERE w.id NOT IN (SELECT id FROM unmet)
             """)
         var unreadableRows: [RowDecodingError] = []
@@ -58,7 +58,7 @@ extension RunnerStore {
         let running = try db.query("""
             SELECT j.id, j.job, j.batch_run_id, j.priority, extract(epoch FROM j.due_at)::float8 AS due,
                    greatest(1, j.expected_seconds - j.run_seconds - greatest(0, extract(epoch FROM \(now)::timestamptz - j.attempt_started_at)))::int AS seconds,
-                   j.checkpointed, j.locks, j.writes_exports, extract(epoch FROM j.attempt_started_at)::float8 AS started,
+                   j.checkpointed, j.locks, j.writes_exports, j.tail_seconds AS tail, extract(epoch FROM j.attempt_started_at)::float8 AS started,
                    j.pause_requested IS NOT NULL AS pausing
             FROM nightshift.job_runs j WHERE j.state = \(JobState.running)
             """)
@@ -89,7 +89,7 @@ extension RunnerStore {
                   priority: try row.value("priority", as: Priority.self),
                   due: try row.optionalDate("due") ?? Date(timeIntervalSince1970: 0), seconds: try row.optionalInt("seconds") ?? 1,
                   checkpointed: try row.optionalBool("checkpointed") ?? false, locks: parseTextArray(try row.optionalText("locks") ?? "{}"),
-                  writesExports: try row.optionalBool("writes_exports") ?? false)
+                  writesExports: try row.optionalBool("writes_exports") ?? false, tail: try row.optionalInt("tail") ?? 0)
     }
 
     /// Writes what the decision says besides starts: pause requests (the lease holder pauses at

@@ -69,16 +69,20 @@ extension RunnerStore {
             try transitions.batch(id, from: nil, to: .running,
                                   reason: "\(new.trigger): \(runNumber == 1 ? "occurrence created" : "run \(runNumber) of the occurrence")",
                                   at: now, runner: runner)
+            let tails = RemainingPath.tails(of: new.jobs.map { ($0.name, $0.dependsOn) },
+                                            seconds: Dictionary(new.jobs.map { job in
+                                                (job.name, new.skipped[job.name] != nil ? 0 : new.expectedSeconds[job.name] ?? job.estimateSeconds)
+                                            }, uniquingKeysWith: { a, _ in a }))
             for job in new.jobs {
                 let skip = new.skipped[job.name]
                 let row = try db.query("""
                     INSERT INTO nightshift.job_runs (batch_run_id, job, kind, priority, state, depends_on, retries, timeout_seconds,
                                                      skipped_by_override, skip_reason, finished_at, locks, checkpointed, writes_exports,
-                                                     expected_seconds, due_at, wait_reason)
+                                                     expected_seconds, tail_seconds, due_at, wait_reason)
                     VALUES (\(id), \(job.name), \(job.kind), \(job.priority), \(skip == nil ? JobState.pending : .skipped), \(job.dependsOn)::text[], \(job.retries),
                             \(job.timeoutSeconds), \(skip != nil), \(skip), \(skip == nil ? nil : now), \(job.locks)::text[],
                             \(job.kind.pausesAtCheckpoints), \(job.kind.writesExports), \(new.expectedSeconds[job.name] ?? job.estimateSeconds),
-                            \(new.scheduledFor), \(new.waitingFor.map { "the batch waits for \($0)" }))
+                            \(tails[job.name] ?? 0), \(new.scheduledFor), \(new.waitingFor.map { "the batch waits for \($0)" }))
                     RETURNING id
                     """)
                 let jobRunID = try row.scalarInt(of: "nightshift.job_runs")
