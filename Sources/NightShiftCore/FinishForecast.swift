@@ -22,7 +22,8 @@ public enum FinishForecast {
     }
 
     /// The instant the last of `work` ends, starting at `now` on `slots` parallel slots (at least
-    /// as many as the jobs running now). `work` is in queue order (priority, then name).
+    /// as many as the jobs running now). `work` is in queue order: priority, then the longest
+    /// remaining path (what is left of the job and its `RemainingPath` tail), then name.
     public static func finish(of work: [Work], now: Date, slots: Int) -> Date {
         let names = Set(work.map(\.name))
         var done: [String: Double] = [:]  // name -> end, seconds after now

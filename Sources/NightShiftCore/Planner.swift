@@ -109,7 +109,7 @@ public struct PlanEntry: Sendable {
     /// the planned batch's window (negative: that chain ends past it already); nil for a job of
     /// another batch, skipped or blocked.
     public let slack: Int?
-    /// On the planned batch's critical path (`Plan.criticalPath`).
+    /// On its occurrence's critical path (`Plan.criticalPaths`).
     public let critical: Bool
 }
 
@@ -129,9 +129,12 @@ public struct Plan: Sendable {
     public let fitsWindow: Bool
     public let lateBestEffort: [String]
     public let warnings: [String]
-    /// The chain that sets the planned batch's finish, first job first: from the job that ends
-    /// last, back through the dependency that ended last, to a job that waited for none.
-    public let criticalPath: [String]
+    /// The chain that sets each occurrence's finish (the planned batch first, then `others`), first
+    /// job first: from the job that ends last, back through the dependency that ended last, to a
+    /// job that waited for none.
+    public let criticalPaths: [[String]]
+    /// The planned batch's.
+    public var criticalPath: [String] { criticalPaths.first ?? [] }
 }
 
 public enum Planner {
@@ -369,18 +372,20 @@ public enum Planner {
                              lateBy: late[i], slack: slack(i), critical: onPath[i])
         }
         let windowEnd = request.start.addingTimeInterval(TimeInterval(request.schedule.windowSeconds))
-        // The critical path: back from the planned batch's last finish through the latest-ending dependency.
-        var critical: [Int] = []
-        var last = (0..<count).filter { occurrenceOf[$0] == 0 && finished[$0] != nil && !isSkipped[$0] && blocked[$0] == nil }
-            .max { (finished[$0]!, originals[$1].name) < (finished[$1]!, originals[$0].name) }
-        while let i = last {
-            critical.append(i)
-            last = graph.dependencies[i].filter { finished[$0] != nil && !isSkipped[$0] && blocked[$0] == nil }
-                .max { (finished[$0]!, originals[$1].name) < (finished[$1]!, originals[$0].name) }
-        }
-        critical.reverse()
+        // Each occurrence's critical path: back from its last finish through the latest-ending dependency.
+        func ran(_ i: Int) -> Bool { finished[i] != nil && !isSkipped[i] && blocked[i] == nil }
+        func later(_ a: Int, _ b: Int) -> Bool { (finished[a]!, originals[b].name) < (finished[b]!, originals[a].name) }
         var onPath = [Bool](repeating: false, count: count)
-        for i in critical { onPath[i] = true }
+        let criticalPaths: [[String]] = occurrences.indices.map { k in
+            var chain: [Int] = []
+            var last = (0..<count).filter { occurrenceOf[$0] == k && ran($0) }.max(by: later)
+            while let i = last {
+                chain.append(i)
+                onPath[i] = true
+                last = graph.dependencies[i].filter(ran).max(by: later)
+            }
+            return chain.reversed().map { originals[$0].name }
+        }
         func slack(_ i: Int) -> Int? {
             guard occurrenceOf[i] == 0, let end = finished[i], !isSkipped[i], blocked[i] == nil else { return nil }
             return Int(windowEnd.timeIntervalSince(end).rounded()) - tails[i]
@@ -413,7 +418,7 @@ public enum Planner {
         }
         return Plan(batch: request.batch, businessDate: businessDate, start: request.start, windowEnd: windowEnd, entries: entries,
                     predictedFinish: finish, requiredFinish: requiredFinish, fitsWindow: requiredFinish <= windowEnd && !anyBlocked,
-                    lateBestEffort: lateBestEffort, warnings: warnings, criticalPath: critical.map { originals[$0].name })
+                    lateBestEffort: lateBestEffort, warnings: warnings, criticalPaths: criticalPaths)
     }
 
     static func short(_ date: Date, _ zone: TimeZone) -> String {

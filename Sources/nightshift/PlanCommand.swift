@@ -12,7 +12,11 @@ struct PlanCommand: ParsableCommand {
         discussion: """
             Durations come from the mean of each job's last 5 successful runs in the database, else the \
             job's estimate_minutes. Overrides recorded with `nightshift override` are applied. Without a \
-            reachable database the plan uses estimates and says so.
+            reachable database the plan uses estimates and says so. Within one aged priority the job with \
+            the longest remaining path (its duration plus the longest chain of work waiting on it) starts \
+            first, as in the run. The critical path (marked *) is the chain that sets the batch's finish; \
+            a job's slack is how much later it may finish before the chain waiting on it passes the \
+            window end.
 
             The plan runs the night through the same decision model as the runner (windows decided at \
             each start, pauses at checkpoints, preemption, locks, limits.concurrent_jobs slots). With \
@@ -134,8 +138,13 @@ struct PlanCommand: ParsableCommand {
             for override in entry.overrides where entry.status != .skipped { print("      override: \(override.summary)") }
         }
         print("")
-        if let end = plan.entries.first(where: { $0.critical && $0.job.name == plan.criticalPath.last })?.finish {
-            print("Critical path (*, the chain that sets the finish at \(short(end, zone))): \(plan.criticalPath.joined(separator: " → "))")
+        for (k, path) in plan.criticalPaths.enumerated() where !path.isEmpty {
+            let end = plan.entries.first { $0.occurrence == k && $0.job.name == path.last }?.finish
+            let batch = plan.entries.first { $0.occurrence == k }?.job.batch.rawValue ?? plan.batch.rawValue
+            print("Critical path of the \(batch) batch (*, the chain that sets its finish\(end.map { " at \(short($0, zone))" } ?? "")): "
+                  + path.joined(separator: " → "))
+        }
+        if !plan.criticalPath.isEmpty {
             print("Slack: how much later a job may finish before the longest chain of work waiting on it ends past the window end.")
             print("")
         }
@@ -180,6 +189,8 @@ enum PlanJSON {
         let warnings: [String]
         /// The chain that sets the batch's finish, first job first.
         let criticalPath: [String]
+        /// The same for each batch of `--also`, in order.
+        let alsoCriticalPaths: [[String]]
         let jobs: [Job]
     }
     struct Job: Encodable {
@@ -234,7 +245,8 @@ enum PlanJSON {
         let document = Document(batch: plan.batch.rawValue, businessDate: plan.businessDate.description, start: plan.start.iso8601(in: zone),
                                 windowEnd: plan.windowEnd.iso8601(in: zone), predictedFinish: plan.predictedFinish.iso8601(in: zone),
                                 requiredFinish: plan.requiredFinish.iso8601(in: zone), fitsWindow: plan.fitsWindow, lateBestEffort: plan.lateBestEffort, nextScheduledRun: next.map { $0.instant.iso8601(in: zone) },
-                                nextScheduledRunNote: next?.note, warnings: warnings, criticalPath: plan.criticalPath, jobs: jobs)
+                                nextScheduledRunNote: next?.note, warnings: warnings, criticalPath: plan.criticalPath,
+                                alsoCriticalPaths: Array(plan.criticalPaths.dropFirst()), jobs: jobs)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase

@@ -47,5 +47,11 @@ final class RemainingPathTests: XCTestCase {
         let starts = Dictionary(plan.entries.map { ($0.job.name, $0.start!.timeIntervalSince(twoAM) / 60) }, uniquingKeysWith: { a, _ in a })
         XCTAssertEqual(starts, ["z": 0, "a1": 0, "a2": 10, "z2": 10])
         XCTAssertEqual(plan.predictedFinish, twoAM.addingTimeInterval(40 * 60))
+        // The chain that sets the finish, and each job's slack to the window end.
+        XCTAssertEqual(plan.criticalPath, ["z", "z2"])
+        XCTAssertEqual(plan.entries.filter(\.critical).map(\.job.name).sorted(), ["z", "z2"])
+        let window = Int(plan.windowEnd.timeIntervalSince(twoAM))
+        let slack = Dictionary(plan.entries.map { ($0.job.name, $0.slack!) }, uniquingKeysWith: { a, _ in a })
+        XCTAssertEqual(slack, ["z": window - 40 * 60, "z2": window - 40 * 60, "a1": window - 10 * 60, "a2": window - 20 * 60])
     }
 }

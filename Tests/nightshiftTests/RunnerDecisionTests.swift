@@ -253,6 +253,46 @@ final class RunnerDecisionTests: XCTestCase {
         XCTAssertTrue((consumption["start"] as? String)?.hasPrefix("2026-12-06T") == true, "after month end: \(consumption)")
     }
 
+    /// Plan equals run where the longest-remaining-path order changes the night: two slots, a1, a2
+    /// and z of 1 minute, z2 of 3 minutes after z. By name, a1 and a2 would start first and the night
+    /// would end at 02:05; the run starts z at once (its path, 4 min, is the longest) and ends at
+    /// 02:04. The plan, made afterwards from the run's durations, predicts the same starts.
+    func testTheLongestRemainingPathStartsFirstInTheRunAsInThePlan() throws {
+        for name in try FileManager.default.contentsOfDirectory(atPath: "\(night.project.root)/jobs") {
+            if try night.project.read("jobs/\(name)").contains("batch: daily") { try FileManager.default.removeItem(atPath: "\(night.project.root)/jobs/\(name)") }
+        }
+        try night.project.write("etc/nightshift.yaml", try night.project.read("etc/nightshift.yaml")
+            .replacingOccurrences(of: "concurrent_jobs: 1", with: "concurrent_jobs: 2"))
+        for (name, seconds) in [("a1", 1), ("a2", 1), ("z", 1), ("z2", 3)] {
+            try addJob(name, batch: "daily", priority: "P3", sql: "SELECT pg_sleep(\(seconds))")
+        }
+        try night.project.write("jobs/z2.yaml", try night.project.read("jobs/z2.yaml")
+            .replacingOccurrences(of: "estimate_minutes: 1", with: "estimate_minutes: 3\ndepends_on: [z]"))
+        let run = try night.cli(["run", "--once", "--at", RunnerNight.occurrence, "--speed", "60"])
+        XCTAssertEqual(run.status, 0, run.stdout + run.stderr)
+        let ran = try night.query("""
+            SELECT job, extract(epoch FROM started_at)::float8 AS started, extract(epoch FROM finished_at)::float8 AS finished
+            FROM nightshift.job_runs ORDER BY started_at, job
+            """)
+        let at = ISO8601DateFormatter().date(from: RunnerNight.occurrence)!.timeIntervalSince1970
+        var runStarts: [String: Double] = [:]
+        for row in 0..<ran.rowCount { runStarts[ran.string(row, "job")!] = ran.double(row, "started")! - at }
+        XCTAssertEqual(Set(runStarts.filter { $0.value < 30 }.keys), ["a1", "z"], "z and a1 first: \(runStarts)")
+        let end = (0..<ran.rowCount).compactMap { ran.double($0, "finished") }.max()! - at
+        XCTAssertLessThan(end, 4.5 * 60, "the night ends at about 02:04, not 02:05")
+
+        let planned = try night.cli(["plan", "--at", RunnerNight.occurrence, "--batch", "daily", "--json"])
+        XCTAssertEqual(planned.status, 0, planned.stderr)
+        let plan = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(planned.stdout.utf8)) as? [String: Any])
+        let formatter = ISO8601DateFormatter()
+        for job in try XCTUnwrap(plan["jobs"] as? [[String: Any]]) {
+            let name = job["name"] as! String
+            let start = try XCTUnwrap((job["start"] as? String).flatMap(formatter.date(from:))).timeIntervalSince1970 - at
+            XCTAssertEqual(start, runStarts[name] ?? -1, accuracy: 20, "\(name): planned vs run start (runner clock seconds)")
+        }
+        XCTAssertEqual(plan["critical_path"] as? [String], ["z", "z2"])
+    }
+
     func testAnExportWaitsWhileTheExportsVolumeIsNearlyFull() throws {
         // 99 % free required: no real volume has that, so the export waits with the reason.
         let settings = try night.project.read("etc/nightshift.yaml")

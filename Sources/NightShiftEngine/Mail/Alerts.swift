@@ -89,7 +89,7 @@ struct Alerts {
             WHERE b.state = 'running' AND b.waiting_for IS NULL AND b.deadline IS NOT NULL
               AND j.state = ANY(\(JobState.open))
               AND \(Alerts.unseen("window_miss:batch_run:", "b.id"))
-            ORDER BY b.id, j.priority, j.job
+            ORDER BY b.id, j.priority, greatest(1, j.expected_seconds - j.run_seconds) + j.tail_seconds DESC, j.job
             """)
         guard jobs.rowCount > 0 else { return [] }
         let slots = try db.query("""
