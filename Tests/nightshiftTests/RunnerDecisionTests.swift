@@ -372,7 +372,9 @@ final class RunnerDecisionTests: XCTestCase {
         XCTAssertEqual(runner.wait(timeout: 120), 0, runner.logText)
         let late = Int(try night.scalar("SELECT late_start_seconds::text FROM nightshift.job_runs WHERE job = 'daily_sales_summary'") ?? "0") ?? 0
         XCTAssertGreaterThanOrEqual(late, 600)
-        XCTAssertLessThan(late, 900)
+        // Within 10 s of real time of the runner's start at 60x (it registers, fires the late
+        // occurrence and dispatches; on a loaded 2-core machine that once took 5.2 s).
+        XCTAssertLessThan(late, 1200)
         XCTAssertNil(try night.scalar("SELECT late_start_seconds FROM nightshift.job_runs WHERE job = 'delivery_charges'"), "P3 has no start deadline")
         let warnings = try night.scalar("SELECT array_to_string(warnings, ' | ') FROM nightshift.batch_runs") ?? ""
         XCTAssertTrue(warnings.contains("daily_sales_summary (P2) started \(late / 60) min after its start deadline"), warnings)
