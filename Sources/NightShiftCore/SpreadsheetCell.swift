@@ -42,12 +42,12 @@ public enum SpreadsheetCell: Sendable, Equatable {
             guard let offset = Self.offset(zoneText) else { self = .text(text); return }
             // The instant, then its wall-clock reading in `zone`.
             let whole = Int(second.rounded(.down))
-            let utc = Self.days(year, month, day) * 86_400 + hour * 3600 + minute * 60 + whole - offset
+            let utc = LocalDate(year: year, month: month, day: day).dayNumber * 86_400 + hour * 3600 + minute * 60 + whole - offset
             let local = utc + zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(utc)))
-            let (y, m, d) = Self.civil(Int((Double(local) / 86_400).rounded(.down)))
-            let seconds = local - Self.days(y, m, d) * 86_400
-            guard (1900...9999).contains(y) else { self = .text(text); return }
-            self = .dateTime(year: y, month: m, day: d, hour: seconds / 3600, minute: seconds % 3600 / 60,
+            let date = LocalDate(dayNumber: Int((Double(local) / 86_400).rounded(.down)))
+            let seconds = local - date.dayNumber * 86_400
+            guard (1900...9999).contains(date.year) else { self = .text(text); return }
+            self = .dateTime(year: date.year, month: date.month, day: date.day, hour: seconds / 3600, minute: seconds % 3600 / 60,
                              second: Double(seconds % 60) + (second - Double(whole)))
         }
     }
@@ -71,7 +71,7 @@ public enum SpreadsheetCell: Sendable, Equatable {
         let parts = text.prefix(10)
         guard parts.count == 10, parts.utf8.enumerated().allSatisfy({ i, c in i == 4 || i == 7 ? c == UInt8(ascii: "-") : (48...57).contains(c) }),
               let year = Int(parts.prefix(4)), let month = Int(parts.dropFirst(5).prefix(2)), let day = Int(parts.suffix(2)),
-              (1900...9999).contains(year), (1...12).contains(month), (1...daysIn(month, year)).contains(day) else { return nil }
+              (1900...9999).contains(year), (1...12).contains(month), (1...LocalDate.daysIn(year: year, month: month)).contains(day) else { return nil }
         return (year, month, day, text.dropFirst(10))
     }
 
@@ -100,36 +100,5 @@ public enum SpreadsheetCell: Sendable, Equatable {
         let values = fields.compactMap { Int($0) }
         let seconds = values.enumerated().reduce(0) { $0 + $1.element * [3600, 60, 1][$1.offset] }
         return sign == "-" ? -seconds : seconds
-    }
-
-    private static func daysIn(_ month: Int, _ year: Int) -> Int {
-        switch month {
-        case 2: year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-    private static func days(_ year: Int, _ month: Int, _ day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    /// The date of a day count since 1970-01-01 (civil_from_days).
-    private static func civil(_ days: Int) -> (Int, Int, Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }
