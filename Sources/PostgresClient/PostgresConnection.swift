@@ -35,7 +35,27 @@ public final class PostgresConnection: @unchecked Sendable {
         }
         self.conn = conn
         canceller = PQgetCancel(conn)
-        PQsetNoticeProcessor(conn, { _, _ in }, nil) // notices are not errors; keep stderr clean
+        // Notices are not errors and never reach stderr: they go to `onNotice` when one is set.
+        PQsetNoticeReceiver(conn, { argument, result in
+            guard let argument, let result else { return }
+            let connection = Unmanaged<PostgresConnection>.fromOpaque(argument).takeUnretainedValue()
+            guard let handler = connection.noticeHandler else { return }
+            func field(_ code: UInt8) -> String? { PQresultErrorField(result, Int32(code)).map { String(cString: $0) } }
+            handler(PostgresNotice(severity: field(UInt8(ascii: "V")) ?? field(UInt8(ascii: "S")) ?? "NOTICE",
+                                   sqlState: field(UInt8(ascii: "C")), message: field(UInt8(ascii: "M")) ?? "",
+                                   detail: field(UInt8(ascii: "D")), hint: field(UInt8(ascii: "H"))))
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    private let noticeLock = NSLock()
+    private var _onNotice: (@Sendable (PostgresNotice) -> Void)?
+    private var noticeHandler: (@Sendable (PostgresNotice) -> Void)? { noticeLock.withLock { _onNotice } }
+
+    /// Called with each message the server sends that is not an error (`RAISE NOTICE`, a WARNING,
+    /// "… does not exist, skipping"), on the thread running the statement; nil: they are dropped.
+    public var onNotice: (@Sendable (PostgresNotice) -> Void)? {
+        get { noticeHandler }
+        set { noticeLock.withLock { _onNotice = newValue } }
     }
 
     deinit { close() }

@@ -45,3 +45,29 @@ extension String {
         return s
     }
 }
+
+/// A message from the server that is not an error: a NOTICE, WARNING, INFO, LOG or DEBUG, with its
+/// SQLSTATE (`00000`, `01000`, …) and its detail and hint when it has them.
+public struct PostgresNotice: Sendable, Equatable, CustomStringConvertible {
+    /// Not localized (`NOTICE`, `WARNING`, …).
+    public let severity: String
+    public let sqlState: String?
+    public let message: String
+    public let detail: String?
+    public let hint: String?
+
+    public init(severity: String, sqlState: String?, message: String, detail: String? = nil, hint: String? = nil) {
+        self.severity = severity
+        self.sqlState = sqlState
+        self.message = message
+        self.detail = detail
+        self.hint = hint
+    }
+
+    public var description: String {
+        var text = message
+        if let detail { text += " (detail: \(detail))" }
+        if let hint { text += " (hint: \(hint))" }
+        return text
+    }
+}

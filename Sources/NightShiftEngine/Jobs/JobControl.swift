@@ -40,11 +40,14 @@ public final class JobControl: @unchecked Sendable {
     public let deadline: Date?
     let deadlineReason: String
     let clock: RunnerClock
+    /// This attempt's log (written to the database by the heartbeat and at the attempt's end).
+    public let log: JobLog
 
-    init(deadline: Date?, deadlineReason: String?, clock: RunnerClock) {
+    init(deadline: Date?, deadlineReason: String?, clock: RunnerClock, log: JobLog) {
         self.deadline = deadline
         self.deadlineReason = deadlineReason ?? "deadline"
         self.clock = clock
+        self.log = log
     }
 
     /// The first request wins: a job stopped for its deadline stays stopped for its deadline.
@@ -80,10 +83,12 @@ public final class JobControl: @unchecked Sendable {
         return rows
     }
 
+    /// Records the rows done so far (and a progress line in the job's log every few seconds).
     public func setProgress(rows: Int) {
         lock.lock()
         self.rows = rows
         lock.unlock()
+        log.progress(rows: rows)
     }
 
     func attach(_ db: PostgresConnection?) {

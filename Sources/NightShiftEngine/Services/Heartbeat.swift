@@ -53,6 +53,9 @@ final class Heartbeat: @unchecked Sendable {
                 if let pause { control.requestStop(.pause(pause)) }
             }
             try store.beatRunner(context.identity.id, clockNow: context.clock.now(), stopping: stopping != nil)
+            // The running jobs' log lines so far (a line the job's thread adds meanwhile waits for the next beat).
+            // A write that fails keeps its lines for the next beat; it never stops the heartbeat.
+            for control in running.values { try? control.log.flush(to: db) }
         }
         let jobs = "\(running.count) job\(running.count == 1 ? "" : "s")"
         let clock = context.clock.now().iso8601(in: context.zone)

@@ -53,7 +53,8 @@ final class Workers: @unchecked Sendable {
     }
 
     func submit(_ job: RunnerStore.ClaimedJob) {
-        let control = JobControl(deadline: job.deadline, deadlineReason: job.deadlineReason, clock: context.clock)
+        let control = JobControl(deadline: job.deadline, deadlineReason: job.deadlineReason, clock: context.clock,
+                                 log: JobLog(jobRunID: job.jobRunID, attempt: job.attempt, clock: context.clock))
         condition.lock()
         controls[job.lease.key] = control
         queue.append(job)
@@ -130,18 +131,24 @@ final class Workers: @unchecked Sendable {
     /// that failed or was stopped leaves it closed, and the next job opens a fresh one.
     private func run(_ claimed: RunnerStore.ClaimedJob, control: JobControl, connection: ConnectionKeeper,
                      bookkeeping: ConnectionKeeper) {
-        let logger = context.logger
+        let logger = control.log.logger(over: context.logger)
         let result: Result<JobOutcome, Error>
         let started = Date()
         let definition = context.configuration.jobs.first(where: { $0.name == claimed.job && $0.batch == claimed.batch })
         if let job = definition {
-            logger.info("job started", metadata: ["job": "\(claimed.job)", "job_run": "\(claimed.jobRunID)", "attempt": "\(claimed.attempt)"])
+            logger.info("job started", metadata: ["job": "\(claimed.job)", "job_run": "\(claimed.jobRunID)", "attempt": "\(claimed.attempt)",
+                                                  "runner": "\(context.identity.id)"])
             result = Result {
                 try connection.use { db in
                     control.attach(db)
-                    defer { control.attach(nil) }
+                    let log = control.log
+                    db.onNotice = { notice in log.notice(notice) }
+                    defer {
+                        db.onNotice = nil
+                        control.attach(nil)
+                    }
                     do {
-                        let outcome = try execute(job, claimed, control: control, db: db)
+                        let outcome = try execute(job, claimed, control: control, db: db, logger: logger)
                         // The outcome stands whatever the reset does: a connection that cannot be reset is not kept.
                         if (try? db.query("DISCARD ALL")) == nil { db.close() }
                         return outcome
@@ -155,18 +162,50 @@ final class Workers: @unchecked Sendable {
             result = .failure(JobFailure(failureClass: .permanent, sqlState: nil,
                                          message: "job \(claimed.job) is not in this runner's configuration (jobs/\(claimed.job).yaml was removed or renamed since the batch was planned)"))
         }
-        if let state = record(claimed, control: control, result: result, bookkeeping: bookkeeping) {
+        let state = record(claimed, control: control, result: result, bookkeeping: bookkeeping)
+        writeLog(claimed, control: control, result: result, state: state, bookkeeping: bookkeeping)
+        if let state {
             let outcome = try? result.get()
             RunnerMetrics.attemptEnded(job: claimed.job, priority: definition?.priority, state: state, seconds: Date().timeIntervalSince(started),
                                        rows: outcome?.rows ?? 0, rejects: outcome?.rejects ?? 0)
         }
     }
 
+    /// The attempt's last lines (how it ended) and everything not yet written, on the bookkeeping
+    /// connection; tried a few times, then given up with a warning (the job's end is already recorded).
+    private func writeLog(_ claimed: RunnerStore.ClaimedJob, control: JobControl, result: Result<JobOutcome, Error>, state: JobState?,
+                          bookkeeping: ConnectionKeeper) {
+        let log = control.log
+        if case let .success(outcome) = result { log.progress(rows: outcome.rows, force: true) }
+        switch (state, result) {
+        case let (state?, .success(outcome)):
+            log.append(.info, .runner, "attempt \(claimed.attempt) ended: \(state.rawValue), \(outcome.rows) rows" + (outcome.note.map { " (\($0))" } ?? ""))
+        case let (state?, .failure(error)):
+            let level: JobLogLevel = state == .failed || state == .timedOut ? .error : state == .retrying ? .warning : .notice
+            let why = (error as? JobStopped).map { "\($0.reason)" } ?? "\(JobFailure.classify(error))"
+            log.append(level, .runner, "attempt \(claimed.attempt) ended: \(state.rawValue): \(why)")
+        case (nil, _):
+            log.append(.warning, .runner, "attempt \(claimed.attempt) ended without being recorded here (its lease was lost, or the database refused the record); another runner owns the job now")
+        }
+        log.finish()
+        for delay in [0.0, 0.5, 2.0] {
+            Thread.sleep(forTimeInterval: delay)
+            do {
+                try bookkeeping.use { db in try log.flush(to: db) }
+                return
+            } catch {
+                if delay == 2.0 {
+                    context.logger.warning("the job's last log lines could not be written", metadata: ["job": "\(claimed.job)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
     private func execute(_ job: JobDefinition, _ claimed: RunnerStore.ClaimedJob, control: JobControl,
-                         db: PostgresConnection) throws -> JobOutcome {
+                         db: PostgresConnection, logger: Logger) throws -> JobOutcome {
         let jobContext = JobContext(job: job, jobRunID: claimed.jobRunID, attempt: claimed.attempt,
                                     businessDate: claimed.businessDate, configuration: context.configuration, db: db,
-                                    logger: context.logger, control: control, lease: claimed.lease,
+                                    logger: logger, control: control, lease: claimed.lease,
                                     leaseSeconds: context.settings.leaseSeconds, clock: context.clock)
         return try Executors.executor(for: job.action).execute(jobContext)
     }

@@ -54,6 +54,8 @@ public enum SchemaStates {
         Column("nightshift.review_queue", "state", ReviewState.self),
         Column("nightshift.mail_outbox", "state", MailState.self),
         Column("nightshift.deliveries", "state", DeliveryState.self),
+        Column("nightshift.job_log", "level", JobLogLevel.self),
+        Column("nightshift.job_log", "source", JobLogSource.self),
         Column("nightshift.alerts", "kind", Alerts.Kind.self),
         Column("nightshift.operators", "role", Role.self),
     ]
