@@ -15,6 +15,22 @@ public enum DurationSource: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// What already happened to a job of a batch run under way: the forecast of the rest of a night
+/// (the console's Tonight page) plans from `PlanRequest.now` with what is done, running and
+/// waiting as it is, through the same simulation as a plan from the batch's start.
+public enum JobProgress: Sendable, Equatable {
+    /// Ended and lets its dependents run (succeeded, or skipped by an override): between these instants.
+    case done(start: Date?, end: Date)
+    /// Ended and its dependents cannot run (failed, timed out, skipped for a failed dependency).
+    case ended(start: Date?, end: Date?, why: String)
+    /// Running since `since` (this stretch), with `left` seconds expected to go.
+    case running(since: Date, left: Int)
+    /// Waiting to start or resume (pending, retrying, paused) with `left` seconds expected, not before `notBefore`.
+    case waiting(left: Int, notBefore: Date?)
+    /// Held by a what-if (`plan --hold`): it does not run, and what waits on it cannot.
+    case held
+}
+
 /// Everything a plan depends on. Pure data: the caller reads history and overrides.
 public struct PlanRequest: Sendable {
     public let batch: BatchKind
@@ -36,11 +52,18 @@ public struct PlanRequest: Sendable {
     public let others: [PlanOccurrence]
     /// Batch runs with work under way at once (`limits.max_concurrent_batches`).
     public let maxBatches: Int
+    /// The instant the simulation starts from (default: `start`). Later than `start` for a batch
+    /// under way, with `progress` saying where each of its jobs is.
+    public let now: Date
+    /// The planned batch's jobs that started or ended already (the others' are in `PlanOccurrence.progress`).
+    public let progress: [String: JobProgress]
 
     public init(batch: BatchKind, jobs: [JobDefinition], start: Date, schedule: BatchSchedule, windows: WindowSet,
                 policy: PriorityPolicy = PriorityPolicy(), history: [String: (seconds: Double, runs: Int)] = [:],
                 overrides: [ManualOverride] = [], slots: Int = 1, dueTimes: [String: Date] = [:], others: [PlanOccurrence] = [],
-                maxBatches: Int = 2) {
+                maxBatches: Int = 2, now: Date? = nil, progress: [String: JobProgress] = [:]) {
+        self.now = max(now ?? start, start)
+        self.progress = progress
         self.others = others
         self.maxBatches = max(1, maxBatches)
         self.batch = batch
@@ -62,12 +85,15 @@ public struct PlanOccurrence: Sendable {
     public let start: Date
     public let jobs: [JobDefinition]
     public let overrides: [ManualOverride]
+    /// Its jobs that started or ended already (`JobProgress`).
+    public let progress: [String: JobProgress]
 
-    public init(batch: BatchKind, start: Date, jobs: [JobDefinition], overrides: [ManualOverride] = []) {
+    public init(batch: BatchKind, start: Date, jobs: [JobDefinition], overrides: [ManualOverride] = [], progress: [String: JobProgress] = [:]) {
         self.batch = batch
         self.start = start
         self.jobs = jobs
         self.overrides = overrides
+        self.progress = progress
     }
 }
 
@@ -145,7 +171,8 @@ public enum Planner {
         let zone = request.windows.zone
         // Every occurrence's jobs in one graph. A job name met again in a later occurrence (the
         // same batch twice) is qualified inside the plan as name@occurrence.
-        let occurrences = [PlanOccurrence(batch: request.batch, start: request.start, jobs: request.jobs, overrides: request.overrides)]
+        let occurrences = [PlanOccurrence(batch: request.batch, start: request.start, jobs: request.jobs, overrides: request.overrides,
+                                          progress: request.progress)]
             + request.others
         var combined: [JobDefinition] = []
         var combinedOriginal: [JobDefinition] = []
@@ -188,9 +215,18 @@ public enum Planner {
         let due = (0..<count).map { i in
             occurrenceOf[i] == 0 ? request.dueTimes[originals[i].name] ?? request.start : occurrences[occurrenceOf[i]].start
         }
-        let seconds: [Int] = (0..<count).map { i in
+        let progress: [JobProgress?] = (0..<count).map { occurrences[occurrenceOf[$0]].progress[originals[$0].name] }
+        let expected: [Int] = (0..<count).map { i in
             if let past = request.history[originals[i].name], past.runs > 0 { return max(1, Int(past.seconds.rounded())) }
             return jobs[i].estimateSeconds
+        }
+        // What is left of each job: all of it, or what its progress says.
+        let seconds: [Int] = (0..<count).map { i in
+            switch progress[i] {
+            case let .running(_, left)?, let .waiting(left, _)?: max(1, left)
+            case .done?, .ended?, .held?: 0
+            case nil: expected[i]
+            }
         }
         // The longest chain of work waiting on each job (a skipped job takes no time): ties within an
         // aged priority go to the longest remaining path, as in the dispatcher.
@@ -205,7 +241,7 @@ public enum Planner {
         let model = DispatchModel(windows: request.windows, policy: request.policy, limits: DispatchLimits(maxBatches: request.maxBatches))
         var queue = ReadyQueue(policy: request.policy)
         var memo = WindowMemo()
-        var clock = request.start
+        var clock = request.now
         // Per job: what is left to run, when it first started, its segments and pauses, why it waited.
         var left = seconds
         var segments: [[DateInterval]] = Array(repeating: [], count: count)
@@ -253,14 +289,16 @@ public enum Planner {
             }
         }
         func becomeReady(_ i: Int) {
+            // Done, ended, held or running already: its own progress placed it.
+            if settled[i] { return }
             if let stuck = graph.dependencies[i].first(where: { blocked[$0] != nil }) {
                 block(i, "dependency \(originals[stuck].name) cannot start")
             } else if isSkipped[i] {
                 finished[i] = clock
                 order.append(i)
                 release(i)
-            } else if due[i] > clock {
-                timers.push((due[i], i))
+            } else if let later = [due[i], notBefore[i]].compactMap({ $0 }).max(), later > clock {
+                timers.push((later, i))
             } else {
                 queue.push(queued(i))
             }
@@ -270,7 +308,45 @@ public enum Planner {
             order.append(i)
             release(i)
         }
-        for i in 0..<count where remaining[i] == 0 { becomeReady(i) }
+        // A batch under way: what ended releases (or blocks) its dependents, what runs holds a slot.
+        var settled = [Bool](repeating: false, count: count)
+        var notBefore = [Date?](repeating: nil, count: count)
+        let initiallyReady = (0..<count).filter { remaining[$0] == 0 }
+        for i in 0..<count {
+            switch progress[i] {
+            case let .running(since, left)?:
+                settled[i] = true
+                order.append(i)
+                segmentStart[i] = since
+                let finish = clock.addingTimeInterval(TimeInterval(max(1, left)))
+                let stop = jobs[i].kind.pausesAtCheckpoints ? request.windows.firstDisallowed(jobs[i].priority, from: clock, to: finish) : nil
+                running.append(ActiveJob(job: queued(i), started: since))
+                runningUntil.append((finish, stop))
+            case let .waiting(_, until)?:
+                notBefore[i] = until
+            case .done?, .ended?, .held?:
+                settled[i] = true
+            case nil:
+                break
+            }
+        }
+        for i in 0..<count {
+            switch progress[i] {
+            case let .done(start, end)?:
+                segments[i] = [DateInterval(start: min(start ?? end, end), end: end)]
+                finished[i] = end
+                order.append(i)
+                release(i)
+            case let .ended(start, end, why)?:
+                if let end { segments[i] = [DateInterval(start: min(start ?? end, end), end: end)] }
+                block(i, why)
+            case .held?:
+                block(i, "held (what-if)")
+            default:
+                break
+            }
+        }
+        for i in initiallyReady { becomeReady(i) }
 
         while true {
             // Decide until nothing changes at this instant (a pause frees a slot for a start).
@@ -368,7 +444,7 @@ public enum Planner {
             return PlanEntry(job: originals[i], occurrence: occurrenceOf[i], status: status, effectivePriority: aged[i] ?? job.priority, waitsFor: applied[i].dependsOn,
                              decision: status == .skipped ? nil : firstDecision[i], wait: lastWait[i],
                              start: ran.first?.start, finish: ran.last?.end, segments: ran, pauses: pauses[i],
-                             seconds: status == .skipped ? 0 : seconds[i], source: sourceOf(i), overrides: overridesByJob.isEmpty ? [] : overridesByJob[job.name] ?? [],
+                             seconds: status == .skipped ? 0 : expected[i], source: sourceOf(i), overrides: overridesByJob.isEmpty ? [] : overridesByJob[job.name] ?? [],
                              lateBy: late[i], slack: slack(i), critical: onPath[i])
         }
         let windowEnd = request.start.addingTimeInterval(TimeInterval(request.schedule.windowSeconds))

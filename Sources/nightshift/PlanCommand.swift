@@ -22,6 +22,11 @@ struct PlanCommand: ParsableCommand {
             each start, pauses at checkpoints, preemption, locks, limits.concurrent_jobs slots). With \
             --also batch@instant (repeatable), other occurrences of the night share the slots and the \
             queue; their jobs are listed with their batch.
+
+            What-if: --hold JOB plans the night with JOB not run (what waits on it cannot start); \
+            --delay JOB=30m with JOB starting that much later than planned (s, m or h; repeatable). The \
+            plan shown is the what-if; the lines after it compare its finish and critical path with the \
+            plan without it.
             """
     )
 
@@ -31,9 +36,31 @@ struct PlanCommand: ParsableCommand {
     @Option(name: .customLong("also"), help: ArgumentHelp("Another batch occurrence of the same night, sharing the slots (repeatable).",
                                                          valueName: "batch@instant"))
     var also: [String] = []
+    @Option(name: .customLong("hold"), help: ArgumentHelp("What-if: this job is not run (repeatable).", valueName: "job"))
+    var hold: [String] = []
+    @Option(name: .customLong("delay"), help: ArgumentHelp("What-if: this job starts later than planned by the duration (repeatable).",
+                                                          valueName: "job=30m"))
+    var delay: [String] = []
     @Flag(help: "Print JSON instead of a table.") var json = false
 
+    /// `job=30m` as (job, seconds): a whole number of s, m or h.
+    static func delayed(_ text: String) -> (String, Int)? {
+        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, !parts[0].isEmpty, let unit = parts[1].last, let amount = Int(parts[1].dropLast()), amount > 0 else { return nil }
+        let factor: Int? = switch unit {
+        case "s": 1
+        case "m": 60
+        case "h": 3600
+        default: nil
+        }
+        guard let factor, amount <= 48 * 3600 / factor else { return nil }
+        return (parts[0], amount * factor)
+    }
+
     func validate() throws {
+        for what in delay where PlanCommand.delayed(what) == nil {
+            throw ValidationError("--delay \(what) is not job=duration; write e.g. delivery_charges=30m (s, m or h, at most 48 h)")
+        }
         if let at, parseInstant(at) == nil { throw ValidationError("--at \(at) is not an ISO 8601 instant; write e.g. 2026-11-23T02:00:00+08:00") }
         guard BatchKind(rawValue: batch) != nil else { throw ValidationError("--batch must be daily, weekly, monthly or yearend") }
         for other in also where PlanCommand.occurrence(other) == nil {
@@ -81,17 +108,51 @@ struct PlanCommand: ParsableCommand {
                 + (configuration.settings.monthEndCheck.map { ", or sql/\($0) returning true" } ?? "")
                 + "); this plan assumes it is, and its window counts from the close")
         }
-        let plan = try Planner.plan(PlanRequest(batch: kind, jobs: jobs, start: instant, schedule: schedule,
-                                                windows: configuration.windows, policy: configuration.priorityPolicy,
-                                                history: history, overrides: overrides, slots: configuration.settings.concurrentJobs,
-                                                others: others.map { PlanOccurrence(batch: $0.0, start: $0.1, jobs: configuration.jobs(in: $0.0)) },
-                                                maxBatches: configuration.settings.maxConcurrentBatches))
+        func planned(_ whatIf: [Int: [String: JobProgress]]) throws -> Plan {
+            try Planner.plan(PlanRequest(batch: kind, jobs: jobs, start: instant, schedule: schedule,
+                                         windows: configuration.windows, policy: configuration.priorityPolicy,
+                                         history: history, overrides: overrides, slots: configuration.settings.concurrentJobs,
+                                         others: others.enumerated().map { k, other in
+                                             PlanOccurrence(batch: other.0, start: other.1, jobs: configuration.jobs(in: other.0), progress: whatIf[k + 1] ?? [:])
+                                         },
+                                         maxBatches: configuration.settings.maxConcurrentBatches, progress: whatIf[0] ?? [:]))
+        }
+        var plan = try planned([:])
+        var comparison: [String] = []
+        if !hold.isEmpty || !delay.isEmpty {
+            let planWithout = plan
+            let delays = delay.compactMap(PlanCommand.delayed)
+            var whatIf: [Int: [String: JobProgress]] = [:]
+            for name in hold + delays.map(\.0) where !plan.entries.contains(where: { $0.job.name == name }) {
+                printError("error: \(name) is not a job of the planned batch\(others.isEmpty ? "" : "es"); the plan has \(plan.entries.map(\.job.name).sorted().joined(separator: ", "))")
+                throw ExitCode(2)
+            }
+            for entry in plan.entries {
+                if hold.contains(entry.job.name) {
+                    whatIf[entry.occurrence, default: [:]][entry.job.name] = .held
+                } else if let (_, seconds) = delays.last(where: { $0.0 == entry.job.name }), let start = entry.start {
+                    whatIf[entry.occurrence, default: [:]][entry.job.name] = .waiting(left: entry.seconds, notBefore: start.addingTimeInterval(TimeInterval(seconds)))
+                }
+            }
+            plan = try planned(whatIf)
+            let zone = configuration.settings.timeZone
+            let said = hold.map { "\($0) held" } + delays.map { "\($0.0) starts \(duration($0.1)) later than planned" }
+            comparison.append("What-if: " + said.joined(separator: "; ") + ".")
+            let change = Int(plan.requiredFinish.timeIntervalSince(planWithout.requiredFinish))
+            comparison.append("P1–P3 jobs finish \(short(plan.requiredFinish, zone)) instead of \(short(planWithout.requiredFinish, zone))"
+                + (change == 0 ? " (no change)" : change > 0 ? " (\(duration(change)) later)" : " (\(duration(-change)) earlier)")
+                + "; " + (plan.fitsWindow ? "fits the window" : "DOES NOT FIT the window") + (planWithout.fitsWindow == plan.fitsWindow ? "" : planWithout.fitsWindow ? " (it fitted without the what-if)" : " (it did not fit without the what-if)") + ".")
+            if planWithout.criticalPath != plan.criticalPath {
+                comparison.append("Critical path without the what-if: " + planWithout.criticalPath.joined(separator: " → "))
+            }
+        }
         let next = schedule.nextRun(after: instant, calendar: configuration.windows.calendar, zone: configuration.settings.timeZone)
         let warnings = configuration.warnings + plan.warnings + notes
         if json {
-            print(try PlanJSON.render(plan, zone: configuration.settings.timeZone, next: next, warnings: warnings))
+            print(try PlanJSON.render(plan, zone: configuration.settings.timeZone, next: next, warnings: warnings, whatIf: comparison))
         } else {
             printTable(plan, configuration: configuration, schedule: schedule, next: next, warnings: warnings)
+            for line in comparison { print(line) }
         }
     }
 
@@ -191,6 +252,8 @@ enum PlanJSON {
         let criticalPath: [String]
         /// The same for each batch of `--also`, in order.
         let alsoCriticalPaths: [[String]]
+        /// What the what-if changed (`--hold`, `--delay`), as the text says it; absent without one.
+        let whatIf: [String]?
         let jobs: [Job]
     }
     struct Job: Encodable {
@@ -218,7 +281,7 @@ enum PlanJSON {
         let reason: String
     }
 
-    static func render(_ plan: Plan, zone: TimeZone, next: (instant: Date, note: String)?, warnings: [String]) throws -> String {
+    static func render(_ plan: Plan, zone: TimeZone, next: (instant: Date, note: String)?, warnings: [String], whatIf: [String] = []) throws -> String {
         let jobs = plan.entries.map { entry -> Job in
             let (status, blocked): (String, String?) = switch entry.status {
             case .scheduled: ("scheduled", nil)
@@ -246,7 +309,7 @@ enum PlanJSON {
                                 windowEnd: plan.windowEnd.iso8601(in: zone), predictedFinish: plan.predictedFinish.iso8601(in: zone),
                                 requiredFinish: plan.requiredFinish.iso8601(in: zone), fitsWindow: plan.fitsWindow, lateBestEffort: plan.lateBestEffort, nextScheduledRun: next.map { $0.instant.iso8601(in: zone) },
                                 nextScheduledRunNote: next?.note, warnings: warnings, criticalPath: plan.criticalPath,
-                                alsoCriticalPaths: Array(plan.criticalPaths.dropFirst()), jobs: jobs)
+                                alsoCriticalPaths: Array(plan.criticalPaths.dropFirst()), whatIf: whatIf.isEmpty ? nil : whatIf, jobs: jobs)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase

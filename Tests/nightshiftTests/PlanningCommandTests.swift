@@ -34,6 +34,43 @@ final class PlanningCommandTests: CommandLineTestCase {
         XCTAssertTrue(warnings.contains { $0.hasPrefix("database not reachable") }, "\(warnings)")
     }
 
+    /// What-if: a held job does not run and blocks what waits on it; a delayed one starts later, and
+    /// the comparison says what that does to the finish and the critical path.
+    func testWhatIfHoldAndDelayShowTheNewForecastAndCriticalPath() throws {
+        let env = ["DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"]
+        let base = try nightshift(["plan", "--at", "2026-11-24T02:00:00+08:00", "--json"], environment: env)
+        let before = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(base.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(before["critical_path"] as? [String], ["customer_consumption"])
+        let held = try nightshift(["plan", "--at", "2026-11-24T02:00:00+08:00", "--json", "--hold", "delivery_charges",
+                                   "--hold", "customer_consumption"], environment: env)
+        XCTAssertEqual(held.status, 0, held.stderr)
+        let plan = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(held.stdout.utf8)) as? [String: Any])
+        let jobs = try XCTUnwrap(plan["jobs"] as? [[String: Any]])
+        let byName = Dictionary(jobs.map { ($0["name"] as! String, $0) }, uniquingKeysWith: { a, _ in a })
+        XCTAssertEqual(byName["delivery_charges"]?["blocked_reason"] as? String, "held (what-if)")
+        XCTAssertEqual(byName["daily_delivery_export"]?["blocked_reason"] as? String, "dependency delivery_charges cannot start")
+        XCTAssertEqual(plan["fits_window"] as? Bool, false)
+        XCTAssertEqual(plan["critical_path"] as? [String], ["daily_sales_summary"])
+        let whatIf = try XCTUnwrap(plan["what_if"] as? [String])
+        XCTAssertEqual(whatIf.first, "What-if: delivery_charges held; customer_consumption held.")
+        XCTAssertTrue(whatIf.contains("Critical path without the what-if: customer_consumption"), "\(whatIf)")
+        XCTAssertTrue(whatIf.contains { $0.contains("DOES NOT FIT the window (it fitted without the what-if)") }, "\(whatIf)")
+
+        let delayed = try nightshift(["plan", "--at", "2026-11-24T02:00:00+08:00", "--delay", "daily_sales_summary=45m"], environment: env)
+        XCTAssertEqual(delayed.status, 0, delayed.stderr)
+        let summary = try XCTUnwrap(delayed.stdout.split(separator: "\n").first { $0.contains(" daily_sales_summary ") })
+        XCTAssertTrue(summary.contains("11-24 02:45"), String(summary))
+        XCTAssertTrue(delayed.stdout.contains("What-if: daily_sales_summary starts 45 min later than planned."), delayed.stdout)
+        XCTAssertTrue(delayed.stdout.contains(" later); fits the window."), delayed.stdout)
+
+        let unknown = try nightshift(["plan", "--hold", "nope"], environment: env)
+        XCTAssertEqual(unknown.status, 2)
+        XCTAssertTrue(unknown.stderr.contains("nope is not a job of the planned batch"), unknown.stderr)
+        let bad = try nightshift(["plan", "--delay", "daily_sales_summary=soon"], environment: env)
+        XCTAssertEqual(bad.status, 64)
+        XCTAssertTrue(bad.stderr.contains("--delay daily_sales_summary=soon is not job=duration"), bad.stderr)
+    }
+
     func testPlanTableOnAHoliday() throws {
         let env = ["DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"]
         let output = try nightshift(["plan", "--at", "2026-10-09T10:00:00+08:00"], environment: env)
