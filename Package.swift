@@ -72,8 +72,16 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        // The web console (`console:` in etc/nightshift.yaml), served by `nightshift run`: pages
+        // rendered on the server from templates/console/, on the same HTTP server as the trigger.
+        .target(name: "NightShiftConsole", dependencies: [
+            "NightShiftAPI", "NightShiftEngine", "NightShiftConfig", "NightShiftCore", "PostgresClient",
+            .product(name: "Mustache", package: "swift-mustache"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "nightshift", dependencies: [
-            "NightShiftEngine", "NightShiftConfig", "NightShiftCore", "NightShiftAPI", "Packaging",
+            "NightShiftEngine", "NightShiftConfig", "NightShiftCore", "NightShiftAPI", "NightShiftConsole", "Packaging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -94,6 +102,7 @@ let package = Package(
         .testTarget(name: "CurlClientsTests", dependencies: ["CurlClients", "TestSupport"]),
         .testTarget(name: "NightShiftMailTests", dependencies: ["NightShiftMail", "TestSupport"]),
         .testTarget(name: "NightShiftAPITests", dependencies: ["NightShiftAPI", "NightShiftConfig", "NightShiftCore", "TestSupport"]),
+        .testTarget(name: "NightShiftConsoleTests", dependencies: ["NightShiftConsole", "NightShiftCore", "TestSupport"]),
         .testTarget(name: "NightShiftEngineTests", dependencies: [
             "NightShiftEngine", "NightShiftConfig", "NightShiftCore", "PostgresClient", "TestSupport",
             .product(name: "Logging", package: "swift-log"),

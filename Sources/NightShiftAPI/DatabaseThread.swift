@@ -2,23 +2,23 @@ import Foundation
 import NightShiftEngine
 import PostgresClient
 
-/// One thread of its own that owns one database connection and runs the API's queries on it, one
+/// One thread of its own that owns one database connection and runs a server's queries on it, one
 /// at a time (libpq blocks: never on Swift's cooperative pool). Reconnects after a failure.
-final class DatabaseThread: @unchecked Sendable {
+public final class DatabaseThread: @unchecked Sendable {
     private let connect: @Sendable () throws -> PostgresConnection
     private let condition = NSCondition()
     private var work: [(PostgresConnection?) -> Void] = []
     private var closed = false
     private var connection: PostgresConnection?
 
-    init(connect: @escaping @Sendable () throws -> PostgresConnection) {
+    public init(connect: @escaping @Sendable () throws -> PostgresConnection, name: String = "nightshift-api-db") {
         self.connect = connect
         let thread = Thread { [self] in loop() }
-        thread.name = "nightshift-api-db"
+        thread.name = name
         thread.start()
     }
 
-    func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async -> Result<T, Error> {
+    public func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async -> Result<T, Error> {
         await withCheckedContinuation { continuation in
             enqueue { [self] _ in
                 do {
@@ -66,7 +66,7 @@ final class DatabaseThread: @unchecked Sendable {
         connection = nil
     }
 
-    func close() {
+    public func close() {
         condition.lock()
         closed = true
         condition.broadcast()

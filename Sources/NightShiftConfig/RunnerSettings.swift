@@ -67,6 +67,8 @@ public struct RunnerSettings: Sendable {
     public let monthEndCheck: String?
     /// `api:` — the HTTP trigger served by `nightshift run` (nil: none).
     public let api: APISettings?
+    /// `console:` — the web console, served by `nightshift run` (nil: none).
+    public var console: ConsoleSettings?
     /// `metrics:` — Prometheus metrics (nil: none).
     public var metrics: MetricsSettings? = nil
     /// `deliveries:` — where jobs deliver their outputs (`deliver_to:` in a job file), by name.
@@ -80,7 +82,7 @@ public struct RunnerSettings: Sendable {
 
     /// The connections one runner opens with this configuration (the HTTP trigger has its own).
     public var connectionsPerRunner: Int {
-        Self.connectionsNeeded(slots: concurrentJobs) + (api == nil ? 0 : 1) + (deliveries.isEmpty ? 0 : 1)
+        Self.connectionsNeeded(slots: concurrentJobs) + (api == nil ? 0 : 1) + (deliveries.isEmpty ? 0 : 1) + (console == nil ? 0 : 1)
     }
 
     /// The connection string to use: the configured URL, else DATABASE_URL, else "" (PG* variables).
@@ -157,10 +159,11 @@ public struct RunnerSettings: Sendable {
         let api = APISettings.read(top.mapping("api", required: false, example: "`listen: \"127.0.0.1:8470\"`"), root: root)
         let deliveries = DeliveryTarget.readAll(top.mapping("deliveries", required: false, example: "`bank: {url: sftp://user@host/folder, …}`"),
                                                 root: root)
-        let needed = RunnerSettings.connectionsNeeded(slots: concurrent) + (api == nil ? 0 : 1) + (deliveries.isEmpty ? 0 : 1)
+        let console = ConsoleSettings.read(top.mapping("console", required: false, example: "`listen: \"127.0.0.1:8480\"`"), root: root)
+        let needed = RunnerSettings.connectionsNeeded(slots: concurrent) + (api == nil ? 0 : 1) + (deliveries.isEmpty ? 0 : 1) + (console == nil ? 0 : 1)
         if let limits, needed > connections {
             limits.error("max_connections", line: limits.line(of: "max_connections") ?? limits.line(of: "concurrent_jobs"),
-                         "\(concurrent) job slots need \(needed) connections (\(RunnerSettings.serviceConnections) for the runner's services\(api == nil ? "" : ", 1 for the HTTP API")\(deliveries.isEmpty ? "" : ", 1 for the delivery sender"), 2 per slot), over max_connections: \(connections)",
+                         "\(concurrent) job slots need \(needed) connections (\(RunnerSettings.serviceConnections) for the runner's services\(api == nil ? "" : ", 1 for the HTTP API")\(deliveries.isEmpty ? "" : ", 1 for the delivery sender")\(console == nil ? "" : ", 1 for the console"), 2 per slot), over max_connections: \(connections)",
                          fix: "raise limits.max_connections to at least \(needed), or lower limits.concurrent_jobs")
         }
         if let limits, connections > totalConnections {
@@ -218,6 +221,7 @@ public struct RunnerSettings: Sendable {
                               service: service, monthlyWaitsForClose: waitForClose, monthEndCheck: check, api: api)
         settings.metrics = metrics
         settings.deliveries = deliveries
+        settings.console = console
         settings.historyDays = historyDays
         settings.mailDays = mailDays
         settings.keepOutputs = keepOutputs

@@ -10,7 +10,9 @@ struct OverrideCommand: ParsableCommand {
         commandName: "override",
         abstract: "Record a manual override for one job of one batch run, or list them.",
         discussion: """
-            --skip: the job does not run; its dependents treat it as done.
+            --skip: the job does not run; its dependents treat it as done. When a running batch run of \
+            that batch and date has the job waiting (not started, or waiting to retry or resume), it is \
+            skipped there at once.
             --ignore-dependency DEP: the job runs without waiting for DEP.
             Recorded in nightshift.manual_overrides with who asked (your operating-system account; \
             managers and directors in etc/operators.yaml) and --reason, and applied by the next run of \
@@ -73,5 +75,9 @@ struct OverrideCommand: ParsableCommand {
                                       requestedBy: who, reason: reason!)
         let id = try store.record(override, batch: kind, businessDate: day)
         print("recorded override #\(id) for the \(batch) batch of \(date): \(override.job) \(override.summary)")
+        if skip, let skipped = try store.skipQueued(overrideID: id, batch: kind, businessDate: day, job: definition.name, requestedBy: who,
+                                                    reason: reason!, now: Date(), by: who) {
+            print("job run #\(skipped) of the running \(batch) batch run was waiting: skipped now (its dependents treat it as done)")
+        }
     }
 }

@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import NightShiftAPI
 import NightShiftConfig
+import NightShiftConsole
 import NightShiftCore
 import NightShiftEngine
 import Packaging
@@ -20,7 +21,8 @@ struct RunCommand: AsyncParsableCommand {
             jobs under a lease, runs them with checkpoints, rescues jobs whose runner died and writes the \
             summaries; at mail.morning it writes the night's mail (Sundays also the week's operations \
             report), raises alerts to mail.on_call, delivers the mail outbox through mail.smtp, purges \
-            history past retention:, and serves /metrics on metrics.listen. SIGTERM or SIGINT stops it gracefully (jobs stop at their next checkpoint and are \
+            history past retention:, serves /metrics on metrics.listen and the web console on console.listen \
+            (a runner that finds that address taken goes on without it). SIGTERM or SIGINT stops it gracefully (jobs stop at their next checkpoint and are \
             released for resumption; exit 0); a second signal exits at once.
 
             What starts, pauses and waits is decided as `plan` decides it: a job starts only where its \
@@ -161,10 +163,33 @@ struct RunCommand: AsyncParsableCommand {
             }
             metricsServer = server
         }
+        // The console shows the runner's clock, which starts below with the runner.
+        let runnerClock = ClockHolder()
+        var console: ConsoleServer?
+        if let settings = configuration.settings.console {
+            let templates: ConsoleTemplates
+            do { templates = try ConsoleTemplates(directory: configuration.settings.templatesDirectory) } catch {
+                printError("error: \(error)")
+                throw ExitCode(2)
+            }
+            let server = ConsoleServer(settings: settings, configuration: configuration, templates: templates, connect: connect,
+                                       clock: { runnerClock.now() }, logger: logger)
+            do {
+                try await server.start()
+                console = server
+                logger.notice("console: \(settings.url)/ (a person acts after `nightshift console login`)")
+            } catch {
+                // Several runners on one host share the address: one of them serves the console.
+                await server.stop()
+                logger.warning("the console is not served by this runner: \(settings.host):\(settings.port) (console.listen) cannot be used (\(error)); another runner on this machine may serve it")
+            }
+        }
         let servers = [api.map { api in ListeningServer(stop: { await api.stop() }) },
-                       metricsServer.map { metrics in ListeningServer(stop: { await metrics.stop() }) }].compactMap { $0 }
+                       metricsServer.map { metrics in ListeningServer(stop: { await metrics.stop() }) },
+                       console.map { console in ListeningServer(stop: { await console.stop() }) }].compactMap { $0 }
         // The clock starts now, with the runner: --at is the instant it reads at its start.
         let clock = RunnerClock(start: instant, speed: speed)
+        runnerClock.set(clock)
         let runner = Runner(configuration: configuration, connect: connect, clock: clock, logger: logger, mode: .service,
                             until: end, notifier: SystemdNotifier())
         let stop = StopHandle()

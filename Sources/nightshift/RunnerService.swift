@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NightShiftCore
 import NightShiftEngine
 import ServiceLifecycle
 import UnixSignals
@@ -67,4 +68,14 @@ struct ListeningServer: Service {
         try? await gracefulShutdown()
         await stop()
     }
+}
+
+/// The runner's clock for what starts before the runner does (the console): real time until the
+/// runner's clock exists.
+final class ClockHolder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var clock: RunnerClock?
+
+    func set(_ clock: RunnerClock) { lock.withLock { self.clock = clock } }
+    func now() -> Date { lock.withLock { clock }?.now() ?? Date() }
 }

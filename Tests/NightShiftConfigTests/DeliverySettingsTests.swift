@@ -14,8 +14,8 @@ final class DeliverySettingsTests: XCTestCase {
     override func tearDown() { project?.cleanup() }
 
     private func errors(_ deliveries: String, job: (name: String, line: String)? = nil) throws -> [String] {
-        // The delivery sender holds one more connection: 8 + 2 × 2 slots + 1.
-        let settings = try project.read("etc/nightshift.yaml").replacingOccurrences(of: "max_connections: 12", with: "max_connections: 13")
+        // The delivery sender holds one more connection: 8 + 2 × 2 slots + 1 (console) + 1.
+        let settings = try project.read("etc/nightshift.yaml").replacingOccurrences(of: "max_connections: 13", with: "max_connections: 14")
         try project.write("etc/nightshift.yaml", settings + "\ndeliveries:\n" + deliveries)
         if let job {
             let text = try project.read("jobs/\(job.name).yaml")
@@ -46,7 +46,7 @@ final class DeliverySettingsTests: XCTestCase {
         try project.write("etc/nightshift.yaml", settings + "\ndeliveries:\n  bank:\n    url: sftp://u@h/in\n    host_key_sha256: \(pin)\n    private_key: /k\n")
         let found = Configuration.check(root: project.root).errors.map(\.description)
         XCTAssertEqual(found.count, 1, "\(found)")
-        XCTAssertTrue(found[0].contains("2 job slots need 13 connections (8 for the runner's services, 1 for the delivery sender, 2 per slot), over max_connections: 12"),
+        XCTAssertTrue(found[0].contains("2 job slots need 14 connections (8 for the runner's services, 1 for the delivery sender, 1 for the console, 2 per slot), over max_connections: 13"),
                       found[0])
     }
 

@@ -10,4 +10,6 @@ public enum AuditOutcome: String, Sendable, CaseIterable {
     case restoreFailed = "restore_failed"
     /// Output retention: a published file removed past its retention.
     case removed
+    /// The console: a person signed in (a login link opened) or out; a queued job skipped by a person.
+    case signedIn = "signed_in", signedOut = "signed_out", skipped
 }

@@ -1,3 +1,4 @@
+import Foundation
 import NightShiftCore
 import PostgresClient
 
@@ -39,6 +40,39 @@ public struct OverrideStore {
             return (try row.int("id"), ManualOverride(job: try row.text("job"), action: action,
                                                       requestedBy: try row.text("requested_by"), reason: try row.text("reason")))
         }
+    }
+
+    /// A skip takes effect at once on the job's run in a running batch run of that batch and date
+    /// while it has not started, or waits to retry or resume (`JobState.movable(to: .skipped)`): it
+    /// is skipped by the override (its dependents treat it as done), the move recorded, the override
+    /// marked applied. A run a runner claims at the same instant is either claimed or skipped, never
+    /// both (the row is locked and its state checked again). Returns the job run skipped, if any.
+    @discardableResult
+    public func skipQueued(overrideID: Int, batch: BatchKind, businessDate: LocalDate, job: String, requestedBy: String, reason: String,
+                           now: Date, by actor: String) throws -> Int? {
+        let why = "skipped by override #\(overrideID) (\(requestedBy)): \(reason)"
+        let result = try db.query("""
+            WITH target AS (
+                SELECT j.id, j.batch_run_id, j.state FROM nightshift.job_runs j JOIN nightshift.batch_runs b ON b.id = j.batch_run_id
+                WHERE b.state = 'running' AND b.batch = \(batch.rawValue) AND b.business_date = \(businessDate.description)::date
+                  AND j.job = \(job) AND j.state = ANY(\(JobState.movable(to: .skipped).map(\.rawValue))::text[])
+                ORDER BY j.id DESC LIMIT 1
+                FOR UPDATE OF j
+            ), moved AS (
+                UPDATE nightshift.job_runs j SET state = 'skipped', skipped_by_override = true, finished_at = \(now), skip_reason = \(why),
+                       lease_owner = NULL, lease_expires_at = NULL
+                FROM target WHERE j.id = target.id AND j.state = target.state
+                RETURNING j.id, target.batch_run_id, target.state AS from_state
+            ), recorded AS (
+                INSERT INTO nightshift.state_transitions (batch_run_id, job_run_id, from_state, to_state, reason, at, runner)
+                SELECT batch_run_id, id, from_state, 'skipped', \(why), \(now), \(actor) FROM moved RETURNING 1
+            ), applied AS (
+                UPDATE nightshift.manual_overrides SET applied_to = (SELECT id FROM moved) WHERE id = \(overrideID) AND EXISTS (SELECT 1 FROM moved)
+                RETURNING 1
+            )
+            SELECT id, (SELECT count(*) FROM recorded) + (SELECT count(*) FROM applied) AS written FROM moved
+            """)
+        return result.rowCount == 1 ? result.int(0, "id") : nil
     }
 
     public func markApplied(overrideID: Int, jobRunID: Int) throws {

@@ -55,6 +55,8 @@ public enum SchemaStates {
         Column("nightshift.mail_outbox", "state", MailState.self),
         Column("nightshift.deliveries", "state", DeliveryState.self),
         Column("nightshift.job_log", "level", JobLogLevel.self),
+        Column("nightshift.console_sessions", "state", ConsoleSessionStore.State.self),
+        Column("nightshift.console_sessions", "role", Role.self),
         Column("nightshift.job_log", "source", JobLogSource.self),
         Column("nightshift.alerts", "kind", Alerts.Kind.self),
         Column("nightshift.operators", "role", Role.self),
