@@ -21,7 +21,7 @@ ensure_packages() {
 # The packages NightShift needs to build and run, and the real tools its tests use.
 BUILD_PACKAGES=(libpq-dev libarchive-dev libgpgme-dev libssl-dev libcurl4-openssl-dev libxlsxwriter-dev pkg-config)
 RUN_PACKAGES=(postgresql gnupg)
-TEST_PACKAGES=(unzip libarchive-tools python3 python3-aiosmtpd python3-prometheus-client python3-openpyxl openssl curl chromium fonts-noto-cjk openssh-server)
+TEST_PACKAGES=(unzip libarchive-tools python3 python3-aiosmtpd python3-prometheus-client python3-openpyxl openssl curl chromium chromium-driver python3-selenium fonts-noto-cjk openssh-server)
 
 ensure_swift() {
     if ! command -v swift >/dev/null 2>&1; then

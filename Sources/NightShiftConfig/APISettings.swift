@@ -86,8 +86,10 @@ public struct TLSFiles: Sendable, Equatable {
                               fix: "give a path relative to the directory holding etc/, e.g. etc/tls/api.\(key == "key" ? "key" : "crt")")
                 continue
             }
-            guard FileManager.default.isReadableFile(atPath: path) else {
-                section.error(key, line: section.line(of: key), "\(relative) cannot be read",
+            // Only the runner's account needs to read them (a person's commands load this file too):
+            // the runner checks it can use them when it starts serving.
+            guard FileManager.default.fileExists(atPath: path) else {
+                section.error(key, line: section.line(of: key), "\(relative) does not exist",
                               fix: "put the PEM \(key == "key" ? "private key" : "certificate chain") there, readable by the runner's account")
                 continue
             }

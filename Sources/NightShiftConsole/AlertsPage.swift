@@ -14,7 +14,7 @@ enum AlertsPage {
         var context = page.base("Alerts", current: "/alerts")
         context["alerts"] = try result.rows(of: "nightshift.alerts").map { row in
             ["id": try row.int("id"), "kind": try row.text("kind"), "subject": try row.text("subject"), "detail": try row.text("detail"),
-             "batch_run": try row.optionalInt("batch_run_id").map(String.init) ?? "", "job_run": try row.optionalInt("job_run_id").map(String.init) ?? "",
+             "batch_run": try row.optionalInt("batch_run_id").map(String.init) as Any, "job_run": try row.optionalInt("job_run_id").map(String.init) as Any,
              "raised_at": ConsoleFormat.dateTime(try row.date("raised_at"), page.zone), "raised_by": try row.text("raised_by"),
              "mail": try row.optionalText("mail_state") ?? "no mail (nobody on call)"]
         }

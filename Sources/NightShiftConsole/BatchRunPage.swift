@@ -21,12 +21,12 @@ enum BatchRunPage {
         context["run_number"] = report.runNumber
         context["scheduled"] = ConsoleFormat.dateTime(report.scheduledFor, zone)
         context["started"] = ConsoleFormat.dateTime(report.startedAt, zone)
-        context["finished"] = ConsoleFormat.dateTime(report.finishedAt, zone)
+        context["finished"] = ConsoleFormat.nonEmpty(ConsoleFormat.dateTime(report.finishedAt, zone))
         context["window_end"] = ConsoleFormat.dateTime(report.deadline, zone)
-        context["end_reason"] = report.endReason ?? ""
+        context["end_reason"] = ConsoleFormat.nonEmpty(report.endReason)
         context["warnings"] = report.warnings
-        context["summary_error"] = report.summaryError ?? ""
-        context["summary_mail"] = report.summaryMail.map { "\($0.state.rawValue) (\($0.attempts) attempt\($0.attempts == 1 ? "" : "s"))" } ?? ""
+        context["summary_error"] = ConsoleFormat.nonEmpty(report.summaryError)
+        context["summary_mail"] = report.summaryMail.map { "\($0.state.rawValue) (\($0.attempts) attempt\($0.attempts == 1 ? "" : "s"))" }
         context["reject_count"] = report.rejectCount
         context["can_rerun"] = report.state != .running
         context["jobs"] = report.jobs.map { job -> [String: Any] in

@@ -35,6 +35,9 @@ enum ConsoleFormat {
         return String(format: "%d h %02d min", whole / 3600, (whole % 3600) / 60)
     }
 
+    /// nil for an empty text: a Mustache section `{{#key}}` treats "" as true, nil as absent.
+    static func nonEmpty(_ text: String?) -> String? { text?.isEmpty == false ? text : nil }
+
     /// `1.2 MB`.
     static func bytes(_ count: Int) -> String {
         let units = ["B", "kB", "MB", "GB", "TB"]

@@ -35,17 +35,17 @@ enum JobRunPage {
         context["batch"] = try row.text("batch")
         context["business_date"] = date
         context["started"] = ConsoleFormat.dateTime(try row.optionalDate("started_at"), zone)
-        context["finished"] = ConsoleFormat.dateTime(try row.optionalDate("finished_at"), zone)
+        context["finished"] = ConsoleFormat.nonEmpty(ConsoleFormat.dateTime(try row.optionalDate("finished_at"), zone))
         context["expected"] = ConsoleFormat.duration(try row.optionalDouble("expected_seconds") ?? 0)
         context["worked"] = ConsoleFormat.duration(try row.optionalDouble("run_seconds") ?? 0)
-        context["runner"] = try row.optionalText("lease_owner") ?? ""
+        context["runner"] = ConsoleFormat.nonEmpty(try row.optionalText("lease_owner"))
         context["progress_rows"] = try row.optionalInt("progress_rows").map(String.init) ?? ""
         if let message = try row.optionalText("error_message") {
             let failureClass = try row.optionalText("error_class") ?? ""
             let sqlState = try row.optionalText("error_sqlstate") ?? ""
             context["error"] = ["class": failureClass, "sqlstate": sqlState, "message": message]
         }
-        context["skip_reason"] = try row.optionalText("skip_reason") ?? ""
+        context["skip_reason"] = ConsoleFormat.nonEmpty(try row.optionalText("skip_reason"))
         context["can_rerun"] = state.isFinal
         let batchState = try row.text("batch_state")
         context["skippable"] = state.isQueued && batchState == BatchState.running.rawValue
@@ -80,7 +80,7 @@ enum JobRunPage {
         context["log"] = attempts
         context["has_log"] = !lines.isEmpty
         context["log_more"] = more
-        context["attempt_filter"] = attempt.map(String.init) ?? ""
+        context["attempt_filter"] = attempt.map(String.init)
         return context
     }
 

@@ -69,7 +69,7 @@ enum PlanPage {
         context["required_finish"] = ConsoleFormat.dateTime(plan.requiredFinish, zone)
         context["critical_path"] = plan.criticalPath.joined(separator: " → ")
         context["entries"] = entries
-        context["also"] = others.map { "\($0.0.rawValue) at \(ConsoleFormat.dateTime($0.1, zone))" }.joined(separator: ", ")
+        context["also"] = ConsoleFormat.nonEmpty(others.map { "\($0.0.rawValue) at \(ConsoleFormat.dateTime($0.1, zone))" }.joined(separator: ", "))
         context["warnings"] = plan.warnings
         return context
     }

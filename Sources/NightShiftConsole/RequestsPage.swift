@@ -11,7 +11,7 @@ enum RequestsPage {
             ["id": request.id, "state": request.state.rawValue, "what": request.what, "reason": request.reason,
              "requested_by": request.requestedBy, "requested_at": ConsoleFormat.realTime(request.requestedAt, page.zone),
              "situation": request.situation, "awaiting": request.state == .awaitingApproval,
-             "batch_run": request.batchRunID.map(String.init) ?? ""]
+             "batch_run": request.batchRunID.map(String.init) as Any]
         }
         var context = page.base("Requests", current: "/requests")
         context["awaiting"] = rows.filter { $0["awaiting"] as? Bool == true }

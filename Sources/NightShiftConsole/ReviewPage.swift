@@ -15,7 +15,7 @@ enum ReviewPage {
             """)
         var context = page.base("Review queue", current: "/review")
         context["items"] = try result.rows(of: "nightshift.review_queue").map { row in
-            ["id": try row.int("id"), "job": try row.text("job"), "job_run": try row.optionalInt("job_run_id").map(String.init) ?? "",
+            ["id": try row.int("id"), "job": try row.text("job"), "job_run": try row.optionalInt("job_run_id").map(String.init) as Any,
              "business_date": try row.text("business_date"), "key": try row.int("record_key"), "sqlstate": try row.optionalText("sqlstate") ?? "",
              "message": try row.text("message"), "record": try row.optionalText("record") ?? "",
              "rejected_at": ConsoleFormat.realTime(try row.date("rejected_at"), page.zone)]

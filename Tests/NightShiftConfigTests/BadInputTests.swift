@@ -71,7 +71,8 @@ final class BadInputTests: XCTestCase {
         try project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "concurrent_jobs: 2 ", with: "concurrent_jobs: 4 "))
         var found = errors()
         XCTAssertEqual(found.count, 1, "\(found)")
-        XCTAssertTrue(found[0].contains("limits.max_connections: 4 job slots need 16 connections") && found[0].contains("raise limits.max_connections to at least 16"),
+        XCTAssertTrue(found[0].contains("limits.max_connections: 4 job slots need 17 connections (8 for the runner's services, 1 for the console, 2 per slot)")
+                      && found[0].contains("raise limits.max_connections to at least 17"),
                       found[0])
         try project.write("etc/nightshift.yaml", settings + "\nrunner:\n  workers: 3\n")
         found = errors()

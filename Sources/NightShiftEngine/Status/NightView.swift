@@ -104,7 +104,7 @@ public struct NightView: Sendable {
             let sqlState = try row.optionalText("error_sqlstate")
             let message = try row.optionalText("error_message")
             let skipReason = try row.optionalText("skip_reason")
-            let problem = message.map { text in sqlState.map { "SQLSTATE \($0): \(text)" } ?? text } ?? skipReason
+            let problem = message.map { text in sqlState.map { text.contains($0) ? text : "SQLSTATE \($0): \(text)" } ?? text } ?? skipReason
             return Row(id: try row.int("id"), run: try row.int("batch_run_id"), name: try row.text("job"),
                        priority: try row.value("priority", as: Priority.self), state: state, attempts: try row.int("attempts"),
                        expected: try row.optionalInt("expected_seconds") ?? 60, ran: try row.optionalDouble("run_seconds") ?? 0,

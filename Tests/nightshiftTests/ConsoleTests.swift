@@ -1,0 +1,206 @@
+import Foundation
+import PostgresClient
+import TestSupport
+import XCTest
+
+/// The web console of a real running service, in a real browser (Chromium through Selenium,
+/// Tests/nightshiftTests/ConsoleBrowser.py), through a simulated night where one job fails: one
+/// Gantt bar per job in its state, the critical path, the failed job's log with its SQLSTATE, and
+/// a rerun through the page — refused without a session, done after `nightshift console login`,
+/// audited as the person. Screenshots go to /tmp/nightshift-console-screenshots.
+final class ConsoleTests: XCTestCase {
+    var night: RunnerNight!
+    var port = 0
+    let me = currentAccount()
+
+    override func setUpWithError() throws {
+        night = try RunnerNight(slow: name.contains("OffLoopback"))
+        port = try freeLoopbackPort()
+        let settings = try night.project.read("etc/nightshift.yaml")
+        try night.project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "max_connections: 12", with: "max_connections: 13")
+            + "\nconsole:\n  listen: \"127.0.0.1:\(port)\"\n")
+        try night.project.write("sql/jobs/customer_consumption.sql", "SELECT 1 / 0;\n")
+        try TestDatabase.person(me)
+    }
+
+    override func tearDown() { night?.tearDown() }
+
+    func testANightInTheBrowserTheFailedJobsLogAndARerunThatNeedsAPerson() throws {
+        let runner = try night.start(["run", "--at", RunnerNight.at, "--speed", "600", "--until", "2026-11-23T12:00:00+08:00"], name: "runner")
+        try night.waitUntil("the night has ended", timeout: 90) {
+            try night.scalar("SELECT state FROM nightshift.batch_runs ORDER BY id LIMIT 1") == "failed"
+        }
+        let login = try night.cli(["console", "login"])
+        XCTAssertEqual(login.status, 0, login.stderr)
+        let link = login.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(link.hasPrefix("http://127.0.0.1:\(port)/login/"), link)
+        XCTAssertTrue(login.stderr.contains("to sign in as \(me) (director); it works once"), login.stderr)
+        let requestsBefore = try night.scalar("SELECT count(*) FROM nightshift.requests")
+
+        let shots = "/tmp/nightshift-console-screenshots"
+        try? FileManager.default.removeItem(atPath: shots)
+        try FileManager.default.createDirectory(atPath: shots, withIntermediateDirectories: true)
+        let arguments = try String(decoding: JSONSerialization.data(withJSONObject: [
+            "base": "http://127.0.0.1:\(port)", "login": link, "failed_job": "customer_consumption", "shots": shots,
+        ]), as: UTF8.self)
+        let browser = try runProcess(["/usr/bin/python3", "\(repositoryRoot())/Tests/nightshiftTests/ConsoleBrowser.py", arguments])
+        XCTAssertEqual(browser.status, 0, browser.stderr + "\n" + runner.logText)
+        let seen = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(browser.stdout.utf8)) as? [String: Any], browser.stdout)
+
+        // One Gantt group per job of the night, in the state the database holds, each with a bar.
+        let states = try night.query("SELECT job, state FROM nightshift.job_runs ORDER BY job")
+        var expected: [String: String] = [:]
+        for row in 0..<states.rowCount { expected[states.string(row, 0)!] = states.string(row, 1)! }
+        let jobs = try XCTUnwrap(seen["jobs"] as? [[String: Any]])
+        XCTAssertEqual(jobs.count, expected.count, "\(jobs)")
+        XCTAssertEqual(Dictionary(jobs.map { ($0["job"] as! String, $0["state"] as! String) }, uniquingKeysWith: { a, _ in a + "+" + a }), expected)
+        XCTAssertEqual(expected["customer_consumption"], "failed")
+        XCTAssertTrue(jobs.filter { $0["state"] as? String != "skipped" }.allSatisfy { ($0["bars"] as? Int ?? 0) >= 1 }, "\(jobs)")
+
+        // The critical path: the jobs marked are the chain the page names, which ends with the job that
+        // ended last among those that ran, each waiting on the one before.
+        let path = try XCTUnwrap((seen["critical_path"] as? [String])?.first).components(separatedBy: " → ")
+        XCTAssertEqual(Set(jobs.filter { $0["critical"] as? String == "true" }.map { $0["job"] as! String }), Set(path))
+        let last = try night.scalar("""
+            SELECT job FROM nightshift.job_runs WHERE state IN ('succeeded', 'succeeded_with_rejects') ORDER BY finished_at DESC, job LIMIT 1
+            """)
+        XCTAssertEqual(path.last, last)
+        for (before, after) in zip(path, path.dropFirst()) {
+            let dependencies = try XCTUnwrap(night.scalar("SELECT depends_on::text FROM nightshift.job_runs WHERE job = $1", [after]))
+            XCTAssertTrue(dependencies.contains(before), "\(after) waits on \(before): \(dependencies)")
+        }
+
+        // The failed job's page: its SQLSTATE, error and log.
+        XCTAssertEqual(seen["sqlstate"] as? String, "22012")
+        XCTAssertTrue((seen["error"] as? String ?? "").contains("division by zero"), "\(seen["error"] ?? "")")
+        let log = try XCTUnwrap(seen["log"] as? [String])
+        XCTAssertTrue(log.contains { $0.contains("job started") }, "\(log)")
+        XCTAssertTrue(log.contains { $0.contains("attempt 1 ended: failed") && $0.contains("22012") }, "\(log)")
+
+        // Without a session the rerun is refused and nothing is written; signed in, it is a request of the person's.
+        let refused = try XCTUnwrap(seen["without_session"] as? [String: String])
+        XCTAssertEqual(refused["title"], "Sign in first")
+        XCTAssertTrue(refused["message"]?.contains("nothing was changed") == true, "\(refused)")
+        XCTAssertEqual(seen["signed_in_as"] as? String, me)
+        let rerun = try XCTUnwrap(seen["rerun"] as? [String: String])
+        XCTAssertEqual(rerun["title"], "Requested", "\(rerun)")
+        XCTAssertTrue(rerun["message"]?.hasPrefix("A rerun of customer_consumption for 2026-11-22 is request #") == true, "\(rerun)")
+        XCTAssertEqual(try night.scalar("SELECT count(*) FROM nightshift.requests"), String(Int(requestsBefore ?? "0")! + 1), "the 401 wrote nothing")
+        XCTAssertEqual(try night.scalar("SELECT requested_by || ' ' || job || ' ' || business_date FROM nightshift.requests ORDER BY id DESC LIMIT 1"),
+                       "\(me) customer_consumption 2026-11-22")
+        let audit = try night.query("""
+            SELECT actor, outcome, command, host FROM nightshift.audit WHERE command LIKE 'console:%' OR command = 'nightshift console login' ORDER BY id
+            """)
+        let rows = (0..<audit.rowCount).map { r in (0..<4).map { audit.string(r, $0) ?? "" } }
+        XCTAssertEqual(rows.map { $0[0] }, [me, me, me], "\(rows)")
+        XCTAssertEqual(rows.map { $0[1] }, ["accepted", "signed_in", "accepted"], "\(rows)")
+        XCTAssertEqual(rows.last?[2], "console: rerun customer_consumption for 2026-11-22")
+        XCTAssertEqual(rows.last?[3], "console from 127.0.0.1")
+
+        // The screenshots were taken (and are looked at: see the issue's note).
+        for shot in ["1-tonight", "2-failed-job", "3-refused-without-a-session", "4-rerun-form", "5-rerun-requested"] {
+            let size = (try FileManager.default.attributesOfItem(atPath: "\(shots)/\(shot).png")[.size] as? Int) ?? 0
+            XCTAssertGreaterThan(size, 10_000, shot)
+        }
+        runner.kill(SIGTERM)
+        XCTAssertEqual(runner.wait(timeout: 60), 0, runner.logText)
+    }
+
+    /// (status, headers, body) of a call over HTTPS to the console (its certificate is self-signed).
+    func call(_ method: String, _ path: String, cookie: String? = nil, form: String? = nil) throws -> (Int, String, String) {
+        let headers = "\(night.project.root)/headers.txt"
+        var arguments = ["curl", "-s", "-k", "-X", method, "-D", headers, "-w", "\n%{http_code}", "https://127.0.0.1:\(port)\(path)"]
+        if let cookie { arguments += ["-b", "nightshift_console=\(cookie)"] }
+        if let form { arguments += ["--data-raw", form] }
+        let output = try runProcess(arguments)
+        let lines = output.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        return (Int(lines.last ?? "") ?? -1, (try? String(contentsOfFile: headers, encoding: .utf8)) ?? "", lines.dropLast().joined(separator: "\n"))
+    }
+
+    /// Signs in with a one-time link from `console login` (run as `account`, nil: the account running
+    /// the tests); returns the session cookie.
+    func signIn(as account: String? = nil) throws -> String {
+        let command = [try nightshiftBinary(), "console", "login", "--root", night.project.root]
+        let login = try account.map { try runProcess(["runuser", "-u", $0, "--"] + command, environment: night.environment) }
+            ?? night.cli(["console", "login"])
+        XCTAssertEqual(login.status, 0, login.stderr)
+        let link = login.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(link.hasPrefix("https://127.0.0.1:\(port)/login/"), link)
+        let (status, headers, _) = try call("POST", "/login", form: "login=\(link.split(separator: "/").last!)")
+        XCTAssertEqual(status, 303)
+        let cookie = try XCTUnwrap(headers.split(separator: "\r\n").first { $0.lowercased().hasPrefix("set-cookie: nightshift_console=") })
+        XCTAssertTrue(cookie.contains("; HttpOnly") && cookie.contains("; SameSite=Strict") && cookie.contains("; Secure"), String(cookie))
+        return String(cookie.dropFirst("set-cookie: nightshift_console=".count).prefix(64))
+    }
+
+    /// Off loopback (with TLS): every page needs a session; the review queue's records (customer data)
+    /// are shown to managers only; a job waiting in a running batch run is skipped through the
+    /// console as an override of the person's, with the CSRF token, audited.
+    func testOffLoopbackEveryPageNeedsASessionAndASkipIsThePersonsOverride() throws {
+        try FileManager.default.createDirectory(atPath: "\(night.project.root)/etc/tls", withIntermediateDirectories: true)
+        let made = try runProcess(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                                   "-keyout", "\(night.project.root)/etc/tls/console.key", "-out", "\(night.project.root)/etc/tls/console.crt",
+                                   "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        chmod("\(night.project.root)/etc/tls/console.key", 0o600)
+        let settings = try night.project.read("etc/nightshift.yaml")
+        try night.project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "listen: \"127.0.0.1:\(port)\"", with: """
+            listen: "0.0.0.0:\(port)"
+              tls: {certificate: etc/tls/console.crt, key: etc/tls/console.key}
+              url: "https://127.0.0.1:\(port)"
+            """))
+        try night.project.write("sql/jobs/customer_consumption.sql", try night.project.read("sql/jobs/daily_sales_summary.sql"))
+        let root = getuid() == 0
+        if root {
+            try night.project.operators([me: "director", "nobody": "operator"])
+            try TestDatabase.person("nobody")
+        }
+        // One slot, real time: customer_consumption (P4) waits while the others run.
+        let runner = try night.start(["run", "--at", RunnerNight.at, "--until", "2026-11-23T02:05:00+08:00"], name: "runner")
+        try night.waitUntil("the night runs", timeout: 60) { try night.jobState("delivery_charges") == "running" }
+        XCTAssertEqual(try night.jobState("customer_consumption"), "pending")
+
+        XCTAssertEqual(try call("GET", "/").0, 401, "off loopback, no page without a session")
+        XCTAssertEqual(try call("GET", "/history").0, 401)
+        XCTAssertEqual(try call("GET", "/console.css").0, 200)
+        try night.query("""
+            INSERT INTO nightshift.review_queue (job, business_date, record_key, record, sqlstate, message)
+            VALUES ('delivery_charges', '2026-10-31', 7, '{"customer": "王小明", "phone": "0912-345-678"}', '22003', 'numeric field overflow')
+            """)
+        let director = try signIn()
+        let review = try call("GET", "/review", cookie: director)
+        XCTAssertEqual(review.0, 200)
+        XCTAssertTrue(review.2.contains("王小明") && review.2.contains("numeric field overflow"), review.2)
+        if root {
+            let operatorCookie = try signIn(as: "nobody")
+            let hidden = try call("GET", "/review", cookie: operatorCookie)
+            XCTAssertEqual(hidden.0, 200)
+            XCTAssertTrue(hidden.2.contains("numeric field overflow") && !hidden.2.contains("王小明"), hidden.2)
+            XCTAssertTrue(hidden.2.contains("shown to a signed-in manager or director only"), hidden.2)
+        }
+
+        let job = try XCTUnwrap(night.scalar("SELECT id FROM nightshift.job_runs WHERE job = 'customer_consumption'"))
+        let page = try call("GET", "/job-runs/\(job)", cookie: director).2
+        let csrf = try XCTUnwrap(page.firstMatch(of: /name="csrf" value="([0-9a-f]{64})"/)?.1)
+        let overridesBefore = try night.scalar("SELECT count(*) FROM nightshift.manual_overrides")
+        XCTAssertEqual(try call("POST", "/actions/skip-job", cookie: director, form: "job_run=\(job)&reason=not+tonight").0, 403,
+                       "without the session's CSRF token")
+        XCTAssertEqual(try call("POST", "/actions/skip-job", form: "job_run=\(job)&reason=not+tonight&csrf=\(csrf)").0, 401, "without the session")
+        XCTAssertEqual(try night.scalar("SELECT count(*) FROM nightshift.manual_overrides"), overridesBefore, "refused: nothing written")
+        let skipped = try call("POST", "/actions/skip-job", cookie: director, form: "job_run=\(job)&reason=not+tonight&csrf=\(csrf)")
+        XCTAssertEqual(skipped.0, 200, skipped.2)
+        XCTAssertTrue(skipped.2.contains("was waiting and is skipped now"), skipped.2)
+        XCTAssertEqual(try night.jobState("customer_consumption"), "skipped")
+        XCTAssertEqual(try night.scalar("SELECT requested_by || ': ' || reason || ' ' || (applied_to = $1::bigint) FROM nightshift.manual_overrides", [job]),
+                       "\(me): not tonight true")
+        XCTAssertEqual(try night.scalar("""
+            SELECT from_state || '>' || to_state || ' by ' || runner FROM nightshift.state_transitions WHERE job_run_id = $1::bigint ORDER BY id DESC LIMIT 1
+            """, [job]), "pending>skipped by \(me)")
+        XCTAssertEqual(try night.scalar("SELECT actor || ' ' || outcome FROM nightshift.audit WHERE command LIKE 'console: skip %'"), "\(me) accepted")
+        try night.waitUntil("the batch run ends", timeout: 120) {
+            try night.scalar("SELECT state FROM nightshift.batch_runs ORDER BY id LIMIT 1") == "succeeded"
+        }
+        runner.kill(SIGTERM)
+        XCTAssertEqual(runner.wait(timeout: 60), 0, runner.logText)
+    }
+}
