@@ -13,6 +13,7 @@ import PostgresClient
 /// | `skip-job`    | job_run, reason        | `nightshift override --date D --job JOB --skip`  |
 /// | `approve`     | request                | `nightshift approve ID`                          |
 /// | `reject`      | request, reason        | `nightshift reject ID --reason …`                |
+/// | `backfill`    | batch, from, to, reason| `nightshift backfill BATCH --from D --to D …`    |
 enum ConsoleActions {
     typealias Result = (status: Int, title: String, message: String, back: String)
 
@@ -105,6 +106,24 @@ enum ConsoleActions {
             case let .refused(reason): return refused(reason, back: "/requests")
             case let .recorded(_, state): return (200, action == "approve" ? "Approved" : "Rejected", "Request #\(id) is \(state.rawValue) now.", "/requests")
             }
+        case "backfill":
+            guard let batch = form["batch"].flatMap(BatchKind.init(rawValue:)), let from = form["from"].flatMap(LocalDate.init(iso:)),
+                  let to = form["to"].flatMap(LocalDate.init(iso:)) else {
+                return bad("give a batch and the first and last business dates (YYYY-MM-DD)", back: "/backfill")
+            }
+            let back = "/backfill?batch=\(batch.rawValue)&from=\(from)&to=\(to)"
+            if let problem = BackfillPage.problem(from: from, to: to, today: LocalDate(page.now, in: page.zone)) { return bad(problem, back: back) }
+            let why: String
+            switch reason() {
+            case let .failure(problem): return bad(problem, back: back)
+            case let .success(text): why = text!
+            }
+            let outcome = try sessions.acting(as: secret) {
+                try RequestStore(db: page.db).submitBackfill(batch: batch, from: from, to: to, reason: why, host: host,
+                                                             command: "console: backfill the \(batch.rawValue) batch for \(from) to \(to)")
+            }
+            return requestResult(outcome, what: "A backfill of the \(batch.rawValue) batch for \(from) to \(to) (\(to.dayNumber - from.dayNumber + 1) runs at P4)",
+                                 back: "/requests")
         default:
             return (404, "Not found", "There is no action \(action).", "/")
         }

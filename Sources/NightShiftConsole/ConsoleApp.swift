@@ -166,6 +166,7 @@ public final class ConsoleApp: @unchecked Sendable {
         case "alerts" where parts.count == 1: (template, context) = ("alerts", try AlertsPage.context(page))
         case "runners" where parts.count == 1: (template, context) = ("runners", try RunnersPage.context(page))
         case "plan" where parts.count == 1: (template, context) = ("plan", try PlanPage.context(page))
+        case "backfill" where parts.count == 1: (template, context) = ("backfill", try BackfillPage.context(page))
         default: return notFound(page)
         }
         return ConsoleResponse(status: 200, body: render(template, context))
@@ -240,7 +241,7 @@ struct PageContext {
 
     static let pages: [(href: String, label: String)] = [
         ("/", "Tonight"), ("/plan", "Tomorrow"), ("/history", "History"), ("/requests", "Requests"), ("/review", "Review"),
-        ("/alerts", "Alerts"), ("/runners", "Runners"),
+        ("/backfill", "Backfill"), ("/alerts", "Alerts"), ("/runners", "Runners"),
     ]
 
     static func navigation(current: String) -> [[String: Any]] {

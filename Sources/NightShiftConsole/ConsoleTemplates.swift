@@ -9,7 +9,7 @@ public struct ConsoleTemplates: Sendable {
     let stylesheet: String
     let script: String
 
-    public static let pages = ["tonight", "batch_run", "job_run", "history", "requests", "review", "alerts", "runners", "plan",
+    public static let pages = ["tonight", "batch_run", "job_run", "history", "requests", "review", "alerts", "runners", "plan", "backfill",
                                "login", "message"]
 
     public struct Problem: Error, CustomStringConvertible {

@@ -10,27 +10,12 @@ enum PlanPage {
         let configuration = page.configuration
         let zone = page.zone
         var context = page.base("Tomorrow's plan", current: "/plan")
-        let daily = configuration.schedule(.daily)
-        guard let next = daily.nextRun(after: page.now, calendar: configuration.windows.calendar, zone: zone) else {
+        guard let night = try NextNight.plan(db: page.db, configuration: configuration, now: page.now) else {
             context["none"] = true
             return context
         }
-        let windowEnd = next.instant.addingTimeInterval(TimeInterval(daily.windowSeconds))
-        let others = BatchKind.allCases.filter { $0 != .daily }.compactMap { kind -> (BatchKind, Date)? in
-            guard let run = configuration.schedule(kind).nextRun(after: page.now, calendar: configuration.windows.calendar, zone: zone),
-                  run.instant < windowEnd else { return nil }
-            return (kind, run.instant)
-        }
-        let jobs = configuration.jobs(in: .daily)
-        let all = jobs + others.flatMap { configuration.jobs(in: $0.0) }
-        let history = try RunHistory.durations(db: page.db, jobs: all.map(\.name))
-        let businessDate = BatchKind.daily.businessDate(at: next.instant, in: zone)
-        let overrides = try OverrideStore(db: page.db).overrides(batch: .daily, businessDate: businessDate).map(\.override)
-        let plan = try Planner.plan(PlanRequest(batch: .daily, jobs: jobs, start: next.instant, schedule: daily, windows: configuration.windows,
-                                                policy: configuration.priorityPolicy, history: history, overrides: overrides,
-                                                slots: configuration.settings.concurrentJobs,
-                                                others: others.map { PlanOccurrence(batch: $0.0, start: $0.1, jobs: configuration.jobs(in: $0.0)) },
-                                                maxBatches: configuration.settings.maxConcurrentBatches))
+        let plan = night.plan, businessDate = night.businessDate, others = night.others
+        let next = (instant: night.start, note: night.note)
         var rows: [GanttChart.Row] = []
         var entries: [[String: Any]] = []
         for (index, entry) in plan.entries.enumerated() {

@@ -10,7 +10,7 @@ struct NightShift: AsyncParsableCommand {
         discussion: "Configuration lives under --root (default: the current directory, or $NIGHTSHIFT_ROOT): etc/nightshift.yaml (database, paths, export key, mail, limits, batch schedules), etc/windows.yaml (processing windows and priority rules), etc/calendars/*.yaml (Taiwan holidays and make-up workdays), etc/operators.yaml (who may submit and approve requests) and jobs/*.yaml. The database is --database-url, else database.url in etc/nightshift.yaml, else $DATABASE_URL, else the standard PG* variables.",
         subcommands: [CheckCommand.self, MigrateCommand.self, SeedCommand.self, RunCommand.self, PlanCommand.self,
                       CronCommand.self, OverrideCommand.self, SubmitCommand.self, RequestsCommand.self, ApproveCommand.self,
-                      RejectCommand.self, CancelCommand.self, ReviewCommand.self, ArchiveCommand.self, MailCommand.self, DeliveriesCommand.self, ReportCommand.self, ApiKeyCommand.self, StatusCommand.self, HistoryCommand.self, LogsCommand.self, ConsoleCommand.self]
+                      RejectCommand.self, CancelCommand.self, ReviewCommand.self, ArchiveCommand.self, MailCommand.self, DeliveriesCommand.self, ReportCommand.self, ApiKeyCommand.self, StatusCommand.self, HistoryCommand.self, LogsCommand.self, ConsoleCommand.self, BackfillCommand.self]
     )
 }
 

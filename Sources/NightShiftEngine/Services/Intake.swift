@@ -154,7 +154,8 @@ final class Intake: @unchecked Sendable {
     private func takeNext(_ db: PostgresConnection) throws -> Bool {
         let queued: Bool? = try db.transaction {
             let rows = try db.query("""
-                SELECT id, source, batch, job, business_date::text AS business_date, priority, reason, requested_by, approved_by,
+                SELECT id, source, batch, job, business_date::text AS business_date, business_date_to::text AS business_date_to, priority,
+                       reason, requested_by, approved_by,
                        api_key, api_scope::text AS api_scope,
                        (SELECT count(*) FROM nightshift.requests o WHERE o.requested_by = r.requested_by AND o.quota_day = r.quota_day
                             AND o.id <= r.id AND o.state <> \(RequestState.refused)) AS nth_today
@@ -164,7 +165,7 @@ final class Intake: @unchecked Sendable {
             let row = rows.row(0, of: "nightshift.requests")
             let id = try row.int("id")
             let requester: String, batch: BatchKind, job: String?, source: RequestStore.Submission.Source
-            let priority: Priority?, businessDate: LocalDate?, reason: String
+            let priority: Priority?, businessDate: LocalDate?, reason: String, lastDate: LocalDate?
             do {
                 requester = try row.text("requested_by")
                 batch = try row.value("batch", as: BatchKind.self)
@@ -172,6 +173,7 @@ final class Intake: @unchecked Sendable {
                 source = try row.value("source", as: RequestStore.Submission.Source.self)
                 priority = try row.optionalValue("priority", as: Priority.self)
                 businessDate = try row.optionalText("business_date").map { _ in try row.localDate("business_date") }
+                lastDate = try row.optionalText("business_date_to").map { _ in try row.localDate("business_date_to") }
                 reason = try row.text("reason")
             } catch let error as RowDecodingError {
                 // Set aside (refused, with what could not be read), never retried pass after pass.
@@ -185,9 +187,11 @@ final class Intake: @unchecked Sendable {
                 context.logger.error("request refused: it cannot be read", metadata: ["request": "\(id)", "error": "\(error)"])
                 return false
             }
+            let today = LocalDate(context.clock.now(), in: context.zone)
             if let refusal = refusal(source: source, requester: requester, approvedBy: try row.optionalText("approved_by"),
                                      nthToday: try row.optionalInt("nth_today") ?? 0, batch: batch, job: job,
-                                     apiKey: try row.optionalText("api_key")) {
+                                     apiKey: try row.optionalText("api_key"))
+                ?? lastDate.flatMap({ $0 >= today ? "a backfill is for past business dates; \($0) is not before today (\(today))" : nil }) {
                 try db.query("""
                     UPDATE nightshift.requests SET state = \(RequestState.refused), state_reason = \(refusal), decided_by = \(actor), decided_at = clock_timestamp()
                     WHERE id = \(id)
@@ -196,20 +200,33 @@ final class Intake: @unchecked Sendable {
                 context.logger.warning("request refused", metadata: ["request": "\(id)", "by": "\(requester)", "reason": "\(refusal)"])
                 return false
             }
-            let request = OccurrenceFactory.Requested(id: id, job: job, businessDate: businessDate, priority: priority)
+            // A backfill is a batch run per business date of its range, all made here in one transaction.
+            let dates: [LocalDate?] = if let first = businessDate, let last = lastDate {
+                (first.dayNumber...last.dayNumber).map { LocalDate(dayNumber: $0) }
+            } else {
+                [businessDate]
+            }
             // A cron occurrence is on a whole minute: a request's instant never is, so the two never share a key.
             var instant = context.clock.now()
             if instant.timeIntervalSince1970.truncatingRemainder(dividingBy: 60) == 0 { instant.addTimeInterval(0.001) }
-            let creation = try OccurrenceFactory(configuration: context.configuration, db: db)
-                .create(batch: batch, at: instant, trigger: "request #\(id) by \(requester): \(reason)", now: instant,
-                        runner: context.identity.id, request: request)
-            guard case let .created(batchRunID) = creation else {
-                throw RequestIntakeError(request: id, problem: "its batch run could not be created (\(creation))")
+            var created: [Int] = []
+            for (index, date) in dates.enumerated() {
+                let request = OccurrenceFactory.Requested(id: id, job: job, businessDate: date, priority: priority)
+                // Each run of a backfill at its own instant (a millisecond apart): its own key.
+                let at = instant.addingTimeInterval(Double(index) / 1000)
+                let trigger = "request #\(id) by \(requester): \(reason)" + (dates.count > 1 ? " (backfill \(index + 1) of \(dates.count))" : "")
+                let creation = try OccurrenceFactory(configuration: context.configuration, db: db)
+                    .create(batch: batch, at: at, trigger: trigger, now: at, runner: context.identity.id, request: request)
+                guard case let .created(batchRunID) = creation else {
+                    throw RequestIntakeError(request: id, problem: "its batch run\(date.map { " for \($0)" } ?? "") could not be created (\(creation))")
+                }
+                created.append(batchRunID)
             }
             try Transitions.check(request: .accepted, to: .queued)
-            try db.query("UPDATE nightshift.requests SET state = \(RequestState.queued), state_reason = NULL, batch_run_id = \(batchRunID) WHERE id = \(id)")
-            try audit(db, "queue", .queued, id, "batch run #\(batchRunID)")
-            context.logger.notice("request queued", metadata: ["request": "\(id)", "by": "\(requester)", "batch_run": "\(batchRunID)"])
+            try db.query("UPDATE nightshift.requests SET state = \(RequestState.queued), state_reason = NULL, batch_run_id = \(created[0]) WHERE id = \(id)")
+            let runs = created.count == 1 ? "batch run #\(created[0])" : "\(created.count) batch runs #\(created[0])–#\(created.last!) (backfill)"
+            try audit(db, "queue", .queued, id, runs)
+            context.logger.notice("request queued", metadata: ["request": "\(id)", "by": "\(requester)", "batch_run": "\(runs)"])
             return true
         }
         guard let queued else { return false }
@@ -252,14 +269,23 @@ final class Intake: @unchecked Sendable {
 
     private func finishEnded(_ db: PostgresConnection) throws {
         try Transitions.check(request: .queued, to: .finished)
+        // Finished when every batch run it made has ended (one; a backfill's, one per date): failed if
+        // any failed, else succeeded if any did, else cancelled.
         try db.query("""
-            WITH done AS (
-                UPDATE nightshift.requests r SET state = \(RequestState.finished), outcome = b.state
-                FROM nightshift.batch_runs b
-                WHERE r.state = \(RequestState.queued) AND b.id = r.batch_run_id AND b.state <> \(BatchState.running)
-                RETURNING r.id, b.id AS batch_run_id, b.state)
+            WITH ended AS (
+                SELECT r.id, min(b.id) AS batch_run_id, count(*) AS runs,
+                       CASE WHEN bool_or(b.state = \(BatchState.failed)) THEN \(BatchState.failed)
+                            WHEN bool_or(b.state = \(BatchState.succeeded)) THEN \(BatchState.succeeded)
+                            ELSE \(BatchState.cancelled) END AS state
+                FROM nightshift.requests r JOIN nightshift.batch_runs b ON b.request_id = r.id OR b.id = r.batch_run_id
+                WHERE r.state = \(RequestState.queued)
+                GROUP BY r.id HAVING bool_and(b.state <> \(BatchState.running))
+            ), done AS (
+                UPDATE nightshift.requests r SET state = \(RequestState.finished), outcome = ended.state
+                FROM ended WHERE r.id = ended.id
+                RETURNING r.id, ended.batch_run_id, ended.runs, ended.state)
             \(Audit.each(of: "done", actor: actor, host: context.identity.host, command: "finish", outcome: .finished,
-                         detail: "format('batch run #%s %s', batch_run_id, state)"))
+                         detail: "CASE WHEN runs > 1 THEN format('%s batch runs from #%s: %s', runs, batch_run_id, state) ELSE format('batch run #%s %s', batch_run_id, state) END"))
             """)
     }
 

@@ -72,6 +72,16 @@ public struct RequestStore {
         return try outcome(result)
     }
 
+    /// A person's backfill: the batch for every business date from `from` to `to`, each job at P4,
+    /// as one request (nightshift.submit_backfill: the same gate, quota and approval as `submit`).
+    public func submitBackfill(batch: BatchKind, from: LocalDate, to: LocalDate, reason: String, host: String, command: String) throws -> Outcome {
+        let result = try db.query("""
+            SELECT request_id, state, refusal
+            FROM nightshift.submit_backfill(\(batch.rawValue), \(from.description)::date, \(to.description)::date, \(reason), \(host), \(command))
+            """)
+        return try outcome(result)
+    }
+
     /// The one gate of a person's action (`Action`, e.g. run_once, override, review): the role it
     /// needs, and the production rules; audited either way. Returns who the database says is
     /// asking, and the refusal (nil: go ahead).
@@ -157,11 +167,13 @@ public struct RequestStore {
         public let waitingJobs: Int
         public let runningJobs: Int
         public let waitReason: String?
+        /// A backfill's last business date (`businessDate` is its first).
+        public var businessDateTo: String? = nil
 
         /// e.g. `daily batch for 2026-11-22 at P1`, `job delivery_charges (daily)`.
         public var what: String {
             var text = job.map { "job \($0) (\(batch))" } ?? "\(batch) batch"
-            if let businessDate { text += " for \(businessDate)" }
+            if let businessDate { text += businessDateTo.map { " for \(businessDate) to \($0) (backfill)" } ?? " for \(businessDate)" }
             if let priority { text += " at P\(priority)" }
             return text
         }
@@ -196,7 +208,8 @@ public struct RequestStore {
 
     private func listed(where condition: SQL, limit: Int, unreadable: ((RowDecodingError) -> Void)? = nil) throws -> [Listed] {
         let rows = try db.query("""
-            SELECT r.id, r.state, r.state_reason, r.source, r.batch, r.job, r.business_date::text AS business_date, r.priority,
+            SELECT r.id, r.state, r.state_reason, r.source, r.batch, r.job, r.business_date::text AS business_date,
+                   r.business_date_to::text AS business_date_to, r.priority,
                    r.reason, r.requested_by, r.host, extract(epoch FROM r.requested_at) AS requested_at, r.approved_by, r.decided_by,
                    r.batch_run_id, r.outcome,
                    (SELECT count(*) FROM nightshift.job_runs j WHERE j.batch_run_id = r.batch_run_id
@@ -210,7 +223,7 @@ public struct RequestStore {
             ORDER BY r.id DESC LIMIT \(limit)
             """)
         return try rows.decode(of: "nightshift.requests", unreadable: unreadable) { row in
-            Listed(id: try row.int("id"), state: try row.value("state", as: RequestState.self),
+            var listed = Listed(id: try row.int("id"), state: try row.value("state", as: RequestState.self),
                    stateReason: try row.optionalText("state_reason"), source: try row.text("source"), batch: try row.text("batch"),
                    job: try row.optionalText("job"), businessDate: try row.optionalText("business_date"), priority: try row.optionalInt("priority"),
                    reason: try row.text("reason"), requestedBy: try row.text("requested_by"), host: try row.text("host"),
@@ -218,6 +231,8 @@ public struct RequestStore {
                    decidedBy: try row.optionalText("decided_by"), batchRunID: try row.optionalInt("batch_run_id"),
                    outcome: try row.optionalText("outcome"), waitingJobs: try row.optionalInt("waiting") ?? 0,
                    runningJobs: try row.optionalInt("running") ?? 0, waitReason: try row.optionalText("wait_reason"))
+            listed.businessDateTo = try row.optionalText("business_date_to")
+            return listed
         }
     }
 }
