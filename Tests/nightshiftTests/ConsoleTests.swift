@@ -30,6 +30,21 @@ final class ConsoleTests: XCTestCase {
         try night.waitUntil("the night has ended", timeout: 90) {
             try night.scalar("SELECT state FROM nightshift.batch_runs ORDER BY id LIMIT 1") == "failed"
         }
+        // Every page answers, read-only, without a session on loopback; what is not there is a 404.
+        let batchRun = try XCTUnwrap(night.scalar("SELECT min(id) FROM nightshift.batch_runs"))
+        let jobRun = try XCTUnwrap(night.scalar("SELECT min(id) FROM nightshift.job_runs"))
+        for (path, status) in [("/", 200), ("/plan", 200), ("/history", 200), ("/history?month=2026-11", 200), ("/requests", 200),
+                               ("/review", 200), ("/backfill", 200), ("/alerts", 200), ("/runners", 200), ("/batch-runs/\(batchRun)", 200),
+                               ("/job-runs/\(jobRun)", 200), ("/job-runs/\(jobRun)/log", 200), ("/console.css", 200), ("/console.js", 200),
+                               ("/batch-runs/999999", 404), ("/nowhere", 404), ("/login/not-a-link", 410)] {
+            let answer = try runProcess(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)\(path)"])
+            XCTAssertEqual(answer.stdout, String(status), path)
+        }
+        let history = try runProcess(["curl", "-s", "http://127.0.0.1:\(port)/history?month=2026-11"]).stdout
+        XCTAssertTrue(history.contains(#"data-date="2026-11-22" data-result="failed""#), "the night's date coloured by its result")
+        let csp = try runProcess(["curl", "-s", "-D", "-", "-o", "/dev/null", "http://127.0.0.1:\(port)/"]).stdout
+        XCTAssertTrue(csp.lowercased().contains("content-security-policy: default-src 'none'; style-src 'self'; script-src 'self'"), csp)
+
         let login = try night.cli(["console", "login"])
         XCTAssertEqual(login.status, 0, login.stderr)
         let link = login.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -107,9 +122,9 @@ final class ConsoleTests: XCTestCase {
     }
 
     /// (status, headers, body) of a call over HTTPS to the console (its certificate is self-signed).
-    func call(_ method: String, _ path: String, cookie: String? = nil, form: String? = nil) throws -> (Int, String, String) {
+    func call(_ method: String, _ path: String, cookie: String? = nil, form: String? = nil, tls: Bool = true) throws -> (Int, String, String) {
         let headers = "\(night.project.root)/headers.txt"
-        var arguments = ["curl", "-s", "-k", "-X", method, "-D", headers, "-w", "\n%{http_code}", "https://127.0.0.1:\(port)\(path)"]
+        var arguments = ["curl", "-s", "-k", "-X", method, "-D", headers, "-w", "\n%{http_code}", "\(tls ? "https" : "http")://127.0.0.1:\(port)\(path)"]
         if let cookie { arguments += ["-b", "nightshift_console=\(cookie)"] }
         if let form { arguments += ["--data-raw", form] }
         let output = try runProcess(arguments)
@@ -119,17 +134,17 @@ final class ConsoleTests: XCTestCase {
 
     /// Signs in with a one-time link from `console login` (run as `account`, nil: the account running
     /// the tests); returns the session cookie.
-    func signIn(as account: String? = nil) throws -> String {
+    func signIn(as account: String? = nil, tls: Bool = true) throws -> String {
         let command = [try nightshiftBinary(), "console", "login", "--root", night.project.root]
         let login = try account.map { try runProcess(["runuser", "-u", $0, "--"] + command, environment: night.environment) }
             ?? night.cli(["console", "login"])
         XCTAssertEqual(login.status, 0, login.stderr)
         let link = login.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        XCTAssertTrue(link.hasPrefix("https://127.0.0.1:\(port)/login/"), link)
-        let (status, headers, _) = try call("POST", "/login", form: "login=\(link.split(separator: "/").last!)")
+        XCTAssertTrue(link.hasPrefix("\(tls ? "https" : "http")://127.0.0.1:\(port)/login/"), link)
+        let (status, headers, _) = try call("POST", "/login", form: "login=\(link.split(separator: "/").last!)", tls: tls)
         XCTAssertEqual(status, 303)
         let cookie = try XCTUnwrap(headers.split(separator: "\r\n").first { $0.lowercased().hasPrefix("set-cookie: nightshift_console=") })
-        XCTAssertTrue(cookie.contains("; HttpOnly") && cookie.contains("; SameSite=Strict") && cookie.contains("; Secure"), String(cookie))
+        XCTAssertTrue(cookie.contains("; HttpOnly") && cookie.contains("; SameSite=Strict") && cookie.contains("; Secure") == tls, String(cookie))
         return String(cookie.dropFirst("set-cookie: nightshift_console=".count).prefix(64))
     }
 
@@ -200,6 +215,54 @@ final class ConsoleTests: XCTestCase {
         try night.waitUntil("the batch run ends", timeout: 120) {
             try night.scalar("SELECT state FROM nightshift.batch_runs ORDER BY id LIMIT 1") == "succeeded"
         }
+        runner.kill(SIGTERM)
+        XCTAssertEqual(runner.wait(timeout: 60), 0, runner.logText)
+    }
+
+    /// In production a second manager approves: from the console as with `nightshift approve`, and
+    /// the same refusal of one's own request.
+    func testApproveAndRejectFromTheConsoleAsTheCommandsWould() throws {
+        try XCTSkipUnless(getuid() == 0, "another manager submits with runuser, which needs root")
+        try night.project.operators([me: "director", "daemon": "manager"])
+        try TestDatabase.person("daemon")
+        let settings = try night.project.read("etc/nightshift.yaml")
+        try night.project.write("etc/nightshift.yaml", settings.replacingOccurrences(of: "environment: development", with: "environment: production"))
+        let runner = try night.start(["run", "--at", RunnerNight.at, "--speed", "600", "--until", "2026-11-23T12:00:00+08:00"], name: "runner")
+        try night.waitUntil("the console answers", timeout: 60) {
+            try runProcess(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"]).stdout == "200"
+        }
+        func submit(as account: String?, _ reason: String) throws -> String {
+            let command = [try nightshiftBinary(), "submit", "daily", "--date", "2026-11-21", "--reason", reason, "--root", night.project.root]
+            let output = try account.map { try runProcess(["runuser", "-u", $0, "--"] + command, environment: night.environment) }
+                ?? runProcess(command, environment: night.environment)
+            XCTAssertEqual(output.status, 0, output.stderr)
+            return try XCTUnwrap(output.stdout.firstMatch(of: /request #(\d+)/).map { String($0.1) }, output.stdout)
+        }
+        let first = try submit(as: "daemon", "prices fixed"), second = try submit(as: "daemon", "twice"), mine = try submit(as: nil, "mine")
+        let cookie = try signIn(tls: false)
+        let page = try call("GET", "/requests", cookie: cookie, tls: false).2
+        XCTAssertTrue(page.contains(#"data-request="\#(first)""#) && page.contains("Approve"), page)
+        let csrf = try XCTUnwrap(page.firstMatch(of: /name="csrf" value="([0-9a-f]{64})"/)?.1)
+        let approved = try call("POST", "/actions/approve", cookie: cookie, form: "request=\(first)&csrf=\(csrf)", tls: false)
+        XCTAssertEqual(approved.0, 200, approved.2)
+        XCTAssertTrue(approved.2.contains("Request #\(first) is accepted now."), approved.2)
+        let rejected = try call("POST", "/actions/reject", cookie: cookie, form: "request=\(second)&reason=one+is+enough&csrf=\(csrf)", tls: false)
+        XCTAssertEqual(rejected.0, 200, rejected.2)
+        let own = try call("POST", "/actions/approve", cookie: cookie, form: "request=\(mine)&csrf=\(csrf)", tls: false)
+        XCTAssertEqual(own.0, 403, own.2)
+        XCTAssertTrue(own.2.contains("request #\(mine) is \(me)&#39;s own: a second manager must approve it"), own.2)
+        // The approved one may be queued already by the runner.
+        XCTAssertEqual(try night.scalar("SELECT approved_by FROM nightshift.requests WHERE id = $1::bigint", [first]), me)
+        XCTAssertTrue(["accepted", "queued", "finished"].contains(try night.scalar("SELECT state FROM nightshift.requests WHERE id = $1::bigint", [first]) ?? ""))
+        XCTAssertEqual(try night.scalar("SELECT state || ' ' || decided_by || ': ' || state_reason FROM nightshift.requests WHERE id = $1::bigint", [second]),
+                       "rejected \(me): one is enough")
+        XCTAssertEqual(try night.scalar("SELECT state FROM nightshift.requests WHERE id = $1::bigint", [mine]), "awaiting_approval")
+        let audit = try night.query("""
+            SELECT actor || ' ' || outcome || ' ' || command FROM nightshift.audit WHERE command LIKE 'console: %' AND command <> 'console: sign in' ORDER BY id
+            """)
+        XCTAssertEqual((0..<audit.rowCount).map { audit.string($0, 0) ?? "" },
+                       ["\(me) approved console: approve request #\(first)", "\(me) rejected console: reject request #\(second)",
+                        "\(me) refused console: approve request #\(mine)"])
         runner.kill(SIGTERM)
         XCTAssertEqual(runner.wait(timeout: 60), 0, runner.logText)
     }
