@@ -44,7 +44,8 @@ struct ConsoleCommand: ParsableCommand {
                 printError("refused: \(refusal)")
                 throw ExitCode(1)
             }
-            print("\(console.url)/login/\(login.text)")
+            // Unbuffered, so the link comes before the note on a terminal.
+            FileHandle.standardOutput.write(Data("\(console.url)/login/\(login.text)\n".utf8))
             FileHandle.standardError.write(Data("""
                 Open this link within \(minutes) min to sign in as \(account) (\(role ?? "?")); it works once. The session lasts \
                 \(console.sessionMinutes) min.

@@ -165,6 +165,9 @@ final class ConsoleTests: XCTestCase {
               url: "https://127.0.0.1:\(port)"
             """))
         try night.project.write("sql/jobs/customer_consumption.sql", try night.project.read("sql/jobs/daily_sales_summary.sql"))
+        // The calculation is expected to take 10 hours (no history yet: its estimate): the night is forecast to miss its window.
+        let charges = try night.project.read("jobs/delivery_charges.yaml")
+        try night.project.write("jobs/delivery_charges.yaml", charges.replacingOccurrences(of: "estimate_minutes: 2", with: "estimate_minutes: 600"))
         let root = getuid() == 0
         if root {
             try night.project.operators([me: "director", "nobody": "operator"])
@@ -193,6 +196,14 @@ final class ConsoleTests: XCTestCase {
             XCTAssertTrue(hidden.2.contains("numeric field overflow") && !hidden.2.contains("王小明"), hidden.2)
             XCTAssertTrue(hidden.2.contains("shown to a signed-in manager or director only"), hidden.2)
         }
+
+        // Tonight, while the night runs: the forecast of what has not ended, and the warning at the top.
+        let tonight = try call("GET", "/", cookie: director).2
+        XCTAssertTrue(tonight.contains("The daily batch of 2026-11-22 is forecast to miss its window"), tonight)
+        XCTAssertTrue(tonight.contains(#"data-job="daily_delivery_export" data-state="pending""#), tonight)
+        XCTAssertTrue(tonight.contains(#"class="forecast state-pending"#), "a forecast bar for what has not started")
+        XCTAssertTrue(tonight.contains(#"class="ran state-running"#) && tonight.contains(#"class="forecast state-running"#),
+                      "what runs: the part done and the part forecast")
 
         let job = try XCTUnwrap(night.scalar("SELECT id FROM nightshift.job_runs WHERE job = 'customer_consumption'"))
         let page = try call("GET", "/job-runs/\(job)", cookie: director).2
