@@ -268,12 +268,32 @@ final class ConsoleTests: XCTestCase {
         XCTAssertEqual(try night.scalar("SELECT state || ' ' || decided_by || ': ' || state_reason FROM nightshift.requests WHERE id = $1::bigint", [second]),
                        "rejected \(me): one is enough")
         XCTAssertEqual(try night.scalar("SELECT state FROM nightshift.requests WHERE id = $1::bigint", [mine]), "awaiting_approval")
+        // A batch rerun and a backfill from the console are requests of the person's, awaiting a second manager.
+        try night.waitUntil("the night's batch run exists", timeout: 60) {
+            try night.scalar("SELECT count(*) FROM nightshift.batch_runs WHERE business_date = '2026-11-22'") != "0"
+        }
+        let batchRun = try XCTUnwrap(night.scalar("SELECT min(id) FROM nightshift.batch_runs WHERE business_date = '2026-11-22'"))
+        let rerun = try call("POST", "/actions/rerun-batch", cookie: cookie, form: "batch_run=\(batchRun)&reason=again&csrf=\(csrf)", tls: false)
+        XCTAssertEqual(rerun.0, 200, rerun.2)
+        XCTAssertTrue(rerun.2.contains("awaiting_approval: it waits for a second manager&#39;s approval"), rerun.2)
+        let backfill = try call("POST", "/actions/backfill", cookie: cookie,
+                                form: "batch=daily&from=2026-11-01&to=2026-11-03&reason=late+prices&csrf=\(csrf)", tls: false)
+        XCTAssertEqual(backfill.0, 200, backfill.2)
+        XCTAssertTrue(backfill.2.contains("A backfill of the daily batch for 2026-11-01 to 2026-11-03 (3 runs at P4) is request #"), backfill.2)
+        let tooMany = try call("POST", "/actions/backfill", cookie: cookie, form: "batch=daily&from=2026-01-01&to=2026-11-03&reason=x&csrf=\(csrf)", tls: false)
+        XCTAssertEqual(tooMany.0, 400)
+        XCTAssertEqual(try night.scalar("""
+            SELECT string_agg(coalesce(business_date::text, '-') || '..' || coalesce(business_date_to::text, '-') || ' P' || coalesce(priority::text, '-')
+                              || ' ' || requested_by || ' ' || state, ', ' ORDER BY id)
+            FROM nightshift.requests WHERE id > $1::bigint
+            """, [mine]), "2026-11-22..- P- \(me) awaiting_approval, 2026-11-01..2026-11-03 P4 \(me) awaiting_approval")
         let audit = try night.query("""
             SELECT actor || ' ' || outcome || ' ' || command FROM nightshift.audit WHERE command LIKE 'console: %' AND command <> 'console: sign in' ORDER BY id
             """)
         XCTAssertEqual((0..<audit.rowCount).map { audit.string($0, 0) ?? "" },
                        ["\(me) approved console: approve request #\(first)", "\(me) rejected console: reject request #\(second)",
-                        "\(me) refused console: approve request #\(mine)"])
+                        "\(me) refused console: approve request #\(mine)", "\(me) accepted console: rerun the daily batch for 2026-11-22",
+                        "\(me) accepted console: backfill the daily batch for 2026-11-01 to 2026-11-03"])
         runner.kill(SIGTERM)
         XCTAssertEqual(runner.wait(timeout: 60), 0, runner.logText)
     }
