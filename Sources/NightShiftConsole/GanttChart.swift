@@ -125,8 +125,10 @@ struct GanttChart {
             out += #"<line class="marker \#(escape(line.kind))" x1="\#(f(x(line.at)))" x2="\#(f(x(line.at)))" y1="\#(f(Self.axisHeight - 4))" y2="\#(f(height))">"#
                 + #"<title>\#(escape(line.label))</title></line>"#
             // Now's label to the right of its line, a window end's to the left (it is often the chart's end).
-            let anchor = line.kind == "now" ? "start" : "end"
-            let labelX = line.kind == "now" ? x(line.at) + 3 : x(line.at) - 3
+            // (Near the right edge, now's label goes to the left too.)
+            let right = line.kind == "now" && x(line.at) < Self.labelWidth + Self.chartWidth * 0.85
+            let anchor = right ? "start" : "end"
+            let labelX = right ? x(line.at) + 3 : x(line.at) - 3
             out += #"<text class="marker-label \#(escape(line.kind))" x="\#(f(labelX))" y="\#(f(height - 2))" text-anchor="\#(anchor)">\#(escape(line.label))</text>"#
         }
         return out + "</svg>"
