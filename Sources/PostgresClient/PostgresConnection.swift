@@ -276,15 +276,24 @@ public final class PostgresConnection: @unchecked Sendable {
     /// SQLSTATE: that is a connection failure (08006), so it is classified as transient.
     func failure(from result: OpaquePointer, operation: PostgresError.Operation, sql: String) -> PostgresError {
         let error = PostgresConnection.error(from: result, operation: operation, sql: sql)
-        guard error.sqlState == nil, let conn, PQstatus(conn) != CONNECTION_OK else { return error }
+        guard error.sqlState == nil, let conn, PQstatus(conn) != CONNECTION_OK || Self.saysConnectionLost(error.message) else { return error }
         return PostgresError(operation: operation, sqlState: "08006", message: error.message, detail: error.detail,
                              hint: error.hint, context: error.context)
     }
 
     func connectionError(_ conn: OpaquePointer, operation: PostgresError.Operation, sql: String) -> PostgresError {
         let message = String(cString: PQerrorMessage(conn))
-        let state = PQstatus(conn) == CONNECTION_OK ? nil : "08006"
+        let state = PQstatus(conn) == CONNECTION_OK && !Self.saysConnectionLost(message) ? nil : "08006"
         return PostgresError(operation: operation, sqlState: state, message: message, context: sql)
+    }
+
+    /// libpq's own words for a connection the server dropped (a crashed or stopped server). The
+    /// connection's status may still read OK when they come (the loss is seen while sending or
+    /// reading the reply); they are a connection failure all the same (08006).
+    static func saysConnectionLost(_ message: String) -> Bool {
+        ["server closed the connection unexpectedly", "no connection to the server", "could not send data to server",
+         "could not receive data from server", "connection to server was lost", "SSL SYSCALL error: EOF detected"]
+            .contains { message.contains($0) }
     }
 
     static func error(from result: OpaquePointer, operation: PostgresError.Operation, sql: String) -> PostgresError {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NightShiftAPI
 import NightShiftConfig
+import NightShiftConsole
 import NightShiftCore
 import NightShiftEngine
 import NightShiftMail
@@ -11,7 +12,7 @@ import PostgresClient
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Validate etc/nightshift.yaml, every job file, the dependency graph, the templates, the export keys, the trigger's TLS files and the SMTP credentials file.",
+        abstract: "Validate etc/nightshift.yaml, every job file, the dependency graph, the templates (the console's too), the export keys, the trigger's TLS files and the SMTP credentials file.",
         discussion: """
             Prints every problem with its file, line and key and how to fix it. Exits 1 when there is any. When a \
             database is configured, also says where its copy of the people's rules (nightshift.operators, \
@@ -30,6 +31,9 @@ struct CheckCommand: ParsableCommand {
             let settings = configuration.settings
             for name in ["summary", "alert", "ops"] {
                 do { _ = try MailTemplates(directory: settings.templatesDirectory, name: name) } catch { problems.append("\(error)") }
+            }
+            if settings.console != nil {
+                do { _ = try ConsoleTemplates(directory: settings.templatesDirectory) } catch { problems.append("\(error)") }
             }
             // Every export's and customer-data report's keys must be in the keyring: recipients able to
             // encrypt, the signing key able to sign.

@@ -15,7 +15,20 @@ public final class TestDatabase {
         return url
     }
 
+    /// Whether `drop()` drops it (false: a database this object did not create).
+    private let owned: Bool
+
+    /// A database that exists already (a private cluster's `nightshift`, through a multi-host URL):
+    /// used as it is, never dropped.
+    public init(existing url: String) {
+        name = "nightshift"
+        self.url = url
+        adminURL = url
+        owned = false
+    }
+
     public init() throws {
+        owned = true
         adminURL = try TestDatabase.serverURL()
         name = "ns_test_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))"
         url = try TestDatabase.url(adminURL, database: name)
@@ -53,7 +66,7 @@ public final class TestDatabase {
     }
 
     public func drop() {
-        guard let admin = try? PostgresConnection(conninfo: adminURL) else { return }
+        guard owned, let admin = try? PostgresConnection(conninfo: adminURL) else { return }
         defer { admin.close() }
         _ = try? admin.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
     }

@@ -45,6 +45,22 @@ final class CommandLineTests: CommandLineTestCase {
         XCTAssertTrue(output.stdout.contains("--import"), output.stdout)
     }
 
+    func testCheckReportsABrokenConsoleTemplate() throws {
+        let keyring = try ThrowawayKeyring(email: "exports@luckygas.example")
+        defer { keyring.remove() }
+        try project.configure(keyring: keyring.home, recipient: "exports@luckygas.example", maxConnections: 13)
+        let settings = try project.read("etc/nightshift.yaml")
+        try project.write("etc/nightshift.yaml", settings + "\nconsole:\n  listen: \"127.0.0.1:8480\"\n")
+        try project.write("templates/console/tonight.mustache", "{{#batches}} never closed")
+        let output = try nightshift(["check"])
+        XCTAssertEqual(output.status, 1, output.stdout)
+        XCTAssertTrue(output.stdout.contains("console template \(project.root)/templates/console/tonight.mustache:"), output.stdout)
+        try project.write("templates/console/tonight.mustache", try String(contentsOfFile: "\(repositoryRoot())/templates/console/tonight.mustache", encoding: .utf8))
+        XCTAssertEqual(try nightshift(["check"]).status, 0)
+        try project.remove("templates/console/console.css")
+        XCTAssertTrue(try nightshift(["check"]).stdout.contains("templates/console/console.css: cannot be read"))
+    }
+
     func testCheckReportsAMissingKeyOfACustomerDataReport() throws {
         let keyring = try ThrowawayKeyring(email: "exports@luckygas.example")
         defer { keyring.remove() }

@@ -21,9 +21,10 @@ final class RunnerNight {
     /// The last seeded business date (the daily occurrence of the next night processes it).
     let seededUntil: String
 
-    init(slow: Bool = true, exportRowDelay: Double = 0.002, seedUntil: String = "2026-11-22") throws {
+    /// - Parameter database: where the night runs (default: a fresh database on the test server).
+    init(slow: Bool = true, exportRowDelay: Double = 0.002, seedUntil: String = "2026-11-22", database: TestDatabase? = nil) throws {
         seededUntil = seedUntil
-        database = try TestDatabase()
+        self.database = try database ?? TestDatabase()
         keyring = try ThrowawayKeyring()
         project = try ProjectCopy()
         try project.keepOnlyCoreJobs()
@@ -52,7 +53,7 @@ final class RunnerNight {
         }
         let seed = try cli(["seed", "--customers", "3000", "--days", "2", "--until", seedUntil])
         guard seed.status == 0 else { throw TestSetupError("seed failed: \(seed.stderr)") }
-        let db = try database.connect()
+        let db = try self.database.connect()
         defer { db.close() }
         try db.execute("""
             CREATE FUNCTION public.slowly(id bigint) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
