@@ -32,7 +32,7 @@ enum BatchRunPage {
         context["jobs"] = report.jobs.map { job -> [String: Any] in
             let outputs = job.outputs.map { output -> [String: Any] in
                 let deliveries = (job.deliveries[output.path] ?? []).map { "\($0.target): \($0.state.rawValue)" }.joined(separator: ", ")
-                return ["file": (output.path as NSString).lastPathComponent, "kind": output.kind.rawValue, "size": ConsoleFormat.bytes(output.bytes),
+                return ["file": (output.path as NSString).lastPathComponent, "kind": output.kind.rawValue, "size": formatBytes(output.bytes),
                         "bytes": output.bytes, "sha256": output.sha256, "rows": output.rows.map(String.init) ?? "",
                         "deliveries": deliveries.isEmpty ? "not delivered anywhere" : deliveries]
             }

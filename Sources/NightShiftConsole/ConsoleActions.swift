@@ -49,7 +49,7 @@ enum ConsoleActions {
             let why: String
             switch reason() {
             case let .failure(problem): return bad(problem, back: back)
-            case let .success(text): why = text!
+            case let .success(text): why = text ?? ""
             }
             if action == "rerun-job" {
                 let command = "console: rerun \(run.job) for \(run.businessDate)"
@@ -84,7 +84,7 @@ enum ConsoleActions {
             let why: String
             switch reason() {
             case let .failure(problem): return bad(problem, back: back)
-            case let .success(text): why = text!
+            case let .success(text): why = text ?? ""
             }
             let outcome = try sessions.acting(as: secret) {
                 try RequestStore(db: page.db).submit(.init(source: .cli, batch: batch, job: nil, businessDate: date, priority: nil, reason: why),
@@ -116,7 +116,7 @@ enum ConsoleActions {
             let why: String
             switch reason() {
             case let .failure(problem): return bad(problem, back: back)
-            case let .success(text): why = text!
+            case let .success(text): why = text ?? ""
             }
             let outcome = try sessions.acting(as: secret) {
                 try RequestStore(db: page.db).submitBackfill(batch: batch, from: from, to: to, reason: why, host: host,

@@ -37,16 +37,4 @@ enum ConsoleFormat {
 
     /// nil for an empty text: a Mustache section `{{#key}}` treats "" as true, nil as absent.
     static func nonEmpty(_ text: String?) -> String? { text?.isEmpty == false ? text : nil }
-
-    /// `1.2 MB`.
-    static func bytes(_ count: Int) -> String {
-        let units = ["B", "kB", "MB", "GB", "TB"]
-        var value = Double(count)
-        var unit = 0
-        while value >= 1000 && unit < units.count - 1 {
-            value /= 1000
-            unit += 1
-        }
-        return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
-    }
 }

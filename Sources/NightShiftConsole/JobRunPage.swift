@@ -67,17 +67,17 @@ enum JobRunPage {
         var lines = try store.lines(jobRunID: id, attempt: attempt, limit: pageLines + 1)
         let more = lines.count > pageLines
         if more { lines.removeLast() }
-        var attempts: [[String: Any]] = []
+        // Lines come ordered by attempt: one group per attempt, in order.
+        var order: [Int] = []
+        var byAttempt: [Int: [[String: Any]]] = [:]
         for line in lines {
-            if attempts.last?["attempt"] as? Int != line.attempt { attempts.append(["attempt": line.attempt, "lines": [[String: Any]]()]) }
-            var group = attempts.removeLast()
-            group["lines"] = (group["lines"] as! [[String: Any]]) + [[
+            if byAttempt[line.attempt] == nil { order.append(line.attempt) }
+            byAttempt[line.attempt, default: []].append([
                 "time": line.text(in: zone).prefix(12).description, "level": line.level.rawValue, "source": line.source.rawValue,
                 "message": line.message,
-            ]]
-            attempts.append(group)
+            ])
         }
-        context["log"] = attempts
+        context["log"] = order.map { ["attempt": $0, "lines": byAttempt[$0] ?? []] }
         context["has_log"] = !lines.isEmpty
         context["log_more"] = more
         context["attempt_filter"] = attempt.map(String.init)

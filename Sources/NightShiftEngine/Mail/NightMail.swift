@@ -274,7 +274,8 @@ struct NightMail {
     }
 }
 
-func formatBytes(_ n: Int) -> String {
+/// `1.2 MiB`: a file's size as the mail and the console show it.
+public func formatBytes(_ n: Int) -> String {
     let units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
     var value = Double(n)
     var unit = 0

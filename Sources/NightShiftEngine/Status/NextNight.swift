@@ -46,6 +46,9 @@ public struct BackfillForecast: Sendable {
     public let without: NextNight
     public let with: NextNight
     public let dates: [LocalDate]
+    /// Its first and last business dates.
+    public let from: LocalDate
+    public let to: LocalDate
     /// When the backfill's last job is planned to end (nil: none of its jobs can run in the plan's horizon).
     public let backfillFinish: Date?
     /// Its jobs the plan cannot run (no window lets P4 run).
@@ -64,7 +67,7 @@ public struct BackfillForecast: Sendable {
         let first = 1 + without.others.count
         let mine = with.plan.entries.filter { $0.occurrence >= first }
         let blocked = mine.filter { if case .blocked = $0.status { true } else { false } }.count
-        return BackfillForecast(without: without, with: with, dates: dates, backfillFinish: mine.compactMap(\.finish).max(), blocked: blocked)
+        return BackfillForecast(without: without, with: with, dates: dates, from: from, to: to, backfillFinish: mine.compactMap(\.finish).max(), blocked: blocked)
     }
 
     /// The comparison in a few lines, for `backfill --dry-run` and the console.
@@ -81,7 +84,7 @@ public struct BackfillForecast: Sendable {
             lines.append("Its critical path becomes " + with.plan.criticalPath.joined(separator: " → ") + " (was "
                 + without.plan.criticalPath.joined(separator: " → ") + ").")
         }
-        lines.append("The backfill: \(dates.count) run\(dates.count == 1 ? "" : "s") (\(dates.first!) to \(dates.last!)), every job at P4, "
+        lines.append("The backfill: \(dates.count) run\(dates.count == 1 ? "" : "s") (\(from) to \(to)), every job at P4, "
             + (backfillFinish.map { "planned to end \(at($0))" } ?? "none of it can run in the plan's horizon")
             + (blocked > 0 ? "; \(blocked) of its jobs cannot run there (no window lets P4 run)." : "."))
         return lines
